@@ -1,0 +1,15 @@
+"""The NumPy backend's kernel tables, one module per op family."""
+
+from opcore_numpy.kernels import array, broadcast, math, nn, random, reduce
+from opcore_numpy.kernels._table import KernelTable
+
+TABLES: tuple[KernelTable, ...] = (
+    broadcast.KERNELS,
+    math.KERNELS,
+    array.KERNELS,
+    reduce.KERNELS,
+    nn.KERNELS,
+    random.KERNELS,
+)
+
+__all__ = ["TABLES", "KernelTable"]

@@ -1,0 +1,7 @@
+"""NumPy kernels: math family."""
+
+from __future__ import annotations
+
+from opcore_numpy.kernels._table import KernelTable
+
+KERNELS = KernelTable()

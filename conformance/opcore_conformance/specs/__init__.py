@@ -1,0 +1,17 @@
+"""Conformance specs of the built-in ops, one module per op family."""
+
+from __future__ import annotations
+
+from opcore_conformance.spec import OpSpec
+from opcore_conformance.specs import array, broadcast, math, nn, random, reduce
+
+BUILTIN_SPECS: list[OpSpec] = [
+    *broadcast.SPECS,
+    *math.SPECS,
+    *array.SPECS,
+    *reduce.SPECS,
+    *nn.SPECS,
+    *random.SPECS,
+]
+
+__all__ = ["BUILTIN_SPECS"]

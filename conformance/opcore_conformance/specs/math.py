@@ -1,0 +1,7 @@
+"""Conformance specs: math family."""
+
+from __future__ import annotations
+
+from opcore_conformance.spec import OpSpec
+
+SPECS: list[OpSpec] = []

@@ -1,0 +1,149 @@
+"""opcore: a backend-agnostic op registry, with eager tensors and autodiff on top.
+
+>>> import opcore
+>>> x = opcore.constant([1.0, 2.0, 3.0])
+>>> with opcore.GradientTape() as tape:
+...     tape.watch(x)
+...     y = opcore.reduce_sum(x * x)
+>>> tape.gradient(y, x).numpy().tolist()
+[2.0, 4.0, 6.0]
+"""
+
+from __future__ import annotations
+
+from opcore import errors, ops
+from opcore.autodiff import GradientTape
+from opcore.backend import (
+    Backend,
+    BackendInfo,
+    available_backends,
+    backend,
+    config,
+    current_backend,
+    fallback_policy,
+    get_backend,
+    set_default_backend,
+    stats,
+)
+from opcore.dispatch import FallbackWarning
+from opcore.dtypes import (
+    DType,
+    as_dtype,
+    bool_,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    result_type,
+    uint8,
+)
+from opcore.errors import (
+    BackendMismatchError,
+    BackendUnavailableError,
+    CheckpointError,
+    DTypeError,
+    GradientError,
+    GraphError,
+    KernelContractError,
+    KernelNotFoundError,
+    OpcoreError,
+    OpDefinitionError,
+    PluginError,
+    ShapeError,
+    UnknownBackendError,
+    UnknownOpError,
+)
+from opcore.hookspecs import hookimpl
+from opcore.ops._broadcast import *  # noqa: F403
+from opcore.ops.array import *  # noqa: F403
+from opcore.ops.math import *  # noqa: F403
+from opcore.ops.nn import *  # noqa: F403
+from opcore.ops.random import *  # noqa: F403
+from opcore.ops.reduce import *  # noqa: F403
+from opcore.plugins import load_plugin, plugins, register_plugin
+from opcore.registry import KernelContext, OpDef, define_op, get_registry
+from opcore.shapes import Shape
+from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dlpack
+
+__version__ = "0.1.0"
+
+
+def get_op(name: str) -> OpDef:
+    """The op named ``name`` (``"Add"``, ``"myorg.ZeroOut"``), loading plugins first.
+
+    >>> import opcore
+    >>> opcore.get_op("MatMul").name
+    'MatMul'
+    """
+    from opcore.plugins import ensure_loaded
+
+    ensure_loaded()
+    return get_registry().get_op(name)
+
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "BackendMismatchError",
+    "BackendUnavailableError",
+    "CheckpointError",
+    "DType",
+    "DTypeError",
+    "FallbackWarning",
+    "GradientError",
+    "GradientTape",
+    "GraphError",
+    "KernelContext",
+    "KernelContractError",
+    "KernelNotFoundError",
+    "OpDef",
+    "OpDefinitionError",
+    "OpcoreError",
+    "PluginError",
+    "Shape",
+    "ShapeError",
+    "Tensor",
+    "UnknownBackendError",
+    "UnknownOpError",
+    "Variable",
+    "as_dtype",
+    "available_backends",
+    "backend",
+    "bool_",
+    "config",
+    "constant",
+    "convert_to_tensor",
+    "current_backend",
+    "define_op",
+    "errors",
+    "fallback_policy",
+    "float16",
+    "float32",
+    "float64",
+    "from_dlpack",
+    "get_backend",
+    "get_op",
+    "get_registry",
+    "hookimpl",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "load_plugin",
+    "ops",
+    "plugins",
+    "register_plugin",
+    "result_type",
+    "set_default_backend",
+    "stats",
+    "uint8",
+]
+__all__ += ops._broadcast.__all__
+__all__ += ops.math.__all__
+__all__ += ops.array.__all__
+__all__ += ops.reduce.__all__
+__all__ += ops.random.__all__
+__all__ += ops.nn.__all__

@@ -1,0 +1,242 @@
+"""Reverse-mode automatic differentiation for eager tensors.
+
+A :class:`GradientTape` records every op call whose inputs it tracks (watched
+tensors, trainable variables read inside it, and what was computed from them).
+``tape.gradient`` walks the record backwards, calling each op's registered
+gradient function. Gradient functions are written with ops, so the backward
+pass is itself recorded by any outer tape: nest tapes for higher derivatives.
+
+>>> import opcore
+>>> x = opcore.constant(3.0)
+>>> with opcore.GradientTape() as outer:
+...     outer.watch(x)
+...     with opcore.GradientTape() as inner:
+...         inner.watch(x)
+...         y = x * x * x
+...     dy = inner.gradient(y, x)
+>>> float(dy), float(outer.gradient(dy, x))
+(27.0, 18.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opcore import dispatch
+from opcore.errors import GradientError
+from opcore.registry import GradContext, OpDef
+from opcore.tensor import Tensor, Variable
+
+__all__ = ["GradientTape"]
+
+
+class _Entry:
+    __slots__ = ("attrs", "inputs", "op", "outputs")
+
+    def __init__(self, op: OpDef, inputs: Sequence[Any], outputs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.attrs = attrs
+
+
+def _flat(inputs: Sequence[Any]) -> list[Tensor]:
+    return [x for item in inputs for x in (item if isinstance(item, list) else (item,))]
+
+
+class GradientTape:
+    """Records eager op calls for differentiation (TensorFlow's ``tf.GradientTape``).
+
+    ``persistent=True`` allows several ``gradient`` calls; by default the
+    tape is spent after the first. ``watch_accessed_variables`` makes
+    trainable variables read inside the tape watched automatically.
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._entries: list[_Entry] = []
+        self._tracked: dict[int, Tensor] = {}
+        self._variables: dict[int, Variable] = {}
+        self._recording = False
+        self._used = False
+
+    # -- recording -----------------------------------------------------------------
+
+    def __enter__(self) -> GradientTape:
+        if self._recording:
+            raise GradientError("this GradientTape is already recording; nest a new tape instead")
+        self._recording = True
+        dispatch.active_tapes.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._recording:
+            dispatch.active_tapes.remove(self)
+            self._recording = False
+
+    def watch(self, tensor: Any) -> None:
+        """Track ``tensor`` (or a variable, or a list of them)."""
+        items = tensor if isinstance(tensor, (list, tuple)) else [tensor]
+        for t in items:
+            if isinstance(t, Variable):
+                self._variables[id(t)] = t
+                t = t.value()
+            if not isinstance(t, Tensor):
+                raise GradientError(f"GradientTape.watch takes tensors or variables, got {type(t).__name__}")
+            self._tracked[id(t)] = t
+
+    def watch_variable(self, var: Variable) -> None:
+        if self.watch_accessed_variables and var.trainable and self._recording:
+            self._variables[id(var)] = var
+            t = var.value()
+            self._tracked[id(t)] = t
+
+    def watched_variables(self) -> list[Variable]:
+        return list(self._variables.values())
+
+    def record(self, op: OpDef, inputs: Sequence[Any], outputs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
+        if not any(id(x) in self._tracked for x in _flat(inputs)):
+            return
+        if op.differentiable or op.composite is not None:
+            for o in outputs:
+                self._tracked[id(o)] = o
+        self._entries.append(_Entry(op, inputs, outputs, attrs))
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
+
+    def stop_recording(self) -> _Paused:
+        """``with tape.stop_recording():`` runs ops without recording them."""
+        return _Paused(self)
+
+    def reset(self) -> None:
+        self._entries.clear()
+        self._tracked.clear()
+        self._variables.clear()
+
+    # -- differentiation ---------------------------------------------------------
+
+    def gradient(
+        self,
+        target: Any,
+        sources: Any,
+        output_gradients: Any = None,
+        unconnected_gradients: str = "none",
+    ) -> Any:
+        """d(sum of ``target``)/d``sources``; ``sources`` may be a tensor, a variable or a (nested) list.
+
+        Returns the same structure; an unconnected source gives None
+        (or zeros with ``unconnected_gradients="zero"``).
+        """
+        from opcore.ops.array import ones_like, zeros_like
+        from opcore.ops.math import add
+
+        if self._used and not self.persistent:
+            raise GradientError(
+                "a non-persistent GradientTape can compute gradients once; use GradientTape(persistent=True)"
+            )
+        if unconnected_gradients not in ("none", "zero"):
+            raise GradientError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
+        self._used = True
+        was_recording = self._recording
+        self._stop()  # the backward pass is recorded by outer tapes only
+        try:
+            targets = target if isinstance(target, (list, tuple)) else [target]
+            targets = [t.value() if isinstance(t, Variable) else t for t in targets]
+            if output_gradients is None:
+                seeds = [ones_like(t) for t in targets]
+            else:
+                seeds = list(output_gradients) if isinstance(output_gradients, (list, tuple)) else [output_gradients]
+            grads: dict[int, Any] = {}
+            for t, g in zip(targets, seeds):
+                grads[id(t)] = g if id(t) not in grads else add(grads[id(t)], g)
+            for entry in reversed(self._entries):
+                dys = [grads.get(id(o)) for o in entry.outputs]
+                if all(d is None for d in dys):
+                    continue
+                op = entry.op
+                if not op.differentiable:
+                    continue
+                if op.gradient is None:
+                    if op.composite is not None:
+                        continue  # its parts were recorded and carry the gradient
+                    raise GradientError(
+                        f"op {op.name!r} (from {op.provider}) is differentiable but has no registered gradient. "
+                        "Give its OpDef a gradient=fn, or declare it differentiable=False if no gradient exists."
+                    )
+                dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, entry.outputs)]
+                dxs = op.gradient(GradContext(op, entry.inputs, entry.outputs, entry.attrs), *self._group(op, entry, dys))
+                if len(dxs) != len(entry.inputs):
+                    raise GradientError(
+                        f"the gradient of {op.name!r} returned {len(dxs)} values for {len(entry.inputs)} inputs"
+                    )
+                for x, dx in zip(entry.inputs, dxs):
+                    if isinstance(x, list):
+                        for xi, dxi in zip(x, dx or [None] * len(x)):
+                            self._accumulate(grads, xi, dxi, add)
+                    else:
+                        self._accumulate(grads, x, dx, add)
+            return self._collect(sources, grads, unconnected_gradients, zeros_like)
+        finally:
+            if was_recording and self.persistent:
+                self._recording = True
+                dispatch.active_tapes.append(self)
+            if not self.persistent:
+                self._entries.clear()
+
+    @staticmethod
+    def _group(op: OpDef, entry: _Entry, dys: list[Any]) -> list[Any]:
+        if len(op.outputs) == 1 and op.outputs[0].variadic:
+            return [dys]
+        grouped: list[Any] = []
+        i = 0
+        for a in op.outputs:
+            if a.count:
+                n = entry.attrs[a.count]
+                grouped.append(dys[i : i + n])
+                i += n
+            else:
+                grouped.append(dys[i])
+                i += 1
+        return grouped
+
+    @staticmethod
+    def _accumulate(grads: dict[int, Any], x: Any, dx: Any, add: Any) -> None:
+        if dx is None or not isinstance(x, Tensor) or not x.dtype.is_floating:
+            return
+        prev = grads.get(id(x))
+        grads[id(x)] = dx if prev is None else add(prev, dx)
+
+    def _collect(self, sources: Any, grads: dict[int, Any], unconnected: str, zeros_like: Any) -> Any:
+        if isinstance(sources, (list, tuple)):
+            return type(sources)(self._collect(s, grads, unconnected, zeros_like) for s in sources)
+        if isinstance(sources, dict):
+            return {k: self._collect(v, grads, unconnected, zeros_like) for k, v in sources.items()}
+        src = sources.value() if isinstance(sources, Variable) else sources
+        if not isinstance(src, Tensor):
+            raise GradientError(f"gradient sources must be tensors or variables, got {type(sources).__name__}")
+        g = grads.get(id(src))
+        if g is None and unconnected == "zero":
+            return zeros_like(src)
+        return g
+
+
+class _Paused:
+    def __init__(self, tape: GradientTape) -> None:
+        self.tape = tape
+        self.was = False
+
+    def __enter__(self) -> None:
+        self.was = self.tape.recording
+        self.tape._stop()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            self.tape._recording = True
+            dispatch.active_tapes.append(self.tape)

@@ -1,0 +1,248 @@
+"""The Backend protocol, backend selection and the fallback policy.
+
+A backend is an object that says its name, whether it can run here (and why
+not), its devices and capabilities, and how to move NumPy arrays in and out.
+Its kernels live in the registry, keyed by (op, backend, dtypes).
+
+Selection order: an explicit ``backend=`` argument, then the innermost
+``with opcore.backend(name):`` block, then :func:`set_default_backend`, then
+the ``OPCORE_BACKEND`` environment variable, then ``"numpy"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from opcore.dtypes import DType
+from opcore.errors import BackendUnavailableError, OpDefinitionError
+from opcore.plugins import ensure_loaded
+from opcore.registry import get_registry
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "Config",
+    "FallbackPolicy",
+    "available_backends",
+    "backend",
+    "config",
+    "current_backend",
+    "fallback_policy",
+    "get_backend",
+    "set_default_backend",
+    "stats",
+]
+
+FallbackPolicy = Literal["error", "warn", "allow"]
+_POLICIES = ("error", "warn", "allow")
+
+
+class Backend:
+    """Base class of backends. Subclasses override what differs.
+
+    A backend must not import its array library (cupy, pyopencl) in
+    ``__init__``: do it in :meth:`load`, which dispatch calls on first use.
+    """
+
+    name: str = ""
+    #: The distribution that registered the backend (set by the registry).
+    provider: str = ""
+    #: The native array type's name, for messages.
+    array_type: str = "array"
+
+    def availability(self) -> tuple[bool, str]:
+        """``(True, "")`` when usable here, else ``(False, reason)``. Never raises."""
+        return True, ""
+
+    def load(self) -> None:
+        """Import the array library and pick the device. Called once, on first use."""
+
+    def devices(self) -> list[str]:
+        return [f"{self.name}:0"]
+
+    def capabilities(self) -> dict[str, bool]:
+        """Flags such as ``{"float64": True, "float16": True}``."""
+        return {"float64": True, "float16": True}
+
+    def supports(self, dtype: DType) -> tuple[bool, str]:
+        """Whether the device can hold ``dtype``, and the reason when not."""
+        caps = self.capabilities()
+        if dtype.name in caps and not caps[dtype.name]:
+            return False, f"the {self.name} device has no {dtype.name} support"
+        return True, ""
+
+    def from_numpy(self, array: np.ndarray) -> Any:
+        """Move a host array onto the backend."""
+        raise NotImplementedError
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        """Copy a native array back to the host."""
+        raise NotImplementedError
+
+    def is_native(self, value: Any) -> bool:
+        """Whether ``value`` is this backend's native array type."""
+        raise NotImplementedError
+
+    def shape_of(self, array: Any) -> tuple[int, ...]:
+        return tuple(array.shape)
+
+    def dtype_of(self, array: Any) -> np.dtype[Any]:
+        return np.dtype(array.dtype)
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name!r} from {self.provider or '?'}>"
+
+
+@dataclass
+class BackendInfo:
+    """One installed backend as :func:`available_backends` reports it."""
+
+    name: str
+    available: bool
+    reason: str
+    provider: str
+    devices: list[str] = field(default_factory=list)
+    capabilities: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    """Counters of fallbacks and host/device transfers since the last reset."""
+
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    transfers: Counter[str] = field(default_factory=Counter)
+
+    def reset(self) -> None:
+        self.fallbacks.clear()
+        self.transfers.clear()
+
+    def report(self) -> str:
+        lines = ["fallbacks:"] + [f"  {k}: {v}" for k, v in sorted(self.fallbacks.items())]
+        lines += ["transfers:"] + [f"  {k}: {v}" for k, v in sorted(self.transfers.items())]
+        return "\n".join(lines)
+
+
+class Config:
+    """Process-wide settings. Environment variables only supply the defaults.
+
+    - ``default_backend``: from ``OPCORE_BACKEND``, else ``"numpy"``.
+    - ``fallback``: ``"error"`` (default), ``"warn"`` or ``"allow"``, from
+      ``OPCORE_FALLBACK``. With ``warn``/``allow``, an op that has no kernel
+      on the chosen backend runs on NumPy and its result is copied back.
+    """
+
+    def __init__(self) -> None:
+        self.default_backend: str | None = None
+        self.fallback: FallbackPolicy = "error"
+        self.reset()
+
+    def reset(self) -> None:
+        self.default_backend = os.environ.get("OPCORE_BACKEND") or "numpy"
+        env = os.environ.get("OPCORE_FALLBACK", "error")
+        self.fallback = env if env in _POLICIES else "error"  # type: ignore[assignment]
+
+
+config = Config()
+stats = Stats()
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("opcore_backend", default=None)
+_fallback: contextvars.ContextVar[FallbackPolicy | None] = contextvars.ContextVar(
+    "opcore_fallback", default=None
+)
+_ready: dict[str, Backend] = {}
+
+
+def set_default_backend(name: str) -> None:
+    """Set the process default backend (checked now, so a typo fails here)."""
+    get_backend(name)
+    config.default_backend = name
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[Backend]:
+    """Run the block with ``name`` as the current backend.
+
+    >>> import opcore
+    >>> with opcore.backend("numpy"):
+    ...     opcore.constant([1.0]).backend
+    'numpy'
+    """
+    b = get_backend(name)
+    token = _current.set(name)
+    try:
+        yield b
+    finally:
+        _current.reset(token)
+
+
+def current_backend_name(explicit: str | None = None) -> str:
+    if explicit is not None:
+        return explicit
+    return _current.get() or config.default_backend or "numpy"
+
+
+def current_backend(explicit: str | None = None) -> Backend:
+    """The backend an op call with no tensor inputs runs on."""
+    return get_backend(current_backend_name(explicit))
+
+
+def get_backend(name: str) -> Backend:
+    """The named backend, loaded and ready; raises if unknown or unavailable."""
+    ready = _ready.get(name)
+    if ready is not None:
+        return ready
+    ensure_loaded()
+    b = get_registry().get_backend(name)
+    if b is not None:
+        ok, reason = b.availability()
+        if not ok:
+            raise BackendUnavailableError(
+                f"backend {name!r} is installed but unavailable here: {reason}. "
+                "`opcore backends` lists every backend with its status."
+            )
+        b.load()
+        _ready[name] = b
+    return b
+
+
+@contextlib.contextmanager
+def fallback_policy(policy: FallbackPolicy) -> Iterator[None]:
+    """Opt into running ops that lack a kernel on NumPy for the block."""
+    if policy not in _POLICIES:
+        raise OpDefinitionError(f"fallback policy must be one of {_POLICIES}, got {policy!r}")
+    token = _fallback.set(policy)
+    try:
+        yield
+    finally:
+        _fallback.reset(token)
+
+
+def current_fallback_policy() -> FallbackPolicy:
+    return _fallback.get() or config.fallback
+
+
+def available_backends() -> list[BackendInfo]:
+    """Every installed backend with whether it is available here and why not."""
+    ensure_loaded()
+    out: list[BackendInfo] = []
+    for name, b in sorted(get_registry().backends.items()):
+        try:
+            ok, reason = b.availability()
+        except Exception as exc:  # a backend's own probe failing is reported, not raised
+            ok, reason = False, f"availability check raised {type(exc).__name__}: {exc}"
+        info = BackendInfo(name, ok, reason, b.provider)
+        if ok:
+            try:
+                info.devices = b.devices()
+                info.capabilities = b.capabilities()
+            except Exception as exc:
+                info.available, info.reason = False, f"{type(exc).__name__}: {exc}"
+        out.append(info)
+    return out

@@ -1,0 +1,456 @@
+"""The single path from an op call to a kernel.
+
+``call_op`` binds attributes, converts inputs, promotes dtypes (kernels never
+see mixed dtypes), runs the op's shape function, finds the kernel for
+(op, backend, dtypes), calls it, checks that it returned what was inferred,
+and records the call on any active gradient tape.
+
+Symbolic (graph) inputs are handed to their graph instead: the same checks run
+at graph-build time and the kernel later, in a session.
+
+Repeated eager calls with the same op, backend, dtypes, shapes and attributes
+take a cached plan, so the per-call overhead is a dict lookup, the kernel and
+the wrapping of its result.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from opcore import dtypes as _dt
+from opcore.backend import Backend, current_backend, current_fallback_policy, get_backend, stats
+from opcore.dtypes import DType
+from opcore.errors import (
+    BackendMismatchError,
+    DTypeError,
+    KernelContractError,
+    KernelNotFoundError,
+    OpDefinitionError,
+)
+from opcore.plugins import ensure_loaded
+from opcore.registry import KernelContext, OpDef, get_registry
+from opcore.shapes import Shape
+from opcore.tensor import Tensor, Variable
+
+__all__ = ["FallbackWarning", "Recorder", "call_op", "clear_cache"]
+
+_registry = get_registry()
+
+
+class FallbackWarning(UserWarning):
+    """An op ran on NumPy because its backend has no kernel (fallback policy ``warn``)."""
+
+
+class Recorder(Protocol):
+    """What dispatch tells a gradient tape (see :mod:`opcore.autodiff`)."""
+
+    def record(self, op: OpDef, inputs: Sequence[Any], outputs: Sequence[Tensor], attrs: dict[str, Any]) -> None: ...
+
+    def watch_variable(self, var: Variable) -> None: ...
+
+
+class Builder(Protocol):
+    """What dispatch needs of a graph to add a node (see :mod:`opcore.graph`)."""
+
+    def add_op(self, op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any: ...
+
+
+#: Active recorders (gradient tapes), innermost last. Tapes add and remove themselves.
+active_tapes: list[Recorder] = []
+#: Graphs being built (``with graph.as_default():``), innermost last.
+graph_stack: list[Builder] = []
+
+_plans: dict[Any, tuple[Any, ...]] = {}
+_plans_generation = -1
+_MAX_PLANS = 4096
+
+
+def clear_cache() -> None:
+    """Forget the cached dispatch plans (after changing the registry by hand)."""
+    _plans.clear()
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Any:
+    """Run ``op`` on ``inputs`` (eagerly, or as a graph node for symbolic inputs)."""
+    global _plans_generation
+    # Fast path: every input an eager Tensor, a plan cached for this exact signature.
+    if not graph_stack and len(inputs) == len(op.inputs):
+        sig: list[Any] = [op]
+        for x in inputs:
+            if type(x) is not Tensor:
+                break
+            sig.append(x._backend)
+            sig.append(x._dtype)
+            sig.append(x._shape)
+        else:
+            if attrs:
+                sig.append(tuple(attrs.items()))
+            key = tuple(sig)
+            try:
+                plan = _plans.get(key)
+            except TypeError:  # an unhashable attribute value (a list): no caching
+                plan = None
+            if plan is not None and _plans_generation == _registry.generation:
+                return _run_plan(op, plan, inputs)
+            result = _call_slow(op, inputs, attrs, name, key)
+            return result
+    return _call_slow(op, inputs, attrs, name, None)
+
+
+def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor]) -> Any:
+    fn, ctx, backend, out_specs, single, bound = plan
+    result = fn(ctx, *[x._value for x in inputs])
+    if single:
+        shape, dtype = out_specs[0]
+        if result.shape != shape or result.dtype != dtype.np:
+            _contract_error(op, backend, [result], out_specs)
+        out = Tensor(result, backend, dtype, shape)
+        if active_tapes:
+            _record(op, inputs, [out], bound)
+        return out
+    results = tuple(result)
+    outs = _wrap(op, backend, results, out_specs)
+    if active_tapes:
+        _record(op, inputs, outs, bound)
+    return _shape_result(op, bound, outs)
+
+
+# --------------------------------------------------------------------------- the full path
+
+
+def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None, key: Any) -> Any:
+    global _plans_generation
+    ensure_loaded()
+    inputs, attrs = _bind_positional(op, inputs, attrs)
+    bound = op.bind_attrs(attrs)
+    flat = [x for item in inputs for x in (item if isinstance(item, (list, tuple)) else (item,))]
+
+    symbolic = [x for x in flat if getattr(x, "_opcore_symbolic", False)]
+    if symbolic or graph_stack:
+        builder: Builder = symbolic[0].graph if symbolic else graph_stack[-1]
+        return builder.add_op(op, inputs, bound, name)
+
+    if op.composite is not None:
+        converted, binding, backend = _convert_inputs(op, inputs, bound)
+        _infer(op, converted, binding, bound)  # reject bad input before running the parts
+        return op.composite(*converted, **bound)
+
+    converted, binding, backend = _convert_inputs(op, inputs, bound)
+    out_shapes, out_dtypes = _infer(op, converted, binding, bound)
+    for s in out_shapes:
+        if not s.is_fully_defined:
+            raise OpDefinitionError(f"{op.name}: shape function left an output shape undefined in eager mode: {s}")
+    shapes = tuple(s.as_tuple() for s in out_shapes)
+    types = op.type_key(binding)
+    kd = _registry.kernel(op.name, backend.name, types)
+    ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend)
+    out_specs = tuple(zip(shapes, out_dtypes))
+    if kd is None:
+        outs = _fallback(op, backend, binding, converted, ctx, out_specs)
+    else:
+        for d in out_dtypes:
+            ok, reason = backend.supports(d)
+            if not ok:
+                raise DTypeError(f"{op.name}: cannot produce {d} on backend {backend.name!r}: {reason}")
+        natives = [
+            [t._value for t in item] if isinstance(item, list) else item._value for item in converted
+        ]
+        result = kd.fn(ctx, *natives)
+        results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
+        outs = _wrap(op, backend, results, out_specs)
+        cacheable = (
+            key is not None
+            and len(converted) == len(inputs)
+            and all(type(x) is Tensor and x is c for x, c in zip(inputs, converted))
+        )
+        if cacheable:
+            if _plans_generation != _registry.generation or len(_plans) > _MAX_PLANS:
+                _plans.clear()
+                _plans_generation = _registry.generation
+            single = len(out_specs) == 1 and not op.outputs[0].variadic
+            try:
+                _plans[key] = (kd.fn, ctx, backend, out_specs, single, bound)
+            except TypeError:
+                pass
+    if active_tapes:
+        _record(op, converted, outs, bound)
+    return _shape_result(op, bound, outs)
+
+
+def _bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Extra positional arguments bind to attributes in declaration order (``reduce_sum(x, 1)``)."""
+    n = len(op.inputs)
+    if len(inputs) < n:
+        missing = [a.name for a in op.inputs[len(inputs) :]]
+        raise OpDefinitionError(
+            f"{op.name}: missing input(s) {', '.join(map(repr, missing))}; signature: {op.signature}"
+        )
+    if len(inputs) == n:
+        return list(inputs), attrs
+    extra = inputs[n:]
+    names = list(op.attrs)
+    if len(extra) > len(names):
+        raise OpDefinitionError(
+            f"{op.name}: takes {n} input(s) and {len(names)} attribute(s), got {len(inputs)} positional arguments; "
+            f"signature: {op.signature}"
+        )
+    merged = dict(attrs)
+    for attr_name, value in zip(names, extra):
+        if attr_name in merged:
+            raise OpDefinitionError(f"{op.name}: attribute {attr_name!r} given both by position and by keyword")
+        merged[attr_name] = value
+    return list(inputs[:n]), merged
+
+
+def _is_weak(x: Any) -> bool:
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def _weak_kind(x: Any) -> bool | int | float | None:
+    """A representative weak scalar for Python data (scalars, nested lists), else None."""
+    if _is_weak(x):
+        return x  # type: ignore[no-any-return]
+    if isinstance(x, (list, tuple)) and not isinstance(x, np.ndarray):
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f":
+            return 0.0
+        if arr.dtype.kind in "iu":
+            return 0
+        if arr.dtype.kind == "b":
+            return False
+    return None
+
+
+def _convert_inputs(
+    op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]
+) -> tuple[list[Any], dict[str, DType], Backend]:
+    """Find the backend, bind the type variables, and turn every input into a Tensor of its bound dtype."""
+    # 1. Unwrap variables (watching them on active tapes) and find the backend.
+    unwrapped: list[Any] = []
+    backend: Backend | None = None
+    first_name = ""
+    for arg, item in zip(op.inputs, inputs):
+        items = item if arg.variadic else [item]
+        if arg.variadic and not isinstance(item, (list, tuple)):
+            raise OpDefinitionError(f"{op.name}: input {arg.name!r} is variadic and takes a list of tensors")
+        vals = []
+        for x in items:
+            if isinstance(x, Variable):
+                for tape in active_tapes:
+                    tape.watch_variable(x)
+                x = x.value()
+            if isinstance(x, Tensor):
+                if backend is None:
+                    backend, first_name = x._backend, arg.name
+                elif x._backend is not backend:
+                    raise BackendMismatchError(
+                        f"{op.name}: input {first_name!r} is on backend {backend.name!r} but input "
+                        f"{arg.name!r} is on {x.backend!r}; tensors of two backends never mix. "
+                        f"Move one explicitly, e.g. t.to({backend.name!r})"
+                    )
+            vals.append(x)
+        unwrapped.append(vals if arg.variadic else vals[0])
+    if backend is None:
+        backend = current_backend()
+
+    # 2. Bind type variables: promote strong dtypes, then weak Python scalars.
+    binding: dict[str, DType] = {}
+    for tv, allowed in op.type_vars.items():
+        if tv in op.attrs:  # bound by a type attribute (e.g. random ops' dtype)
+            d = attrs.get(tv)
+            if d is None:
+                raise OpDefinitionError(f"{op.name}: attribute {tv!r} (a dtype) is required")
+            if d not in allowed:
+                raise DTypeError(
+                    f"{op.name}: {tv}={d} is not allowed; {tv} must be one of "
+                    f"{{{', '.join(x.name for x in allowed)}}}"
+                )
+            binding[tv] = d
+            continue
+        strong: list[tuple[str, DType]] = []
+        weak: list[bool | int | float] = []
+        for arg, item in zip(op.inputs, unwrapped):
+            if arg.type != tv:
+                continue
+            for x in item if arg.variadic else [item]:
+                if isinstance(x, Tensor):
+                    strong.append((arg.name, x._dtype))
+                elif isinstance(x, (np.ndarray, np.generic)):
+                    strong.append((arg.name, _dt.as_dtype(x.dtype)))
+                else:
+                    w = _weak_kind(x)
+                    if w is None:
+                        raise DTypeError(
+                            f"{op.name}: input {arg.name!r} got a {type(x).__name__}, which is not a tensor, "
+                            "array or Python number"
+                        )
+                    weak.append(w)
+        if strong:
+            d = strong[0][1]
+            for _, other in strong[1:]:
+                d = _dt.promote(d, other)
+            if weak:
+                d = _dt.result_type(d, *weak)
+        elif weak:
+            d = _dt.result_type(*weak)
+            if d not in allowed and not d.is_floating and _dt.default_float in allowed:
+                d = _dt.default_float  # sqrt(4) means sqrt(4.0)
+        else:
+            raise DTypeError(f"{op.name}: cannot bind type variable {tv!r}: no input carries it")
+        if d not in allowed:
+            who = ", ".join(f"{n!r} ({t})" for n, t in strong) or "Python scalars"
+            raise DTypeError(
+                f"{op.name} does not accept dtype {d} for {tv} (from input {who}); "
+                f"{tv} must be one of {{{', '.join(x.name for x in allowed)}}}. "
+                f"Cast first, e.g. opcore.cast(x, {allowed[-1].name!r})"
+            )
+        binding[tv] = d
+
+    # 3. Convert: cast strong inputs to the bound dtype (through the Cast op, so tapes see it).
+    converted: list[Any] = []
+    for arg, item in zip(op.inputs, unwrapped):
+        want = binding.get(arg.type)
+        if want is None:
+            want = _dt.as_dtype(attrs[arg.type]) if arg.type in op.attrs else _dt.as_dtype(arg.type)
+        if arg.variadic:
+            converted.append([_to_tensor(op, arg.name, x, want, backend) for x in item])
+        else:
+            converted.append(_to_tensor(op, arg.name, item, want, backend))
+    return converted, binding, backend
+
+
+def _to_tensor(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> Tensor:
+    if isinstance(x, Tensor):
+        if x._dtype is want:
+            return x
+        if _dt.promote(x._dtype, want) is not want:
+            raise DTypeError(
+                f"{op.name}: input {name!r} has dtype {x._dtype}, expected {want}; cast it with opcore.cast"
+            )
+        from opcore.ops.math import cast
+
+        return cast(x, want)  # type: ignore[no-any-return]
+    try:
+        host = np.asarray(x, dtype=want.np) if not isinstance(x, np.ndarray) else x.astype(want.np, copy=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DTypeError(f"{op.name}: cannot convert input {name!r} ({x!r}) to {want}: {exc}") from None
+    if _is_weak(x) and np.isfinite(host).all() and host != x and want.is_integer:
+        raise DTypeError(f"{op.name}: Python value {x!r} for input {name!r} does not fit in {want}")
+    if backend.name != "numpy":
+        stats.transfers[f"host->{backend.name}"] += 1
+    return Tensor(backend.from_numpy(host), backend, want, tuple(host.shape))
+
+
+def _infer(
+    op: OpDef, converted: Sequence[Any], binding: dict[str, DType], attrs: dict[str, Any]
+) -> tuple[list[Shape], list[DType]]:
+    shapes: dict[str, Shape | list[Shape]] = {}
+    for arg, item in zip(op.inputs, converted):
+        shapes[arg.name] = [Shape(t._shape) for t in item] if arg.variadic else Shape(item._shape)
+    return op.infer(shapes, binding, attrs)
+
+
+def _wrap(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> list[Tensor]:
+    if len(results) != len(out_specs):
+        raise KernelContractError(
+            f"{op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, expected {len(out_specs)}"
+        )
+    outs = []
+    for r, (shape, dtype) in zip(results, out_specs):
+        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
+            _contract_error(op, backend, results, out_specs)
+        outs.append(Tensor(r, backend, dtype, shape))
+    return outs
+
+
+def _contract_error(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> None:
+    got = []
+    for r in results:
+        if backend.is_native(r):
+            got.append(f"{backend.shape_of(r)} {backend.dtype_of(r)}")
+        else:
+            got.append(f"a {type(r).__name__} (not a {backend.array_type})")
+    expected = [f"{s} {d}" for s, d in out_specs]
+    raise KernelContractError(
+        f"{op.name} kernel on backend {backend.name!r} broke its contract: it returned "
+        f"[{', '.join(got)}] but the shape function inferred [{', '.join(expected)}]. "
+        "This is a bug in the backend's kernel; run `opcore conformance` for the backend."
+    )
+
+
+def _shape_result(op: OpDef, attrs: dict[str, Any], outs: list[Tensor]) -> Any:
+    if len(op.outputs) == 1:
+        return outs if op.outputs[0].variadic else outs[0]
+    grouped: list[Any] = []
+    i = 0
+    for a in op.outputs:
+        if a.count:
+            n = attrs[a.count]
+            grouped.append(outs[i : i + n])
+            i += n
+        else:
+            grouped.append(outs[i])
+            i += 1
+    return tuple(grouped)
+
+
+def _record(op: OpDef, inputs: Sequence[Any], outs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
+    for tape in list(active_tapes):
+        tape.record(op, inputs, outs, attrs)
+
+
+def _fallback(
+    op: OpDef,
+    backend: Backend,
+    binding: dict[str, DType],
+    converted: Sequence[Any],
+    ctx: KernelContext,
+    out_specs: Sequence[tuple[Any, DType]],
+) -> list[Tensor]:
+    types = op.type_key(binding)
+    policy = current_fallback_policy()
+    numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
+    if policy == "error" or numpy_kd is None:
+        existing = _registry.kernels_for(op.name)
+        listing = "\n".join(f"  {k.describe(op)} (from {k.provider})" for k in existing) or "  (none)"
+        what = ", ".join(f"{k}={v.name}" for k, v in binding.items()) or "no type variables"
+        hint = (
+            "Use another backend, cast to a supported dtype, or opt into running it on NumPy with "
+            "opcore.fallback_policy('warn')."
+            if numpy_kd is not None
+            else "No NumPy kernel exists either, so no fallback is possible."
+        )
+        raise KernelNotFoundError(
+            f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
+            f"Registered kernels for {op.name}:\n{listing}\n{hint}"
+        )
+    if policy == "warn":
+        warnings.warn(
+            f"{op.name} has no kernel on backend {backend.name!r} for "
+            f"{', '.join(d.name for d in types)}; running it on NumPy and copying back",
+            FallbackWarning,
+            stacklevel=4,
+        )
+    stats.fallbacks[f"{op.name}@{backend.name}"] += 1
+    host = get_backend("numpy")
+
+    def to_host(t: Tensor) -> np.ndarray:
+        stats.transfers[f"{backend.name}->host"] += 1
+        return backend.to_numpy(t._value)
+
+    natives = [[to_host(t) for t in item] if isinstance(item, list) else to_host(item) for item in converted]
+    result = numpy_kd.fn(KernelContext(op.name, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host), *natives)
+    results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
+    outs = _wrap(op, host, results, out_specs)
+    moved = []
+    for t in outs:
+        stats.transfers[f"host->{backend.name}"] += 1
+        moved.append(Tensor(backend.from_numpy(t._value), backend, t._dtype, t._shape))
+    return moved

@@ -1,0 +1,725 @@
+"""Op definitions, kernel definitions and the registry that validates both.
+
+An op is declared once, as one :class:`OpDef` value holding its signature,
+shape function, dtype rule and gradient (TensorFlow's ``REGISTER_OP`` with
+``SetShapeFn`` and ``RegisterGradient`` in one place):
+
+>>> from opcore import registry, shapes
+>>> zero_out = registry.define_op(
+...     "doc.ZeroOut",
+...     inputs=["to_zero: T"],
+...     outputs=["zeroed: T"],
+...     type_vars={"T": "int32, float32"},
+...     shape_fn=shapes.unchanged("to_zero"),
+...     differentiable=False,
+...     register=False,
+... )
+>>> zero_out.signature
+'doc.ZeroOut(to_zero: T) -> (zeroed: T); T in {int32, float32}'
+
+Kernels are registered per (op, backend, dtypes) with
+:meth:`Registry.register_kernel`; every registration is validated, and a clash
+raises :class:`~opcore.errors.PluginError` naming the plugin, the op and what
+clashed.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opcore import dtypes as _dt
+from opcore.dtypes import DType
+from opcore.errors import (
+    DTypeError,
+    OpDefinitionError,
+    PluginError,
+    UnknownBackendError,
+    UnknownOpError,
+)
+from opcore.shapes import Shape, ShapeContext, ShapeFn
+
+if TYPE_CHECKING:
+    from opcore.backend import Backend
+
+__all__ = [
+    "ArgDef",
+    "AttrDef",
+    "GradContext",
+    "KernelContext",
+    "KernelDef",
+    "OpDef",
+    "Registry",
+    "define_op",
+    "get_registry",
+]
+
+_NAME_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*$")
+_ARG_RE = re.compile(r"^\s*(\w+)\s*:\s*(?:(\w+)\s*\*\s*)?(\w+)\s*$")
+_ATTR_RE = re.compile(
+    r"^\s*(\w+)\s*:\s*(list\(\w+\)|\{[^}]*\}|\w+)(\?)?\s*(?:>=\s*(-?\d+))?\s*(?:=\s*(.+?))?\s*$"
+)
+_ATTR_TYPES = ("int", "float", "bool", "string", "type", "shape", "list(int)", "list(float)")
+
+
+# --------------------------------------------------------------------------- signature pieces
+
+
+@dataclass(frozen=True)
+class ArgDef:
+    """An input or output: ``"x: T"``, ``"values: N * T"`` or ``"to_zero: int32"``."""
+
+    name: str
+    #: A type variable name, a fixed dtype name, or the name of a ``type`` attribute.
+    type: str
+    #: For a variadic argument, the count: a label for inputs (the list's length),
+    #: the name of an int attribute for outputs.
+    count: str | None = None
+
+    @property
+    def variadic(self) -> bool:
+        return self.count is not None
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count} * {self.type}" if self.count else f"{self.name}: {self.type}"
+
+
+@dataclass(frozen=True)
+class AttrDef:
+    """An attribute: ``"axis: int = 0"``, ``"padding: {'SAME', 'VALID'}"``, ``"strides: list(int) >= 2"``."""
+
+    name: str
+    type: str
+    default: Any = None
+    has_default: bool = False
+    optional: bool = False
+    minimum: int | None = None
+    allowed: tuple[Any, ...] | None = None
+
+    def __str__(self) -> str:
+        t = "{" + ", ".join(repr(a) for a in self.allowed) + "}" if self.allowed else self.type
+        s = f"{self.name}: {t}{'?' if self.optional else ''}"
+        if self.minimum is not None:
+            s += f" >= {self.minimum}"
+        if self.has_default:
+            s += f" = {self.default!r}"
+        return s
+
+    def check(self, op: str, value: Any) -> Any:
+        """Validate and normalise a value (lists become tuples); raise naming op and attr."""
+        if value is None:
+            if self.optional:
+                return None
+            raise self._bad(op, value, "a value (None is not allowed)")
+        t = self.type
+        if self.allowed is not None:
+            if value not in self.allowed:
+                raise self._bad(op, value, "one of " + ", ".join(repr(a) for a in self.allowed))
+            return value
+        if t == "int":
+            value = _as_int(value)
+            if value is None:
+                raise self._bad(op, value, "an int")
+            if self.minimum is not None and value < self.minimum:
+                raise self._bad(op, value, f"an int >= {self.minimum}")
+            return value
+        if t == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+                raise self._bad(op, value, "a float")
+            return float(value)
+        if t == "bool":
+            if not isinstance(value, bool) and type(value).__name__ != "bool_":
+                raise self._bad(op, value, "a bool")
+            return bool(value)
+        if t == "string":
+            if not isinstance(value, str):
+                raise self._bad(op, value, "a string")
+            return value
+        if t == "type":
+            try:
+                return _dt.as_dtype(value)
+            except DTypeError:
+                raise self._bad(op, value, "a dtype") from None
+        if t in ("list(int)", "shape"):
+            if isinstance(value, int) and not isinstance(value, bool) and t == "list(int)":
+                value = [value]
+            if isinstance(value, Shape):
+                value = value.dims or ()
+            try:
+                items = tuple(value)
+            except TypeError:
+                raise self._bad(op, value, f"a {t}") from None
+            ints = tuple(_as_int(v) if v is not None or t != "shape" else None for v in items)
+            if any(i is None for i, v in zip(ints, items) if v is not None):
+                raise self._bad(op, value, f"a {t}")
+            if self.minimum is not None and len(ints) < self.minimum:
+                raise self._bad(op, value, f"a {t} of length >= {self.minimum}")
+            return ints
+        if t == "list(float)":
+            try:
+                return tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                raise self._bad(op, value, "a list(float)") from None
+        raise AssertionError(t)  # pragma: no cover - rejected at definition time
+
+    def _bad(self, op: str, value: Any, expected: str) -> OpDefinitionError:
+        return OpDefinitionError(
+            f"{op}: attribute {self.name!r} expects {expected}, got {value!r} ({type(value).__name__})"
+        )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    index = getattr(value, "__index__", None)
+    if index is None:
+        return None
+    try:
+        return int(index())
+    except TypeError:
+        return None
+
+
+def _parse_arg(op: str, spec: str | ArgDef) -> ArgDef:
+    if isinstance(spec, ArgDef):
+        return spec
+    m = _ARG_RE.match(spec)
+    if not m:
+        raise OpDefinitionError(
+            f"{op}: cannot parse argument spec {spec!r}; expected 'name: T', 'name: N * T' or 'name: float32'"
+        )
+    name, count, type_ = m.groups()
+    return ArgDef(name, type_, count)
+
+
+def _parse_attr(op: str, spec: str | AttrDef) -> AttrDef:
+    if isinstance(spec, AttrDef):
+        return spec
+    m = _ATTR_RE.match(spec)
+    if not m:
+        raise OpDefinitionError(
+            f"{op}: cannot parse attribute spec {spec!r}; expected e.g. 'axis: int = 0', "
+            "\"padding: {'SAME', 'VALID'}\" or 'strides: list(int) >= 2'"
+        )
+    name, type_, optional, minimum, default = m.groups()
+    allowed: tuple[Any, ...] | None = None
+    if type_.startswith("{"):
+        try:
+            allowed = tuple(ast.literal_eval("[" + type_[1:-1] + "]"))
+        except (ValueError, SyntaxError):
+            raise OpDefinitionError(f"{op}: cannot parse the allowed values in {spec!r}") from None
+        type_ = "string" if all(isinstance(a, str) for a in allowed) else "int"
+    elif type_ not in _ATTR_TYPES:
+        raise OpDefinitionError(
+            f"{op}: attribute {name!r} has unknown type {type_!r}; known: {', '.join(_ATTR_TYPES)}"
+        )
+    attr = AttrDef(
+        name,
+        type_,
+        optional=bool(optional),
+        minimum=int(minimum) if minimum is not None else None,
+        allowed=allowed,
+    )
+    if default is not None:
+        try:
+            value = ast.literal_eval(default)
+        except (ValueError, SyntaxError):
+            value = default  # a bare word such as int64 for a type attr
+        value = attr.check(op, value)
+        attr = AttrDef(
+            name, type_, value, True, attr.optional, attr.minimum, attr.allowed
+        )
+    return attr
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+@dataclass
+class GradContext:
+    """What a gradient function sees: the forward op's inputs, outputs and attributes."""
+
+    op: OpDef
+    inputs: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+    attrs: Mapping[str, Any]
+
+    def input(self, name: str) -> Any:
+        return self.inputs[self.op.input_index(name)]
+
+
+@dataclass
+class KernelContext:
+    """What a kernel sees besides its native input arrays.
+
+    ``out_shapes`` and ``out_dtypes`` are what the frontend inferred; the kernel
+    must return native arrays of exactly those shapes and dtypes.
+    """
+
+    op: str
+    attrs: Mapping[str, Any]
+    out_shapes: tuple[tuple[int, ...], ...]
+    out_dtypes: tuple[DType, ...]
+    #: The bound type variables, e.g. ``{"T": float32}``.
+    types: Mapping[str, DType] = field(default_factory=dict)
+    backend: Any = None
+
+
+GradFn = Callable[..., Sequence[Any]]
+DTypeFn = Callable[[Mapping[str, DType], Mapping[str, Any]], Sequence[DType]]
+KernelFn = Callable[..., Any]
+
+
+# --------------------------------------------------------------------------- OpDef
+
+
+class OpDef:
+    """One op, declared once: signature, shape function, dtype rule and gradient.
+
+    Calling an OpDef runs the op (eagerly, or by adding a node when given graph
+    tensors): ``add(x, y)``. Inputs are positional, in declaration order (a
+    variadic input takes a list); attributes are keywords.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        inputs: Sequence[str | ArgDef],
+        outputs: Sequence[str | ArgDef],
+        type_vars: Mapping[str, str | Iterable[DType | str]] | None = None,
+        attrs: Sequence[str | AttrDef] = (),
+        shape_fn: ShapeFn,
+        dtype_fn: DTypeFn | None = None,
+        gradient: GradFn | None = None,
+        differentiable: bool = True,
+        composite: Callable[..., Any] | None = None,
+        version: int = 1,
+        doc: str = "",
+        stateful: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise OpDefinitionError(
+                f"op name {name!r} is not valid; use an identifier, optionally namespaced: 'myorg.ZeroOut'"
+            )
+        self.name = name
+        self.version = int(version)
+        self.inputs = tuple(_parse_arg(name, s) for s in inputs)
+        self.outputs = tuple(_parse_arg(name, s) for s in outputs)
+        self.type_vars: dict[str, tuple[DType, ...]] = {
+            k: _dt.parse_dtype_set(v) for k, v in (type_vars or {}).items()
+        }
+        self.attrs = {a.name: a for a in (_parse_attr(name, s) for s in attrs)}
+        self.shape_fn = shape_fn
+        self.dtype_fn = dtype_fn
+        self.gradient = gradient
+        self.differentiable = bool(differentiable)
+        self.composite = composite
+        self.stateful = stateful
+        self.doc = doc
+        #: The distribution (or plugin) that registered this op; filled in by the registry.
+        self.provider: str = "opcore"
+        self._check()
+        self._input_index = {a.name: i for i, a in enumerate(self.inputs)}
+        self._defaults = {k: a.default for k, a in self.attrs.items() if a.has_default}
+        self._required_attrs = tuple(k for k, a in self.attrs.items() if not a.has_default and not a.optional)
+
+    def _check(self) -> None:
+        names = [a.name for a in self.inputs] + [a.name for a in self.outputs] + list(self.attrs)
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise OpDefinitionError(f"{self.name}: names used twice: {sorted(dup)}")
+        type_attrs = {k for k, a in self.attrs.items() if a.type == "type"}
+        for arg in self.inputs + self.outputs:
+            if arg.type in self.type_vars or arg.type in type_attrs:
+                continue
+            try:
+                _dt.as_dtype(arg.type)
+            except DTypeError:
+                raise OpDefinitionError(
+                    f"{self.name}: argument {arg.name!r} has type {arg.type!r}, which is neither a "
+                    f"type variable ({', '.join(self.type_vars) or 'none declared'}), a type attribute "
+                    "nor a dtype name"
+                ) from None
+        for arg in self.outputs:
+            if arg.count is not None and (arg.count not in self.attrs or self.attrs[arg.count].type != "int"):
+                raise OpDefinitionError(
+                    f"{self.name}: variadic output {arg.name!r} needs an int attribute {arg.count!r} for its count"
+                )
+        for tv in self.type_vars:
+            if not any(a.type == tv for a in self.inputs) and self.dtype_fn is None:
+                used_by_attr = tv in self.attrs
+                if not used_by_attr:
+                    raise OpDefinitionError(
+                        f"{self.name}: type variable {tv!r} is bound by no input; "
+                        "bind it with an input or give a dtype_fn"
+                    )
+        if self.gradient is not None and not self.differentiable:
+            raise OpDefinitionError(f"{self.name}: marked not differentiable but given a gradient")
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    @property
+    def signature(self) -> str:
+        s = f"{self.name}({', '.join(str(a) for a in self.inputs)}"
+        if self.attrs:
+            s += "; " + ", ".join(str(a) for a in self.attrs.values())
+        s += f") -> ({', '.join(str(a) for a in self.outputs)})"
+        if self.type_vars:
+            s += "; " + "; ".join(
+                f"{k} in {{{', '.join(d.name for d in v)}}}" for k, v in self.type_vars.items()
+            )
+        return s
+
+    def input_index(self, name: str) -> int:
+        return self._input_index[name]
+
+    def dtype_combinations(self) -> list[dict[str, DType]]:
+        """Every binding of the type variables the op allows."""
+        keys = list(self.type_vars)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.type_vars[k] for k in keys))]
+
+    def type_key(self, binding: Mapping[str, DType]) -> tuple[DType, ...]:
+        return tuple(binding[k] for k in self.type_vars)
+
+    def same_signature(self, other: OpDef) -> bool:
+        return (self.signature, self.version) == (other.signature, other.version)
+
+    # -- calling -------------------------------------------------------------------
+
+    def bind_attrs(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """Check call attributes against the declaration; fill defaults."""
+        unknown = [k for k in attrs if k not in self.attrs]
+        if unknown:
+            raise OpDefinitionError(
+                f"{self.name}: unknown attribute(s) {', '.join(map(repr, unknown))}; "
+                f"the op takes {', '.join(self.attrs) or 'no attributes'}"
+            )
+        out = dict(self._defaults)
+        for k, v in attrs.items():
+            out[k] = self.attrs[k].check(self.name, v)
+        for k in self._required_attrs:
+            if k not in out:
+                raise OpDefinitionError(f"{self.name}: missing required attribute {k!r} ({self.attrs[k]})")
+        for k, a in self.attrs.items():
+            if a.optional and k not in out:
+                out[k] = None
+        return out
+
+    def infer(
+        self, shapes: Mapping[str, Shape | list[Shape]], binding: Mapping[str, DType], attrs: Mapping[str, Any]
+    ) -> tuple[list[Shape], list[DType]]:
+        """Run the shape function and dtype rule: the outputs' shapes and dtypes."""
+        ctx = ShapeContext(self.name, shapes, attrs, binding)
+        result = self.shape_fn(ctx)
+        out_shapes = [result] if isinstance(result, Shape) else list(result)
+        n = self.num_outputs(attrs)
+        if len(out_shapes) != n:
+            raise OpDefinitionError(
+                f"{self.name}: shape function returned {len(out_shapes)} shapes for {n} outputs"
+            )
+        if self.dtype_fn is not None:
+            out_dtypes = list(self.dtype_fn(binding, attrs))
+        else:
+            out_dtypes = []
+            for a in self.outputs:
+                d = self._output_dtype(a, binding, attrs)
+                out_dtypes.extend([d] * (attrs[a.count] if a.count else 1))
+        return out_shapes, out_dtypes
+
+    def num_outputs(self, attrs: Mapping[str, Any]) -> int:
+        """How many output tensors a call with these (bound) attributes produces."""
+        return sum(attrs[a.count] if a.count else 1 for a in self.outputs)
+
+    def _output_dtype(self, arg: ArgDef, binding: Mapping[str, DType], attrs: Mapping[str, Any]) -> DType:
+        if arg.type in binding:
+            return binding[arg.type]
+        if arg.type in attrs:
+            return _dt.as_dtype(attrs[arg.type])
+        return _dt.as_dtype(arg.type)
+
+    def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Any:
+        # Dispatch sits above the op definitions in the layering; this is the one
+        # upward call, deferred to call time.
+        from opcore.dispatch import call_op
+
+        return call_op(self, inputs, attrs, name)
+
+    def __repr__(self) -> str:
+        return f"<OpDef {self.signature} v{self.version} from {self.provider}>"
+
+
+def define_op(name: str, *, register: bool = True, **kwargs: Any) -> OpDef:
+    """Declare an op and (by default) register it in the process registry.
+
+    See :class:`OpDef` for the keywords. Returns the OpDef, which is callable.
+    """
+    op = OpDef(name, **kwargs)
+    if register:
+        get_registry().register_op(op)
+    return op
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    """A kernel: the function that runs ``op`` on ``backend`` for one dtype binding."""
+
+    op: str
+    backend: str
+    types: tuple[DType, ...]
+    fn: KernelFn
+    provider: str
+
+    def describe(self, opdef: OpDef | None = None) -> str:
+        if opdef is None or not opdef.type_vars:
+            return f"{self.backend}[{', '.join(d.name for d in self.types) or 'no type vars'}]"
+        return f"{self.backend}[" + ", ".join(f"{k}={d.name}" for k, d in zip(opdef.type_vars, self.types)) + "]"
+
+
+DTypeSpec = Any  # None/"all", "float32, float64", [dtypes], {"T": dtypes}, [{"T": dtype}]
+
+
+class Registry:
+    """Ops, backends and kernels, with validation and per-plugin attribution."""
+
+    def __init__(self) -> None:
+        self.ops: dict[str, OpDef] = {}
+        self.backends: dict[str, Backend] = {}
+        self._kernels: dict[tuple[str, str], dict[tuple[DType, ...], KernelDef]] = {}
+        self._plugin = "opcore"
+        self._journal: list[tuple[str, Any]] | None = None
+        #: Incremented on every change, so caches keyed on the registry can notice.
+        self.generation = 0
+
+    # -- attribution and rollback ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def plugin_scope(self, plugin: str) -> Iterator[list[tuple[str, Any]]]:
+        """Attribute registrations to ``plugin``; undo all of them if the block raises.
+
+        Yields the journal of what the block registered, for a later :meth:`rollback`.
+        """
+        prev_plugin, prev_journal = self._plugin, self._journal
+        journal: list[tuple[str, Any]] = []
+        self._plugin, self._journal = plugin, journal
+        try:
+            yield journal
+        except BaseException:
+            self.rollback(journal)
+            raise
+        finally:
+            self._plugin, self._journal = prev_plugin, prev_journal
+            if prev_journal is not None and journal:
+                prev_journal.extend(journal)
+
+    def rollback(self, journal: list[tuple[str, Any]]) -> None:
+        """Undo the registrations recorded in ``journal`` (newest first)."""
+        for kind, item in reversed(journal):
+            if kind == "op":
+                self.ops.pop(item, None)
+            elif kind == "backend":
+                self.backends.pop(item, None)
+            elif kind == "kernel":
+                key, types, previous = item
+                table = self._kernels.get(key, {})
+                if previous is None:
+                    table.pop(types, None)
+                else:
+                    table[types] = previous
+        self.generation += 1
+
+    def _record(self, kind: str, item: Any) -> None:
+        if self._journal is not None:
+            self._journal.append((kind, item))
+        self.generation += 1
+
+    # -- ops -----------------------------------------------------------------------
+
+    def register_op(self, op: OpDef) -> OpDef:
+        existing = self.ops.get(op.name)
+        if existing is not None:
+            if existing is op:
+                return op
+            if not existing.same_signature(op):
+                raise PluginError(
+                    f"plugin {self._plugin!r} redefines op {op.name!r} with another signature:\n"
+                    f"  registered by {existing.provider!r}: {existing.signature} (version {existing.version})\n"
+                    f"  new:  {op.signature} (version {op.version})\n"
+                    "Give the new op a namespaced name (e.g. 'myorg.Name') or bump nothing and reuse the existing op."
+                )
+            raise PluginError(
+                f"plugin {self._plugin!r} registers op {op.name!r} again; it was already registered "
+                f"by {existing.provider!r}"
+            )
+        op.provider = self._plugin
+        self.ops[op.name] = op
+        self._record("op", op.name)
+        return op
+
+    def get_op(self, name: str) -> OpDef:
+        op = self.ops.get(name)
+        if op is None:
+            close = [n for n in self.ops if n.lower().rsplit(".", 1)[-1] == name.lower().rsplit(".", 1)[-1]]
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise UnknownOpError(
+                f"no op named {name!r} is registered.{hint} "
+                "`opcore ops` lists the ops; an op from a plugin needs that plugin installed."
+            )
+        return op
+
+    # -- backends ------------------------------------------------------------------------
+
+    def register_backend(self, backend: Backend) -> None:
+        name = backend.name
+        existing = self.backends.get(name)
+        if existing is not None and existing is not backend:
+            raise PluginError(
+                f"plugin {self._plugin!r} registers backend {name!r}, which plugin "
+                f"{getattr(existing, 'provider', '?')!r} already provides"
+            )
+        backend.provider = self._plugin
+        self.backends[name] = backend
+        self._record("backend", name)
+
+    def get_backend(self, name: str) -> Backend:
+        b = self.backends.get(name)
+        if b is None:
+            raise UnknownBackendError(
+                f"no backend named {name!r} is installed; installed backends: "
+                f"{', '.join(sorted(self.backends)) or 'none'}. "
+                "Backends are plugins: install e.g. opcore-numpy, opcore-opencl or opcore-cuda."
+            )
+        return b
+
+    # -- kernels ----------------------------------------------------------------------------
+
+    def register_kernel(
+        self,
+        op: str | OpDef,
+        backend: str,
+        fn: KernelFn,
+        dtypes: DTypeSpec = None,
+        *,
+        override: bool = False,
+    ) -> list[KernelDef]:
+        """Register ``fn`` as the kernel of ``op`` on ``backend`` for ``dtypes``.
+
+        ``dtypes`` is None (every combination the op allows), a dtype or list of
+        dtypes (ops with one type variable), a mapping ``{"T": [...], "Tidx": [...]}``
+        (the product), or a list of such mappings.
+        """
+        opname = op.name if isinstance(op, OpDef) else op
+        opdef = self.ops.get(opname)
+        if opdef is None:
+            raise PluginError(
+                f"plugin {self._plugin!r} registers a kernel for unknown op {opname!r} on backend "
+                f"{backend!r}; define the op first (or install the plugin that defines it)"
+            )
+        if opdef.composite is not None:
+            raise PluginError(
+                f"plugin {self._plugin!r} registers a kernel for {opname!r}, a composite op "
+                "(it runs as other ops and takes no kernel)"
+            )
+        out: list[KernelDef] = []
+        for binding in self._expand(opdef, dtypes):
+            types = opdef.type_key(binding)
+            table = self._kernels.setdefault((opname, backend), {})
+            previous = table.get(types)
+            if previous is not None and not override:
+                raise PluginError(
+                    f"plugin {self._plugin!r} registers a second kernel for op {opname!r} on backend "
+                    f"{backend!r} for {previous.describe(opdef)} (the first came from "
+                    f"{previous.provider!r}); pass override=True to replace it on purpose"
+                )
+            kd = KernelDef(opname, backend, types, fn, self._plugin)
+            table[types] = kd
+            self._record("kernel", ((opname, backend), types, previous))
+            out.append(kd)
+        return out
+
+    def _expand(self, opdef: OpDef, dtypes: DTypeSpec) -> list[dict[str, DType]]:
+        tvs = opdef.type_vars
+        if dtypes is None or dtypes == "all":
+            return opdef.dtype_combinations()
+        if isinstance(dtypes, Mapping):
+            specs: list[Mapping[str, Any]] = [dtypes]
+        elif isinstance(dtypes, (str, DType)):
+            specs = [{k: dtypes for k in tvs}] if len(tvs) == 1 else []
+        else:
+            items = list(dtypes)
+            if items and all(isinstance(i, Mapping) for i in items):
+                specs = items
+            elif len(tvs) == 1:
+                specs = [{next(iter(tvs)): items}]
+            else:
+                specs = []
+        if not specs:
+            raise PluginError(
+                f"plugin {self._plugin!r}: op {opdef.name!r} has type variables {list(tvs)}; "
+                "give kernel dtypes as a mapping like {'T': [...]} "
+            )
+        out: list[dict[str, DType]] = []
+        for spec in specs:
+            unknown = set(spec) - set(tvs)
+            missing = set(tvs) - set(spec)
+            if unknown or missing:
+                raise PluginError(
+                    f"plugin {self._plugin!r}: kernel dtypes for op {opdef.name!r} name type variables "
+                    f"{sorted(spec)}, but the op declares {list(tvs)}"
+                )
+            choices: list[tuple[DType, ...]] = []
+            for k in tvs:
+                v = spec[k]
+                vals = _dt.parse_dtype_set(v if not isinstance(v, DType) else [v])
+                bad = [d.name for d in vals if d not in tvs[k]]
+                if bad:
+                    raise PluginError(
+                        f"plugin {self._plugin!r} registers a kernel for op {opdef.name!r} with "
+                        f"{k}={', '.join(bad)}, outside the op's allowed set "
+                        f"{{{', '.join(d.name for d in tvs[k])}}}"
+                    )
+                choices.append(vals)
+            out.extend(dict(zip(tvs, combo)) for combo in itertools.product(*choices))
+        return out
+
+    def kernel(self, op: str, backend: str, types: tuple[DType, ...]) -> KernelDef | None:
+        table = self._kernels.get((op, backend))
+        return None if table is None else table.get(types)
+
+    def kernels_for(self, op: str, backend: str | None = None) -> list[KernelDef]:
+        """Every kernel registered for ``op`` (on one backend, or all)."""
+        out: list[KernelDef] = []
+        for (o, b), table in self._kernels.items():
+            if o == op and (backend is None or b == backend):
+                out.extend(table.values())
+        return out
+
+    def claimed(self, backend: str) -> dict[str, list[tuple[DType, ...]]]:
+        """What a backend claims: op name -> dtype bindings it has kernels for."""
+        out: dict[str, list[tuple[DType, ...]]] = {}
+        for (o, b), table in self._kernels.items():
+            if b == backend and table:
+                out[o] = list(table)
+        return out
+
+
+_REGISTRY = Registry()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry."""
+    return _REGISTRY

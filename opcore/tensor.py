@@ -1,0 +1,415 @@
+"""Eager tensors.
+
+A :class:`Tensor` wraps one backend's native array (``numpy.ndarray``,
+``cupy.ndarray``, ``pyopencl.array.Array``) with its opcore dtype and shape.
+Tensors are immutable values; :class:`Variable` holds a tensor that can be
+reassigned (what optimizers update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from opcore import dtypes as _dt
+from opcore.backend import Backend, current_backend, get_backend, stats
+from opcore.dtypes import DType
+from opcore.errors import BackendMismatchError, DTypeError, ShapeError
+from opcore.ops import array as _array
+from opcore.ops import math as _math
+from opcore.shapes import Shape
+
+__all__ = ["Tensor", "TensorOps", "Variable", "constant", "convert_to_tensor", "from_dlpack"]
+
+
+class TensorOps:
+    """Python operators, shared by eager tensors, variables and graph tensors."""
+
+    __slots__ = ()
+
+    # Make NumPy defer to our reflected operators: ``ndarray + tensor`` gives a tensor.
+    __array_ufunc__ = None
+
+    def __add__(self, other: Any) -> Any:
+        return _math.add(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return _math.add(other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return _math.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return _math.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return _math.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return _math.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return _math.divide(*_true_div_operands(self, other))
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _math.divide(*_true_div_operands(other, self))
+
+    def __floordiv__(self, other: Any) -> Any:
+        return _math.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return _math.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return _math.mod(self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return _math.mod(other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return _math.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return _math.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return _math.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return _math.matmul(other, self)
+
+    def __neg__(self) -> Any:
+        return _math.negative(self)
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return _math.abs(self)
+
+    def __invert__(self) -> Any:
+        return _math.logical_not(self)
+
+    def __and__(self, other: Any) -> Any:
+        return _math.logical_and(self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return _math.logical_and(other, self)
+
+    def __or__(self, other: Any) -> Any:
+        return _math.logical_or(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return _math.logical_or(other, self)
+
+    def __lt__(self, other: Any) -> Any:
+        return _math.less(self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return _math.less_equal(self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return _math.greater(self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return _math.greater_equal(self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return _math.equal(self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return _math.not_equal(self, other)
+
+    # Tensors are used as dict keys (feeds, gradients): identity hashing.
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key: Any) -> Any:
+        return _array.getitem(self, key)
+
+
+def _true_div_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """``/`` is true division: integer operands become the default float first."""
+    out = []
+    for v in (a, b):
+        d = getattr(v, "dtype", None)
+        if isinstance(d, DType) and not d.is_floating:
+            v = _math.cast(v, _dt.default_float)
+        out.append(v)
+    return out[0], out[1]
+
+
+class Tensor(TensorOps):
+    """An immutable n-dimensional array on one backend.
+
+    >>> import opcore
+    >>> t = opcore.constant([[1.0, 2.0], [3.0, 4.0]])
+    >>> (t * 2 + 1).numpy().tolist()
+    [[3.0, 5.0], [7.0, 9.0]]
+    """
+
+    __slots__ = ("__weakref__", "_backend", "_dtype", "_shape", "_value")
+
+    _value: Any
+    _backend: Backend
+    _dtype: DType
+    _shape: tuple[int, ...]
+
+    def __init__(self, value: Any, backend: Backend, dtype: DType, shape: tuple[int, ...]) -> None:
+        self._value = value
+        self._backend = backend
+        self._dtype = dtype
+        self._shape = shape
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(self._shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self._shape:
+            n *= d
+        return n
+
+    @property
+    def backend(self) -> str:
+        """The name of the backend holding the data."""
+        return self._backend.name
+
+    @property
+    def value(self) -> Any:
+        """The backend's native array (do not mutate it)."""
+        return self._value
+
+    def get_shape(self) -> Shape:
+        return Shape(self._shape)
+
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy of the data (a transfer for device backends)."""
+        if self._backend.name != "numpy":
+            stats.transfers[f"{self._backend.name}->host"] += 1
+            return self._backend.to_numpy(self._value)
+        return np.array(self._value, copy=True)
+
+    def to(self, backend: str) -> Tensor:
+        """This tensor's data on another backend (an explicit transfer)."""
+        target = get_backend(backend)
+        if target is self._backend:
+            return self
+        host = self._backend.to_numpy(self._value)
+        stats.transfers[f"{self._backend.name}->{target.name}"] += 1
+        return Tensor(target.from_numpy(np.ascontiguousarray(host)), target, self._dtype, self._shape)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __dlpack__(self, stream: Any = None, **kwargs: Any) -> Any:
+        native = self._value
+        if hasattr(native, "__dlpack__"):
+            return native.__dlpack__(**({"stream": stream} if stream is not None else {}), **kwargs)
+        return self.numpy().__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        native = self._value
+        if hasattr(native, "__dlpack_device__"):
+            return native.__dlpack_device__()  # type: ignore[no-any-return]
+        return (1, 0)  # kDLCPU
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self._shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with shape {self.shape} is ambiguous; "
+                "use opcore.reduce_any/reduce_all or compare elements explicitly"
+            )
+        return bool(self.numpy().reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.numpy().reshape(()))
+
+    def __int__(self) -> int:
+        return int(self.numpy().reshape(()))
+
+    def __index__(self) -> int:
+        if not self._dtype.is_integer or self._shape:
+            raise TypeError(f"only integer scalar tensors can be used as an index, not {self._dtype} {self.shape}")
+        return int(self.numpy())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", threshold=20)
+        return f"opcore.Tensor({body}, dtype={self._dtype.name}, backend={self._backend.name!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("opcore tensors are not picklable; save with opcore's checkpoints (safetensors)")
+
+
+class Variable(TensorOps):
+    """A named, reassignable tensor; trainable variables are what optimizers update.
+
+    Reading a variable inside a :class:`~opcore.GradientTape` watches it
+    automatically (when it is trainable).
+    """
+
+    __slots__ = ("__weakref__", "_value", "name", "trainable")
+
+    def __init__(
+        self,
+        initial_value: Any,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        backend: str | None = None,
+    ) -> None:
+        self._value = convert_to_tensor(initial_value, dtype=dtype, backend=backend)
+        self.trainable = trainable
+        self.name = name or "Variable"
+
+    @property
+    def dtype(self) -> DType:
+        return self._value.dtype
+
+    @property
+    def shape(self) -> Shape:
+        return self._value.shape
+
+    @property
+    def backend(self) -> str:
+        return self._value.backend
+
+    def value(self) -> Tensor:
+        """The current value, as an immutable tensor."""
+        return self._value
+
+    def read_value(self) -> Tensor:
+        return self._value
+
+    def numpy(self) -> np.ndarray:
+        return self._value.numpy()
+
+    def assign(self, value: Any) -> Variable:
+        """Replace the value; shape and dtype must stay the same."""
+        new = convert_to_tensor(value, dtype=self.dtype, backend=self.backend)
+        if new._shape != self._value._shape:
+            raise ShapeError(
+                f"cannot assign a value of shape {new.shape} to variable {self.name!r} of shape {self.shape}"
+            )
+        if new.dtype is not self.dtype:
+            raise DTypeError(
+                f"cannot assign a value of dtype {new.dtype} to variable {self.name!r} of dtype {self.dtype}"
+            )
+        self._value = new
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        return self.assign(_math.add(self._value, delta))
+
+    def assign_sub(self, delta: Any) -> Variable:
+        return self.assign(_math.subtract(self._value, delta))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self._value.__array__(dtype)
+
+    def __repr__(self) -> str:
+        return f"<opcore.Variable {self.name!r} shape={self.shape} dtype={self.dtype.name}>"
+
+
+def _infer_dtype(value: Any) -> DType:
+    """The dtype of Python or NumPy data: NumPy dtypes are kept, Python floats are float32."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _dt.as_dtype(value.dtype)
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        return _dt.default_float
+    if arr.dtype.kind in "iu":
+        return _dt.default_int
+    return _dt.as_dtype(arr.dtype)
+
+
+def convert_to_tensor(value: Any, dtype: Any = None, backend: str | None = None) -> Tensor:
+    """Turn a Tensor, Variable, NumPy array or Python data into a Tensor.
+
+    An existing tensor is returned as it is; asking for another dtype or backend
+    is an error naming both (convert with ``opcore.cast`` or ``t.to(...)``).
+    """
+    if isinstance(value, Variable):
+        value = value.value()
+    if isinstance(value, Tensor):
+        if dtype is not None and _dt.as_dtype(dtype) is not value.dtype:
+            raise DTypeError(
+                f"tensor has dtype {value.dtype}, but {_dt.as_dtype(dtype)} was asked for; "
+                "use opcore.cast(t, dtype)"
+            )
+        if backend is not None and backend != value.backend:
+            raise BackendMismatchError(
+                f"tensor lives on backend {value.backend!r}, but {backend!r} was asked for; "
+                f"move it explicitly with t.to({backend!r})"
+            )
+        return value
+    return constant(value, dtype=dtype, backend=backend)
+
+
+def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | None = None) -> Tensor:
+    """A tensor holding ``value`` (Python data or a NumPy array), copied onto ``backend``.
+
+    >>> import opcore
+    >>> opcore.constant(3).dtype
+    opcore.int32
+    >>> opcore.constant([1, 2], dtype="float64").numpy().tolist()
+    [1.0, 2.0]
+    """
+    if isinstance(value, (Tensor, Variable)):
+        t = convert_to_tensor(value)
+        if dtype is not None and _dt.as_dtype(dtype) is not t.dtype:
+            t = _math.cast(t, dtype)
+        return t if backend is None else t.to(backend)
+    d = _dt.as_dtype(dtype) if dtype is not None else _infer_dtype(value)
+    try:
+        host = np.array(value, dtype=d.np)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"cannot convert {type(value).__name__} value to a {d} tensor: {exc}") from None
+    if shape is not None:
+        target = tuple(Shape(shape).as_tuple())
+        if host.size == 1 and int(np.prod(target)) != 1:
+            host = np.full(target, host.reshape(()), dtype=d.np)
+        elif host.size == int(np.prod(target)):
+            host = host.reshape(target)
+        else:
+            raise ShapeError(f"constant: cannot shape {host.size} values as {target}")
+    b = current_backend(backend)
+    if b.name != "numpy":
+        stats.transfers[f"host->{b.name}"] += 1
+    return Tensor(b.from_numpy(host), b, d, tuple(host.shape))
+
+
+def from_dlpack(x: Any, backend: str | None = None) -> Tensor:
+    """A tensor sharing memory with a DLPack-capable array (copied if the backend differs)."""
+    b = current_backend(backend)
+    if b.name == "numpy":
+        arr = np.from_dlpack(x)
+        return Tensor(arr, b, _dt.as_dtype(arr.dtype), tuple(arr.shape))
+    from_dl = getattr(b, "from_dlpack", None)
+    if from_dl is not None:
+        native = from_dl(x)
+        return Tensor(native, b, _dt.as_dtype(b.dtype_of(native)), b.shape_of(native))
+    return constant(np.from_dlpack(x), backend=b.name)
