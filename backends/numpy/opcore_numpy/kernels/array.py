@@ -1,7 +1,189 @@
-"""NumPy kernels: array family."""
+"""NumPy kernels: array family.
+
+Results never alias an input (a later in-place variable update would change
+them), so views of inputs are copied.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from opcore.errors import ShapeError
+from opcore.registry import KernelContext
 
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
+
+
+@KERNELS.kernel("Reshape")
+def reshape(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return x.reshape(ctx.out_shapes[0]).copy()
+
+
+@KERNELS.kernel("Transpose")
+def transpose(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    perm = ctx.attrs["perm"]
+    return np.transpose(x, None if perm is None else [p % x.ndim for p in perm]).copy()
+
+
+@KERNELS.kernel("ExpandDims")
+def expand_dims(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return x.reshape(ctx.out_shapes[0]).copy()
+
+
+@KERNELS.kernel("Squeeze")
+def squeeze(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return x.reshape(ctx.out_shapes[0]).copy()
+
+
+@KERNELS.kernel("ConcatV2")
+def concat(ctx: KernelContext, values: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(values, axis=ctx.attrs["axis"])
+
+
+@KERNELS.kernel("SplitLike")
+def split_like(ctx: KernelContext, x: np.ndarray, like: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    axis = ctx.attrs["axis"] % x.ndim
+    bounds = np.cumsum([s[axis] for s in ctx.out_shapes])[:-1]
+    return tuple(p.copy() for p in np.split(x, bounds, axis=axis))
+
+
+@KERNELS.kernel("Pack")
+def pack(ctx: KernelContext, values: list[np.ndarray]) -> np.ndarray:
+    return np.stack(values, axis=ctx.attrs["axis"])
+
+
+@KERNELS.kernel("Unpack")
+def unpack(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    axis = ctx.attrs["axis"] % x.ndim
+    return tuple(np.asarray(np.take(x, i, axis=axis)) for i in range(ctx.attrs["num"]))
+
+
+@KERNELS.kernel("Split")
+def split(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(p.copy() for p in np.split(x, ctx.attrs["num_split"], axis=ctx.attrs["axis"]))
+
+
+def _bit(mask: int, i: int) -> bool:
+    return bool((mask >> i) & 1)
+
+
+def _strided_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """NumPy basic indexing equals TensorFlow's strided-slice semantics once the masks are applied."""
+    key: list[Any] = []
+    for i, (b, e, s) in enumerate(zip(attrs["begin"], attrs["end"], attrs["strides"])):
+        if _bit(attrs["ellipsis_mask"], i):
+            key.append(Ellipsis)
+        elif _bit(attrs["new_axis_mask"], i):
+            key.append(None)
+        elif _bit(attrs["shrink_axis_mask"], i):
+            key.append((0 if s > 0 else -1) if _bit(attrs["begin_mask"], i) else b)
+        else:
+            key.append(
+                slice(
+                    None if _bit(attrs["begin_mask"], i) else b,
+                    None if _bit(attrs["end_mask"], i) else e,
+                    s,
+                )
+            )
+    return tuple(key)
+
+
+@KERNELS.kernel("StridedSlice")
+def strided_slice(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return np.array(x[_strided_key(ctx.attrs)])
+
+
+@KERNELS.kernel("StridedSliceGrad")
+def strided_slice_grad(ctx: KernelContext, dy: np.ndarray, like: np.ndarray) -> np.ndarray:
+    out = np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    out[_strided_key(ctx.attrs)] = dy
+    return out
+
+
+@KERNELS.kernel("Slice")
+def slice_(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    key = tuple(slice(b, b + n) for b, n in zip(ctx.attrs["begin"], ctx.out_shapes[0]))
+    return np.array(x[key])
+
+
+def _check_indices(op: str, indices: np.ndarray, size: int) -> None:
+    bad = (indices < 0) | (indices >= size)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ShapeError(
+            f"{op}: indices{list(where)} = {int(indices[where])} is not in [0, {size}) "
+            "(the size of params along axis)"
+        )
+
+
+@KERNELS.kernel("GatherV2")
+def gather(ctx: KernelContext, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    axis = ctx.attrs["axis"] % params.ndim
+    _check_indices("GatherV2", indices, params.shape[axis])
+    return np.asarray(np.take(params, indices, axis=axis))
+
+
+@KERNELS.kernel("GatherGrad")
+def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: np.ndarray) -> np.ndarray:
+    axis = ctx.attrs["axis"] % like.ndim
+    _check_indices("GatherGrad", indices, like.shape[axis])
+    out = np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    # Move the gathered axis to the front so np.add.at scatters whole slices.
+    moved = np.moveaxis(out, axis, 0)
+    src = np.moveaxis(
+        dy.reshape(dy.shape[:axis] + (indices.size,) + dy.shape[axis + indices.ndim :]), axis, 0
+    )
+    np.add.at(moved, indices.reshape(-1), src)
+    return out
+
+
+@KERNELS.kernel("Tile")
+def tile(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return np.tile(x, ctx.attrs["multiples"]).reshape(ctx.out_shapes[0])
+
+
+@KERNELS.kernel("TileGrad")
+def tile_grad(ctx: KernelContext, dy: np.ndarray, like: np.ndarray) -> np.ndarray:
+    split: list[int] = []
+    for m, d in zip(ctx.attrs["multiples"], like.shape):
+        split.extend((m, d))
+    summed = dy.reshape(split).sum(axis=tuple(range(0, len(split), 2)), dtype=dy.dtype)
+    return np.asarray(summed).reshape(ctx.out_shapes[0])
+
+
+@KERNELS.kernel("Pad")
+def pad(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    p = ctx.attrs["paddings"]
+    pairs = [(p[2 * i], p[2 * i + 1]) for i in range(x.ndim)]
+    value = np.asarray(ctx.attrs["constant_values"]).astype(x.dtype)
+    return np.pad(x, pairs, mode="constant", constant_values=value)
+
+
+@KERNELS.kernel("OneHot")
+def one_hot(ctx: KernelContext, indices: np.ndarray) -> np.ndarray:
+    a = ctx.attrs
+    depth, dtype = a["depth"], ctx.out_dtypes[0].np
+    hot = indices[..., None] == np.arange(depth)
+    out = np.where(hot, np.asarray(a["on_value"]).astype(dtype), np.asarray(a["off_value"]).astype(dtype))
+    axis = a["axis"] % out.ndim
+    return np.ascontiguousarray(np.moveaxis(out, -1, axis)).astype(dtype, copy=False)
+
+
+@KERNELS.kernel("Fill")
+def fill(ctx: KernelContext, value: np.ndarray) -> np.ndarray:
+    return np.full(ctx.out_shapes[0], value, dtype=ctx.out_dtypes[0].np)
+
+
+@KERNELS.kernel("ZerosLike")
+def zeros_like(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return np.zeros(x.shape, dtype=x.dtype)
+
+
+@KERNELS.kernel("OnesLike")
+def ones_like(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return np.ones(x.shape, dtype=x.dtype)

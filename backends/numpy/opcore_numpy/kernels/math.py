@@ -1,7 +1,150 @@
-"""NumPy kernels: math family."""
+"""NumPy kernels: math family (elementwise arithmetic, comparisons, logic, Select, Cast, MatMul).
+
+Floating-point exceptions (overflow in exp, log of 0, integer division by
+zero) never raise or warn: the results follow NumPy (inf, NaN, 0), as in
+TensorFlow. Every kernel returns a fresh ndarray of exactly the inferred dtype.
+"""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from opcore.registry import KernelContext
 
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
+
+
+def _out(ctx: KernelContext, value: Any, i: int = 0) -> np.ndarray:
+    # ufuncs on 0-d arrays return NumPy scalars; the contract wants ndarrays.
+    return np.asarray(value, dtype=ctx.out_dtypes[i].np)
+
+
+def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
+    """Register ``fn`` (a ufunc or ufunc-like function of the inputs) as the kernel of ``op``."""
+
+    def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return _out(ctx, fn(*xs))
+
+    kernel.__name__ = kernel.__qualname__ = op
+    KERNELS.add(op, kernel)
+
+
+def _quiet(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Run a kernel with NumPy's floating-point warnings off."""
+
+    @functools.wraps(fn)
+    def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return fn(ctx, *xs)
+
+    return kernel
+
+
+def _work(x: np.ndarray) -> np.ndarray:
+    """float16 computed in float32 (one rounding at the end); other dtypes as they are."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+for _op, _fn in (
+    ("Add", np.add),
+    ("Sub", np.subtract),
+    ("Mul", np.multiply),
+    ("RealDiv", np.true_divide),
+    ("FloorDiv", np.floor_divide),
+    ("FloorMod", np.remainder),
+    ("Maximum", np.maximum),
+    ("Minimum", np.minimum),
+    ("Neg", np.negative),
+    ("Abs", np.abs),
+    ("Sign", np.sign),
+    ("Square", np.square),
+    ("Sqrt", np.sqrt),
+    ("Exp", np.exp),
+    ("Log", np.log),
+    ("Log1p", np.log1p),
+    ("Sin", np.sin),
+    ("Cos", np.cos),
+    ("Tanh", np.tanh),
+    ("Equal", np.equal),
+    ("NotEqual", np.not_equal),
+    ("Less", np.less),
+    ("LessEqual", np.less_equal),
+    ("Greater", np.greater),
+    ("GreaterEqual", np.greater_equal),
+    ("LogicalAnd", np.logical_and),
+    ("LogicalOr", np.logical_or),
+    ("LogicalNot", np.logical_not),
+    ("Select", np.where),
+):
+    _ufunc_kernel(_op, _fn)
+
+
+@KERNELS.kernel("Pow")
+@_quiet
+def pow_(ctx: KernelContext, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if x.dtype.kind != "i":
+        return _out(ctx, np.power(x, y))
+    # NumPy refuses negative integer exponents; truncate like integer division instead:
+    # x**-n is 1 for x == 1, (-1)**n for x == -1 and 0 otherwise.
+    negative = y < 0
+    if not negative.any():
+        return _out(ctx, np.power(x, y))
+    z = np.power(x, np.where(negative, 0, y))
+    odd = (y % 2) != 0
+    trunc = np.where(x == 1, 1, np.where(x == -1, np.where(odd, -1, 1), 0)).astype(x.dtype)
+    return _out(ctx, np.where(negative, trunc, z))
+
+
+@KERNELS.kernel("Rsqrt")
+@_quiet
+def rsqrt(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    w = _work(x)
+    return _out(ctx, 1 / np.sqrt(w))
+
+
+@KERNELS.kernel("Sigmoid")
+@_quiet
+def sigmoid(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    w = _work(x)
+    # exp(-|x|) never overflows; pick the form whose denominator stays in [1, 2].
+    e = np.exp(-np.abs(w))
+    return _out(ctx, np.where(w >= 0, 1 / (1 + e), e / (1 + e)))
+
+
+@KERNELS.kernel("Softplus")
+@_quiet
+def softplus(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    w = _work(x)
+    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), with no overflow for large |x|.
+    return _out(ctx, np.maximum(w, 0) + np.log1p(np.exp(-np.abs(w))))
+
+
+@KERNELS.kernel("Relu")
+def relu(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return _out(ctx, np.maximum(x, np.zeros((), dtype=x.dtype)))
+
+
+@KERNELS.kernel("Cast")
+@_quiet
+def cast(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    # astype copies, so the output never aliases the input even when the dtypes match.
+    return x.astype(ctx.out_dtypes[0].np)
+
+
+@KERNELS.kernel("MatMul")
+def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if ctx.attrs["transpose_a"]:
+        a = np.swapaxes(a, -1, -2)
+    if ctx.attrs["transpose_b"]:
+        b = np.swapaxes(b, -1, -2)
+    with np.errstate(all="ignore"):
+        return _out(ctx, np.matmul(a, b))

@@ -33,7 +33,7 @@ def _uniform(ctx: KernelContext, shape: tuple[int, ...], dtype: np.dtype, lo: fl
     limit = dtype.type(hi)
     if limit >= hi:
         limit = np.nextafter(limit, dtype.type(-np.inf))
-    return np.minimum(out, limit).astype(dtype, copy=False)
+    return np.asarray(np.minimum(out, limit), dtype=dtype)
 
 
 @KERNELS.kernel("RandomUniform")

@@ -2,6 +2,94 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from opcore.registry import KernelContext
+
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
+
+
+def _axes(ctx: KernelContext, x: np.ndarray) -> tuple[int, ...]:
+    axis = ctx.attrs["axis"]
+    return tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in axis)
+
+
+def _acc_dtype(x: np.ndarray) -> Any:
+    # float16 accumulates in float32 (as TensorFlow does on CPU); other dtypes in themselves.
+    return np.float32 if x.dtype == np.float16 else x.dtype
+
+
+def _finish(ctx: KernelContext, value: Any) -> np.ndarray:
+    return np.asarray(value).astype(ctx.out_dtypes[0].np, copy=False).reshape(ctx.out_shapes[0])
+
+
+@KERNELS.kernel("Sum")
+def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    out = np.sum(x, axis=_axes(ctx, x), dtype=_acc_dtype(x), keepdims=ctx.attrs["keepdims"])
+    return _finish(ctx, out)
+
+
+@KERNELS.kernel("Prod")
+def reduce_prod(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    out = np.prod(x, axis=_axes(ctx, x), dtype=_acc_dtype(x), keepdims=ctx.attrs["keepdims"])
+    return _finish(ctx, out)
+
+
+@KERNELS.kernel("Mean")
+def reduce_mean(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    axes = _axes(ctx, x)
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    keep = ctx.attrs["keepdims"]
+    if x.dtype.kind in "iu":
+        # TensorFlow: integer sum divided by the count, truncated toward zero.
+        total = np.sum(x, axis=axes, dtype=np.int64, keepdims=keep)
+        if count == 0:
+            return np.zeros(ctx.out_shapes[0], dtype=x.dtype)
+        q = np.abs(total) // count * np.sign(total)
+        return _finish(ctx, q)
+    total = np.sum(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _finish(ctx, total / _acc_dtype(x).type(count) if count else total * np.nan)
+
+
+def _lowest(dtype: np.dtype[Any]) -> Any:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype[Any]) -> Any:
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+@KERNELS.kernel("Max")
+def reduce_max(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    out = np.max(x, axis=_axes(ctx, x), keepdims=ctx.attrs["keepdims"], initial=_lowest(x.dtype))
+    return _finish(ctx, out)
+
+
+@KERNELS.kernel("Min")
+def reduce_min(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    out = np.min(x, axis=_axes(ctx, x), keepdims=ctx.attrs["keepdims"], initial=_highest(x.dtype))
+    return _finish(ctx, out)
+
+
+@KERNELS.kernel("ArgMax")
+def argmax(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return _finish(ctx, np.argmax(x, axis=ctx.attrs["axis"] % x.ndim))
+
+
+@KERNELS.kernel("ArgMin")
+def argmin(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return _finish(ctx, np.argmin(x, axis=ctx.attrs["axis"] % x.ndim))
+
+
+@KERNELS.kernel("UnreduceLike")
+def unreduce_like(ctx: KernelContext, dy: np.ndarray, like: np.ndarray) -> np.ndarray:
+    if not ctx.attrs["keepdims"]:
+        dy = np.expand_dims(dy, _axes(ctx, like))
+    return np.array(np.broadcast_to(dy, ctx.out_shapes[0]))

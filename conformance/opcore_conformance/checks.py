@@ -1,0 +1,345 @@
+"""The individual checks run for one (op, backend, dtype binding)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import opcore
+from opcore.registry import OpDef
+from opcore.shapes import Shape
+
+from opcore_conformance.spec import Case, Invalid, OpSpec, make_array
+
+#: (rtol, atol) for comparing a dtype's results with the float64 reference.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "float16": (5e-3, 5e-3),
+    "float32": (2e-5, 1e-6),
+    "float64": (1e-10, 1e-12),
+}
+GRAD_TOL = (2e-4, 2e-6)
+GRAD_MAX_ELEMENTS = 48
+
+
+class CheckFailure(AssertionError):
+    """A conformance check failed; carries the numbers and a reproduction snippet."""
+
+    def __init__(self, message: str, *, check: str, max_abs: float = math.nan, max_rel: float = math.nan,
+                 tolerance: str = "", shapes: str = "", repro: str = "") -> None:
+        super().__init__(message)
+        self.check = check
+        self.max_abs = max_abs
+        self.max_rel = max_rel
+        self.tolerance = tolerance
+        self.shapes = shapes
+        self.repro = repro
+
+
+@dataclass
+class Prepared:
+    """One case made concrete: host inputs in the tested dtypes and the attrs."""
+
+    case: Case
+    host: list[Any]  # np arrays (or lists of them) in the tested dtypes
+    attrs: dict[str, Any]
+    dtypes: list[Any] = field(default_factory=list)
+
+
+def input_dtypes(op: OpDef, binding: Mapping[str, str], attrs: Mapping[str, Any]) -> list[str]:
+    out = []
+    for a in op.inputs:
+        if a.type in binding:
+            out.append(binding[a.type])
+        elif a.type in attrs:
+            out.append(opcore.as_dtype(attrs[a.type]).name)
+        else:
+            out.append(opcore.as_dtype(a.type).name)
+    return out
+
+
+def prepare(op: OpDef, spec: OpSpec, case: Case, binding: Mapping[str, str], rng: np.random.Generator) -> Prepared:
+    attrs = dict(case.attrs)
+    if spec.make_inputs is not None:
+        host = spec.make_inputs(rng, case, binding)
+    else:
+        dts = input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **attrs})
+        host = []
+        for i, (shape, dt) in enumerate(zip(case.shapes, dts)):
+            domain = spec.domains[i] if i < len(spec.domains) else "real"
+            if isinstance(shape, list):
+                host.append([make_array(rng, tuple(s), dt, domain) for s in shape])
+            else:
+                host.append(make_array(rng, tuple(shape), dt, domain))
+    return Prepared(case, host, attrs)
+
+
+def _to64(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_to64(v) for v in x]
+    a = np.asarray(x)
+    return a.astype(np.float64) if a.dtype.kind == "f" else a.copy()
+
+
+def _as_tuple(v: Any) -> tuple[Any, ...]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def _flatten_outputs(v: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in _as_tuple(v):
+        if isinstance(item, list):
+            out.extend(item)
+        else:
+            out.append(item)
+    return out
+
+
+def call(op: OpDef, host: Sequence[Any], attrs: Mapping[str, Any], backend: str) -> tuple[list[Any], list[Any]]:
+    """Run ``op`` on ``backend``; return (input tensors, flat output tensors)."""
+    tensors = [
+        [opcore.constant(v, backend=backend) for v in x] if isinstance(x, list) else opcore.constant(x, backend=backend)
+        for x in host
+    ]
+    out = op(*tensors, **attrs)
+    return tensors, _flatten_outputs(out)
+
+
+def repro_snippet(op: OpDef, prepared: Prepared, backend: str) -> str:
+    lines = ["import numpy as np", "import opcore", ""]
+    names = []
+    for i, x in enumerate(prepared.host):
+        items = x if isinstance(x, list) else [x]
+        parts = []
+        for j, a in enumerate(items):
+            n = f"x{i}_{j}" if isinstance(x, list) else f"x{i}"
+            if a.size <= 64:
+                lines.append(f"{n} = np.array({np.asarray(a).tolist()!r}, dtype={a.dtype.name!r})")
+            else:
+                lines.append(f"{n} = np.random.default_rng(0).uniform(-2, 2, {a.shape!r}).astype({a.dtype.name!r})")
+            parts.append(f"opcore.constant({n}, backend={backend!r})")
+        names.append(f"[{', '.join(parts)}]" if isinstance(x, list) else parts[0])
+    attrs = ", ".join(f"{k}={_py(v)}" for k, v in prepared.attrs.items())
+    args = ", ".join(names + ([attrs] if attrs else []))
+    lines.append(f"out = opcore.get_op({op.name!r})({args})")
+    lines.append("print(out)")
+    return "\n".join(lines)
+
+
+def _py(v: Any) -> str:
+    if isinstance(v, opcore.DType):
+        return f"opcore.{v.name if v.name != 'bool' else 'bool_'}"
+    return repr(v)
+
+
+def shapes_text(prepared: Prepared) -> str:
+    parts = []
+    for x in prepared.host:
+        if isinstance(x, list):
+            parts.append("[" + ", ".join(str(tuple(a.shape)) for a in x) + "]")
+        else:
+            parts.append(str(tuple(np.shape(x))))
+    return ", ".join(parts) + (f"; attrs {prepared.attrs}" if prepared.attrs else "")
+
+
+def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, scale: float) -> tuple[bool, float, float, str]:
+    """Compare with dtype-aware tolerances; NaN matches NaN and infinities must match exactly."""
+    a = np.asarray(actual)
+    e = np.asarray(expected)
+    if a.shape != e.shape:
+        return False, math.inf, math.inf, "shape"
+    if a.dtype.kind not in "fc" or dtype not in TOLERANCES:
+        same = np.array_equal(a, e.astype(a.dtype) if e.dtype != a.dtype else e)
+        diff = 0.0 if same else float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64)))) if a.size else 0.0
+        return bool(same), diff, diff, "exact"
+    rtol, atol = TOLERANCES[dtype]
+    rtol, atol = rtol * scale, atol * scale
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    if dtype == "float16":
+        # A float16 result is at best the float64 value rounded to float16.
+        e64 = e64.astype(np.float16).astype(np.float64)
+    both_nan = np.isnan(a64) & np.isnan(e64)
+    inf = np.isinf(e64) | np.isinf(a64)
+    inf_ok = ~inf | (a64 == e64)
+    finite = ~both_nan & ~inf
+    err = np.where(finite, np.abs(a64 - e64), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(finite & (e64 != 0), err / np.abs(e64), 0.0)
+    ok = bool(np.all(inf_ok) and np.all(both_nan | inf | (err <= atol + rtol * np.abs(e64))) and not np.any(np.isnan(a64) & ~np.isnan(e64)))
+    return ok, float(err.max(initial=0.0)), float(rel.max(initial=0.0)), f"rtol={rtol:g}, atol={atol:g}"
+
+
+def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[str, str], backend: str) -> None:
+    """Forward values vs the reference, output shapes/dtypes vs the shape function, no input mutation."""
+    before = [_to64(x) for x in prepared.host]
+    tensors, outs = call(op, prepared.host, prepared.attrs, backend)
+    snap = repro_snippet(op, prepared, backend)
+    shp = shapes_text(prepared)
+    # inputs must not be mutated (on the device or on the host)
+    for i, (t, b) in enumerate(zip(tensors, before)):
+        items = t if isinstance(t, list) else [t]
+        bs = b if isinstance(b, list) else [b]
+        for ti, bi in zip(items, bs):
+            if not np.array_equal(_to64(ti.numpy()), bi, equal_nan=True):
+                raise CheckFailure(f"input {i} was mutated by the kernel", check="mutation", shapes=shp, repro=snap)
+    # shapes and dtypes as inferred by the shape function
+    bound = op.bind_attrs(prepared.attrs)
+    in_shapes: dict[str, Any] = {}
+    for a, x in zip(op.inputs, prepared.host):
+        in_shapes[a.name] = [Shape(np.shape(v)) for v in x] if isinstance(x, list) else Shape(np.shape(x))
+    binding_d = {k: opcore.as_dtype(v) for k, v in binding.items()}
+    exp_shapes, exp_dtypes = op.infer(in_shapes, binding_d, bound)
+    for k, (o, s, d) in enumerate(zip(outs, exp_shapes, exp_dtypes)):
+        if o.shape != s or o.dtype is not d:
+            raise CheckFailure(
+                f"output {k} has shape {o.shape} dtype {o.dtype}, the shape function says {s} {d}",
+                check="shape", shapes=shp, repro=snap,
+            )
+    if spec.random:
+        _check_random(op, spec, prepared, outs, backend, snap, shp)
+        return
+    ref = _flatten_outputs(spec.reference(*[_to64(x) for x in prepared.host], **bound))
+    positions = spec.compare_outputs if spec.compare_outputs is not None else range(len(outs))
+    for k in positions:
+        o, r = outs[k], np.asarray(ref[k])
+        ok, max_abs, max_rel, tol = compare(o.numpy(), r, o.dtype.name, spec.tolerance)
+        if not ok:
+            raise CheckFailure(
+                f"output {k} differs from the reference: max abs error {max_abs:.3g}, max rel error {max_rel:.3g} ({tol})",
+                check="forward", max_abs=max_abs, max_rel=max_rel, tolerance=tol, shapes=shp, repro=snap,
+            )
+
+
+def _check_random(op: OpDef, spec: OpSpec, prepared: Prepared, outs: list[Any], backend: str, snap: str, shp: str) -> None:
+    _, again = call(op, prepared.host, prepared.attrs, backend)
+    for a, b in zip(outs, again):
+        if not np.array_equal(a.numpy(), b.numpy()):
+            raise CheckFailure("the same seeds gave different values (not reproducible)", check="random", shapes=shp, repro=snap)
+    try:
+        spec.reference(outs[0].numpy(), **op.bind_attrs(prepared.attrs))
+    except AssertionError as exc:
+        raise CheckFailure(f"sample statistics are off: {exc}", check="random", shapes=shp, repro=snap) from None
+
+
+def _grad_positions(op: OpDef, spec: OpSpec, prepared: Prepared) -> list[int]:
+    """Floating inputs to differentiate (the spec may narrow them down)."""
+    out = []
+    for i, x in enumerate(prepared.host):
+        first = x[0] if isinstance(x, list) and x else x
+        if isinstance(first, np.ndarray) and first.dtype.kind == "f":
+            out.append(i)
+    if spec.grad_inputs is not None:
+        out = [i for i in out if i in spec.grad_inputs]
+    return out
+
+
+def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, reference_backend: str | None) -> None:
+    """Gradients by the tape vs central finite differences of the reference, in float64."""
+    positions = _grad_positions(op, spec, prepared)
+    if not positions:
+        return
+    host = [_to64(x) for x in prepared.host]
+    bound = op.bind_attrs(prepared.attrs)
+    rng = np.random.default_rng(1)
+    ref_out = _flatten_outputs(spec.reference(*host, **bound))
+    float_outs = [k for k, r in enumerate(ref_out) if np.asarray(r).dtype.kind == "f"]
+    weights = {k: rng.uniform(0.5, 1.5, np.shape(ref_out[k])) for k in float_outs}
+
+    def loss(inputs: list[Any]) -> float:
+        outs = _flatten_outputs(spec.reference(*inputs, **bound))
+        return float(sum(np.sum(weights[k] * outs[k]) for k in float_outs))
+
+    analytic = _tape_gradients(op, host, bound, positions, weights, backend)
+    shp = shapes_text(prepared)
+    snap = repro_snippet(op, prepared, backend)
+    for pos, grads in zip(positions, analytic):
+        items = host[pos] if isinstance(host[pos], list) else [host[pos]]
+        for j, (x, g) in enumerate(zip(items, grads)):
+            numeric = np.zeros_like(x)
+            flat = x.reshape(-1)
+            for idx in range(flat.size):
+                orig = flat[idx]
+                eps = 1e-6 * max(1.0, abs(orig))
+                flat[idx] = orig + eps
+                up = loss(host)
+                flat[idx] = orig - eps
+                down = loss(host)
+                flat[idx] = orig
+                numeric.reshape(-1)[idx] = (up - down) / (2 * eps)
+            got = np.zeros_like(x) if g is None else g
+            rtol, atol = GRAD_TOL[0] * spec.grad_tolerance, GRAD_TOL[1] * spec.grad_tolerance
+            err = np.abs(got - numeric)
+            if not np.all(err <= atol + rtol * np.abs(numeric)) or (g is None and np.any(numeric != 0)):
+                max_abs = float(err.max(initial=0.0))
+                raise CheckFailure(
+                    f"gradient of input {pos}{f'[{j}]' if isinstance(host[pos], list) else ''} differs from central "
+                    f"finite differences: max abs error {max_abs:.3g}" + (" (the tape returned None)" if g is None else ""),
+                    check="gradient", max_abs=max_abs, tolerance=f"rtol={rtol:g}, atol={atol:g}", shapes=shp, repro=snap,
+                )
+    if reference_backend is not None and reference_backend != backend:
+        theirs = _tape_gradients(op, host, bound, positions, weights, reference_backend)
+        for pos, mine, ref in zip(positions, analytic, theirs):
+            for a, b in zip(mine, ref):
+                if (a is None) != (b is None) or (a is not None and not np.allclose(a, b, rtol=1e-8, atol=1e-10)):
+                    raise CheckFailure(
+                        f"gradient of input {pos} differs from the {reference_backend} backend's",
+                        check="gradient", shapes=shp, repro=snap,
+                    )
+
+
+def _tape_gradients(op: OpDef, host: list[Any], attrs: Mapping[str, Any], positions: list[int],
+                    weights: Mapping[int, np.ndarray], backend: str) -> list[list[Any]]:
+    tensors = [
+        [opcore.constant(v, backend=backend) for v in x] if isinstance(x, list) else opcore.constant(x, backend=backend)
+        for x in host
+    ]
+    with opcore.GradientTape() as tape:
+        for p in positions:
+            tape.watch(tensors[p])
+        outs = _flatten_outputs(op(*tensors, **attrs))
+    targets = [outs[k] for k in weights]
+    seeds = [opcore.constant(weights[k], backend=backend) for k in weights]
+    sources = [tensors[p] if isinstance(tensors[p], list) else [tensors[p]] for p in positions]
+    grads = tape.gradient(targets, sources, output_gradients=seeds)
+    return [[None if g is None else g.numpy() for g in group] for group in grads]
+
+
+def check_invalid(op: OpDef, inv: Invalid, binding: Mapping[str, str], backend: str, rng: np.random.Generator) -> None:
+    """An invalid call raises the frontend's typed error, naming the op."""
+    dts = inv.dtypes or input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **inv.attrs})
+    host = []
+    for shape, dt in zip(inv.shapes, dts):
+        if isinstance(shape, list):
+            host.append([make_array(rng, tuple(s), dt) for s in shape])
+        else:
+            host.append(make_array(rng, tuple(shape), dt))
+    expected = getattr(opcore.errors, inv.error)
+    try:
+        call(op, host, inv.attrs, backend)
+    except expected as exc:
+        if op.name not in str(exc):
+            raise CheckFailure(f"{inv.error} was raised but its message does not name the op: {exc}", check="invalid") from None
+        return
+    except Exception as exc:
+        raise CheckFailure(
+            f"invalid call {inv.label or inv.shapes} raised {type(exc).__name__}: {exc}; expected {inv.error} from the frontend",
+            check="invalid",
+        ) from None
+    raise CheckFailure(f"invalid call {inv.label or inv.shapes} {inv.attrs} did not raise {inv.error}", check="invalid")
+
+
+def check_unclaimed(op: OpDef, spec: OpSpec, binding: Mapping[str, str], backend: str) -> None:
+    """A dtype the backend does not claim raises KernelNotFoundError (no silent fallback)."""
+    rng = np.random.default_rng(0)
+    case = spec.examples[0] if spec.examples else None
+    if case is None:
+        return
+    prepared = prepare(op, spec, case, binding, rng)
+    try:
+        call(op, prepared.host, prepared.attrs, backend)
+    except opcore.KernelNotFoundError:
+        return
+    raise CheckFailure(f"{op.name} ran on {backend} for {dict(binding)} without a registered kernel", check="fallback")
