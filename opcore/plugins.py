@@ -139,6 +139,10 @@ def _register_all(staged: list[tuple[str, Any, str, str]]) -> None:
         _records[name] = PluginRecord(name, dist, version, "loaded")
         ok.append((name, obj, dist, version))
     for phase in _PHASES:
+        if phase == "opcore_register_kernels":
+            # A backend's own plugin registers its kernels before other plugins extend
+            # that backend, so a third party can never displace (or pre-empt) them.
+            ok.sort(key=lambda p: not _registered_backend(p[0]))
         for name, obj, dist, version in ok:
             if _records[name].status != "loaded":
                 continue
@@ -146,6 +150,10 @@ def _register_all(staged: list[tuple[str, Any, str, str]]) -> None:
             if fn is None:
                 continue
             _call_isolated(registry, fn, name, dist, version, phase)
+
+
+def _registered_backend(plugin: str) -> bool:
+    return any(kind == "backend" for journal in _journals.get(plugin, []) for kind, _ in journal)
 
 
 def _hook_function(plugin: str, phase: str) -> Callable[..., Any] | None:

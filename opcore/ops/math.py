@@ -151,9 +151,7 @@ def _minimum_grad(ctx: GradContext, dy: Any) -> list[Any]:
     return [sum_to_like(where(x_wins, dy, 0), x), sum_to_like(where(x_wins, 0, dy), y)]
 
 
-def _binary(
-    name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] | None = None
-) -> Any:
+def _binary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] | None = None) -> Any:
     return define_op(
         name,
         inputs=["x: T", "y: T"],
@@ -198,12 +196,8 @@ pow = _binary(
     "``log(x)`` and is defined for x > 0 only (0 elsewhere).",
     _pow_grad,
 )
-maximum = _binary(
-    "Maximum", dt.NUMERIC, "Elementwise maximum with broadcasting; NaN propagates.", _maximum_grad
-)
-minimum = _binary(
-    "Minimum", dt.NUMERIC, "Elementwise minimum with broadcasting; NaN propagates.", _minimum_grad
-)
+maximum = _binary("Maximum", dt.NUMERIC, "Elementwise maximum with broadcasting; NaN propagates.", _maximum_grad)
+minimum = _binary("Minimum", dt.NUMERIC, "Elementwise minimum with broadcasting; NaN propagates.", _minimum_grad)
 
 
 # --------------------------------------------------------------------------- unary
@@ -297,9 +291,7 @@ def _unary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] 
 
 
 negative = _unary("Neg", dt.REAL, "Elementwise ``-x`` (integers wrap around at their minimum).", _neg_grad)
-abs = _unary(
-    "Abs", dt.REAL, "Elementwise ``|x|`` (the minimum of a signed integer type maps to itself).", _abs_grad
-)
+abs = _unary("Abs", dt.REAL, "Elementwise ``|x|`` (the minimum of a signed integer type maps to itself).", _abs_grad)
 sign = _unary("Sign", dt.REAL, "Elementwise sign: -1, 0 or 1 (NaN for NaN). Not differentiable.")
 square = _unary("Square", dt.NUMERIC, "Elementwise ``x * x``.", _square_grad)
 sqrt = _unary("Sqrt", dt.FLOATING, "Elementwise square root (NaN for negative x).", _sqrt_grad)
@@ -314,9 +306,7 @@ sigmoid = _unary(
     "Sigmoid", dt.FLOATING, "Elementwise logistic function ``1 / (1 + exp(-x))``, stable for any x.", _sigmoid_grad
 )
 relu = _unary("Relu", dt.REAL, "Elementwise ``max(x, 0)``; the gradient at 0 is 0.", _relu_grad)
-softplus = _unary(
-    "Softplus", dt.FLOATING, "Elementwise ``log(1 + exp(x))``, stable for any x.", _softplus_grad
-)
+softplus = _unary("Softplus", dt.FLOATING, "Elementwise ``log(1 + exp(x))``, stable for any x.", _softplus_grad)
 
 
 # --------------------------------------------------------------------------- comparisons and logic
@@ -339,9 +329,7 @@ not_equal = _compare("NotEqual", dt.ALL, "Elementwise ``x != y`` with broadcasti
 less = _compare("Less", dt.NUMERIC, "Elementwise ``x < y`` with broadcasting; a bool tensor.")
 less_equal = _compare("LessEqual", dt.NUMERIC, "Elementwise ``x <= y`` with broadcasting; a bool tensor.")
 greater = _compare("Greater", dt.NUMERIC, "Elementwise ``x > y`` with broadcasting; a bool tensor.")
-greater_equal = _compare(
-    "GreaterEqual", dt.NUMERIC, "Elementwise ``x >= y`` with broadcasting; a bool tensor."
-)
+greater_equal = _compare("GreaterEqual", dt.NUMERIC, "Elementwise ``x >= y`` with broadcasting; a bool tensor.")
 
 logical_and = define_op(
     "LogicalAnd",
@@ -429,9 +417,7 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Any:
 
 
 def _matmul_shape(ctx: ShapeContext) -> Shape:
-    return matmul_shape(
-        ctx, ctx.input("a"), ctx.input("b"), ctx.attr("transpose_a"), ctx.attr("transpose_b")
-    )
+    return matmul_shape(ctx, ctx.input("a"), ctx.input("b"), ctx.attr("transpose_a"), ctx.attr("transpose_b"))
 
 
 @_dy_or_none

@@ -344,7 +344,7 @@ def _bias_add_grad_grad(ctx: GradContext, g: Any) -> list[Any]:
     if fmt == "NHWC":
         return [broadcast_like(g, dy)]
     # Spreading g over the channel axis of zeros is exactly BiasAdd.
-    return [bias_add(_math.multiply(dy, 0), g, data_format=fmt)]
+    return [bias_add(_array.zeros_like(dy), g, data_format=fmt)]
 
 
 bias_add_grad = define_op(

@@ -106,7 +106,7 @@ def _matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b
     return np.matmul(a, b)
 
 
-def _cast(x: np.ndarray, DstT: Any) -> np.ndarray:  # noqa: N803 - the attr's name
+def _cast(x: np.ndarray, DstT: Any) -> np.ndarray:
     return x.astype(np.dtype(str(DstT)))
 
 
@@ -215,8 +215,12 @@ SPECS: list[OpSpec] = [
         grad_inputs=[1, 2],
         invalid=[
             Invalid([(2, 3), (4,), (2, 3)], label="not broadcastable"),
-            Invalid([(2,), (2,), (2,)], dtypes=["float32", "float32", "float32"], error="DTypeError",
-                    label="condition must be bool"),
+            Invalid(
+                [(2,), (2,), (2,)],
+                dtypes=["float32", "float32", "float32"],
+                error="DTypeError",
+                label="condition must be bool",
+            ),
         ],
     ),
     # -- cast

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()

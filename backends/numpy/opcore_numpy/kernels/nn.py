@@ -1,7 +1,323 @@
-"""NumPy kernels: nn family."""
+"""NumPy kernels: nn family.
+
+Image kernels work in NHWC (NCHW inputs are transposed in and out). Convolution
+is im2col: a strided ``sliding_window_view`` of the padded input contracted with
+the filter in one ``tensordot`` (one matrix product). float16 is computed in
+float32 and rounded once at the end.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from opcore.registry import KernelContext
 
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
+
+
+def _work(x: np.ndarray) -> np.ndarray:
+    """``x`` in the dtype to compute in (float16 is widened to float32)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _out(ctx: KernelContext, value: np.ndarray, i: int = 0) -> np.ndarray:
+    return np.asarray(value, dtype=ctx.out_dtypes[i].np).reshape(ctx.out_shapes[i])
+
+
+# --------------------------------------------------------------------------- softmax
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    if x.size == 0:
+        return np.array(x, copy=True)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@KERNELS.kernel("Softmax")
+def softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
+    x = _work(logits)
+    if x.size == 0:
+        return _out(ctx, x)
+    e = np.exp(x - x.max(axis=ctx.attrs["axis"], keepdims=True))
+    return _out(ctx, e / e.sum(axis=ctx.attrs["axis"], keepdims=True))
+
+
+@KERNELS.kernel("LogSoftmax")
+def log_softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
+    return _out(ctx, _log_softmax(_work(logits), ctx.attrs["axis"]))
+
+
+@KERNELS.kernel("SoftmaxCrossEntropyWithLogits")
+def softmax_cross_entropy(
+    ctx: KernelContext, logits: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    ls = _log_softmax(_work(logits), -1)
+    z = _work(labels)
+    loss = -(z * ls).sum(axis=-1)
+    return _out(ctx, loss, 0), _out(ctx, np.exp(ls) - z, 1)
+
+
+@KERNELS.kernel("SparseSoftmaxCrossEntropyWithLogits")
+def sparse_softmax_cross_entropy(
+    ctx: KernelContext, logits: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    classes = logits.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)].ravel()[0]
+        raise ValueError(
+            f"SparseSoftmaxCrossEntropyWithLogits: label {int(bad)} is out of range; labels must be in "
+            f"[0, {classes}) for logits with shape {logits.shape}"
+        )
+    ls = _log_softmax(_work(logits), -1)
+    idx = labels.astype(np.intp)[..., None]
+    loss = -np.take_along_axis(ls, idx, axis=-1)[..., 0]
+    backprop = np.exp(ls)
+    np.put_along_axis(backprop, idx, np.take_along_axis(backprop, idx, axis=-1) - 1, axis=-1)
+    return _out(ctx, loss, 0), _out(ctx, backprop, 1)
+
+
+@KERNELS.kernel("SigmoidCrossEntropyWithLogits")
+def sigmoid_cross_entropy(ctx: KernelContext, logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    x, z = _work(logits), _work(labels)
+    return _out(ctx, np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x))))
+
+
+@KERNELS.kernel("L2Loss")
+def l2_loss(ctx: KernelContext, t: np.ndarray) -> np.ndarray:
+    x = _work(t)
+    return _out(ctx, np.sum(x * x) / 2)
+
+
+# --------------------------------------------------------------------------- bias add
+
+
+def _channel_axis(data_format: str, ndim: int) -> int:
+    return 1 if data_format == "NCHW" and ndim >= 3 else ndim - 1
+
+
+@KERNELS.kernel("BiasAdd")
+def bias_add(ctx: KernelContext, value: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    axis = _channel_axis(ctx.attrs["data_format"], value.ndim)
+    shape = [1] * value.ndim
+    shape[axis] = bias.shape[0]
+    return _out(ctx, value + bias.reshape(shape))
+
+
+@KERNELS.kernel("BiasAddGrad")
+def bias_add_grad(ctx: KernelContext, out_backprop: np.ndarray) -> np.ndarray:
+    axis = _channel_axis(ctx.attrs["data_format"], out_backprop.ndim)
+    others = tuple(i for i in range(out_backprop.ndim) if i != axis)
+    return _out(ctx, _work(out_backprop).sum(axis=others))
+
+
+# --------------------------------------------------------------------------- image helpers
+
+
+class _Geometry:
+    """Window geometry of one conv/pool call, in NHWC terms."""
+
+    def __init__(self, ctx: KernelContext, in_hw: Sequence[int], window: Sequence[int], window_attr: str) -> None:
+        fmt = ctx.attrs["data_format"]
+        self.nchw = fmt == "NCHW"
+        pick = (2, 3) if self.nchw else (1, 2)
+        attrs = ctx.attrs
+        self.sh, self.sw = (attrs["strides"][i] for i in pick)
+        self.dh, self.dw = (attrs["dilations"][i] for i in pick) if "dilations" in attrs else (1, 1)
+        self.kh, self.kw = window if window_attr == "filter" else (attrs["ksize"][i] for i in pick)
+        self.h, self.w = in_hw
+        eff_h, eff_w = (self.kh - 1) * self.dh + 1, (self.kw - 1) * self.dw + 1
+        self.ho = self._out(self.h, eff_h, self.sh, attrs["padding"])
+        self.wo = self._out(self.w, eff_w, self.sw, attrs["padding"])
+        self.eff = (eff_h, eff_w)
+        if attrs["padding"] == "SAME":
+            # TensorFlow puts the odd padding row/column at the bottom/right.
+            th = max((self.ho - 1) * self.sh + eff_h - self.h, 0)
+            tw = max((self.wo - 1) * self.sw + eff_w - self.w, 0)
+            self.pads = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
+        else:
+            self.pads = ((0, 0), (0, 0))
+
+    @staticmethod
+    def _out(size: int, eff: int, stride: int, padding: str) -> int:
+        return -(-size // stride) if padding == "SAME" else (size - eff) // stride + 1
+
+    @property
+    def empty(self) -> bool:
+        return self.ho <= 0 or self.wo <= 0
+
+    def to_nhwc(self, x: np.ndarray) -> np.ndarray:
+        return x.transpose(0, 2, 3, 1) if self.nchw else x
+
+    def from_nhwc(self, x: np.ndarray) -> np.ndarray:
+        return x.transpose(0, 3, 1, 2) if self.nchw else x
+
+    def pad(self, x: np.ndarray, value: float = 0.0) -> np.ndarray:
+        (t, b), (left, r) = self.pads
+        if not (t or b or left or r):
+            return x
+        return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
+
+    def padded_hw(self) -> tuple[int, int]:
+        (t, b), (left, r) = self.pads
+        return self.h + t + b, self.w + left + r
+
+    def crop(self, xp: np.ndarray) -> np.ndarray:
+        (t, _), (left, _) = self.pads
+        return xp[:, t : t + self.h, left : left + self.w, :]
+
+    def windows(self, xp: np.ndarray) -> np.ndarray:
+        """A view (N, Ho, Wo, C, kh, kw) of the windows of the padded NHWC input."""
+        win = sliding_window_view(xp, self.eff, axis=(1, 2))
+        win = win[:, :: self.sh, :: self.sw, :, :: self.dh, :: self.dw]
+        return win[:, : self.ho, : self.wo]
+
+    def scatter(self, cols: np.ndarray, n: int, c: int, dtype: np.dtype) -> np.ndarray:
+        """Add ``cols`` (N, Ho, Wo, kh, kw, C) back onto the padded input grid; return it cropped."""
+        hp, wp = self.padded_hw()
+        xp = np.zeros((n, hp, wp, c), dtype=dtype)
+        rows_end, cols_end = (self.ho - 1) * self.sh + 1, (self.wo - 1) * self.sw + 1
+        for i in range(self.kh):
+            r0 = i * self.dh
+            for j in range(self.kw):
+                c0 = j * self.dw
+                xp[:, r0 : r0 + rows_end : self.sh, c0 : c0 + cols_end : self.sw, :] += cols[:, :, :, i, j, :]
+        return self.crop(xp)
+
+
+def _nhwc_dims(shape: Sequence[int], nchw: bool) -> tuple[int, int, int, int]:
+    n, a, b, c = shape
+    return (n, b, c, a) if nchw else (n, a, b, c)
+
+
+# --------------------------------------------------------------------------- conv2d
+
+
+@KERNELS.kernel("Conv2D")
+def conv2d(ctx: KernelContext, input: np.ndarray, filter: np.ndarray) -> np.ndarray:
+    nchw = ctx.attrs["data_format"] == "NCHW"
+    x = _work(input.transpose(0, 2, 3, 1) if nchw else input)
+    w = _work(filter)
+    g = _Geometry(ctx, x.shape[1:3], w.shape[:2], "filter")
+    if g.empty or x.shape[0] == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    out = np.tensordot(g.windows(g.pad(x)), w, axes=([3, 4, 5], [2, 0, 1]))
+    return _out(ctx, g.from_nhwc(out))
+
+
+@KERNELS.kernel("Conv2DBackpropInput")
+def conv2d_backprop_input(
+    ctx: KernelContext, input_like: np.ndarray, filter: np.ndarray, out_backprop: np.ndarray
+) -> np.ndarray:
+    nchw = ctx.attrs["data_format"] == "NCHW"
+    n, h, w_, c = _nhwc_dims(input_like.shape, nchw)
+    w = _work(filter)
+    g = _Geometry(ctx, (h, w_), w.shape[:2], "filter")
+    dy = _work(g.to_nhwc(out_backprop))
+    if g.empty or n == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    cols = np.tensordot(dy, w, axes=([3], [3]))  # (N, Ho, Wo, kh, kw, C)
+    return _out(ctx, g.from_nhwc(g.scatter(cols, n, c, cols.dtype)))
+
+
+@KERNELS.kernel("Conv2DBackpropFilter")
+def conv2d_backprop_filter(
+    ctx: KernelContext, input: np.ndarray, filter_like: np.ndarray, out_backprop: np.ndarray
+) -> np.ndarray:
+    nchw = ctx.attrs["data_format"] == "NCHW"
+    x = _work(input.transpose(0, 2, 3, 1) if nchw else input)
+    g = _Geometry(ctx, x.shape[1:3], filter_like.shape[:2], "filter")
+    dy = _work(g.to_nhwc(out_backprop))
+    if g.empty or x.shape[0] == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    dw = np.tensordot(g.windows(g.pad(x)), dy, axes=([0, 1, 2], [0, 1, 2]))  # (C, kh, kw, O)
+    return _out(ctx, dw.transpose(1, 2, 0, 3))
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_setup(ctx: KernelContext, x: np.ndarray) -> tuple[_Geometry, np.ndarray]:
+    nchw = ctx.attrs["data_format"] == "NCHW"
+    xn = _work(x.transpose(0, 2, 3, 1) if nchw else x)
+    return _Geometry(ctx, xn.shape[1:3], (), "ksize"), xn
+
+
+def _pool_counts(g: _Geometry) -> np.ndarray:
+    """How many real (unpadded) elements each window covers, shaped (1, Ho, Wo, 1)."""
+    ones = g.pad(np.ones((1, g.h, g.w, 1)))
+    return g.windows(ones).sum(axis=(3, 4, 5))[..., None]
+
+
+def _first_max_index(g: _Geometry, xp: np.ndarray) -> np.ndarray:
+    """Flat index into the padded input of each window's first maximum (row-major in the window)."""
+    n, hp, wp, c = xp.shape
+    win = g.windows(xp)
+    k = np.argmax(win.reshape(*win.shape[:4], g.kh * g.kw), axis=-1)  # (N, Ho, Wo, C)
+    ki, kj = np.divmod(k, g.kw)
+    rows = np.arange(g.ho)[None, :, None, None] * g.sh + ki
+    cols = np.arange(g.wo)[None, None, :, None] * g.sw + kj
+    batch = np.arange(n)[:, None, None, None]
+    chan = np.arange(c)[None, None, None, :]
+    return ((batch * hp + rows) * wp + cols) * c + chan
+
+
+@KERNELS.kernel("MaxPool")
+def max_pool(ctx: KernelContext, input: np.ndarray) -> np.ndarray:
+    g, x = _pool_setup(ctx, input)
+    if g.empty or x.size == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    out = g.windows(g.pad(x, -np.inf)).max(axis=(4, 5))
+    return _out(ctx, g.from_nhwc(out))
+
+
+@KERNELS.kernel("AvgPool")
+def avg_pool(ctx: KernelContext, input: np.ndarray) -> np.ndarray:
+    g, x = _pool_setup(ctx, input)
+    if g.empty or x.size == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    out = g.windows(g.pad(x)).sum(axis=(4, 5)) / _pool_counts(g)
+    return _out(ctx, g.from_nhwc(out))
+
+
+@KERNELS.kernel("MaxPoolGrad")
+def max_pool_grad(
+    ctx: KernelContext, orig_input: np.ndarray, orig_output: np.ndarray, grad: np.ndarray
+) -> np.ndarray:
+    g, x = _pool_setup(ctx, orig_input)
+    if g.empty or x.size == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    xp = g.pad(x, -np.inf)
+    idx = _first_max_index(g, xp)
+    dy = g.to_nhwc(grad).astype(np.float64)
+    flat = np.bincount(idx.ravel(), weights=dy.ravel(), minlength=xp.size)
+    return _out(ctx, g.from_nhwc(g.crop(flat.reshape(xp.shape))))
+
+
+@KERNELS.kernel("MaxPoolGradGrad")
+def max_pool_grad_grad(
+    ctx: KernelContext, orig_input: np.ndarray, orig_output: np.ndarray, grad: np.ndarray
+) -> np.ndarray:
+    g, x = _pool_setup(ctx, orig_input)
+    if g.empty or x.size == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    xp = g.pad(x, -np.inf)
+    gp = g.pad(_work(g.to_nhwc(grad)))
+    return _out(ctx, g.from_nhwc(gp.reshape(-1)[_first_max_index(g, xp)]))
+
+
+@KERNELS.kernel("AvgPoolGrad")
+def avg_pool_grad(ctx: KernelContext, orig_input_like: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    nchw = ctx.attrs["data_format"] == "NCHW"
+    n, h, w, c = _nhwc_dims(orig_input_like.shape, nchw)
+    g = _Geometry(ctx, (h, w), (), "ksize")
+    if g.empty or n * h * w * c == 0:
+        return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
+    dy = _work(g.to_nhwc(grad)) / _pool_counts(g)
+    cols = np.broadcast_to(dy[:, :, :, None, None, :], (n, g.ho, g.wo, g.kh, g.kw, c))
+    return _out(ctx, g.from_nhwc(g.scatter(cols, n, c, dy.dtype)))

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install opcore, its NumPy backend, the
+# conformance suite and the example plugins in editable mode.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+.venv/bin/python -m pip install -q --upgrade "pip>=23.2"
+.venv/bin/python -m pip install -q \
+  -e ".[dev]" \
+  -e backends/numpy \
+  -e conformance \
+  -e examples/plugins/zero_out

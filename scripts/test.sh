@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every check: lint, format, types, the test suites and the NumPy conformance run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+if [ -d ../shared/data ] && [ -z "${OPCORE_DATA_DIR:-}" ]; then
+  OPCORE_DATA_DIR="$(cd ../shared/data && pwd)"
+  export OPCORE_DATA_DIR
+fi
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy (strict, frontend)"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest
+echo "== conformance: numpy"
+mkdir -p build
+.venv/bin/opcore conformance --backend numpy --quiet --json build/conformance-numpy.json
+.venv/bin/python scripts/check_report.py build/conformance-numpy.json

@@ -1,0 +1,127 @@
+"""Bad input gives typed errors naming the op and the values; backends never mix silently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcore
+
+
+def test_wrong_shapes_name_op_inputs_and_shapes() -> None:
+    a = opcore.constant(np.ones((2, 3), np.float32))
+    b = opcore.constant(np.ones((4,), np.float32))
+    with pytest.raises(opcore.ShapeError, match=r"Add: .*'x'.*\(2, 3\).*'y'.*\(4,\)"):
+        opcore.add(a, b)
+    with pytest.raises(opcore.ShapeError, match=r"MatMul: inner dimensions differ"):
+        opcore.matmul(a, a)
+
+
+def test_wrong_dtype_names_op_dtype_and_allowed_set() -> None:
+    ints = opcore.constant([1, 2, 3])
+    with pytest.raises(opcore.DTypeError, match=r"Sqrt does not accept dtype int32 .*float16, float32, float64"):
+        opcore.sqrt(ints)
+    with pytest.raises(opcore.DTypeError, match=r"LogicalAnd"):
+        opcore.logical_and(opcore.constant([1.0]), opcore.constant([True]))
+
+
+def test_unknown_op_and_unknown_backend() -> None:
+    with pytest.raises(opcore.UnknownOpError, match="'Addd'"):
+        opcore.get_op("Addd")
+    with pytest.raises(opcore.UnknownBackendError, match=r"'tpu'.*installed backends: .*numpy"):
+        opcore.constant([1.0], backend="tpu")
+    with pytest.raises(LookupError):  # a builtin base class fits too
+        opcore.get_backend("tpu")
+
+
+def test_bad_attribute_value_names_op_and_attribute() -> None:
+    x = opcore.constant(np.ones((2, 3), np.float32))
+    with pytest.raises(opcore.OpDefinitionError, match=r"Sum: attribute 'keepdims' expects a bool, got 'yes'"):
+        opcore.reduce_sum(x, 1, keepdims="yes")
+
+
+def test_mixed_backends_say_how_to_move(toy: str) -> None:
+    a = opcore.constant([1.0, 2.0])
+    b = opcore.constant([1.0, 2.0], backend=toy)
+    with pytest.raises(opcore.BackendMismatchError, match=r"t\.to\('numpy'\)"):
+        opcore.add(a, b)
+    assert (a.to(toy) + b).numpy().tolist() == [2.0, 4.0]
+
+
+def test_missing_kernel_lists_registered_kernels(toy: str) -> None:
+    x = opcore.constant([1.0, 2.0], backend=toy)
+    with pytest.raises(opcore.KernelNotFoundError) as e:
+        opcore.subtract(x, x)
+    msg = str(e.value)
+    assert "'Sub'" in msg and "'toy'" in msg and "T=float32" in msg and "numpy[T=float32]" in msg
+
+
+def test_fallback_is_opt_in_and_counted(toy: str) -> None:
+    x = opcore.constant([3.0, 4.0], backend=toy)
+    opcore.stats.reset()
+    with opcore.fallback_policy("warn"), pytest.warns(opcore.FallbackWarning, match="Sub has no kernel"):
+        y = opcore.subtract(x, 1.0)
+    assert y.backend == toy and y.numpy().tolist() == [2.0, 3.0]
+    with opcore.fallback_policy("allow"):
+        opcore.subtract(x, 1.0)
+    assert opcore.stats.fallbacks["Sub@toy"] == 2
+    assert opcore.stats.transfers["toy->host"] >= 2
+
+
+def test_kernel_returning_wrong_shape_is_caught(toy: str) -> None:
+    x = opcore.constant([1.0, 2.0, 3.0], backend=toy)
+    with pytest.raises(opcore.KernelContractError, match=r"Mul kernel on backend 'toy' .*\(1,\).*\(3,\)"):
+        opcore.multiply(x, x)
+
+
+def test_device_without_float64_is_reported(toy: str) -> None:
+    with pytest.raises(opcore.KernelNotFoundError):
+        opcore.add(opcore.constant([1.0], dtype="float64", backend=toy), 1.0)
+
+
+def test_backend_selection_order(monkeypatch: pytest.MonkeyPatch, toy: str) -> None:
+    assert opcore.constant([1.0]).backend == "numpy"
+    with opcore.backend(toy):
+        assert opcore.constant([1.0]).backend == toy
+        assert opcore.constant([1.0], backend="numpy").backend == "numpy"
+    opcore.set_default_backend(toy)
+    try:
+        assert opcore.constant([1.0]).backend == toy
+    finally:
+        opcore.set_default_backend("numpy")
+    monkeypatch.setenv("OPCORE_BACKEND", toy)
+    opcore.config.reset()
+    try:
+        assert opcore.constant([1.0]).backend == toy
+    finally:
+        monkeypatch.delenv("OPCORE_BACKEND")
+        opcore.config.reset()
+
+
+def test_unavailable_backend_raises_with_reason() -> None:
+    from opcore.backend import Backend
+
+    class Offline(Backend):
+        name = "offline"
+
+        def availability(self) -> tuple[bool, str]:
+            return False, "no device found (driver not loaded)"
+
+    reg = opcore.get_registry()
+    with reg.plugin_scope("test-offline"):
+        reg.register_backend(Offline())
+    try:
+        with pytest.raises(opcore.BackendUnavailableError, match=r"'offline'.*driver not loaded"):
+            opcore.constant([1.0], backend="offline")
+        info = {b.name: b for b in opcore.available_backends()}["offline"]
+        assert not info.available and "driver not loaded" in info.reason
+    finally:
+        reg.backends.pop("offline")
+
+
+def test_positional_attributes_like_tensorflow() -> None:
+    x = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert opcore.reduce_sum(x, 1).numpy().tolist() == [3.0, 12.0]
+    assert opcore.reshape(x, [-1]).shape == (6,)
+    with pytest.raises(opcore.OpDefinitionError, match="given both by position and by keyword"):
+        opcore.reduce_sum(x, 1, axis=0)
