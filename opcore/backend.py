@@ -57,6 +57,9 @@ class Backend:
     provider: str = ""
     #: The native array type's name, for messages.
     array_type: str = "array"
+    #: The exact native array class, when there is one: lets dispatch check a kernel's
+    #: result with one type comparison (None: dispatch uses :meth:`is_native`).
+    native_type: type | None = None
 
     def availability(self) -> tuple[bool, str]:
         """``(True, "")`` when usable here, else ``(False, reason)``. Never raises."""

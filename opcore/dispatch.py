@@ -63,15 +63,16 @@ class Builder(Protocol):
 active_tapes: list[Recorder] = []
 #: Graphs being built (``with graph.as_default():``), innermost last.
 graph_stack: list[Builder] = []
-
-_plans: dict[Any, tuple[Any, ...]] = {}
-_plans_generation = -1
-_MAX_PLANS = 4096
+_MAX_PLANS = 1024
 
 
 def clear_cache() -> None:
-    """Forget the cached dispatch plans (after changing the registry by hand)."""
-    _plans.clear()
+    """Forget the cached dispatch plans (the registry does this on every change)."""
+    for op in _registry.ops.values():
+        op._plans.clear()
+
+
+_registry.on_change = clear_cache
 
 
 # --------------------------------------------------------------------------- entry point
@@ -79,44 +80,53 @@ def clear_cache() -> None:
 
 def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Any:
     """Run ``op`` on ``inputs`` (eagerly, or as a graph node for symbolic inputs)."""
-    global _plans_generation
-    # Fast path: every input an eager Tensor, a plan cached for this exact signature.
-    if not graph_stack and len(inputs) == len(op.inputs):
-        sig: list[Any] = [op]
-        for x in inputs:
-            if type(x) is not Tensor:
-                break
-            sig.append(x._backend)
-            sig.append(x._dtype)
-            sig.append(x._shape)
-        else:
+    # Fast path: eager tensors on one backend, no attributes, a plan cached for this
+    # exact (backend, dtypes, shapes). Everything else takes the full path below.
+    if not attrs and not graph_stack:
+        n = len(inputs)
+        if n == 2:
+            x, y = inputs
+            if type(x) is Tensor and type(y) is Tensor and x._backend is y._backend:
+                plan = op._plans.get((x._backend, x._dtype, x._shape, y._dtype, y._shape))
+                if plan is not None:
+                    return _run_plan(op, plan, inputs, plan[0](plan[1], x._value, y._value))
+        elif n == 1:
+            x = inputs[0]
+            if type(x) is Tensor:
+                plan = op._plans.get((x._backend, x._dtype, x._shape))
+                if plan is not None:
+                    return _run_plan(op, plan, inputs, plan[0](plan[1], x._value))
+    key: Any = None
+    if not graph_stack and len(inputs) == len(op.inputs) and all(type(x) is Tensor for x in inputs):
+        first = inputs[0]._backend if inputs else None
+        if all(x._backend is first for x in inputs):
+            sig: list[Any] = [first]
+            for x in inputs:
+                sig.append(x._dtype)
+                sig.append(x._shape)
             if attrs:
                 sig.append(tuple(attrs.items()))
             key = tuple(sig)
             try:
-                plan = _plans.get(key)
+                plan = op._plans.get(key)
             except TypeError:  # an unhashable attribute value (a list): no caching
-                plan = None
-            if plan is not None and _plans_generation == _registry.generation:
-                return _run_plan(op, plan, inputs)
-            result = _call_slow(op, inputs, attrs, name, key)
-            return result
-    return _call_slow(op, inputs, attrs, name, None)
+                plan, key = None, None
+            if plan is not None:
+                return _run_plan(op, plan, inputs, plan[0](plan[1], *[x._value for x in inputs]))
+    return _call_slow(op, inputs, attrs, name, key)
 
 
-def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor]) -> Any:
-    fn, ctx, backend, out_specs, single, bound = plan
-    result = fn(ctx, *[x._value for x in inputs])
+def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor], result: Any) -> Any:
+    _, ctx, backend, out_specs, single, bound = plan
     if single:
         shape, dtype = out_specs[0]
-        if result.shape != shape or result.dtype != dtype.np:
+        if type(result) is not backend.native_type or result.shape != shape or result.dtype != dtype.np:
             _contract_error(op, backend, [result], out_specs)
         out = Tensor(result, backend, dtype, shape)
         if active_tapes:
             _record(op, inputs, [out], bound)
         return out
-    results = tuple(result)
-    outs = _wrap(op, backend, results, out_specs)
+    outs = _wrap(op, backend, tuple(result), out_specs)
     if active_tapes:
         _record(op, inputs, outs, bound)
     return _shape_result(op, bound, outs)
@@ -126,7 +136,6 @@ def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor]) -> Any
 
 
 def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None, key: Any) -> Any:
-    global _plans_generation
     ensure_loaded()
     inputs, attrs = _bind_positional(op, inputs, attrs)
     bound = op.bind_attrs(attrs)
@@ -171,14 +180,10 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
             and all(type(x) is Tensor and x is c for x, c in zip(inputs, converted))
         )
         if cacheable:
-            if _plans_generation != _registry.generation or len(_plans) > _MAX_PLANS:
-                _plans.clear()
-                _plans_generation = _registry.generation
-            single = len(out_specs) == 1 and not op.outputs[0].variadic
-            try:
-                _plans[key] = (kd.fn, ctx, backend, out_specs, single, bound)
-            except TypeError:
-                pass
+            if len(op._plans) > _MAX_PLANS:
+                op._plans.clear()
+            single = len(out_specs) == 1 and not op.outputs[0].variadic and backend.native_type is not None
+            op._plans[key] = (kd.fn, ctx, backend, out_specs, single, bound)
     if active_tapes:
         _record(op, converted, outs, bound)
     return _shape_result(op, bound, outs)

@@ -330,6 +330,8 @@ class OpDef:
         self._input_index = {a.name: i for i, a in enumerate(self.inputs)}
         self._defaults = {k: a.default for k, a in self.attrs.items() if a.has_default}
         self._required_attrs = tuple(k for k, a in self.attrs.items() if not a.has_default and not a.optional)
+        #: Dispatch's cached plans for eager calls, keyed by backend, dtypes, shapes and attributes.
+        self._plans: dict[Any, tuple[Any, ...]] = {}
 
     def _check(self) -> None:
         names = [a.name for a in self.inputs] + [a.name for a in self.outputs] + list(self.attrs)
@@ -450,14 +452,20 @@ class OpDef:
         return _dt.as_dtype(arg.type)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Any:
-        # Dispatch sits above the op definitions in the layering; this is the one
-        # upward call, deferred to call time.
-        from opcore.dispatch import call_op
-
-        return call_op(self, inputs, attrs, name)
+        return _call_op(self, inputs, attrs, name)
 
     def __repr__(self) -> str:
         return f"<OpDef {self.signature} v{self.version} from {self.provider}>"
+
+
+def _call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
+    # Dispatch sits above the op definitions in the layering: this is the one upward
+    # call. It is resolved on first use and then bound directly, off the hot path.
+    global _call_op
+    from opcore.dispatch import call_op
+
+    _call_op = call_op
+    return call_op(op, inputs, attrs, name)
 
 
 def define_op(name: str, *, register: bool = True, **kwargs: Any) -> OpDef:
@@ -504,6 +512,8 @@ class Registry:
         self._journal: list[tuple[str, Any]] | None = None
         #: Incremented on every change, so caches keyed on the registry can notice.
         self.generation = 0
+        #: Called after every change (dispatch drops its cached plans).
+        self.on_change: Callable[[], None] | None = None
 
     # -- attribution and rollback ------------------------------------------------------
 
@@ -540,12 +550,17 @@ class Registry:
                     table.pop(types, None)
                 else:
                     table[types] = previous
-        self.generation += 1
+        self._changed()
 
     def _record(self, kind: str, item: Any) -> None:
         if self._journal is not None:
             self._journal.append((kind, item))
+        self._changed()
+
+    def _changed(self) -> None:
         self.generation += 1
+        if self.on_change is not None:
+            self.on_change()
 
     # -- ops -----------------------------------------------------------------------
 

@@ -397,9 +397,7 @@ def _strided_slice_dims(ctx: ShapeContext, x: Shape, attrs: Any) -> Shape:
     """The output shape of a TensorFlow-style strided slice of ``x``."""
     begin, end, strides = attrs["begin"], attrs["end"], attrs["strides"]
     if not len(begin) == len(end) == len(strides):
-        raise ctx.error(
-            f"begin {list(begin)}, end {list(end)} and strides {list(strides)} must have the same length"
-        )
+        raise ctx.error(f"begin {list(begin)}, end {list(end)} and strides {list(strides)} must have the same length")
     n = len(begin)
     ell, new, shrink = attrs["ellipsis_mask"], attrs["new_axis_mask"], attrs["shrink_axis_mask"]
     ell_bits = [i for i in range(n) if _bit(ell, i)]
@@ -434,9 +432,7 @@ def _strided_slice_dims(ctx: ShapeContext, x: Shape, attrs: Any) -> Shape:
             if _bit(attrs["begin_mask"], i):
                 b = 0 if s > 0 else -1
             if dim is not None and not -dim <= b < dim:
-                raise ctx.error(
-                    f"index {b} is out of bounds for axis {axis} with size {dim} (x has shape {x})"
-                )
+                raise ctx.error(f"index {b} is out of bounds for axis {axis} with size {dim} (x has shape {x})")
         elif dim is None:
             out.append(None)
         else:
@@ -542,7 +538,7 @@ def _slice_grad(ctx: GradContext, dy: Any) -> list[Any]:
     return [strided_slice_grad(dy, ctx.inputs[0], begin, end, [1] * len(begin), end_mask=end_mask)]
 
 
-slice = define_op(  # noqa: A001 - TensorFlow's name
+slice = define_op(  # TensorFlow's name; getitem uses _py_slice
     "Slice",
     inputs=["x: T"],
     outputs=["y: T"],
@@ -571,7 +567,7 @@ def getitem(x: Any, key: Any) -> Any:
     begin: list[int] = []
     end: list[int] = []
     strides: list[int] = []
-    masks = dict.fromkeys(_MASKS, 0)
+    masks: dict[str, Any] = dict.fromkeys(_MASKS, 0)
 
     def entry(b: int, e: int, s: int) -> None:
         begin.append(b)
@@ -843,9 +839,7 @@ def one_hot(
 
     >>> # one_hot([0, 2], 3) -> [[1, 0, 0], [0, 0, 1]] (float32)
     """
-    return _ONE_HOT(
-        indices, depth=depth, on_value=on_value, off_value=off_value, axis=axis, dtype=dtype, name=name
-    )
+    return _ONE_HOT(indices, depth=depth, on_value=on_value, off_value=off_value, axis=axis, dtype=dtype, name=name)
 
 
 # --------------------------------------------------------------------------- Fill, ZerosLike, OnesLike
@@ -882,9 +876,14 @@ _FILL = define_op(
 def _scalar(value: Any, dtype: DType | None) -> Any:
     """A scalar input of ``dtype`` from Python/NumPy data, or the tensor itself (cast if needed)."""
     if isinstance(value, (bool, int, float, np.generic, np.ndarray)):
-        d = dtype if dtype is not None else (
-            dt.as_dtype(value.dtype) if isinstance(value, (np.generic, np.ndarray))
-            else dt.weak_scalar_dtype(value, None)
+        d = (
+            dtype
+            if dtype is not None
+            else (
+                dt.as_dtype(value.dtype)
+                if isinstance(value, (np.generic, np.ndarray))
+                else dt.weak_scalar_dtype(value, None)
+            )
         )
         return np.asarray(value, dtype=d.np)
     if dtype is not None and getattr(value, "dtype", dtype) != dtype:

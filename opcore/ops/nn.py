@@ -367,9 +367,7 @@ def _spatial(ctx: ShapeContext, name: str) -> tuple[int, int]:
     values = ctx.attr(name)
     fmt = ctx.attr("data_format")
     if len(values) != 4:
-        raise OpDefinitionError(
-            f"{ctx.op}: attribute {name!r} must have 4 values in {fmt} order, got {list(values)}"
-        )
+        raise OpDefinitionError(f"{ctx.op}: attribute {name!r} must have 4 values in {fmt} order, got {list(values)}")
     n, h, w, c = (values[0], values[2], values[3], values[1]) if fmt == "NCHW" else tuple(values)
     if n != 1 or c != 1:
         raise OpDefinitionError(
@@ -516,9 +514,7 @@ conv2d_backprop_filter = define_op(
 
 def _four(values: int | Sequence[int], data_format: str, name: str, op: str) -> tuple[int, ...]:
     """Expand an int or (h, w) to 4 values in ``data_format`` order; 4 values pass through."""
-    if isinstance(values, int) and not isinstance(values, bool):
-        values = (values, values)
-    vals = tuple(values)
+    vals: tuple[int, ...] = (values, values) if isinstance(values, int) else tuple(values)
     if len(vals) == 2:
         h, w = vals
         return (1, 1, h, w) if data_format == "NCHW" else (1, h, w, 1)
@@ -756,9 +752,7 @@ _DROPOUT = define_op(
 )
 
 
-def dropout(
-    x: Any, rate: float, seed: int | None = None, training: bool = True, name: str | None = None
-) -> Any:
+def dropout(x: Any, rate: float, seed: int | None = None, training: bool = True, name: str | None = None) -> Any:
     """Randomly zero elements of ``x`` with probability ``rate`` (in [0, 1)), scaling the rest by 1/(1-rate).
 
     With ``training=False`` it returns ``x`` unchanged. ``seed`` is the op-level seed

@@ -212,10 +212,8 @@ def random_uniform(
 
 
 def _whole(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-        raise OpDefinitionError(
-            f"random_uniform: {name} must be a whole number for an integer dtype, got {value!r}"
-        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise OpDefinitionError(f"random_uniform: {name} must be a whole number for an integer dtype, got {value!r}")
     return int(value)
 
 

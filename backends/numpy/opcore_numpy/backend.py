@@ -14,6 +14,7 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     array_type = "numpy.ndarray"
+    native_type = np.ndarray
 
     def devices(self) -> list[str]:
         return ["cpu:0"]

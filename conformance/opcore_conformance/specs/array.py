@@ -129,7 +129,7 @@ def _draw_pack(draw: Draw, binding: Mapping[str, str]) -> Case:
 def _pack_ref(values: list[np.ndarray], axis: int) -> np.ndarray:
     rank = values[0].ndim + 1
     ax = axis % rank
-    expanded = [v.reshape(v.shape[:ax] + (1,) + v.shape[ax:]) for v in values]
+    expanded = [v.reshape((*v.shape[:ax], 1, *v.shape[ax:])) for v in values]
     return np.concatenate(expanded, axis=ax)
 
 
@@ -249,7 +249,7 @@ def _strided_slice_grad_ref(dy: np.ndarray, like: np.ndarray, **attrs: Any) -> n
     return out
 
 
-def _ss(begin: list[int], end: list[int], strides: list[int], **masks: int) -> dict[str, Any]:
+def _ss(begin: list[Any], end: list[Any], strides: list[Any], **masks: int) -> dict[str, Any]:
     return {"begin": begin, "end": end, "strides": strides, **masks}
 
 
@@ -398,11 +398,11 @@ def _one_hot_ref(
     indices: np.ndarray, depth: int, on_value: float, off_value: float, axis: int, dtype: Any
 ) -> np.ndarray:
     npd = np.dtype(str(dtype))
-    out = np.full(indices.shape + (depth,), np.asarray(off_value).astype(npd), dtype=npd)
+    out = np.full((*indices.shape, depth), np.asarray(off_value).astype(npd), dtype=npd)
     for pos in np.ndindex(*indices.shape):
         i = int(indices[pos])
         if 0 <= i < depth:
-            out[pos + (i,)] = np.asarray(on_value).astype(npd)
+            out[(*pos, i)] = np.asarray(on_value).astype(npd)
     return np.moveaxis(out, -1, axis % out.ndim)
 
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from opcore.errors import ShapeError
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
@@ -116,8 +115,7 @@ def _check_indices(op: str, indices: np.ndarray, size: int) -> None:
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ShapeError(
-            f"{op}: indices{list(where)} = {int(indices[where])} is not in [0, {size}) "
-            "(the size of params along axis)"
+            f"{op}: indices{list(where)} = {int(indices[where])} is not in [0, {size}) (the size of params along axis)"
         )
 
 
@@ -135,9 +133,7 @@ def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: n
     out = np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
     # Move the gathered axis to the front so np.add.at scatters whole slices.
     moved = np.moveaxis(out, axis, 0)
-    src = np.moveaxis(
-        dy.reshape(dy.shape[:axis] + (indices.size,) + dy.shape[axis + indices.ndim :]), axis, 0
-    )
+    src = np.moveaxis(dy.reshape((*dy.shape[:axis], indices.size, *dy.shape[axis + indices.ndim :])), axis, 0)
     np.add.at(moved, indices.reshape(-1), src)
     return out
 

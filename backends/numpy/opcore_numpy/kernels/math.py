@@ -26,13 +26,27 @@ def _out(ctx: KernelContext, value: Any, i: int = 0) -> np.ndarray:
 
 def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
     """Register ``fn`` (a ufunc or ufunc-like function of the inputs) as the kernel of ``op``."""
+    if op in _NO_ERRSTATE:
+        # These cannot divide by zero or leave a function's domain; entering np.errstate
+        # would cost more than the op itself on small arrays (about 1 us per call).
+        def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+            r = fn(*xs)
+            return r if type(r) is np.ndarray else _out(ctx, r)
 
-    def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return _out(ctx, fn(*xs))
+    else:
+
+        def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return _out(ctx, fn(*xs))
 
     kernel.__name__ = kernel.__qualname__ = op
     KERNELS.add(op, kernel)
+
+
+_NO_ERRSTATE = frozenset(
+    {"Add", "Sub", "Mul", "Maximum", "Minimum", "Neg", "Abs", "Sign", "Equal", "NotEqual", "Less", "LessEqual",
+     "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "Select"}
+)
 
 
 def _quiet(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

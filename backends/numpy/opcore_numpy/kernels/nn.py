@@ -14,7 +14,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
@@ -54,9 +53,7 @@ def log_softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
 
 
 @KERNELS.kernel("SoftmaxCrossEntropyWithLogits")
-def softmax_cross_entropy(
-    ctx: KernelContext, logits: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def softmax_cross_entropy(ctx: KernelContext, logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ls = _log_softmax(_work(logits), -1)
     z = _work(labels)
     loss = -(z * ls).sum(axis=-1)
@@ -286,9 +283,7 @@ def avg_pool(ctx: KernelContext, input: np.ndarray) -> np.ndarray:
 
 
 @KERNELS.kernel("MaxPoolGrad")
-def max_pool_grad(
-    ctx: KernelContext, orig_input: np.ndarray, orig_output: np.ndarray, grad: np.ndarray
-) -> np.ndarray:
+def max_pool_grad(ctx: KernelContext, orig_input: np.ndarray, orig_output: np.ndarray, grad: np.ndarray) -> np.ndarray:
     g, x = _pool_setup(ctx, orig_input)
     if g.empty or x.size == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)

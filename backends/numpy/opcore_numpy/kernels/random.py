@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
@@ -55,7 +54,7 @@ def reduce_mean(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
         return _finish(ctx, q)
     total = np.sum(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _finish(ctx, total / _acc_dtype(x).type(count) if count else total * np.nan)
+        return _finish(ctx, total / count if count else total * np.nan)
 
 
 def _lowest(dtype: np.dtype[Any]) -> Any:

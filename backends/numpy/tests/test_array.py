@@ -1,0 +1,123 @@
+"""Array-family ops on the NumPy backend: semantics the conformance suite does not pin down."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore.errors import ShapeError
+from opcore.ops import array as A
+from opcore.ops import reduce as R
+
+
+def _grad(fn, x):
+    t = opcore.constant(x)
+    with opcore.GradientTape() as tape:
+        tape.watch(t)
+        y = fn(t)
+    return tape.gradient(y, t).numpy()
+
+
+X = np.arange(24.0).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        1,
+        -1,
+        (slice(None), 2),
+        (Ellipsis, 0),
+        (None, 1, slice(None, None, -1)),
+        (slice(1, None), None, slice(None, None, 2), -2),
+        (slice(-1, -4, -2), Ellipsis, None),
+        (slice(10, -10, -1),),
+        Ellipsis,
+    ],
+)
+def test_getitem_matches_numpy(key):
+    assert np.array_equal(opcore.constant(X)[key].numpy(), X[key])
+
+
+def test_getitem_out_of_range_names_index_and_shape():
+    with pytest.raises(ShapeError, match=r"index 5 .*size 3") as e:
+        _ = opcore.constant(X)[:, 5]
+    assert "(2, 3, 4)" in str(e.value)
+    with pytest.raises(ShapeError, match="too many indices"):
+        _ = opcore.constant(X)[0, 0, 0, 0]
+
+
+def test_getitem_gradient_scatters_back():
+    g = _grad(lambda t: R.reduce_sum(t[1, ::-2, None]), X)
+    expected = np.zeros_like(X)
+    expected[1, ::-2] = 1
+    assert np.array_equal(g, expected)
+
+
+def test_results_do_not_alias_inputs():
+    x = np.arange(6.0).reshape(2, 3)
+    t = opcore.constant(x)
+    for out in (A.reshape(t, [3, 2]), A.transpose(t, [0, 1]), A.squeeze(A.expand_dims(t, 0)), t[:, :], t[0]):
+        assert not np.shares_memory(out.numpy(), t.numpy())
+
+
+def test_reshape_error_names_both_shapes():
+    with pytest.raises(ShapeError, match=r"\(2, 3\).*\[4\]"):
+        A.reshape(opcore.constant(np.zeros((2, 3))), [4])
+
+
+def test_concat_gradient_splits_by_input_sizes():
+    a, b = opcore.constant(np.ones((2, 1))), opcore.constant(np.ones((2, 3)))
+    w = opcore.constant(np.arange(8.0).reshape(2, 4))
+    with opcore.GradientTape() as tape:
+        tape.watch(a)
+        tape.watch(b)
+        y = R.reduce_sum(A.concat([a, b], 1) * w)
+    ga, gb = tape.gradient(y, [a, b])
+    assert np.array_equal(ga.numpy(), w.numpy()[:, :1])
+    assert np.array_equal(gb.numpy(), w.numpy()[:, 1:])
+
+
+def test_gather_gradient_adds_repeated_indices():
+    g = _grad(lambda t: R.reduce_sum(A.gather(t, np.array([0, 0, 2]), axis=1)), np.ones((2, 3)))
+    assert np.array_equal(g, [[2, 0, 1], [2, 0, 1]])
+
+
+def test_gather_rejects_out_of_range_indices():
+    with pytest.raises(ShapeError, match="not in"):
+        A.gather(opcore.constant(np.ones(3)), np.array([3]))
+
+
+def test_one_hot_out_of_range_rows_are_off():
+    out = A.one_hot(np.array([1, -1, 3]), 3, on_value=5.0, off_value=-1.0, dtype="int32").numpy()
+    assert out.dtype == np.int32
+    assert np.array_equal(out, [[-1, 5, -1], [-1, -1, -1], [-1, -1, -1]])
+
+
+def test_fill_zeros_ones():
+    assert A.fill([2], 7).numpy().dtype == np.int32
+    assert np.array_equal(A.zeros([2, 0]).numpy(), np.zeros((2, 0), np.float32))
+    assert A.ones([3], "int64").numpy().tolist() == [1, 1, 1]
+    assert A.ones([3], "bool").numpy().tolist() == [True] * 3
+
+
+def test_pad_gradient_and_values():
+    x = np.arange(6.0).reshape(2, 3)
+    out = A.pad(opcore.constant(x), [[1, 0], [0, 2]], constant_values=9).numpy()
+    assert out.shape == (3, 5) and out[0, 0] == 9 and np.array_equal(out[1:, :3], x)
+    assert np.array_equal(_grad(lambda t: R.reduce_sum(A.pad(t, [[1, 0], [0, 2]])), x), np.ones_like(x))
+
+
+def test_second_order_through_strided_slice():
+    x = opcore.constant(np.array([1.0, 2.0, 3.0]))
+    with opcore.GradientTape() as outer:
+        outer.watch(x)
+        with opcore.GradientTape() as inner:
+            inner.watch(x)
+            y = R.reduce_sum(x[::2] * x[::2] * x[::2])
+        g = inner.gradient(y, x)
+        s = R.reduce_sum(g)
+    h = outer.gradient(s, x)
+    assert np.allclose(g.numpy(), [3.0, 0.0, 27.0])
+    assert np.allclose(h.numpy(), [6.0, 0.0, 18.0])
