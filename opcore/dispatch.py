@@ -66,6 +66,10 @@ graph_stack: list[Builder] = []
 _MAX_PLANS = 1024
 
 
+class _NEVER:
+    """A type no kernel returns: plans without a native type skip the inline check."""
+
+
 def clear_cache() -> None:
     """Forget the cached dispatch plans (the registry does this on every change)."""
     for op in _registry.ops.values():
@@ -89,13 +93,26 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             if type(x) is Tensor and type(y) is Tensor and x._backend is y._backend:
                 plan = op._plans.get((x._backend, x._dtype, x._shape, y._dtype, y._shape))
                 if plan is not None:
-                    return _run_plan(op, plan, inputs, plan[0](plan[1], x._value, y._value))
+                    r = plan[0](plan[1], x._value, y._value)
+                    # The common case inline: one output of the native type, as inferred.
+                    if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
+                        out = Tensor(r, plan[2], plan[8], plan[7])
+                        if active_tapes:
+                            _record(op, inputs, (out,), plan[5])
+                        return out
+                    return _run_plan(op, plan, inputs, r)
         elif n == 1:
             x = inputs[0]
             if type(x) is Tensor:
                 plan = op._plans.get((x._backend, x._dtype, x._shape))
                 if plan is not None:
-                    return _run_plan(op, plan, inputs, plan[0](plan[1], x._value))
+                    r = plan[0](plan[1], x._value)
+                    if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
+                        out = Tensor(r, plan[2], plan[8], plan[7])
+                        if active_tapes:
+                            _record(op, inputs, (out,), plan[5])
+                        return out
+                    return _run_plan(op, plan, inputs, r)
     key: Any = None
     if not graph_stack and len(inputs) == len(op.inputs) and all(type(x) is Tensor for x in inputs):
         first = inputs[0]._backend if inputs else None
@@ -117,10 +134,16 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
 
 
 def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor], result: Any) -> Any:
-    _, ctx, backend, out_specs, single, bound = plan
+    ctx, backend, out_specs, single, bound = plan[1:6]
     if single:
         shape, dtype = out_specs[0]
-        if type(result) is not backend.native_type or result.shape != shape or result.dtype != dtype.np:
+        native = backend.native_type
+        if native is not None:
+            if type(result) is not native or result.shape != shape or result.dtype != dtype.np:
+                _contract_error(op, backend, [result], out_specs)
+        elif (
+            not backend.is_native(result) or backend.shape_of(result) != shape or backend.dtype_of(result) != dtype.np
+        ):
             _contract_error(op, backend, [result], out_specs)
         out = Tensor(result, backend, dtype, shape)
         if active_tapes:
@@ -182,8 +205,15 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
         if cacheable:
             if len(op._plans) > _MAX_PLANS:
                 op._plans.clear()
-            single = len(out_specs) == 1 and not op.outputs[0].variadic and backend.native_type is not None
-            op._plans[key] = (kd.fn, ctx, backend, out_specs, single, bound)
+            single = len(out_specs) == 1 and not op.outputs[0].variadic
+            # (kernel, ctx, backend, out specs, single output?, attrs, and for the inline
+            # check in call_op: native type, shape, dtype, NumPy dtype; None where n/a)
+            fast = single and backend.native_type is not None
+            op._plans[key] = (
+                kd.fn, ctx, backend, out_specs, single, bound,
+                backend.native_type if fast else _NEVER, shapes[0] if fast else None,
+                out_dtypes[0] if fast else None, out_dtypes[0].np if fast else None,
+            )  # fmt: skip
     if active_tapes:
         _record(op, converted, outs, bound)
     return _shape_result(op, bound, outs)

@@ -165,8 +165,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, scale: float) 
     inf = np.isinf(e64) | np.isinf(a64)
     inf_ok = ~inf | (a64 == e64)
     finite = ~both_nan & ~inf
-    err = np.where(finite, np.abs(a64 - e64), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
+        err = np.where(finite, np.abs(a64 - e64), 0.0)
         rel = np.where(finite & (e64 != 0), err / np.abs(e64), 0.0)
     ok = bool(np.all(inf_ok) and np.all(both_nan | inf | (err <= atol + rtol * np.abs(e64))) and not np.any(np.isnan(a64) & ~np.isnan(e64)))
     return ok, float(err.max(initial=0.0)), float(rel.max(initial=0.0)), f"rtol={rtol:g}, atol={atol:g}"
@@ -175,9 +175,12 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, scale: float) 
 def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[str, str], backend: str) -> None:
     """Forward values vs the reference, output shapes/dtypes vs the shape function, no input mutation."""
     before = [_to64(x) for x in prepared.host]
-    tensors, outs = call(op, prepared.host, prepared.attrs, backend)
     snap = repro_snippet(op, prepared, backend)
     shp = shapes_text(prepared)
+    try:
+        tensors, outs = call(op, prepared.host, prepared.attrs, backend)
+    except opcore.KernelContractError as exc:
+        raise CheckFailure(str(exc), check="contract", shapes=shp, repro=snap) from None
     # inputs must not be mutated (on the device or on the host)
     for i, (t, b) in enumerate(zip(tensors, before)):
         items = t if isinstance(t, list) else [t]

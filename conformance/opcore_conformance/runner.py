@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +47,17 @@ class Item:
     @property
     def column(self) -> str:
         """The dtype this item shows under in the op x dtype table."""
-        return next(iter(self.binding.values()), "-")
+        return column_of(get_registry().ops[self.op], self.binding)
+
+
+def column_of(op: OpDef, binding: dict[str, str]) -> str:
+    """The table column of a binding: its first type variable, else the op's first fixed dtype."""
+    if binding:
+        return next(iter(binding.values()))
+    for a in op.inputs + op.outputs:
+        if a.type in DTYPE_ORDER:
+            return a.type
+    return "-"
 
 
 @dataclass
@@ -56,6 +67,8 @@ class Result:
     binding: dict[str, str]
     #: passed | failed | unsupported | not-claimed | no-spec
     verdict: str
+    #: The op x dtype table column this result shows under.
+    column: str = "-"
     message: str = ""
     check: str = ""
     max_abs_error: float | None = None
@@ -99,6 +112,7 @@ class Report:
         }
 
     def write_json(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_json(), f, indent=1)
 
@@ -107,7 +121,7 @@ class Report:
         mark = {"passed": "P", "failed": "F", "unsupported": "U", "not-claimed": ".", "no-spec": "?"}
         cells: dict[str, dict[str, set[str]]] = {}
         for r in self.results:
-            col = next(iter(r.binding.values()), "-")
+            col = r.column
             cells.setdefault(r.op, {}).setdefault(col, set()).add(mark[r.verdict])
         cols = [c for c in DTYPE_ORDER + ["-"] if any(c in row for row in cells.values())]
         width = max([len(o) for o in cells] + [2])
@@ -196,7 +210,7 @@ def run_item(item: Item, max_examples: int = DEFAULT_EXAMPLES) -> Result:
     reg = get_registry()
     op = reg.ops[item.op]
     start = time.perf_counter()
-    res = Result(item.op, item.backend, item.binding, "passed")
+    res = Result(item.op, item.backend, item.binding, "passed", column_of(op, item.binding))
     spec = item.spec
     try:
         if spec is None:

@@ -560,8 +560,8 @@ def getitem(x: Any, key: Any) -> Any:
     ``None`` (a new axis) and ``...``. Out-of-range ints raise ShapeError naming
     the index and the shape.
 
-    >>> # t[1, ::-1, None] == strided_slice(t, [1, 0, 0], [2, 0, 0], [1, -1, 1],
-    >>> #     end_mask=0b010 | ..., shrink_axis_mask=0b001, new_axis_mask=0b100)
+    ``t[1, ::-1, None]`` becomes ``strided_slice(t, [1, 0, 0], [2, 0, 0], [1, -1, 1],
+    begin_mask=0b010, end_mask=0b010, new_axis_mask=0b100, shrink_axis_mask=0b001)``.
     """
     items = key if isinstance(key, tuple) else (key,)
     begin: list[int] = []

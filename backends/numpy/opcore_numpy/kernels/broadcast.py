@@ -29,4 +29,4 @@ def broadcast_like(ctx: KernelContext, x: np.ndarray, like: np.ndarray) -> np.nd
 
 @KERNELS.kernel("ReshapeLike")
 def reshape_like(ctx: KernelContext, x: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return x.reshape(ctx.out_shapes[0])
+    return x.reshape(ctx.out_shapes[0]).copy()

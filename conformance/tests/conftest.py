@@ -1,0 +1,3 @@
+from tests.conftest import toy  # the in-test "toy" backend fixture
+
+__all__ = ["toy"]
