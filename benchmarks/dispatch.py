@@ -10,6 +10,7 @@ for ``add`` on 1-element float32 tensors. PyTorch is measured when installed
 from __future__ import annotations
 
 import argparse
+import functools
 import timeit
 from collections.abc import Callable
 
@@ -38,16 +39,19 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
     a1 = np.ones((1,), np.float32)
     m = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
-    cases = [("add, 1 element float32", a1, a1, "add", args.number), ("matmul 256x256 float32", m, m, "matmul", max(args.number // 100, 50))]
-    for label, x, y, kind, number in cases:
-        tx, ty = opcore.constant(x), opcore.constant(y)
+    cases = [
+        ("add, 1 element float32", a1, np.add, opcore.add, "add", args.number),
+        ("matmul 256x256 float32", m, np.matmul, opcore.matmul, "matmul", max(args.number // 100, 50)),
+    ]
+    for label, x, np_fn, op_fn, torch_name, number in cases:
+        t = opcore.constant(x)
         row = {
-            "numpy": per_call_us((lambda: np.add(x, y)) if kind == "add" else (lambda: np.matmul(x, y)), number, args.repeat),
-            "opcore": per_call_us((lambda: opcore.add(tx, ty)) if kind == "add" else (lambda: opcore.matmul(tx, ty)), number, args.repeat),
+            "numpy": per_call_us(functools.partial(np_fn, x, x), number, args.repeat),
+            "opcore": per_call_us(functools.partial(op_fn, t, t), number, args.repeat),
         }
         if torch is not None:
-            px, py = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
-            row["torch"] = per_call_us((lambda: torch.add(px, py)) if kind == "add" else (lambda: torch.matmul(px, py)), number, args.repeat)
+            px = torch.from_numpy(x.copy())
+            row["torch"] = per_call_us(functools.partial(getattr(torch, torch_name), px, px), number, args.repeat)
         rows.append((label, row))
 
     print(f"{'case':<26} {'numpy us':>10} {'opcore us':>10} {'torch us':>10} {'opcore/numpy':>13} {'opcore/torch':>13}")

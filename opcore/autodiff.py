@@ -171,7 +171,9 @@ class GradientTape:
                         "Give its OpDef a gradient=fn, or declare it differentiable=False if no gradient exists."
                     )
                 dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, entry.outputs)]
-                dxs = op.gradient(GradContext(op, entry.inputs, entry.outputs, entry.attrs), *self._group(op, entry, dys))
+                dxs = op.gradient(
+                    GradContext(op, entry.inputs, entry.outputs, entry.attrs), *self._group(op, entry, dys)
+                )
                 if len(dxs) != len(entry.inputs):
                     raise GradientError(
                         f"the gradient of {op.name!r} returned {len(dxs)} values for {len(entry.inputs)} inputs"
@@ -206,9 +208,9 @@ class GradientTape:
                 i += 1
         return grouped
 
-    @staticmethod
-    def _accumulate(grads: dict[int, Any], x: Any, dx: Any, add: Any) -> None:
-        if dx is None or not isinstance(x, Tensor) or not x.dtype.is_floating:
+    def _accumulate(self, grads: dict[int, Any], x: Any, dx: Any, add: Any) -> None:
+        # Only tracked tensors (watched, or computed from watched ones) get gradients.
+        if dx is None or id(x) not in self._tracked or not x.dtype.is_floating:
             return
         prev = grads.get(id(x))
         grads[id(x)] = dx if prev is None else add(prev, dx)

@@ -98,7 +98,8 @@ class Backend:
         return tuple(array.shape)
 
     def dtype_of(self, array: Any) -> np.dtype[Any]:
-        return np.dtype(array.dtype)
+        dt: np.dtype[Any] = np.dtype(array.dtype)
+        return dt
 
     def __repr__(self) -> str:
         return f"<Backend {self.name!r} from {self.provider or '?'}>"
@@ -156,9 +157,7 @@ class Config:
 config = Config()
 stats = Stats()
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("opcore_backend", default=None)
-_fallback: contextvars.ContextVar[FallbackPolicy | None] = contextvars.ContextVar(
-    "opcore_fallback", default=None
-)
+_fallback: contextvars.ContextVar[FallbackPolicy | None] = contextvars.ContextVar("opcore_fallback", default=None)
 _ready: dict[str, Backend] = {}
 
 

@@ -49,8 +49,9 @@ def _op_rows(backend: str | None) -> list[dict[str, Any]]:
                 continue
             ks = reg.kernels_for(name, b)
             kernels[b] = sorted({",".join(d.name for d in k.types) or "-" for k in ks})
-        rows.append({"op": name, "version": op.version, "provider": op.provider, "signature": op.signature,
-                     "kernels": kernels})
+        rows.append(
+            {"op": name, "version": op.version, "provider": op.provider, "signature": op.signature, "kernels": kernels}
+        )
     return rows
 
 
@@ -65,7 +66,11 @@ def _cmd_ops(args: argparse.Namespace) -> int:
         print("| op | provider | " + " | ".join(backends) + " |")
         print("|---|---|" + "---|" * len(backends))
         for r in rows:
-            print(f"| `{r['op']}` | {r['provider']} | " + " | ".join(", ".join(r["kernels"].get(b, [])) or "—" for b in backends) + " |")
+            print(
+                f"| `{r['op']}` | {r['provider']} | "
+                + " | ".join(", ".join(r["kernels"].get(b, [])) or "—" for b in backends)
+                + " |"
+            )
         return 0
     for r in rows:
         print(r["signature"])
@@ -80,7 +85,7 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     except ImportError:
         print("the conformance suite is not installed: pip install opcore-conformance", file=sys.stderr)
         return 2
-    return execute(args)
+    return int(execute(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -134,16 +134,14 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
 
 
 def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor], result: Any) -> Any:
-    ctx, backend, out_specs, single, bound = plan[1:6]
+    backend, out_specs, single, bound = plan[2:6]
     if single:
         shape, dtype = out_specs[0]
         native = backend.native_type
         if native is not None:
             if type(result) is not native or result.shape != shape or result.dtype != dtype.np:
                 _contract_error(op, backend, [result], out_specs)
-        elif (
-            not backend.is_native(result) or backend.shape_of(result) != shape or backend.dtype_of(result) != dtype.np
-        ):
+        elif not backend.is_native(result) or backend.shape_of(result) != shape or backend.dtype_of(result) != dtype.np:
             _contract_error(op, backend, [result], out_specs)
         out = Tensor(result, backend, dtype, shape)
         if active_tapes:
@@ -191,9 +189,7 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
             ok, reason = backend.supports(d)
             if not ok:
                 raise DTypeError(f"{op.name}: cannot produce {d} on backend {backend.name!r}: {reason}")
-        natives = [
-            [t._value for t in item] if isinstance(item, list) else item._value for item in converted
-        ]
+        natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
         result = kd.fn(ctx, *natives)
         results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
         outs = _wrap(op, backend, results, out_specs)
@@ -304,8 +300,7 @@ def _convert_inputs(
                 raise OpDefinitionError(f"{op.name}: attribute {tv!r} (a dtype) is required")
             if d not in allowed:
                 raise DTypeError(
-                    f"{op.name}: {tv}={d} is not allowed; {tv} must be one of "
-                    f"{{{', '.join(x.name for x in allowed)}}}"
+                    f"{op.name}: {tv}={d} is not allowed; {tv} must be one of {{{', '.join(x.name for x in allowed)}}}"
                 )
             binding[tv] = d
             continue
@@ -405,7 +400,9 @@ def _wrap(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequen
     return outs
 
 
-def _contract_error(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> None:
+def _contract_error(
+    op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]
+) -> None:
     got = []
     for r in results:
         if backend.is_native(r):

@@ -121,9 +121,7 @@ def as_dtype(value: Any) -> DType:
     if isinstance(value, str):
         found = _BY_NAME.get(value)
         if found is None:
-            raise DTypeError(
-                f"unknown dtype {value!r}; opcore's dtypes are {', '.join(d.name for d in ALL)}"
-            )
+            raise DTypeError(f"unknown dtype {value!r}; opcore's dtypes are {', '.join(d.name for d in ALL)}")
         return found
     if value is bool:
         return bool_
@@ -138,8 +136,7 @@ def as_dtype(value: Any) -> DType:
     found = _BY_NP.get(npd)
     if found is None:
         raise DTypeError(
-            f"NumPy dtype {npd} has no opcore equivalent; "
-            f"opcore's dtypes are {', '.join(d.name for d in ALL)}"
+            f"NumPy dtype {npd} has no opcore equivalent; opcore's dtypes are {', '.join(d.name for d in ALL)}"
         )
     return found
 

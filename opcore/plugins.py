@@ -143,7 +143,7 @@ def _register_all(staged: list[tuple[str, Any, str, str]]) -> None:
             # A backend's own plugin registers its kernels before other plugins extend
             # that backend, so a third party can never displace (or pre-empt) them.
             ok.sort(key=lambda p: not _registered_backend(p[0]))
-        for name, obj, dist, version in ok:
+        for name, _obj, dist, version in ok:
             if _records[name].status != "loaded":
                 continue
             fn = _hook_function(name, phase)
@@ -163,9 +163,7 @@ def _hook_function(plugin: str, phase: str) -> Callable[..., Any] | None:
     return None
 
 
-def _call_isolated(
-    registry: Registry, fn: Callable[..., Any], name: str, dist: str, version: str, phase: str
-) -> None:
+def _call_isolated(registry: Registry, fn: Callable[..., Any], name: str, dist: str, version: str, phase: str) -> None:
     try:
         with registry.plugin_scope(dist) as journal:
             fn(registry=registry)
@@ -186,5 +184,6 @@ def conformance_specs() -> list[Any]:
         rec = _records.get(impl.plugin_name)
         if rec is not None and rec.status != "loaded":
             continue
-        out.extend(impl.function() or [])
+        specs: Any = impl.function()
+        out.extend(specs or [])
     return out

@@ -61,9 +61,7 @@ __all__ = [
 
 _NAME_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*$")
 _ARG_RE = re.compile(r"^\s*(\w+)\s*:\s*(?:(\w+)\s*\*\s*)?(\w+)\s*$")
-_ATTR_RE = re.compile(
-    r"^\s*(\w+)\s*:\s*(list\(\w+\)|\{[^}]*\}|\w+)(\?)?\s*(?:>=\s*(-?\d+))?\s*(?:=\s*(.+?))?\s*$"
-)
+_ATTR_RE = re.compile(r"^\s*(\w+)\s*:\s*(list\(\w+\)|\{[^}]*\}|\w+)(\?)?\s*(?:>=\s*(-?\d+))?\s*(?:=\s*(.+?))?\s*$")
 _ATTR_TYPES = ("int", "float", "bool", "string", "type", "shape", "list(int)", "list(float)")
 
 
@@ -129,7 +127,7 @@ class AttrDef:
                 raise self._bad(op, value, f"an int >= {self.minimum}")
             return value
         if t == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+            if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
                 raise self._bad(op, value, "a float")
             return float(value)
         if t == "bool":
@@ -217,9 +215,7 @@ def _parse_attr(op: str, spec: str | AttrDef) -> AttrDef:
             raise OpDefinitionError(f"{op}: cannot parse the allowed values in {spec!r}") from None
         type_ = "string" if all(isinstance(a, str) for a in allowed) else "int"
     elif type_ not in _ATTR_TYPES:
-        raise OpDefinitionError(
-            f"{op}: attribute {name!r} has unknown type {type_!r}; known: {', '.join(_ATTR_TYPES)}"
-        )
+        raise OpDefinitionError(f"{op}: attribute {name!r} has unknown type {type_!r}; known: {', '.join(_ATTR_TYPES)}")
     attr = AttrDef(
         name,
         type_,
@@ -233,9 +229,7 @@ def _parse_attr(op: str, spec: str | AttrDef) -> AttrDef:
         except (ValueError, SyntaxError):
             value = default  # a bare word such as int64 for a type attr
         value = attr.check(op, value)
-        attr = AttrDef(
-            name, type_, value, True, attr.optional, attr.minimum, attr.allowed
-        )
+        attr = AttrDef(name, type_, value, True, attr.optional, attr.minimum, attr.allowed)
     return attr
 
 
@@ -313,9 +307,7 @@ class OpDef:
         self.version = int(version)
         self.inputs = tuple(_parse_arg(name, s) for s in inputs)
         self.outputs = tuple(_parse_arg(name, s) for s in outputs)
-        self.type_vars: dict[str, tuple[DType, ...]] = {
-            k: _dt.parse_dtype_set(v) for k, v in (type_vars or {}).items()
-        }
+        self.type_vars: dict[str, tuple[DType, ...]] = {k: _dt.parse_dtype_set(v) for k, v in (type_vars or {}).items()}
         self.attrs = {a.name: a for a in (_parse_attr(name, s) for s in attrs)}
         self.shape_fn = shape_fn
         self.dtype_fn = dtype_fn
@@ -379,9 +371,7 @@ class OpDef:
             s += "; " + ", ".join(str(a) for a in self.attrs.values())
         s += f") -> ({', '.join(str(a) for a in self.outputs)})"
         if self.type_vars:
-            s += "; " + "; ".join(
-                f"{k} in {{{', '.join(d.name for d in v)}}}" for k, v in self.type_vars.items()
-            )
+            s += "; " + "; ".join(f"{k} in {{{', '.join(d.name for d in v)}}}" for k, v in self.type_vars.items())
         return s
 
     def input_index(self, name: str) -> int:
@@ -428,9 +418,7 @@ class OpDef:
         out_shapes = [result] if isinstance(result, Shape) else list(result)
         n = self.num_outputs(attrs)
         if len(out_shapes) != n:
-            raise OpDefinitionError(
-                f"{self.name}: shape function returned {len(out_shapes)} shapes for {n} outputs"
-            )
+            raise OpDefinitionError(f"{self.name}: shape function returned {len(out_shapes)} shapes for {n} outputs")
         if self.dtype_fn is not None:
             out_dtypes = list(self.dtype_fn(binding, attrs))
         else:

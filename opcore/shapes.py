@@ -32,7 +32,7 @@ __all__ = [
     "unchanged",
 ]
 
-Dim = Union[int, None]
+Dim = int | None
 ShapeLike = Union["Shape", Sequence[Dim], None]
 
 
@@ -57,9 +57,7 @@ class Shape:
                 try:
                     v = int(d.__index__())  # numpy integers
                 except (AttributeError, TypeError):
-                    raise ShapeError(
-                        f"a dimension must be a non-negative int or None, got {d!r}"
-                    ) from None
+                    raise ShapeError(f"a dimension must be a non-negative int or None, got {d!r}") from None
                 if v < 0:
                     raise ShapeError(f"a dimension must be non-negative or None, got {v}")
                 out.append(v)
@@ -223,9 +221,7 @@ def broadcast_pair(ctx: ShapeContext, a: Shape, b: Shape, a_name: str, b_name: s
             out.append(x)
         elif x is None:
             out.append(y)  # y is a known dim != 1 (or None): x must match it
-        elif y is None:
-            out.append(x)
-        elif x == y:
+        elif y is None or x == y:
             out.append(x)
         else:
             raise ctx.error(
@@ -278,16 +274,12 @@ def reduce_shape(ctx: ShapeContext, x: Shape, axes: int | Sequence[int] | None, 
     return Shape(d for i, d in enumerate(x.dims) if i not in red)
 
 
-def matmul_shape(
-    ctx: ShapeContext, a: Shape, b: Shape, transpose_a: bool, transpose_b: bool
-) -> Shape:
+def matmul_shape(ctx: ShapeContext, a: Shape, b: Shape, transpose_a: bool, transpose_b: bool) -> Shape:
     """Output shape of a (batched) matrix product with transpose flags."""
     if a.dims is None or b.dims is None:
         return Shape(None)
     if len(a.dims) < 2 or len(b.dims) < 2:
-        raise ctx.error(
-            f"inputs must have rank >= 2, got a with shape {a} and b with shape {b}"
-        )
+        raise ctx.error(f"inputs must have rank >= 2, got a with shape {a} and b with shape {b}")
     m, ka = (a.dims[-1], a.dims[-2]) if transpose_a else (a.dims[-2], a.dims[-1])
     kb, n = (b.dims[-1], b.dims[-2]) if transpose_b else (b.dims[-2], b.dims[-1])
     if ka is not None and kb is not None and ka != kb:
@@ -326,14 +318,13 @@ def concat_shape(ctx: ShapeContext, shapes: Sequence[Shape], axis: int, names: s
             if out[j] is None:
                 out[j] = d
         if total is not None:
-            total = None if s.dims[ax] is None else total + s.dims[ax]
+            d_ax = s.dims[ax]
+            total = None if d_ax is None else total + d_ax
     out[ax] = total
     return Shape(out)
 
 
-def conv_output_size(
-    ctx: ShapeContext, size: Dim, window: Dim, stride: int, dilation: int, padding: str
-) -> Dim:
+def conv_output_size(ctx: ShapeContext, size: Dim, window: Dim, stride: int, dilation: int, padding: str) -> Dim:
     """Output length of a convolution or pooling window along one spatial dim."""
     if size is None or window is None:
         return None
@@ -342,8 +333,6 @@ def conv_output_size(
         return -(-size // stride)
     if padding == "VALID":
         if size < effective:
-            raise ctx.error(
-                f"input size {size} is smaller than the (dilated) window {effective} with VALID padding"
-            )
+            raise ctx.error(f"input size {size} is smaller than the (dilated) window {effective} with VALID padding")
         return (size - effective) // stride + 1
     raise ctx.error(f"padding must be 'SAME' or 'VALID', got {padding!r}")

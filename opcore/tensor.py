@@ -116,10 +116,10 @@ class TensorOps:
     def __ge__(self, other: Any) -> Any:
         return _math.greater_equal(self, other)
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:
         return _math.equal(self, other)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:
         return _math.not_equal(self, other)
 
     # Tensors are used as dict keys (feeds, gradients): identity hashing.
@@ -357,8 +357,7 @@ def convert_to_tensor(value: Any, dtype: Any = None, backend: str | None = None)
     if isinstance(value, Tensor):
         if dtype is not None and _dt.as_dtype(dtype) is not value.dtype:
             raise DTypeError(
-                f"tensor has dtype {value.dtype}, but {_dt.as_dtype(dtype)} was asked for; "
-                "use opcore.cast(t, dtype)"
+                f"tensor has dtype {value.dtype}, but {_dt.as_dtype(dtype)} was asked for; use opcore.cast(t, dtype)"
             )
         if backend is not None and backend != value.backend:
             raise BackendMismatchError(

@@ -85,6 +85,8 @@ print(names, sorted(opcore.get_registry().backends), (opcore.constant([1.0]) * 3
 def test_import_does_not_import_plugins_eagerly() -> None:
     out = subprocess.run(
         [sys.executable, "-c", "import sys, opcore; print('opcore_numpy' in sys.modules)"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.stdout.strip() == "False", out.stderr

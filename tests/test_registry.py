@@ -32,9 +32,9 @@ def test_attrs_are_checked_and_normalised() -> None:
     assert bound == {"axis": (1,), "strides": (1, 2), "padding": "SAME"}
     with pytest.raises(OpDefinitionError, match=r"t\.Op: attribute 'strides' expects a list\(int\) of length >= 2"):
         op.bind_attrs({"strides": [1]})
-    with pytest.raises(OpDefinitionError, match="one of 'SAME', 'VALID'"):
+    with pytest.raises(OpDefinitionError, match=r"one of 'SAME', 'VALID'"):
         op.bind_attrs({"strides": [1, 1], "padding": "FULL"})
-    with pytest.raises(OpDefinitionError, match="unknown attribute"):
+    with pytest.raises(OpDefinitionError, match=r"unknown attribute"):
         op.bind_attrs({"strides": [1, 1], "axes": 1})
     with pytest.raises(OpDefinitionError, match="missing required attribute 'strides'"):
         op.bind_attrs({})
@@ -73,12 +73,12 @@ def test_registration_clashes_name_plugin_op_and_what_clashed() -> None:
     msg = str(e.value)
     assert "second-dist" in msg and "t.Op" in msg and "first-dist" in msg and "another signature" in msg
 
-    with pytest.raises(PluginError, match="unknown op 't.Missing'"):
+    with pytest.raises(PluginError, match=r"unknown op 't\.Missing'"):
         reg.register_kernel("t.Missing", "numpy", _kernel)
     with pytest.raises(PluginError, match=r"T=int32, outside the op's allowed set \{float32, float64\}"):
         reg.register_kernel("t.Op", "numpy", _kernel, "int32")
     reg.register_kernel("t.Op", "numpy", _kernel, "float32")
-    with pytest.raises(PluginError, match="second kernel for op 't.Op' on backend 'numpy'"):
+    with pytest.raises(PluginError, match=r"second kernel for op 't\.Op' on backend 'numpy'"):
         reg.register_kernel("t.Op", "numpy", _kernel, "float32")
     reg.register_kernel("t.Op", "numpy", _kernel, "float32", override=True)
     assert len(reg.kernels_for("t.Op")) == 1

@@ -12,7 +12,6 @@ import numpy as np
 import opcore
 from opcore.registry import OpDef
 from opcore.shapes import Shape
-
 from opcore_conformance.spec import Case, Invalid, OpSpec, make_array
 
 #: (rtol, atol) for comparing a dtype's results with the float64 reference.
@@ -28,8 +27,17 @@ GRAD_MAX_ELEMENTS = 48
 class CheckFailure(AssertionError):
     """A conformance check failed; carries the numbers and a reproduction snippet."""
 
-    def __init__(self, message: str, *, check: str, max_abs: float = math.nan, max_rel: float = math.nan,
-                 tolerance: str = "", shapes: str = "", repro: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        check: str,
+        max_abs: float = math.nan,
+        max_rel: float = math.nan,
+        tolerance: str = "",
+        shapes: str = "",
+        repro: str = "",
+    ) -> None:
         super().__init__(message)
         self.check = check
         self.max_abs = max_abs
@@ -168,7 +176,11 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, scale: float) 
     with np.errstate(all="ignore"):
         err = np.where(finite, np.abs(a64 - e64), 0.0)
         rel = np.where(finite & (e64 != 0), err / np.abs(e64), 0.0)
-    ok = bool(np.all(inf_ok) and np.all(both_nan | inf | (err <= atol + rtol * np.abs(e64))) and not np.any(np.isnan(a64) & ~np.isnan(e64)))
+    ok = bool(
+        np.all(inf_ok)
+        and np.all(both_nan | inf | (err <= atol + rtol * np.abs(e64)))
+        and not np.any(np.isnan(a64) & ~np.isnan(e64))
+    )
     return ok, float(err.max(initial=0.0)), float(rel.max(initial=0.0)), f"rtol={rtol:g}, atol={atol:g}"
 
 
@@ -199,7 +211,9 @@ def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[
         if o.shape != s or o.dtype is not d:
             raise CheckFailure(
                 f"output {k} has shape {o.shape} dtype {o.dtype}, the shape function says {s} {d}",
-                check="shape", shapes=shp, repro=snap,
+                check="shape",
+                shapes=shp,
+                repro=snap,
             )
     if spec.random:
         _check_random(op, spec, prepared, outs, backend, snap, shp)
@@ -212,15 +226,24 @@ def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[
         if not ok:
             raise CheckFailure(
                 f"output {k} differs from the reference: max abs error {max_abs:.3g}, max rel error {max_rel:.3g} ({tol})",
-                check="forward", max_abs=max_abs, max_rel=max_rel, tolerance=tol, shapes=shp, repro=snap,
+                check="forward",
+                max_abs=max_abs,
+                max_rel=max_rel,
+                tolerance=tol,
+                shapes=shp,
+                repro=snap,
             )
 
 
-def _check_random(op: OpDef, spec: OpSpec, prepared: Prepared, outs: list[Any], backend: str, snap: str, shp: str) -> None:
+def _check_random(
+    op: OpDef, spec: OpSpec, prepared: Prepared, outs: list[Any], backend: str, snap: str, shp: str
+) -> None:
     _, again = call(op, prepared.host, prepared.attrs, backend)
     for a, b in zip(outs, again):
         if not np.array_equal(a.numpy(), b.numpy()):
-            raise CheckFailure("the same seeds gave different values (not reproducible)", check="random", shapes=shp, repro=snap)
+            raise CheckFailure(
+                "the same seeds gave different values (not reproducible)", check="random", shapes=shp, repro=snap
+            )
     try:
         spec.reference(outs[0].numpy(), **op.bind_attrs(prepared.attrs))
     except AssertionError as exc:
@@ -279,8 +302,13 @@ def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, re
                 max_abs = float(err.max(initial=0.0))
                 raise CheckFailure(
                     f"gradient of input {pos}{f'[{j}]' if isinstance(host[pos], list) else ''} differs from central "
-                    f"finite differences: max abs error {max_abs:.3g}" + (" (the tape returned None)" if g is None else ""),
-                    check="gradient", max_abs=max_abs, tolerance=f"rtol={rtol:g}, atol={atol:g}", shapes=shp, repro=snap,
+                    f"finite differences: max abs error {max_abs:.3g}"
+                    + (" (the tape returned None)" if g is None else ""),
+                    check="gradient",
+                    max_abs=max_abs,
+                    tolerance=f"rtol={rtol:g}, atol={atol:g}",
+                    shapes=shp,
+                    repro=snap,
                 )
     if reference_backend is not None and reference_backend != backend:
         theirs = _tape_gradients(op, host, bound, positions, weights, reference_backend)
@@ -289,12 +317,20 @@ def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, re
                 if (a is None) != (b is None) or (a is not None and not np.allclose(a, b, rtol=1e-8, atol=1e-10)):
                     raise CheckFailure(
                         f"gradient of input {pos} differs from the {reference_backend} backend's",
-                        check="gradient", shapes=shp, repro=snap,
+                        check="gradient",
+                        shapes=shp,
+                        repro=snap,
                     )
 
 
-def _tape_gradients(op: OpDef, host: list[Any], attrs: Mapping[str, Any], positions: list[int],
-                    weights: Mapping[int, np.ndarray], backend: str) -> list[list[Any]]:
+def _tape_gradients(
+    op: OpDef,
+    host: list[Any],
+    attrs: Mapping[str, Any],
+    positions: list[int],
+    weights: Mapping[int, np.ndarray],
+    backend: str,
+) -> list[list[Any]]:
     tensors = [
         [opcore.constant(v, backend=backend) for v in x] if isinstance(x, list) else opcore.constant(x, backend=backend)
         for x in host
@@ -312,7 +348,9 @@ def _tape_gradients(op: OpDef, host: list[Any], attrs: Mapping[str, Any], positi
 
 def check_invalid(op: OpDef, inv: Invalid, binding: Mapping[str, str], backend: str, rng: np.random.Generator) -> None:
     """An invalid call raises the frontend's typed error, naming the op."""
-    dts = inv.dtypes or input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **inv.attrs})
+    dts = inv.dtypes or input_dtypes(
+        op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **inv.attrs}
+    )
     host = []
     for shape, dt in zip(inv.shapes, dts):
         if isinstance(shape, list):
@@ -324,7 +362,9 @@ def check_invalid(op: OpDef, inv: Invalid, binding: Mapping[str, str], backend: 
         call(op, host, inv.attrs, backend)
     except expected as exc:
         if op.name not in str(exc):
-            raise CheckFailure(f"{inv.error} was raised but its message does not name the op: {exc}", check="invalid") from None
+            raise CheckFailure(
+                f"{inv.error} was raised but its message does not name the op: {exc}", check="invalid"
+            ) from None
         return
     except Exception as exc:
         raise CheckFailure(

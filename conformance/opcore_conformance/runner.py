@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 import opcore
 from opcore.plugins import conformance_specs, ensure_loaded
 from opcore.registry import OpDef, get_registry
-
 from opcore_conformance import checks
 from opcore_conformance.spec import OpSpec
 
@@ -123,7 +122,7 @@ class Report:
         for r in self.results:
             col = r.column
             cells.setdefault(r.op, {}).setdefault(col, set()).add(mark[r.verdict])
-        cols = [c for c in DTYPE_ORDER + ["-"] if any(c in row for row in cells.values())]
+        cols = [c for c in [*DTYPE_ORDER, "-"] if any(c in row for row in cells.values())]
         width = max([len(o) for o in cells] + [2])
         head = f"{'op':<{width}}  " + " ".join(f"{c[:7]:>7}" for c in cols)
         lines = [head, "-" * len(head)]
@@ -139,10 +138,14 @@ class Report:
         lines.append("")
         lines.append(
             f"backend {self.backend}: "
-            + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "unsupported", "not-claimed", "no-spec"))
+            + ", ".join(
+                f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "unsupported", "not-claimed", "no-spec")
+            )
             + f" in {self.seconds:.1f}s"
         )
-        lines.append("legend: P passed, F failed, U unsupported by the device, . allowed by the op but not claimed, ? no spec")
+        lines.append(
+            "legend: P passed, F failed, U unsupported by the device, . allowed by the op but not claimed, ? no spec"
+        )
         seen_no_spec: set[str] = set()
         for r in self.failed:
             if r.verdict == "no-spec":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -28,7 +28,7 @@ __all__ = [
 
 ShapeT = tuple[int, ...]
 #: An input's shape, or a list of shapes for a variadic input.
-InputShape = Union[ShapeT, list[ShapeT]]
+InputShape = ShapeT | list[ShapeT]
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 #: Value domains an input can be drawn from.
@@ -94,9 +94,7 @@ class OpSpec:
     random: bool = False
 
 
-def make_array(
-    rng: np.random.Generator, shape: ShapeT, dtype: str, domain: str = "real"
-) -> np.ndarray:
+def make_array(rng: np.random.Generator, shape: ShapeT, dtype: str, domain: str = "real") -> np.ndarray:
     """Draw an array of ``dtype`` with values from ``domain`` (see :data:`DOMAINS`)."""
     dt = np.dtype(dtype)
     if dt == np.bool_ or domain == "bool":

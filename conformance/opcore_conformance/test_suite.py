@@ -15,6 +15,5 @@ def test_conformance(conformance_item: Item, request: Any) -> None:
     if result.verdict == "unsupported":
         pytest.skip(f"not supported by the device: {result.message}")
     assert result.verdict in ("passed", "not-claimed"), (
-        f"{result.op} {result.binding} [{result.check}]: {result.message}\n"
-        f"inputs: {result.shapes}\n{result.repro}"
+        f"{result.op} {result.binding} [{result.check}]: {result.message}\ninputs: {result.shapes}\n{result.repro}"
     )

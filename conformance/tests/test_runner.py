@@ -36,9 +36,22 @@ def test_failure_snippet_reproduces_the_error(toy: str) -> None:
 def test_cli_json_report_has_the_documented_schema(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     out = subprocess.run(
-        [sys.executable, "-m", "opcore_conformance", "--backend", "numpy", "--ops", "Add,Softmax", "--json", str(path),
-         "--quiet", "--examples", "2"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "opcore_conformance",
+            "--backend",
+            "numpy",
+            "--ops",
+            "Add,Softmax",
+            "--json",
+            str(path),
+            "--quiet",
+            "--examples",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(path.read_text())
@@ -50,9 +63,24 @@ def test_cli_json_report_has_the_documented_schema(tmp_path: Path) -> None:
 
 def test_pytest_pyargs_entry_point_runs_items() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "opcore_conformance",
-         "--backend", "numpy", "--opcore-ops", "myorg.*,Relu", "--opcore-examples", "2"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "opcore_conformance",
+            "--backend",
+            "numpy",
+            "--opcore-ops",
+            "myorg.*,Relu",
+            "--opcore-examples",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout[-2000:]
     assert "11 passed" in out.stdout, out.stdout[-500:]

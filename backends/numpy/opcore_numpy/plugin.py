@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from opcore.hookspecs import hookimpl
 from opcore.registry import Registry
-
 from opcore_numpy.backend import NumpyBackend
 from opcore_numpy.kernels import TABLES
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from opcore.registry import KernelContext
-
 from opcore_numpy.kernels._table import KernelTable
 
 KERNELS = KernelTable()
@@ -15,9 +14,7 @@ KERNELS = KernelTable()
 def sum_to_like(ctx: KernelContext, x: np.ndarray, like: np.ndarray) -> np.ndarray:
     target = ctx.out_shapes[0]
     lead = x.ndim - len(target)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(target) if d == 1 and x.shape[lead + i] != 1
-    )
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(target) if d == 1 and x.shape[lead + i] != 1)
     out = x.sum(axis=axes, dtype=x.dtype) if axes else x
     return np.asarray(out).reshape(target)
 

@@ -44,8 +44,26 @@ def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
 
 
 _NO_ERRSTATE = frozenset(
-    {"Add", "Sub", "Mul", "Maximum", "Minimum", "Neg", "Abs", "Sign", "Equal", "NotEqual", "Less", "LessEqual",
-     "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot", "Select"}
+    {
+        "Add",
+        "Sub",
+        "Mul",
+        "Maximum",
+        "Minimum",
+        "Neg",
+        "Abs",
+        "Sign",
+        "Equal",
+        "NotEqual",
+        "Less",
+        "LessEqual",
+        "Greater",
+        "GreaterEqual",
+        "LogicalAnd",
+        "LogicalOr",
+        "LogicalNot",
+        "Select",
+    }
 )
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from opcore.hookspecs import hookimpl
 from opcore.registry import Registry
-
 from opcore_zero_out.kernels import zero_out_numpy
 from opcore_zero_out.ops import ZERO_OUT
 
