@@ -64,8 +64,9 @@ def test_unconnected_and_non_differentiable() -> None:
 
 
 def test_differentiable_op_without_gradient_names_it() -> None:
-    op = OpDef("test.NoGrad", inputs=["x: T"], outputs=["y: T"], type_vars={"T": "float32"},
-               shape_fn=shapes.unchanged("x"))
+    op = OpDef(
+        "test.NoGrad", inputs=["x: T"], outputs=["y: T"], type_vars={"T": "float32"}, shape_fn=shapes.unchanged("x")
+    )
     reg = opcore.get_registry()
     with reg.plugin_scope("test-nograd"):
         reg.register_op(op)

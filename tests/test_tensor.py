@@ -48,8 +48,16 @@ def test_numpy_arrays_on_the_left_defer_to_tensors() -> None:
 def test_basic_indexing_matches_numpy() -> None:
     x_np = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     x = opcore.constant(x_np)
-    for key in [0, -1, (1, 2), (slice(None), 1), (Ellipsis, 2), (slice(None, None, -1),), (None, 0, slice(1, 3)),
-                (slice(0, 2), slice(None, None, 2), -1)]:
+    for key in [
+        0,
+        -1,
+        (1, 2),
+        (slice(None), 1),
+        (Ellipsis, 2),
+        (slice(None, None, -1),),
+        (None, 0, slice(1, 3)),
+        (slice(0, 2), slice(None, None, 2), -1),
+    ]:
         np.testing.assert_array_equal(x[key].numpy(), x_np[key], err_msg=str(key))
     with pytest.raises(opcore.ShapeError, match="index 5"):
         x[5]
