@@ -90,13 +90,15 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
         n = len(inputs)
         if n == 2:
             x, y = inputs
-            if type(x) is Tensor and type(y) is Tensor and x._backend is y._backend:
-                plan = op._plans.get((x._backend, x._dtype, x._shape, y._dtype, y._shape))
+            # Spec tokens include the backend, and plans are only made for inputs on one
+            # backend, so a mixed pair never finds a plan and takes the full path (and its error).
+            if type(x) is Tensor and type(y) is Tensor:
+                plan = op._plans.get((x._spec, y._spec))
                 if plan is not None:
                     r = plan[0](plan[1], x._value, y._value)
                     # The common case inline: one output of the native type, as inferred.
                     if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
-                        out = Tensor(r, plan[2], plan[8], plan[7])
+                        out = Tensor(r, plan[2], plan[8], plan[7], plan[10])
                         if active_tapes:
                             _record(op, inputs, (out,), plan[5])
                         return out
@@ -104,11 +106,11 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
         elif n == 1:
             x = inputs[0]
             if type(x) is Tensor:
-                plan = op._plans.get((x._backend, x._dtype, x._shape))
+                plan = op._plans.get(x._spec)
                 if plan is not None:
                     r = plan[0](plan[1], x._value)
                     if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
-                        out = Tensor(r, plan[2], plan[8], plan[7])
+                        out = Tensor(r, plan[2], plan[8], plan[7], plan[10])
                         if active_tapes:
                             _record(op, inputs, (out,), plan[5])
                         return out
@@ -117,13 +119,14 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
     if not graph_stack and len(inputs) == len(op.inputs) and all(type(x) is Tensor for x in inputs):
         first = inputs[0]._backend if inputs else None
         if all(x._backend is first for x in inputs):
-            sig: list[Any] = [first]
-            for x in inputs:
-                sig.append(x._dtype)
-                sig.append(x._shape)
-            if attrs:
-                sig.append(tuple(attrs.items()))
-            key = tuple(sig)
+            n = len(inputs)
+            if not attrs and n in (1, 2):  # the keys the fast path above looks up
+                key = inputs[0]._spec if n == 1 else (inputs[0]._spec, inputs[1]._spec)
+            else:
+                sig: list[Any] = [first, *(x._spec for x in inputs)]
+                if attrs:
+                    sig.append(tuple(attrs.items()))
+                key = tuple(sig)
             try:
                 plan = op._plans.get(key)
             except TypeError:  # an unhashable attribute value (a list): no caching
@@ -209,6 +212,7 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
                 kd.fn, ctx, backend, out_specs, single, bound,
                 backend.native_type if fast else _NEVER, shapes[0] if fast else None,
                 out_dtypes[0] if fast else None, out_dtypes[0].np if fast else None,
+                outs[0]._spec,
             )  # fmt: skip
     if active_tapes:
         _record(op, converted, outs, bound)

@@ -140,6 +140,20 @@ def _true_div_operands(a: Any, b: Any) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
+_SPECS: dict[tuple[Backend, DType, tuple[int, ...]], object] = {}
+
+
+def spec_token(backend: Backend, dtype: DType, shape: tuple[int, ...]) -> object:
+    """The one token object for (backend, dtype, shape); hashed by identity, so cheap as a key."""
+    key = (backend, dtype, shape)
+    token = _SPECS.get(key)
+    if token is None:
+        if len(_SPECS) > 65536:  # forgetting tokens only costs cache misses
+            _SPECS.clear()
+        token = _SPECS[key] = object()
+    return token
+
+
 class Tensor(TensorOps):
     """An immutable n-dimensional array on one backend.
 
@@ -149,18 +163,23 @@ class Tensor(TensorOps):
     [[3.0, 5.0], [7.0, 9.0]]
     """
 
-    __slots__ = ("__weakref__", "_backend", "_dtype", "_shape", "_value")
+    __slots__ = ("__weakref__", "_backend", "_dtype", "_shape", "_spec", "_value")
 
     _value: Any
     _backend: Backend
     _dtype: DType
     _shape: tuple[int, ...]
+    #: An interned token for (backend, dtype, shape): dispatch keys its plans on it.
+    _spec: object
 
-    def __init__(self, value: Any, backend: Backend, dtype: DType, shape: tuple[int, ...]) -> None:
+    def __init__(
+        self, value: Any, backend: Backend, dtype: DType, shape: tuple[int, ...], spec: object | None = None
+    ) -> None:
         self._value = value
         self._backend = backend
         self._dtype = dtype
         self._shape = shape
+        self._spec = spec if spec is not None else spec_token(backend, dtype, shape)
 
     @property
     def dtype(self) -> DType:
