@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from opcore import _context
 from opcore import dtypes as _dt
 from opcore.backend import Backend, current_backend, current_fallback_policy, get_backend, stats
 from opcore.dtypes import DType
@@ -59,10 +60,9 @@ class Builder(Protocol):
     def add_op(self, op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any: ...
 
 
-#: Active recorders (gradient tapes), innermost last. Tapes add and remove themselves.
-active_tapes: list[Recorder] = []
-#: Graphs being built (``with graph.as_default():``), innermost last.
-graph_stack: list[Builder] = []
+# The lists live in opcore._context; bound here for speed on the hot path.
+active_tapes: list[Recorder] = _context.active_tapes
+graph_stack: list[Builder] = _context.graph_stack
 _MAX_PLANS = 1024
 
 

@@ -1,0 +1,91 @@
+"""The Layer base class, shared by the functional layers and the Keras-style models.
+
+A layer owns variables (created once, in :meth:`Layer.build`, through
+``opcore.Variable`` so the same layer works eagerly and while building a
+graph) and maps inputs to outputs in :meth:`Layer.call`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from typing import Any
+
+from opcore.shapes import Shape, as_shape
+
+__all__ = ["Layer"]
+
+_counters: defaultdict[str, itertools.count[int]] = defaultdict(itertools.count)
+
+
+def _default_name(cls: type) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    n = next(_counters[snake])
+    return snake if n == 0 else f"{snake}_{n}"
+
+
+class Layer:
+    """Base class: subclasses override :meth:`build`, :meth:`call` and :meth:`get_config`.
+
+    ``layer(x, training=...)`` builds the layer on first use from ``x``'s shape.
+    """
+
+    def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
+        self.name = name or _default_name(type(self))
+        self.trainable = trainable
+        self.dtype = dtype
+        self.built = False
+        self._variables: list[Any] = []
+
+    # -- to override ------------------------------------------------------------
+
+    def build(self, input_shape: Shape) -> None:
+        """Create the layer's variables for inputs of ``input_shape``."""
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments (used by model save/load)."""
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    # -- shared machinery --------------------------------------------------------
+
+    def add_weight(self, name: str, shape: Any, initializer: Any, dtype: Any = None, trainable: bool = True) -> Any:
+        """Create a variable owned by this layer, initialised by ``initializer(shape, dtype)``."""
+        from opcore.tensor import Variable
+
+        value = initializer(as_shape(shape).as_tuple(), dtype or self.dtype or "float32")
+        var = Variable(value, trainable=trainable and self.trainable, name=f"{self.name}/{name}")
+        self._variables.append(var)
+        return var
+
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        if not self.built:
+            shape = getattr(inputs, "shape", None)
+            self.build(shape if isinstance(shape, Shape) else as_shape(shape))
+            self.built = True
+        return self.call(inputs, training=bool(training))
+
+    @property
+    def variables(self) -> list[Any]:
+        return list(self._variables)
+
+    @property
+    def trainable_variables(self) -> list[Any]:
+        return [v for v in self._variables if v.trainable] if self.trainable else []
+
+    @property
+    def weights(self) -> list[Any]:
+        return self.variables
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
