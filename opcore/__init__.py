@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 from opcore import errors, ops
-from opcore.autodiff import GradientTape
+from opcore._context import executing_eagerly
+from opcore.autodiff import GradientTape, gradients
 from opcore.backend import (
     Backend,
     BackendInfo,
@@ -66,7 +67,24 @@ from opcore.ops.reduce import *  # noqa: F403
 from opcore.plugins import load_plugin, plugins, register_plugin
 from opcore.registry import KernelContext, OpDef, define_op, get_registry
 from opcore.shapes import Shape
+from opcore.graph import (
+    Graph,
+    GraphVariable,
+    SymbolicTensor,
+    disable_eager_execution,
+    enable_eager_execution,
+    get_default_graph,
+    global_variables,
+    global_variables_initializer,
+    group,
+    name_scope,
+    placeholder,
+    reset_default_graph,
+    trainable_variables,
+)
+from opcore.session import Session
 from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dlpack
+from opcore.variables import assign, assign_add, assign_sub
 
 __version__ = "0.1.0"
 
@@ -85,6 +103,25 @@ def get_op(name: str) -> OpDef:
 
 
 __all__ = [
+    "Graph",
+    "GraphVariable",
+    "Session",
+    "SymbolicTensor",
+    "assign",
+    "assign_add",
+    "assign_sub",
+    "disable_eager_execution",
+    "enable_eager_execution",
+    "executing_eagerly",
+    "get_default_graph",
+    "global_variables",
+    "global_variables_initializer",
+    "gradients",
+    "group",
+    "name_scope",
+    "placeholder",
+    "reset_default_graph",
+    "trainable_variables",
     "Backend",
     "BackendInfo",
     "BackendMismatchError",

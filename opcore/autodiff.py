@@ -28,7 +28,7 @@ from opcore.errors import GradientError
 from opcore.registry import GradContext, OpDef
 from opcore.tensor import Tensor, Variable
 
-__all__ = ["GradientTape"]
+__all__ = ["GradientTape", "gradients"]
 
 
 class _Entry:
@@ -242,3 +242,70 @@ class _Paused:
         if self.was:
             self.tape._recording = True
             dispatch.active_tapes.append(self.tape)
+
+
+def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
+    """Graph-mode autodiff: symbolic d(sum of ``ys``)/d``xs`` (TensorFlow's ``tf.gradients``).
+
+    Builds the gradient subgraph from the ops' registered gradients; the result
+    is a list with one tensor (or None, if unconnected) per entry of ``xs``.
+    Gradients are themselves ops, so ``gradients`` of a gradient works.
+    """
+    from opcore.graph import GraphVariable, SymbolicTensor
+    from opcore.ops.array import ones_like, zeros_like
+    from opcore.ops.math import add
+
+    y_list = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+    x_list = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    y_list = [y.value() if isinstance(y, GraphVariable) else y for y in y_list]
+    x_list = [x.value() if isinstance(x, GraphVariable) else x for x in x_list]
+    for t in y_list + x_list:
+        if not isinstance(t, SymbolicTensor):
+            raise GradientError(
+                f"opcore.gradients works on graph tensors, got {type(t).__name__}; "
+                "for eager tensors use opcore.GradientTape"
+            )
+    graph = y_list[0].graph
+    if any(t.graph is not graph for t in y_list + x_list):
+        raise GradientError("opcore.gradients: ys and xs must belong to the same graph")
+
+    # Nodes on a path from some x to some y.
+    x_nodes = {x.node.id for x in x_list}
+    reaches_x: dict[int, bool] = {}
+    for node in graph.nodes:  # ids are a topological order
+        reaches_x[node.id] = node.id in x_nodes or any(reaches_x.get(i.node.id, False) for i in node.flat_inputs())
+    grads: dict[int, Any] = {}
+    with graph.as_default(), graph.name_scope("gradients"):
+        seeds = list(grad_ys) if isinstance(grad_ys, (list, tuple)) else [grad_ys] * len(y_list)
+        for y, g in zip(y_list, seeds):
+            g = ones_like(y) if g is None else g
+            grads[id(y)] = g if id(y) not in grads else add(grads[id(y)], g)
+        last = max(y.node.id for y in y_list)
+        stop = {x.node.id for x in x_list}
+        for node in reversed(graph.nodes[: last + 1]):
+            if node.kind != "op" or not reaches_x.get(node.id) or node.id in stop and node.op is None:
+                continue
+            dys = [grads.get(id(o)) for o in node.outputs]
+            if all(d is None for d in dys):
+                continue
+            op = node.op
+            assert op is not None
+            if not op.differentiable:
+                continue
+            if op.gradient is None:
+                raise GradientError(
+                    f"op {op.name!r} (node {node.name!r}, from {op.provider}) is differentiable but has no "
+                    "registered gradient. Give its OpDef a gradient=fn, or declare it differentiable=False."
+                )
+            dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, node.outputs)]
+            entry = _Entry(op, node.inputs, node.outputs, node.attrs)
+            dxs = op.gradient(GradContext(op, tuple(node.inputs), tuple(node.outputs), node.attrs),
+                              *GradientTape._group(op, entry, dys))
+            for x, dx in zip(node.inputs, dxs):
+                pairs = zip(x, dx or [None] * len(x)) if isinstance(x, list) else [(x, dx)]
+                for xi, dxi in pairs:
+                    if dxi is None or not xi.dtype.is_floating or not reaches_x.get(xi.node.id):
+                        continue
+                    prev = grads.get(id(xi))
+                    grads[id(xi)] = dxi if prev is None else add(prev, dxi)
+    return [grads.get(id(x)) for x in x_list]

@@ -37,7 +37,7 @@ from opcore.registry import KernelContext, OpDef, get_registry
 from opcore.shapes import Shape
 from opcore.tensor import Tensor, Variable
 
-__all__ = ["FallbackWarning", "Recorder", "call_op", "clear_cache"]
+__all__ = ["FallbackWarning", "Recorder", "bind_type_vars", "call_op", "clear_cache", "group_outputs", "resolve_kernel"]
 
 _registry = get_registry()
 
@@ -153,7 +153,7 @@ def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor], result
     outs = _wrap(op, backend, tuple(result), out_specs)
     if active_tapes:
         _record(op, inputs, outs, bound)
-    return _shape_result(op, bound, outs)
+    return group_outputs(op, bound, outs)
 
 
 # --------------------------------------------------------------------------- the full path
@@ -216,7 +216,7 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
             )  # fmt: skip
     if active_tapes:
         _record(op, converted, outs, bound)
-    return _shape_result(op, bound, outs)
+    return group_outputs(op, bound, outs)
 
 
 def _bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -295,7 +295,28 @@ def _convert_inputs(
     if backend is None:
         backend = current_backend()
 
-    # 2. Bind type variables: promote strong dtypes, then weak Python scalars.
+    binding = bind_type_vars(op, unwrapped, attrs)
+
+    # 3. Convert: cast strong inputs to the bound dtype (through the Cast op, so tapes see it).
+    converted: list[Any] = []
+    for arg, item in zip(op.inputs, unwrapped):
+        want = binding.get(arg.type)
+        if want is None:
+            want = _dt.as_dtype(attrs[arg.type]) if arg.type in op.attrs else _dt.as_dtype(arg.type)
+        if arg.variadic:
+            converted.append([_to_tensor(op, arg.name, x, want, backend) for x in item])
+        else:
+            converted.append(_to_tensor(op, arg.name, item, want, backend))
+    return converted, binding, backend
+
+
+def bind_type_vars(op: OpDef, unwrapped: Sequence[Any], attrs: dict[str, Any]) -> dict[str, DType]:
+    """Bind each type variable: promote the strong dtypes of its inputs, then weak Python scalars.
+
+    Inputs may be eager or graph tensors (anything with an opcore ``dtype``), NumPy
+    data (strong) or Python data (weak). Raises DTypeError naming the op, the input
+    and the allowed set.
+    """
     binding: dict[str, DType] = {}
     for tv, allowed in op.type_vars.items():
         if tv in op.attrs:  # bound by a type attribute (e.g. random ops' dtype)
@@ -314,8 +335,9 @@ def _convert_inputs(
             if arg.type != tv:
                 continue
             for x in item if arg.variadic else [item]:
-                if isinstance(x, Tensor):
-                    strong.append((arg.name, x._dtype))
+                d_x = getattr(x, "dtype", None)
+                if isinstance(d_x, DType):
+                    strong.append((arg.name, d_x))
                 elif isinstance(x, (np.ndarray, np.generic)):
                     strong.append((arg.name, _dt.as_dtype(x.dtype)))
                 else:
@@ -346,18 +368,7 @@ def _convert_inputs(
                 f"Cast first, e.g. opcore.cast(x, {allowed[-1].name!r})"
             )
         binding[tv] = d
-
-    # 3. Convert: cast strong inputs to the bound dtype (through the Cast op, so tapes see it).
-    converted: list[Any] = []
-    for arg, item in zip(op.inputs, unwrapped):
-        want = binding.get(arg.type)
-        if want is None:
-            want = _dt.as_dtype(attrs[arg.type]) if arg.type in op.attrs else _dt.as_dtype(arg.type)
-        if arg.variadic:
-            converted.append([_to_tensor(op, arg.name, x, want, backend) for x in item])
-        else:
-            converted.append(_to_tensor(op, arg.name, item, want, backend))
-    return converted, binding, backend
+    return binding
 
 
 def _to_tensor(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> Tensor:
@@ -421,7 +432,8 @@ def _contract_error(
     )
 
 
-def _shape_result(op: OpDef, attrs: dict[str, Any], outs: list[Tensor]) -> Any:
+def group_outputs(op: OpDef, attrs: dict[str, Any], outs: Sequence[Any]) -> Any:
+    """Shape a flat list of outputs like the op's return value: one tensor, a list, or a tuple."""
     if len(op.outputs) == 1:
         return outs if op.outputs[0].variadic else outs[0]
     grouped: list[Any] = []
@@ -442,6 +454,48 @@ def _record(op: OpDef, inputs: Sequence[Any], outs: Sequence[Tensor], attrs: dic
         tape.record(op, inputs, outs, attrs)
 
 
+def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:
+    """The kernel function for a session plan: the backend's, a NumPy fallback, or an error.
+
+    The fallback follows the same policy as eager calls and is counted the same way.
+    """
+    types = op.type_key(binding)
+    kd = _registry.kernel(op.name, backend.name, types)
+    if kd is not None:
+        return kd.fn
+    numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
+    if current_fallback_policy() == "error" or numpy_kd is None:
+        _raise_not_found(op, backend, binding, numpy_kd is not None)
+    assert numpy_kd is not None
+    host_fn = numpy_kd.fn
+
+    def fallback(ctx: KernelContext, *natives: Any) -> Any:
+        stats.fallbacks[f"{op.name}@{backend.name}"] += 1
+        host = [[backend.to_numpy(v) for v in x] if isinstance(x, list) else backend.to_numpy(x) for x in natives]
+        result = host_fn(ctx, *host)
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        moved = [backend.from_numpy(np.ascontiguousarray(r)) for r in results]
+        return moved if isinstance(result, (tuple, list)) else moved[0]
+
+    return fallback
+
+
+def _raise_not_found(op: OpDef, backend: Backend, binding: dict[str, DType], numpy_has_it: bool) -> None:
+    existing = _registry.kernels_for(op.name)
+    listing = "\n".join(f"  {k.describe(op)} (from {k.provider})" for k in existing) or "  (none)"
+    what = ", ".join(f"{k}={v.name}" for k, v in binding.items()) or "no type variables"
+    hint = (
+        "Use another backend, cast to a supported dtype, or opt into running it on NumPy with "
+        "opcore.fallback_policy('warn')."
+        if numpy_has_it
+        else "No NumPy kernel exists either, so no fallback is possible."
+    )
+    raise KernelNotFoundError(
+        f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
+        f"Registered kernels for {op.name}:\n{listing}\n{hint}"
+    )
+
+
 def _fallback(
     op: OpDef,
     backend: Backend,
@@ -454,19 +508,8 @@ def _fallback(
     policy = current_fallback_policy()
     numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
     if policy == "error" or numpy_kd is None:
-        existing = _registry.kernels_for(op.name)
-        listing = "\n".join(f"  {k.describe(op)} (from {k.provider})" for k in existing) or "  (none)"
-        what = ", ".join(f"{k}={v.name}" for k, v in binding.items()) or "no type variables"
-        hint = (
-            "Use another backend, cast to a supported dtype, or opt into running it on NumPy with "
-            "opcore.fallback_policy('warn')."
-            if numpy_kd is not None
-            else "No NumPy kernel exists either, so no fallback is possible."
-        )
-        raise KernelNotFoundError(
-            f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
-            f"Registered kernels for {op.name}:\n{listing}\n{hint}"
-        )
+        _raise_not_found(op, backend, binding, numpy_kd is not None)
+    assert numpy_kd is not None
     if policy == "warn":
         warnings.warn(
             f"{op.name} has no kernel on backend {backend.name!r} for "

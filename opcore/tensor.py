@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from opcore import _context
 from opcore import dtypes as _dt
 from opcore.backend import Backend, current_backend, get_backend, stats
 from opcore.dtypes import DType
-from opcore.errors import BackendMismatchError, DTypeError, ShapeError
+from opcore.errors import BackendMismatchError, DTypeError, OpDefinitionError, ShapeError
 from opcore.ops import array as _array
 from opcore.ops import math as _math
 from opcore.shapes import Shape
@@ -292,6 +293,12 @@ class Variable(TensorOps):
 
     __slots__ = ("__weakref__", "_value", "name", "trainable")
 
+    def __new__(cls, initial_value: Any = None, *args: Any, **kwargs: Any) -> Any:
+        graph = _context.building_graph()
+        if graph is not None:  # graph mode: the graph makes (and owns) the variable
+            return graph.variable(initial_value, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
         initial_value: Any,
@@ -396,11 +403,25 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | No
     >>> opcore.constant([1, 2], dtype="float64").numpy().tolist()
     [1.0, 2.0]
     """
+    graph = _context.building_graph()
+    if graph is not None and not isinstance(value, (Tensor, Variable)):
+        if backend is not None:
+            raise OpDefinitionError("constant(): backend= applies to eager tensors; a session picks the backend")
+        host, d = _host_array(value, dtype, shape)
+        return graph.constant(host, d)  # type: ignore[no-any-return]
     if isinstance(value, (Tensor, Variable)):
         t = convert_to_tensor(value)
         if dtype is not None and _dt.as_dtype(dtype) is not t.dtype:
             t = _math.cast(t, dtype)
         return t if backend is None else t.to(backend)
+    host, d = _host_array(value, dtype, shape)
+    b = current_backend(backend)
+    if b.name != "numpy":
+        stats.transfers[f"host->{b.name}"] += 1
+    return Tensor(b.from_numpy(host), b, d, tuple(host.shape))
+
+
+def _host_array(value: Any, dtype: Any, shape: Any) -> tuple[np.ndarray, DType]:
     d = _dt.as_dtype(dtype) if dtype is not None else _infer_dtype(value)
     try:
         host = np.array(value, dtype=d.np)
@@ -414,10 +435,7 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | No
             host = host.reshape(target)
         else:
             raise ShapeError(f"constant: cannot shape {host.size} values as {target}")
-    b = current_backend(backend)
-    if b.name != "numpy":
-        stats.transfers[f"host->{b.name}"] += 1
-    return Tensor(b.from_numpy(host), b, d, tuple(host.shape))
+    return host, d
 
 
 def from_dlpack(x: Any, backend: str | None = None) -> Tensor:

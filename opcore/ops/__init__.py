@@ -6,6 +6,6 @@ families before them at module level (``_broadcast``, ``math``, ``array``,
 it inside the function.
 """
 
-from opcore.ops import _broadcast, array, math, nn, random, reduce
+from opcore.ops import _broadcast, array, math, nn, random, reduce, train
 
-__all__ = ["_broadcast", "array", "math", "nn", "random", "reduce"]
+__all__ = ["_broadcast", "array", "math", "nn", "random", "reduce", "train"]

@@ -28,6 +28,7 @@ __all__ = [
     "gather",
     "gather_grad",
     "getitem",
+    "identity",
     "one_hot",
     "ones",
     "ones_like",
@@ -38,6 +39,7 @@ __all__ = [
     "split_like",
     "squeeze",
     "stack",
+    "stop_gradient",
     "strided_slice",
     "strided_slice_grad",
     "tile",
@@ -928,4 +930,29 @@ ones_like = define_op(
     shape_fn=lambda ctx: ctx.input("x"),
     differentiable=False,
     doc="Ones with the shape and dtype of ``x`` (True for bool).",
+)
+
+
+def _identity_grad(ctx: GradContext, dy: Any) -> list[Any]:
+    return [dy]
+
+
+identity = define_op(
+    "Identity",
+    inputs=["x: T"],
+    outputs=["y: T"],
+    type_vars={"T": dt.ALL},
+    shape_fn=lambda ctx: ctx.input("x"),
+    gradient=_identity_grad,
+    doc="``x`` itself, as a new tensor (a named node in a graph).",
+)
+
+stop_gradient = define_op(
+    "StopGradient",
+    inputs=["x: T"],
+    outputs=["y: T"],
+    type_vars={"T": dt.ALL},
+    shape_fn=lambda ctx: ctx.input("x"),
+    differentiable=False,
+    doc="``x`` itself, but no gradient flows through it (a constant for autodiff).",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opcore_conformance.spec import OpSpec
-from opcore_conformance.specs import array, broadcast, math, nn, random, reduce
+from opcore_conformance.specs import array, broadcast, math, nn, random, reduce, train
 
 BUILTIN_SPECS: list[OpSpec] = [
     *broadcast.SPECS,
@@ -12,6 +12,7 @@ BUILTIN_SPECS: list[OpSpec] = [
     *reduce.SPECS,
     *nn.SPECS,
     *random.SPECS,
+    *train.SPECS,
 ]
 
 __all__ = ["BUILTIN_SPECS"]

@@ -737,6 +737,8 @@ SPECS = [
         draw=_draw_unary,
         examples=UNARY_EXAMPLES,
     ),
+    OpSpec("Identity", reference=lambda x: x.copy(), draw=_draw_unary, examples=UNARY_EXAMPLES),
+    OpSpec("StopGradient", reference=lambda x: x.copy(), draw=_draw_unary, examples=UNARY_EXAMPLES),
     OpSpec(
         "OnesLike",
         reference=lambda x: np.ones_like(x),

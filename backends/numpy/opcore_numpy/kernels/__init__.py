@@ -1,6 +1,6 @@
 """The NumPy backend's kernel tables, one module per op family."""
 
-from opcore_numpy.kernels import array, broadcast, math, nn, random, reduce
+from opcore_numpy.kernels import array, broadcast, math, nn, random, reduce, train
 from opcore_numpy.kernels._table import KernelTable
 
 TABLES: tuple[KernelTable, ...] = (
@@ -10,6 +10,7 @@ TABLES: tuple[KernelTable, ...] = (
     reduce.KERNELS,
     nn.KERNELS,
     random.KERNELS,
+    train.KERNELS,
 )
 
 __all__ = ["TABLES", "KernelTable"]

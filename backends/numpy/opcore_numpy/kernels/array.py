@@ -181,6 +181,12 @@ def zeros_like(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     return np.zeros(x.shape, dtype=x.dtype)
 
 
+@KERNELS.kernel("Identity")
+@KERNELS.kernel("StopGradient")
+def identity(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
+    return x.copy()
+
+
 @KERNELS.kernel("OnesLike")
 def ones_like(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     return np.ones(x.shape, dtype=x.dtype)

@@ -1,0 +1,110 @@
+"""NumPy kernels: fused optimizer updates (train family).
+
+Each kernel is one vectorised NumPy expression per output; inputs are never
+mutated (new arrays are returned). Hyperparameters arrive as 0-d arrays.
+float16 is computed in float32 and rounded once at the end, as in the nn
+family, so the many small steps of an update do not each lose precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opcore.registry import KernelContext
+from opcore_numpy.kernels._table import KernelTable
+
+KERNELS = KernelTable()
+
+
+def _work(x: np.ndarray) -> np.ndarray:
+    """``x`` in the dtype to compute in (float16 is widened to float32)."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _out(ctx: KernelContext, value: np.ndarray, i: int = 0) -> np.ndarray:
+    return np.asarray(value, dtype=ctx.out_dtypes[i].np).reshape(ctx.out_shapes[i])
+
+
+@KERNELS.kernel("ApplyGradientDescent")
+def apply_gradient_descent(ctx: KernelContext, var: np.ndarray, alpha: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    return _out(ctx, _work(var) - _work(alpha) * _work(delta))
+
+
+@KERNELS.kernel("ApplyMomentum")
+def apply_momentum(
+    ctx: KernelContext, var: np.ndarray, accum: np.ndarray, lr: np.ndarray, grad: np.ndarray, momentum: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    v, a, lr_, g, mu = _work(var), _work(accum), _work(lr), _work(grad), _work(momentum)
+    a_new = mu * a + g
+    v_new = v - (lr_ * g + lr_ * mu * a_new) if ctx.attrs["use_nesterov"] else v - lr_ * a_new
+    return _out(ctx, v_new, 0), _out(ctx, a_new, 1)
+
+
+@KERNELS.kernel("ApplyAdagrad")
+def apply_adagrad(
+    ctx: KernelContext, var: np.ndarray, accum: np.ndarray, lr: np.ndarray, grad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    g = _work(grad)
+    a_new = _work(accum) + g * g
+    return _out(ctx, _work(var) - _work(lr) * g / np.sqrt(a_new), 0), _out(ctx, a_new, 1)
+
+
+@KERNELS.kernel("ApplyAdadelta")
+def apply_adadelta(
+    ctx: KernelContext,
+    var: np.ndarray,
+    accum: np.ndarray,
+    accum_update: np.ndarray,
+    lr: np.ndarray,
+    rho: np.ndarray,
+    epsilon: np.ndarray,
+    grad: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    g, r, eps = _work(grad), _work(rho), _work(epsilon)
+    a_new = r * _work(accum) + (1 - r) * g * g
+    u = _work(accum_update)
+    update = np.sqrt(u + eps) / np.sqrt(a_new + eps) * g
+    u_new = r * u + (1 - r) * update * update
+    v_new = _work(var) - _work(lr) * update
+    return _out(ctx, v_new, 0), _out(ctx, a_new, 1), _out(ctx, u_new, 2)
+
+
+@KERNELS.kernel("ApplyRMSProp")
+def apply_rms_prop(
+    ctx: KernelContext,
+    var: np.ndarray,
+    ms: np.ndarray,
+    mom: np.ndarray,
+    lr: np.ndarray,
+    rho: np.ndarray,
+    momentum: np.ndarray,
+    epsilon: np.ndarray,
+    grad: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    g, r = _work(grad), _work(rho)
+    ms_new = r * _work(ms) + (1 - r) * g * g
+    mom_new = _work(momentum) * _work(mom) + _work(lr) * g / np.sqrt(ms_new + _work(epsilon))
+    return _out(ctx, _work(var) - mom_new, 0), _out(ctx, ms_new, 1), _out(ctx, mom_new, 2)
+
+
+@KERNELS.kernel("ApplyAdam")
+def apply_adam(
+    ctx: KernelContext,
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    beta1_power: np.ndarray,
+    beta2_power: np.ndarray,
+    lr: np.ndarray,
+    beta1: np.ndarray,
+    beta2: np.ndarray,
+    epsilon: np.ndarray,
+    grad: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    g, b1, b2 = _work(grad), _work(beta1), _work(beta2)
+    lr_t = _work(lr) * np.sqrt(1 - _work(beta2_power)) / (1 - _work(beta1_power))
+    m_new = b1 * _work(m) + (1 - b1) * g
+    v_new = b2 * _work(v) + (1 - b2) * g * g
+    direction = b1 * m_new + (1 - b1) * g if ctx.attrs["use_nesterov"] else m_new
+    var_new = _work(var) - lr_t * direction / (np.sqrt(v_new) + _work(epsilon))
+    return _out(ctx, var_new, 0), _out(ctx, m_new, 1), _out(ctx, v_new, 2)

@@ -1,0 +1,472 @@
+"""Graphs (TensorFlow 1 style): placeholders, constants, variables and op nodes.
+
+Inside ``with graph.as_default():`` every op call adds a node instead of
+running: dispatch hands symbolic inputs to :meth:`Graph.add_op`, which binds
+dtypes and runs the op's shape function exactly as eager execution does, so
+bad input fails at build time with the op's own error. A
+:class:`~opcore.session.Session` later runs the nodes a fetch needs.
+
+>>> import opcore
+>>> g = opcore.Graph()
+>>> with g.as_default():
+...     x = opcore.placeholder(opcore.float32, [None, 2], name="x")
+...     y = opcore.reduce_sum(x * 2.0, axis=1)
+>>> y.shape, y.name
+(Shape([None]), 'Sum:0')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from opcore import _context
+from opcore import dtypes as _dt
+from opcore.dispatch import bind_type_vars, group_outputs
+from opcore.dtypes import DType
+from opcore.errors import DTypeError, GraphError, ShapeError
+from opcore.registry import OpDef
+from opcore.shapes import Shape, ShapeLike, as_shape
+from opcore.tensor import Tensor, TensorOps, Variable
+
+__all__ = [
+    "Graph",
+    "GraphVariable",
+    "Node",
+    "SymbolicTensor",
+    "disable_eager_execution",
+    "enable_eager_execution",
+    "get_default_graph",
+    "global_variables",
+    "global_variables_initializer",
+    "group",
+    "name_scope",
+    "placeholder",
+    "reset_default_graph",
+    "trainable_variables",
+]
+
+
+class Node:
+    """One node of a graph. ``kind`` is one of ``op``, ``placeholder``, ``const``,
+    ``variable`` (a read of a variable), ``assign`` or ``group``."""
+
+    __slots__ = ("attrs", "binding", "control_inputs", "graph", "id", "inputs", "kind", "name", "op", "outputs",
+                 "value", "variable")  # fmt: skip
+
+    def __init__(self, graph: Graph, kind: str, name: str, op: OpDef | None = None) -> None:
+        self.graph = graph
+        self.id = len(graph.nodes)
+        self.kind = kind
+        self.name = name
+        self.op = op
+        self.inputs: list[Any] = []  # SymbolicTensor, or a list of them for a variadic input
+        self.attrs: dict[str, Any] = {}
+        self.binding: dict[str, DType] = {}
+        self.outputs: list[SymbolicTensor] = []
+        self.control_inputs: list[Node] = []
+        self.value: Any = None  # a const's NumPy value
+        self.variable: GraphVariable | None = None
+
+    @property
+    def type(self) -> str:
+        return self.op.name if self.op is not None else self.kind.capitalize()
+
+    def flat_inputs(self) -> list[SymbolicTensor]:
+        return [t for item in self.inputs for t in (item if isinstance(item, list) else (item,))]
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name!r} type={self.type}>"
+
+
+class SymbolicTensor(TensorOps):
+    """An output of a graph node: a dtype and a partial shape, a value only in a session."""
+
+    __slots__ = ("_shape", "dtype", "index", "node")
+    _opcore_symbolic = True
+
+    def __init__(self, node: Node, index: int, dtype: DType, shape: Shape) -> None:
+        self.node = node
+        self.index = index
+        self.dtype = dtype
+        self._shape = shape
+
+    @property
+    def graph(self) -> Graph:
+        return self.node.graph
+
+    @property
+    def op(self) -> Node:
+        return self.node
+
+    @property
+    def shape(self) -> Shape:
+        return self._shape
+
+    def get_shape(self) -> Shape:
+        return self._shape
+
+    @property
+    def name(self) -> str:
+        return f"{self.node.name}:{self.index}"
+
+    def eval(self, feed_dict: dict[Any, Any] | None = None, session: Any = None) -> np.ndarray:
+        """The value in ``session`` (or a new session on this graph)."""
+        from opcore.session import Session
+
+        sess = Session(self.graph) if session is None else session
+        value: np.ndarray = sess.run(self, feed_dict)
+        return value
+
+    def __bool__(self) -> bool:
+        raise GraphError(
+            f"the truth value of graph tensor {self.name!r} is unknown until it runs in a session; "
+            "use opcore.where / comparisons as ops instead of Python 'if'"
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise GraphError(f"graph tensor {self.name!r} is not iterable; index it or use opcore.split/unstack")
+
+    def __repr__(self) -> str:
+        return f"<opcore.SymbolicTensor {self.name!r} shape={self._shape} dtype={self.dtype.name}>"
+
+
+class GraphVariable(TensorOps):
+    """A variable of a graph: its value lives in each session that initialises it."""
+
+    __slots__ = ("_read", "graph", "initial_value", "initializer", "name", "node", "trainable")
+    _opcore_symbolic = True
+
+    def __init__(self, graph: Graph, initial_value: SymbolicTensor, trainable: bool, name: str) -> None:
+        self.graph = graph
+        self.name = name
+        self.trainable = trainable
+        self.initial_value = initial_value
+        node = graph._new_node("variable", name)
+        node.variable = self
+        self._read = SymbolicTensor(node, 0, initial_value.dtype, initial_value.shape)
+        node.outputs.append(self._read)
+        self.node = node
+        self.initializer: SymbolicTensor = graph._assign(self, initial_value, f"{name}/Assign")
+
+    @property
+    def dtype(self) -> DType:
+        return self._read.dtype
+
+    @property
+    def shape(self) -> Shape:
+        return self._read.shape
+
+    def get_shape(self) -> Shape:
+        return self._read.shape
+
+    def value(self) -> SymbolicTensor:
+        return self._read
+
+    def read_value(self) -> SymbolicTensor:
+        return self._read
+
+    def assign(self, value: Any, name: str | None = None) -> SymbolicTensor:
+        """A tensor whose evaluation stores ``value`` in the variable (and yields it)."""
+        return self.graph._assign(self, value, name or f"{self.name}/Assign")
+
+    def assign_add(self, delta: Any, name: str | None = None) -> SymbolicTensor:
+        with self.graph.as_default():
+            return self.assign(self._read + delta, name or f"{self.name}/AssignAdd")
+
+    def assign_sub(self, delta: Any, name: str | None = None) -> SymbolicTensor:
+        with self.graph.as_default():
+            return self.assign(self._read - delta, name or f"{self.name}/AssignSub")
+
+    def eval(self, session: Any = None) -> np.ndarray:
+        return self._read.eval(session=session)
+
+    def __repr__(self) -> str:
+        return f"<opcore.GraphVariable {self.name!r} shape={self.shape} dtype={self.dtype.name}>"
+
+
+class Graph:
+    """A dataflow graph: nodes added in order (so node ids are a topological order)."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self._names: set[str] = set()
+        self._counts: dict[str, itertools.count[int]] = {}
+        self._scopes: list[str] = []
+        self.variables: list[GraphVariable] = []
+        self.version = 1
+
+    # -- building context ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Graph]:
+        """Build into this graph inside the block."""
+        _context.graph_stack.append(self)
+        try:
+            yield self
+        finally:
+            _context.graph_stack.pop()
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str) -> Iterator[str]:
+        scope = self.unique_name(name, mark=True)
+        self._scopes.append(scope)
+        try:
+            yield scope
+        finally:
+            self._scopes.pop()
+
+    def unique_name(self, base: str, mark: bool = True) -> str:
+        base = base.strip("/").replace(":", "_") or "node"
+        full = f"{self._scopes[-1]}/{base}" if self._scopes else base
+        name = full
+        while name in self._names:
+            name = f"{full}_{next(self._counts.setdefault(full, itertools.count(1)))}"
+        if mark:
+            self._names.add(name)
+        return name
+
+    def _new_node(self, kind: str, name: str, op: OpDef | None = None) -> Node:
+        node = Node(self, kind, self.unique_name(name), op)
+        self.nodes.append(node)
+        return node
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def _tensor(self, value: Any, want: DType | None = None, what: str = "value") -> SymbolicTensor:
+        """A tensor of this graph for ``value`` (a graph tensor, variable, eager tensor or data)."""
+        if isinstance(value, GraphVariable):
+            value = value.value()
+        if isinstance(value, SymbolicTensor):
+            if value.graph is not self:
+                raise GraphError(
+                    f"{what}: tensor {value.name!r} belongs to another graph; tensors of two graphs never mix. "
+                    "Build everything inside one `with graph.as_default():` block"
+                )
+            if want is not None and value.dtype is not want:
+                if _dt.promote(value.dtype, want) is not want:
+                    raise DTypeError(f"{what}: tensor {value.name!r} has dtype {value.dtype}, expected {want}")
+                from opcore.ops.math import cast
+
+                with self.as_default():
+                    return cast(value, want)  # type: ignore[no-any-return]
+            return value
+        if isinstance(value, Variable):
+            raise GraphError(
+                f"{what}: eager variable {value.name!r} used while building a graph; create variables "
+                "inside the graph (opcore.Variable in `with graph.as_default():`)"
+            )
+        if isinstance(value, Tensor):
+            return self.constant(value.numpy(), want or value.dtype)
+        return self.constant(value, want)
+
+    def constant(self, value: Any, dtype: Any = None, name: str | None = None) -> SymbolicTensor:
+        from opcore.tensor import _infer_dtype
+
+        d = _dt.as_dtype(dtype) if dtype is not None else _infer_dtype(value)
+        try:
+            host = np.array(value, dtype=d.np)
+        except (TypeError, ValueError) as exc:
+            raise DTypeError(f"cannot convert {type(value).__name__} value to a {d} constant: {exc}") from None
+        node = self._new_node("const", name or "Const")
+        node.value = host
+        out = SymbolicTensor(node, 0, d, Shape(host.shape))
+        node.outputs.append(out)
+        return out
+
+    def placeholder(self, dtype: Any, shape: ShapeLike = None, name: str | None = None) -> SymbolicTensor:
+        node = self._new_node("placeholder", name or "Placeholder")
+        out = SymbolicTensor(node, 0, _dt.as_dtype(dtype), as_shape(shape))
+        node.outputs.append(out)
+        return out
+
+    def variable(self, initial_value: Any, trainable: bool = True, name: str | None = None, dtype: Any = None) -> GraphVariable:
+        if callable(initial_value):
+            initial_value = initial_value()
+        want = _dt.as_dtype(dtype) if dtype is not None else None
+        with self.as_default(), self.name_scope((name or "Variable") + "/initial"):
+            init = self._tensor(initial_value, want, what=f"initial value of variable {name or 'Variable'!r}")
+        if not init.shape.is_fully_defined:
+            raise ShapeError(f"variable {name or 'Variable'!r}: the initial value's shape {init.shape} must be known")
+        var = GraphVariable(self, init, trainable, self.unique_name(name or "Variable", mark=False))
+        self.variables.append(var)
+        return var
+
+    def _assign(self, var: GraphVariable, value: Any, name: str) -> SymbolicTensor:
+        with self.as_default():
+            t = self._tensor(value, var.dtype, what=f"assignment to variable {var.name!r}")
+        if not t.shape.is_compatible_with(var.shape):
+            raise ShapeError(
+                f"cannot assign a value of shape {t.shape} to variable {var.name!r} of shape {var.shape}"
+            )
+        node = self._new_node("assign", name)
+        node.variable = var
+        node.inputs = [t]
+        out = SymbolicTensor(node, 0, var.dtype, var.shape)
+        node.outputs.append(out)
+        return out
+
+    def group(self, inputs: Sequence[Any], name: str = "group") -> Node:
+        node = self._new_node("group", name)
+        for x in inputs:
+            if isinstance(x, GraphVariable):
+                x = x.initializer
+            if isinstance(x, SymbolicTensor):
+                node.control_inputs.append(x.node)
+            elif isinstance(x, Node):
+                node.control_inputs.append(x)
+            elif x is not None:
+                raise GraphError(f"group() takes graph tensors and nodes, got {type(x).__name__}")
+        return node
+
+    # -- ops -----------------------------------------------------------------------------
+
+    def add_op(self, op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
+        """Add ``op`` applied to ``inputs``; called by dispatch for symbolic inputs or in graph mode."""
+        unwrapped: list[Any] = []
+        for arg, item in zip(op.inputs, inputs):
+            if arg.variadic:
+                if not isinstance(item, (list, tuple)):
+                    raise DTypeError(f"{op.name}: input {arg.name!r} is variadic and takes a list of tensors")
+                unwrapped.append([x.value() if isinstance(x, GraphVariable) else x for x in item])
+            else:
+                unwrapped.append(item.value() if isinstance(item, GraphVariable) else item)
+        binding = bind_type_vars(op, unwrapped, attrs)
+        converted: list[Any] = []
+        with self.as_default():
+            for arg, item in zip(op.inputs, unwrapped):
+                want = binding.get(arg.type)
+                if want is None:
+                    want = _dt.as_dtype(attrs[arg.type]) if arg.type in op.attrs else _dt.as_dtype(arg.type)
+                what = f"{op.name} input {arg.name!r}"
+                if arg.variadic:
+                    converted.append([self._tensor(x, want, what) for x in item])
+                else:
+                    converted.append(self._tensor(item, want, what))
+            shapes = {
+                a.name: [t.shape for t in c] if a.variadic else c.shape for a, c in zip(op.inputs, converted)
+            }
+            out_shapes, out_dtypes = op.infer(shapes, binding, attrs)
+            if op.composite is not None:
+                with self.name_scope(name or op.name):
+                    return op.composite(*converted, **attrs)
+        node = self._new_node("op", name or op.name, op)
+        node.inputs = converted
+        node.attrs = attrs
+        node.binding = binding
+        node.outputs = [SymbolicTensor(node, i, d, s) for i, (s, d) in enumerate(zip(out_shapes, out_dtypes))]
+        return group_outputs(op, attrs, node.outputs)
+
+    def get_tensor_by_name(self, name: str) -> SymbolicTensor:
+        node_name, _, index = name.rpartition(":")
+        for node in self.nodes:
+            if node.name == node_name and index.isdigit() and int(index) < len(node.outputs):
+                return node.outputs[int(index)]
+        raise GraphError(f"no tensor named {name!r} in this graph")
+
+    def get_operation_by_name(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise GraphError(f"no node named {name!r} in this graph")
+
+    def trainable_variables(self) -> list[GraphVariable]:
+        return [v for v in self.variables if v.trainable]
+
+    def __repr__(self) -> str:
+        return f"<opcore.Graph with {len(self.nodes)} nodes, {len(self.variables)} variables>"
+
+
+# --------------------------------------------------------------------------- module-level API
+
+_default_graph: Graph | None = None
+_eager_disabled = False
+
+
+def get_default_graph() -> Graph:
+    """The graph being built, else the process-wide default graph."""
+    global _default_graph
+    g = _context.building_graph()
+    if g is not None:
+        return g  # type: ignore[no-any-return]
+    if _default_graph is None:
+        _default_graph = Graph()
+    return _default_graph
+
+
+def reset_default_graph() -> None:
+    """Start a fresh process-wide default graph (TF1's ``tf.reset_default_graph``)."""
+    global _default_graph
+    old = _default_graph
+    _default_graph = Graph()
+    if _eager_disabled and old is not None and old in _context.graph_stack:
+        _context.graph_stack[_context.graph_stack.index(old)] = _default_graph
+
+
+def disable_eager_execution() -> None:
+    """Build into the default graph from now on (TF1 programs); undo with :func:`enable_eager_execution`."""
+    global _eager_disabled
+    if not _eager_disabled:
+        _context.graph_stack.insert(0, get_default_graph())
+        _eager_disabled = True
+
+
+def enable_eager_execution() -> None:
+    global _eager_disabled
+    if _eager_disabled:
+        g = get_default_graph() if _default_graph is None else _default_graph
+        if g in _context.graph_stack:
+            _context.graph_stack.remove(g)
+        _eager_disabled = False
+
+
+def _building(what: str) -> Graph:
+    g = _context.building_graph()
+    if g is None:
+        raise GraphError(
+            f"{what} needs graph mode: build inside `with opcore.Graph().as_default():` "
+            "or call opcore.disable_eager_execution() first"
+        )
+    return g  # type: ignore[no-any-return]
+
+
+def placeholder(dtype: Any, shape: ShapeLike = None, name: str | None = None) -> SymbolicTensor:
+    """A graph input fed at run time: ``x = opcore.placeholder(opcore.float32, [None, 784])``."""
+    return _building("placeholder()").placeholder(dtype, shape, name)
+
+
+def group(*inputs: Any, name: str = "group") -> Node | None:
+    """One node that runs all ``inputs`` (graph mode); nothing to do eagerly."""
+    if _context.executing_eagerly():
+        return None
+    flat = [x for item in inputs for x in (item if isinstance(item, (list, tuple)) else (item,))]
+    return _building("group()").group(flat, name)
+
+
+def global_variables() -> list[GraphVariable]:
+    return list(get_default_graph().variables)
+
+
+def trainable_variables() -> list[GraphVariable]:
+    return get_default_graph().trainable_variables()
+
+
+def global_variables_initializer() -> Node:
+    """The node that initialises every variable of the default graph."""
+    g = get_default_graph()
+    return g.group([v.initializer for v in g.variables], name="init")
+
+
+@contextlib.contextmanager
+def name_scope(name: str) -> Iterator[str]:
+    """Prefix node names in the block (no effect when executing eagerly)."""
+    g = _context.building_graph()
+    if g is None:
+        yield name
+        return
+    with g.name_scope(name) as scope:
+        yield scope
