@@ -1,0 +1,138 @@
+"""Training-step time and memory: opcore (Session) on each backend vs PyTorch CPU eager, in one run.
+
+Models (synthetic MNIST-shaped data, so no download is needed):
+  MLP  784-256-128-10 (sigmoid), batch 128, Adam 1e-3
+  CNN  conv3x3x32-relu, conv3x3x64-relu, maxpool2, dense128-relu, dense10; batch 64, Adam 1e-3
+
+    python benchmarks/training.py [--steps 50] [--memory-steps 1000]
+
+Prints ms per step, the opcore/torch ratio (targets: MLP <= 1.0, CNN <= 1.5),
+peak resident memory, and the resident-memory growth over --memory-steps MLP steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import opcore
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def opcore_step(model: str, backend: str, batch: int) -> Callable[[], None]:
+    g = opcore.Graph()
+    opcore.set_seed(0)
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None, 784])
+        y = opcore.placeholder(opcore.float32, [None, 10])
+        if model == "mlp":
+            h = opcore.layers.dense(x, 256, activation="sigmoid")
+            h = opcore.layers.dense(h, 128, activation="sigmoid")
+            logits = opcore.layers.dense(h, 10)
+        else:
+            h = opcore.reshape(x, [-1, 28, 28, 1])
+            h = opcore.layers.conv2d(h, 32, 3, activation="relu")
+            h = opcore.layers.conv2d(h, 64, 3, activation="relu")
+            h = opcore.layers.max_pooling2d(h, 2, 2)
+            h = opcore.layers.flatten(h)
+            h = opcore.layers.dense(h, 128, activation="relu")
+            logits = opcore.layers.dense(h, 10)
+        loss = opcore.reduce_mean(opcore.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        train = opcore.train.AdamOptimizer(1e-3).minimize(loss)
+        init = opcore.global_variables_initializer()
+    sess = opcore.Session(g, backend=backend)
+    sess.run(init)
+    rng = np.random.default_rng(0)
+    xb = rng.random((batch, 784), dtype=np.float32)
+    yb = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    feed = {x: xb, y: yb}
+    return lambda: sess.run(train, feed)
+
+
+def torch_step(model: str, batch: int) -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    nn = torch.nn
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10))
+        xb = torch.rand(batch, 784)
+    else:
+        net = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(12 * 12 * 64, 128), nn.ReLU(), nn.Linear(128, 10),
+        )  # fmt: skip
+        xb = torch.rand(batch, 1, 28, 28)
+    yb = torch.randint(0, 10, (batch,))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(net(xb), yb).backward()
+        opt.step()
+
+    return step
+
+
+def time_ms(step: Callable[[], None], steps: int) -> float:
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, (time.perf_counter() - t) / steps)
+    return best * 1e3
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--memory-steps", type=int, default=1000)
+    args = p.parse_args()
+    backends = [b.name for b in opcore.available_backends() if b.available]
+    rows = []
+    for model, batch, steps in (("mlp", 128, args.steps), ("cnn", 64, max(args.steps // 5, 3))):
+        t_torch = None
+        tstep = torch_step(model, batch)
+        if tstep is not None:
+            t_torch = time_ms(tstep, steps)
+            rows.append((model, "torch (cpu eager)", t_torch, None))
+        for b in backends:
+            t = time_ms(opcore_step(model, b, batch), steps)
+            rows.append((model, f"opcore {b} (session)", t, t / t_torch if t_torch else None))
+    print(f"{'model':<6} {'runner':<26} {'ms/step':>9} {'opcore/torch':>13}")
+    for model, runner, t, ratio in rows:
+        print(f"{model:<6} {runner:<26} {t:>9.2f} {ratio if ratio is not None else float('nan'):>13.2f}")
+
+    step = opcore_step("mlp", "numpy", 128)
+    for _ in range(50):
+        step()
+    start = rss_mb()
+    for _ in range(args.memory_steps):
+        step()
+    end = rss_mb()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"memory: MLP on numpy, resident {start:.1f} MB after 50 steps, {end:.1f} MB after "
+          f"{args.memory_steps} more (growth {end - start:+.1f} MB); peak resident {peak:.1f} MB")  # fmt: skip
+    for model in ("mlp", "cnn"):
+        ratios = [r for m, _, _, r in rows if m == model and r is not None]
+        if ratios:
+            print(f"key ratio {model}: opcore/torch = {min(ratios):.2f} (target <= {1.0 if model == 'mlp' else 1.5})")
+
+
+if __name__ == "__main__":
+    main()
