@@ -1,14 +1,14 @@
 """Regression on a bundled real data set (scikit-learn's diabetes): a small network, Adam, in a graph.
 
-    python examples/housing_regression.py [--backend numpy] [--epochs 200]
+python examples/housing_regression.py [--backend numpy] [--epochs 200]
 """
 
 from __future__ import annotations
 
 import numpy as np
+from course import batches, parse_args
 
 import opcore
-from course import batches, parse_args
 
 
 def main() -> None:

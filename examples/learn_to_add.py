@@ -9,9 +9,9 @@ in a Session; prints the learned W (close to [1, 1]) and b (close to 0).
 from __future__ import annotations
 
 import numpy as np
+from course import batches, parse_args
 
 import opcore
-from course import batches, parse_args
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ Writes a PNG: the first ten test digits (top row) and their reconstructions (bot
 from __future__ import annotations
 
 import numpy as np
+from course import parse_args
 
 import opcore
-from course import parse_args
 
 
 def save_png(originals: np.ndarray, reconstructions: np.ndarray, path: str) -> None:

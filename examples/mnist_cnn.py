@@ -8,8 +8,9 @@ for evaluation, sharing their variables.
 
 from __future__ import annotations
 
-import opcore
 from course import parse_args
+
+import opcore
 
 
 def main() -> None:

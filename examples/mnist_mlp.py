@@ -7,8 +7,9 @@ The course reports 92.90% test accuracy.
 
 from __future__ import annotations
 
-import opcore
 from course import parse_args
+
+import opcore
 
 
 def main() -> None:

@@ -7,8 +7,9 @@ The course reports 89.73% test accuracy; this run reaches about 92%.
 
 from __future__ import annotations
 
-import opcore
 from course import parse_args
+
+import opcore
 
 
 def main() -> None:

@@ -1,14 +1,14 @@
 """Is x1 + x2 > 10? A two-layer network with a softmax output, trained in a graph.
 
-    python examples/sum_greater_than_10.py [--backend numpy] [--epochs 40]
+python examples/sum_greater_than_10.py [--backend numpy] [--epochs 40]
 """
 
 from __future__ import annotations
 
 import numpy as np
+from course import batches, parse_args
 
 import opcore
-from course import batches, parse_args
 
 
 def main() -> None:

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from opcore import errors, ops
+# The libraries on top (imported last: they use everything above).
+from opcore import errors, initializers, io, layers, losses, metrics, ops
 from opcore._context import executing_eagerly
 from opcore.autodiff import GradientTape, gradients
 from opcore.backend import (
@@ -57,16 +58,6 @@ from opcore.errors import (
     UnknownBackendError,
     UnknownOpError,
 )
-from opcore.hookspecs import hookimpl
-from opcore.ops._broadcast import *  # noqa: F403
-from opcore.ops.array import *  # noqa: F403
-from opcore.ops.math import *  # noqa: F403
-from opcore.ops.nn import *  # noqa: F403
-from opcore.ops.random import *  # noqa: F403
-from opcore.ops.reduce import *  # noqa: F403
-from opcore.plugins import load_plugin, plugins, register_plugin
-from opcore.registry import KernelContext, OpDef, define_op, get_registry
-from opcore.shapes import Shape
 from opcore.graph import (
     Graph,
     GraphVariable,
@@ -82,7 +73,17 @@ from opcore.graph import (
     reset_default_graph,
     trainable_variables,
 )
+from opcore.hookspecs import hookimpl
+from opcore.ops._broadcast import *  # noqa: F403
+from opcore.ops.array import *  # noqa: F403
+from opcore.ops.math import *  # noqa: F403
+from opcore.ops.nn import *  # noqa: F403
+from opcore.ops.random import *  # noqa: F403
+from opcore.ops.reduce import *  # noqa: F403
+from opcore.plugins import load_plugin, plugins, register_plugin
+from opcore.registry import KernelContext, OpDef, define_op, get_registry
 from opcore.session import Session
+from opcore.shapes import Shape
 from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dlpack
 from opcore.variables import assign, assign_add, assign_sub
 
@@ -103,6 +104,11 @@ def get_op(name: str) -> OpDef:
 
 
 __all__ = [
+    "initializers",
+    "io",
+    "layers",
+    "losses",
+    "metrics",
     "Graph",
     "GraphVariable",
     "Session",

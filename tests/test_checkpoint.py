@@ -28,7 +28,7 @@ def _model(seed: int = 0) -> tuple[opcore.Graph, object, object, object]:
 
 
 def test_save_restore_and_import_meta_graph(tmp_path: Path) -> None:
-    g, x, y, w = _model()
+    g, x, y, _ = _model()
     data = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     path = str(tmp_path / "model.ckpt")
     with opcore.Session(g) as sess:
@@ -53,7 +53,7 @@ def test_save_restore_and_import_meta_graph(tmp_path: Path) -> None:
 
 
 def test_corrupted_and_truncated_files_raise_checkpoint_error(tmp_path: Path) -> None:
-    g, x, y, w = _model()
+    g = _model()[0]
     path = tmp_path / "m.ckpt"
     with opcore.Session(g) as sess:
         sess.run(g.group([v.initializer for v in g.variables]))
@@ -63,7 +63,7 @@ def test_corrupted_and_truncated_files_raise_checkpoint_error(tmp_path: Path) ->
         with pytest.raises(opcore.CheckpointError, match="corrupted or truncated"):
             Saver().restore(sess, str(path))
         path.write_bytes(b"\x00" * 64)
-        with pytest.raises(opcore.CheckpointError, match="m.ckpt"):
+        with pytest.raises(opcore.CheckpointError, match=r"m\.ckpt"):
             Saver().restore(sess, str(path))
         with pytest.raises(opcore.CheckpointError, match="no checkpoint"):
             Saver().restore(sess, str(tmp_path / "missing.ckpt"))
@@ -141,7 +141,10 @@ def test_graph_needing_an_uninstalled_op_names_op_and_distribution(tmp_path: Pat
         Saver().save(sess, path)
     code = f"import opcore; from opcore.io import import_meta_graph; opcore.load_plugin('numpy'); import_meta_graph({path!r})"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "OPCORE_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     assert out.returncode != 0

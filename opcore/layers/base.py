@@ -20,7 +20,8 @@ _counters: defaultdict[str, itertools.count[int]] = defaultdict(itertools.count)
 
 
 def _default_name(cls: type) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    # Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, Dense -> dense
+    snake = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
     n = next(_counters[snake])
     return snake if n == 0 else f"{snake}_{n}"
 
@@ -43,7 +44,7 @@ class Layer:
     def build(self, input_shape: Shape) -> None:
         """Create the layer's variables for inputs of ``input_shape``."""
 
-    def call(self, inputs: Any, training: bool = False) -> Any:
+    def call(self, inputs: Any, training: Any = False) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.call")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -68,12 +69,13 @@ class Layer:
         self._variables.append(var)
         return var
 
-    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+    def __call__(self, inputs: Any, training: Any = None) -> Any:
+        """Build on first use, then :meth:`call`. ``training`` is a bool, or a bool tensor in a graph."""
         if not self.built:
             shape = getattr(inputs, "shape", None)
             self.build(shape if isinstance(shape, Shape) else as_shape(shape))
             self.built = True
-        return self.call(inputs, training=bool(training))
+        return self.call(inputs, training=training if training is not None else False)
 
     @property
     def variables(self) -> list[Any]:
