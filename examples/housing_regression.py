@@ -1,6 +1,6 @@
-"""Regression on a bundled real data set (scikit-learn's diabetes): a small network, Adam, in a graph.
+"""Linear regression on a bundled real data set (scikit-learn's diabetes), Adam, in a graph.
 
-python examples/housing_regression.py [--backend numpy] [--epochs 200]
+python examples/housing_regression.py [--backend numpy] [--epochs 100]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import opcore
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], epochs=200, batch_size=(int, 32, "mini-batch size"),
+    args = parse_args(__doc__.splitlines()[0], epochs=100, batch_size=(int, 32, "mini-batch size"),
                       learning_rate=(float, 0.01, "Adam step"))  # fmt: skip
     (x_train, y_train), (x_test, y_test) = opcore.datasets.diabetes.load_data(seed=args.seed)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
@@ -26,8 +26,7 @@ def main() -> None:
     with graph.as_default():
         x = opcore.placeholder(opcore.float32, [None, x_train.shape[1]], name="x")
         y = opcore.placeholder(opcore.float32, [None, 1], name="y")
-        h = opcore.layers.dense((x - mean) / std, 16, activation="relu", name="hidden")
-        prediction = opcore.layers.dense(h, 1, name="out") * y_std + y_mean
+        prediction = opcore.layers.dense((x - mean) / std, 1, name="linear") * y_std + y_mean
         mse = opcore.reduce_mean(opcore.square(prediction - y))
         train = opcore.train.AdamOptimizer(args.learning_rate).minimize(mse / (y_std * y_std))
         init = opcore.global_variables_initializer()
@@ -41,7 +40,7 @@ def main() -> None:
                 steps += 1
                 if args.max_steps and steps >= args.max_steps:
                     break
-            if epoch % 50 == 0:
+            if epoch % 25 == 0:
                 print(f"epoch {epoch:4d}  train mse {sess.run(mse, {x: x_train, y: y_train}):.1f}")
             if args.max_steps and steps >= args.max_steps:
                 break

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 # The libraries on top (imported last: they use everything above).
-from opcore import errors, initializers, io, layers, losses, metrics, ops
+from opcore import datasets, errors, initializers, io, keras, layers, losses, metrics, ops, train
 from opcore._context import executing_eagerly
 from opcore.autodiff import GradientTape, gradients
 from opcore.backend import (
@@ -80,6 +80,7 @@ from opcore.ops.math import *  # noqa: F403
 from opcore.ops.nn import *  # noqa: F403
 from opcore.ops.random import *  # noqa: F403
 from opcore.ops.reduce import *  # noqa: F403
+from opcore.ops.train import *  # noqa: F403
 from opcore.plugins import load_plugin, plugins, register_plugin
 from opcore.registry import KernelContext, OpDef, define_op, get_registry
 from opcore.session import Session
@@ -109,6 +110,9 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "datasets",
+    "keras",
+    "train",
     "Graph",
     "GraphVariable",
     "Session",
@@ -190,3 +194,4 @@ __all__ += ops.array.__all__
 __all__ += ops.reduce.__all__
 __all__ += ops.random.__all__
 __all__ += ops.nn.__all__
+__all__ += ops.train.__all__

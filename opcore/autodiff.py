@@ -283,7 +283,7 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
         last = max(y.node.id for y in y_list)
         stop = {x.node.id for x in x_list}
         for node in reversed(graph.nodes[: last + 1]):
-            if node.kind != "op" or not reaches_x.get(node.id) or node.id in stop and node.op is None:
+            if node.kind != "op" or not reaches_x.get(node.id) or (node.id in stop and node.op is None):
                 continue
             dys = [grads.get(id(o)) for o in node.outputs]
             if all(d is None for d in dys):
@@ -299,8 +299,10 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
                 )
             dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, node.outputs)]
             entry = _Entry(op, node.inputs, node.outputs, node.attrs)
-            dxs = op.gradient(GradContext(op, tuple(node.inputs), tuple(node.outputs), node.attrs),
-                              *GradientTape._group(op, entry, dys))
+            dxs = op.gradient(
+                GradContext(op, tuple(node.inputs), tuple(node.outputs), node.attrs),
+                *GradientTape._group(op, entry, dys),
+            )
             for x, dx in zip(node.inputs, dxs):
                 pairs = zip(x, dx or [None] * len(x)) if isinstance(x, list) else [(x, dx)]
                 for xi, dxi in pairs:

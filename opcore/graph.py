@@ -284,7 +284,9 @@ class Graph:
         node.outputs.append(out)
         return out
 
-    def variable(self, initial_value: Any, trainable: bool = True, name: str | None = None, dtype: Any = None) -> GraphVariable:
+    def variable(
+        self, initial_value: Any, trainable: bool = True, name: str | None = None, dtype: Any = None
+    ) -> GraphVariable:
         if callable(initial_value):
             initial_value = initial_value()
         want = _dt.as_dtype(dtype) if dtype is not None else None
@@ -300,9 +302,7 @@ class Graph:
         with self.as_default():
             t = self._tensor(value, var.dtype, what=f"assignment to variable {var.name!r}")
         if not t.shape.is_compatible_with(var.shape):
-            raise ShapeError(
-                f"cannot assign a value of shape {t.shape} to variable {var.name!r} of shape {var.shape}"
-            )
+            raise ShapeError(f"cannot assign a value of shape {t.shape} to variable {var.name!r} of shape {var.shape}")
         node = self._new_node("assign", name)
         node.variable = var
         node.inputs = [t]
@@ -347,9 +347,7 @@ class Graph:
                     converted.append([self._tensor(x, want, what) for x in item])
                 else:
                     converted.append(self._tensor(item, want, what))
-            shapes = {
-                a.name: [t.shape for t in c] if a.variadic else c.shape for a, c in zip(op.inputs, converted)
-            }
+            shapes = {a.name: [t.shape for t in c] if a.variadic else c.shape for a, c in zip(op.inputs, converted)}
             out_shapes, out_dtypes = op.infer(shapes, binding, attrs)
             if op.composite is not None:
                 with self.name_scope(name or op.name):

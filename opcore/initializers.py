@@ -453,9 +453,7 @@ def get(identifier: InitializerLike | None) -> Any:
         key = key.removesuffix("_initializer")
         cls = _BY_NAME.get(key)
         if cls is None:
-            raise OpDefinitionError(
-                f"unknown initializer {identifier!r}; known names: {', '.join(sorted(_BY_NAME))}"
-            )
+            raise OpDefinitionError(f"unknown initializer {identifier!r}; known names: {', '.join(sorted(_BY_NAME))}")
         return cls()
     if callable(identifier):
         return identifier

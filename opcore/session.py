@@ -213,7 +213,9 @@ class Session:
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
         return plan
 
-    def _compile_op(self, node: Node, shapes: dict[int, tuple[int, ...]], slot: Callable[[SymbolicTensor], int]) -> tuple[Any, ...]:
+    def _compile_op(
+        self, node: Node, shapes: dict[int, tuple[int, ...]], slot: Callable[[SymbolicTensor], int]
+    ) -> tuple[Any, ...]:
         op = node.op
         assert op is not None
         in_shapes: dict[str, Any] = {}

@@ -10,7 +10,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q --upgrade "pip>=23.2"
 .venv/bin/python -m pip install -q \
-  -e ".[dev]" \
+  -e ".[dev,examples]" \
   -e backends/numpy \
   -e conformance \
   -e examples/plugins/zero_out

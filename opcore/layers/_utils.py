@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from opcore import dtypes as _dt
+from opcore import initializers
 from opcore.dtypes import DType
 from opcore.errors import OpDefinitionError
+from opcore.layers.base import Layer
 from opcore.ops import math as _math
 from opcore.shapes import Dim, Shape, as_shape
 
@@ -64,3 +66,22 @@ def window_output(size: Dim, window: int, stride: int, dilation: int, pad: str) 
         return -(-size // stride)
     effective = (window - 1) * dilation + 1
     return max(0, -(-(size - effective + 1) // stride))
+
+
+def initializer_config(init: Any) -> Any:
+    """A JSON-serialisable description of an initializer that ``initializers.get`` maps back."""
+    if isinstance(init, str) or init is None:
+        return init
+    if isinstance(init, initializers.Initializer):
+        return initializers.serialize(init)
+    raise OpDefinitionError(
+        f"cannot save the custom initializer {init!r} in a layer config; use a built-in initializer "
+        "(a name or an opcore.initializers class) for layers that are saved"
+    )
+
+
+def base_config(layer: Layer) -> dict[str, Any]:
+    config = Layer.get_config(layer)
+    if layer.dtype is not None:
+        config["dtype"] = layer_dtype(layer.dtype).name
+    return config

@@ -71,6 +71,11 @@ class Layer:
 
     def __call__(self, inputs: Any, training: Any = None) -> Any:
         """Build on first use, then :meth:`call`. ``training`` is a bool, or a bool tensor in a graph."""
+        # Functional-API placeholders (opcore.keras.Input) record the call instead of running it.
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        symbolic_call = getattr(first, "_opcore_layer_call", None)
+        if symbolic_call is not None:
+            return symbolic_call(self, inputs, training)
         if not self.built:
             shape = getattr(inputs, "shape", None)
             self.build(shape if isinstance(shape, Shape) else as_shape(shape))

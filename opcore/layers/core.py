@@ -17,26 +17,7 @@ from opcore.ops import math as _math
 from opcore.ops import nn as _nn
 from opcore.shapes import Shape
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "initializer_config"]
-
-
-def initializer_config(init: Any) -> Any:
-    """A JSON-serialisable description of an initializer that ``initializers.get`` maps back."""
-    if isinstance(init, str) or init is None:
-        return init
-    if isinstance(init, initializers.Initializer):
-        return initializers.serialize(init)
-    raise OpDefinitionError(
-        f"cannot save the custom initializer {init!r} in a layer config; use a built-in initializer "
-        "(a name or an opcore.initializers class) for layers that are saved"
-    )
-
-
-def _base_config(layer: Layer) -> dict[str, Any]:
-    config = Layer.get_config(layer)
-    if layer.dtype is not None:
-        config["dtype"] = _utils.layer_dtype(layer.dtype).name
-    return config
+__all__ = ["Activation", "Dense", "Dropout", "Flatten"]
 
 
 def shape_of(x: Any) -> Shape:
@@ -113,21 +94,19 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {
-            **_base_config(self),
+            **_utils.base_config(self),
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializer_config(self.kernel_initializer),
-            "bias_initializer": initializer_config(self.bias_initializer),
+            "kernel_initializer": _utils.initializer_config(self.kernel_initializer),
+            "bias_initializer": _utils.initializer_config(self.bias_initializer),
         }
 
 
 class Activation(Layer):
     """Applies an activation function (a name such as ``"relu"``, or a callable)."""
 
-    def __init__(
-        self, activation: Any, name: str | None = None, trainable: bool = True, dtype: Any = None
-    ) -> None:
+    def __init__(self, activation: Any, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.activation = activations.get(activation)
 
@@ -139,7 +118,7 @@ class Activation(Layer):
         return _utils.input_shape(input_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {**_base_config(self), "activation": activations.serialize(self.activation)}
+        return {**_utils.base_config(self), "activation": activations.serialize(self.activation)}
 
 
 class Flatten(Layer):
@@ -178,7 +157,7 @@ class Flatten(Layer):
         return Shape([s.dims[0], n])
 
     def get_config(self) -> dict[str, Any]:
-        return _base_config(self)
+        return _utils.base_config(self)
 
 
 class Dropout(Layer):
@@ -232,4 +211,4 @@ class Dropout(Layer):
         return _utils.input_shape(input_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {**_base_config(self), "rate": self.rate, "seed": self.seed}
+        return {**_utils.base_config(self), "rate": self.rate, "seed": self.seed}

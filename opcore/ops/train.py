@@ -10,10 +10,10 @@ attributes, so a decayed learning rate computed by other ops can be fed in.
 >>> import opcore
 >>> from opcore.ops.train import apply_momentum
 >>> var, accum = apply_momentum(
-...     opcore.constant([1.0, 2.0]), opcore.constant([0.0, 0.0]), 0.1, opcore.constant([1.0, -1.0]), 0.9
+...     opcore.constant([1.0, 2.0]), opcore.constant([0.0, 0.0]), 0.5, opcore.constant([1.0, -1.0]), 0.5
 ... )
 >>> var.numpy().tolist(), accum.numpy().tolist()
-([0.8999999761581543, 2.0999999046325684], [1.0, -1.0])
+([0.5, 2.5], [1.0, -1.0])
 
 The formulas are TensorFlow's (``ApplyGradientDescent``, ``ApplyMomentum``,
 ``ApplyAdagrad``, ``ApplyAdadelta``, ``ApplyRMSProp``, ``ApplyAdam``); see

@@ -112,9 +112,7 @@ def _momentum(
     return var, accum
 
 
-def _adagrad(
-    var: np.ndarray, accum: np.ndarray, lr: np.ndarray, grad: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _adagrad(var: np.ndarray, accum: np.ndarray, lr: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     accum = accum + grad**2
     return var - lr * grad / np.sqrt(accum), accum
 

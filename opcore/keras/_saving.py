@@ -1,0 +1,251 @@
+"""Saving and loading Keras-style models: one safetensors file, architecture as versioned JSON inside.
+
+File layout (a standard safetensors file, readable by any safetensors tool):
+
+- tensors: the model's weights, in ``model.weights`` order, keyed
+  ``"0000:dense/kernel"`` (position and variable name);
+- metadata ``"opcore.keras.model"``: JSON ``{"format": "opcore.keras.model",
+  "version": 1, "class_name": "Sequential" | "Model", "config": ...}``, where the
+  config lists each layer's class name and ``get_config()`` and, for functional
+  models, the inputs and the recorded layer calls;
+- metadata ``"opcore.keras.sha256"``: JSON ``{tensor key: sha256 of its bytes}``,
+  so a damaged file is detected rather than loaded.
+
+Writes go to a temporary file that is fsynced and renamed over the target, so
+a crash leaves the previous file intact. Loading never executes code (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from opcore.errors import CheckpointError, OpcoreError
+from opcore.io.atomic import atomic_write
+from opcore.keras._functional import Input, KerasTensor, symbolic_call
+from opcore.layers.base import Layer
+
+__all__ = ["FORMAT", "VERSION", "functional_config", "functional_from_config", "load_model", "save_model"]
+
+FORMAT = "opcore.keras.model"
+VERSION = 1
+_ARCH_KEY = "opcore.keras.model"
+_DIGEST_KEY = "opcore.keras.sha256"
+
+
+# -- architecture ----------------------------------------------------------------------------
+
+
+def _classes(custom_objects: dict[str, Any] | None) -> dict[str, type]:
+    from opcore.keras import layers as keras_layers
+    from opcore.keras import models
+
+    found: dict[str, type] = {}
+    for name in keras_layers.__all__:
+        obj = getattr(keras_layers, name)
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            found[name] = obj
+            found[obj.__name__] = obj
+    found["Sequential"] = models.Sequential
+    found["Model"] = models.Model
+    found.update(custom_objects or {})
+    return found
+
+
+def serialize_layer(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": layer.get_config()}``."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(spec: Any, classes: dict[str, type]) -> Layer:
+    """The layer described by ``serialize_layer``'s output."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) or "config" not in spec:
+        raise CheckpointError(f"bad layer entry {spec!r}: expected {{'class_name': ..., 'config': {{...}}}}")
+    name = spec["class_name"]
+    cls = classes.get(name)
+    if cls is None:
+        raise CheckpointError(
+            f"unknown layer class {name!r}; pass custom_objects={{{name!r}: YourLayerClass}} to load_model"
+        )
+    config = spec["config"]
+    if name in ("Sequential", "Model") and issubclass(cls, _model_base()):
+        model: Layer = _model_from_config(name, config, classes)
+        return model
+    layer = cls.from_config(dict(config))  # type: ignore[attr-defined]
+    if not isinstance(layer, Layer):
+        raise CheckpointError(f"{name}.from_config returned {type(layer).__name__}, not a Layer")
+    return layer
+
+
+def _model_base() -> type:
+    from opcore.keras._engine import Model
+
+    return Model
+
+
+def _input_spec(t: KerasTensor) -> dict[str, Any]:
+    return {"name": t.name, "shape": list(t.shape.dims or ()), "dtype": t.dtype.name}
+
+
+def _input_from_spec(spec: dict[str, Any]) -> KerasTensor:
+    return Input(shape=list(spec["shape"])[1:], dtype=spec["dtype"], name=spec["name"])
+
+
+def functional_config(model: Any) -> dict[str, Any]:
+    """The wiring of a functional model: inputs, layers, and each recorded call by tensor index."""
+    ids: dict[int, int] = {id(t): i for i, t in enumerate(model._inputs)}
+    layer_index = {id(layer): i for i, layer in enumerate(model._layers)}
+    nodes = []
+    for node in model._nodes:
+        nodes.append(
+            {"layer": layer_index[id(node.layer)], "args": [ids[id(t)] for t in node.inputs], "as_list": node.as_list}
+        )
+        ids[id(node.output)] = len(ids)
+    return {
+        "name": model.name,
+        "inputs": [_input_spec(t) for t in model._inputs],
+        "inputs_list": model._inputs_list,
+        "layers": [serialize_layer(layer) for layer in model._layers],
+        "nodes": nodes,
+        "outputs": [ids[id(t)] for t in model._outputs],
+        "outputs_list": model._outputs_list,
+    }
+
+
+def functional_from_config(config: dict[str, Any], custom_objects: dict[str, Any] | None) -> Any:
+    """Rebuild a functional model from :func:`functional_config`'s output."""
+    return _model_from_config("Model", config, _classes(custom_objects))
+
+
+def _model_from_config(class_name: str, config: dict[str, Any], classes: dict[str, type]) -> Any:
+    from opcore.keras.models import Model, Sequential
+
+    if class_name == "Sequential":
+        seq = Sequential(name=config["name"])
+        if config.get("input") is not None:
+            seq.add(_input_from_spec(config["input"]))
+        for spec in config["layers"]:
+            seq.add(deserialize_layer(spec, classes))
+        return seq
+    tensors: list[KerasTensor] = [_input_from_spec(s) for s in config["inputs"]]
+    inputs = list(tensors)
+    layers = [deserialize_layer(spec, classes) for spec in config["layers"]]
+    for node in config["nodes"]:
+        args = [tensors[i] for i in node["args"]]
+        tensors.append(symbolic_call(layers[node["layer"]], args if node["as_list"] else args[0]))
+    outputs = [tensors[i] for i in config["outputs"]]
+    return Model(
+        inputs if config["inputs_list"] else inputs[0],
+        outputs if config["outputs_list"] else outputs[0],
+        name=config["name"],
+    )
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def _weight_key(i: int, var: Any) -> str:
+    return f"{i:04d}:{var.name}"
+
+
+def _digest(arr: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (architecture and weights) to the single file ``path``, atomically."""
+    target = Path(path)
+    if target.is_dir():
+        raise CheckpointError(f"cannot save model {model.name!r} to {target}: it is a folder; give a file path")
+    arch = {"format": FORMAT, "version": VERSION, "class_name": type(model).__name__, "config": model.get_config()}
+    try:
+        arch_text = json.dumps(arch, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"cannot save model {model.name!r}: a layer config is not JSON-serialisable ({exc}); "
+            "layers must return plain str/int/float/bool/list/dict values from get_config()"
+        ) from None
+    tensors = {_weight_key(i, v): np.ascontiguousarray(v.numpy()) for i, v in enumerate(model.weights)}
+    metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps({k: _digest(a) for k, a in tensors.items()})}
+    try:
+        with atomic_write(target) as tmp:
+            save_file(tensors, tmp, metadata=metadata)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write model {model.name!r} to {target}: {exc}") from None
+
+
+def load_model(path: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None) -> Any:
+    """Load a model written by ``model.save(path)``: same architecture, same weights, not compiled.
+
+    ``custom_objects`` maps class names to your own Layer classes. A missing,
+    truncated or corrupt file raises :class:`opcore.CheckpointError` naming it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"no saved model at {p}" + (" (it is a folder)" if p.is_dir() else ""))
+    try:
+        with safe_open(str(p), framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors: dict[str, np.ndarray] = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"cannot read model file {p}: not a valid safetensors file (corrupt or truncated?): {exc}"
+        ) from None
+    if _ARCH_KEY not in meta:
+        raise CheckpointError(f"{p} is a safetensors file but not an opcore Keras model (no {_ARCH_KEY!r} metadata)")
+    try:
+        arch = json.loads(meta[_ARCH_KEY])
+        digests = json.loads(meta.get(_DIGEST_KEY, "{}"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"model file {p} has corrupt architecture metadata: {exc}") from None
+    if not isinstance(arch, dict) or arch.get("format") != FORMAT:
+        raise CheckpointError(
+            f"model file {p}: unknown format {arch.get('format') if isinstance(arch, dict) else arch!r}"
+        )
+    version = arch.get("version")
+    if not isinstance(version, int) or version > VERSION or version < 1:
+        raise CheckpointError(
+            f"model file {p} has format version {version!r}; this opcore reads versions 1..{VERSION} "
+            "(upgrade opcore to load it)"
+        )
+    if not isinstance(digests, dict) or set(digests) != set(tensors):
+        raise CheckpointError(f"model file {p} is corrupt: its checksum list does not match its tensors")
+    for key, arr in tensors.items():
+        if _digest(arr) != digests[key]:
+            raise CheckpointError(f"model file {p} is corrupt: tensor {key!r} fails its sha256 checksum")
+    try:
+        model = _model_from_config(str(arch.get("class_name")), arch["config"], _classes(custom_objects))
+    except CheckpointError as exc:
+        raise CheckpointError(f"model file {p}: {exc}") from None
+    except (OpcoreError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise CheckpointError(f"model file {p}: cannot rebuild the architecture: {type(exc).__name__}: {exc}") from None
+    _assign_weights(model, tensors, p)
+    return model
+
+
+def _assign_weights(model: Any, tensors: dict[str, np.ndarray], path: Path) -> None:
+    variables = model.weights
+    expected = {_weight_key(i, v): v for i, v in enumerate(variables)}
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"model file {path}: weights do not match the architecture; missing {missing}, unexpected {extra}"
+        )
+    for key, var in expected.items():
+        arr = tensors[key]
+        want = var.shape.as_tuple()
+        if tuple(arr.shape) != want:
+            raise CheckpointError(f"model file {path}: weight {key!r} has shape {arr.shape}, the layer needs {want}")
+        if arr.dtype != var.dtype.np:
+            raise CheckpointError(
+                f"model file {path}: weight {key!r} has dtype {arr.dtype}, the layer needs {var.dtype}"
+            )
+        var.assign(arr)

@@ -1,0 +1,596 @@
+"""Optimizers, fused update ops and learning-rate schedules (opcore.train), eagerly and in graphs."""
+
+from __future__ import annotations
+
+import doctest
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opcore
+import opcore.ops.train as train_ops
+import opcore.train as T
+from opcore.train import optimizer as optimizer_module
+from opcore.train import optimizers as optimizers_module
+from opcore.train import schedules as schedules_module
+
+# Three fixed gradients, applied in turn to a float64 variable starting at W0.
+W0 = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.5]])
+GRADS = [
+    np.array([[0.5, -1.0, 2.0], [0.1, 0.0, -0.3]]),
+    np.array([[-0.2, 0.4, 1.0], [1.5, -0.7, 0.2]]),
+    np.array([[0.3, 0.3, -0.6], [-0.9, 0.8, 0.05]]),
+]
+
+
+def _run_eager(opt: T.Optimizer) -> tuple[opcore.Variable, T.Optimizer]:
+    w = opcore.Variable(W0, name="w")
+    for g in GRADS:
+        assert opt.apply_gradients([(opcore.constant(g), w)]) is None
+    return w, opt
+
+
+def _slot(opt: T.Optimizer, w: Any, name: str) -> np.ndarray:
+    slot = opt.get_slot(w, name)
+    assert slot is not None, f"no slot {name!r}"
+    return np.asarray(slot.numpy())
+
+
+# --------------------------------------------------------------------------- hand-computed references
+
+
+def _ref_gd(lr: float) -> np.ndarray:
+    w = W0.copy()
+    for g in GRADS:
+        w = w - lr * g
+    return w
+
+
+def _ref_momentum(lr: float, mu: float, nesterov: bool) -> tuple[np.ndarray, np.ndarray]:
+    w, a = W0.copy(), np.zeros_like(W0)
+    for g in GRADS:
+        a = mu * a + g
+        w = w - (lr * g + lr * mu * a if nesterov else lr * a)
+    return w, a
+
+
+def _ref_adagrad(lr: float, init: float) -> tuple[np.ndarray, np.ndarray]:
+    w, a = W0.copy(), np.full_like(W0, init)
+    for g in GRADS:
+        a = a + g * g
+        w = w - lr * g / np.sqrt(a)
+    return w, a
+
+
+def _ref_adadelta(lr: float, rho: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w, a, u = W0.copy(), np.zeros_like(W0), np.zeros_like(W0)
+    for g in GRADS:
+        a = rho * a + (1 - rho) * g * g
+        upd = np.sqrt(u + eps) / np.sqrt(a + eps) * g
+        u = rho * u + (1 - rho) * upd * upd
+        w = w - lr * upd
+    return w, a, u
+
+
+def _ref_rmsprop(lr: float, rho: float, mu: float, eps: float, ms0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w, ms, mom = W0.copy(), np.full_like(W0, ms0), np.zeros_like(W0)
+    for g in GRADS:
+        ms = rho * ms + (1 - rho) * g * g
+        mom = mu * mom + lr * g / np.sqrt(ms + eps)
+        w = w - mom
+    return w, ms, mom
+
+
+def _ref_adam(lr: float, b1: float, b2: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w, m, v = W0.copy(), np.zeros_like(W0), np.zeros_like(W0)
+    for t, g in enumerate(GRADS, start=1):
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr_t * m / (np.sqrt(v) + eps)
+    return w, m, v
+
+
+# --------------------------------------------------------------------------- eager: first steps vs references
+
+
+def test_gradient_descent_steps() -> None:
+    w, _ = _run_eager(T.GradientDescentOptimizer(0.1))
+    np.testing.assert_allclose(w.numpy(), _ref_gd(0.1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_steps(nesterov: bool) -> None:
+    w, opt = _run_eager(T.MomentumOptimizer(0.1, 0.9, use_nesterov=nesterov))
+    ref_w, ref_a = _ref_momentum(0.1, 0.9, nesterov)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "momentum"), ref_a, rtol=1e-12)
+
+
+def test_nesterov_differs_from_plain_momentum() -> None:
+    plain, _ = _run_eager(T.MomentumOptimizer(0.1, 0.9))
+    nest, _ = _run_eager(T.MomentumOptimizer(0.1, 0.9, use_nesterov=True))
+    assert not np.allclose(plain.numpy(), nest.numpy())
+
+
+def test_adagrad_steps() -> None:
+    w, opt = _run_eager(T.AdagradOptimizer(0.2, initial_accumulator_value=0.1))
+    ref_w, ref_a = _ref_adagrad(0.2, 0.1)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "accumulator"), ref_a, rtol=1e-12)
+
+
+def test_adadelta_steps() -> None:
+    w, opt = _run_eager(T.AdadeltaOptimizer(1.0, rho=0.9, epsilon=1e-6))
+    ref_w, ref_a, ref_u = _ref_adadelta(1.0, 0.9, 1e-6)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "accum"), ref_a, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "accum_update"), ref_u, rtol=1e-12)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_rmsprop_steps(momentum: float) -> None:
+    w, opt = _run_eager(T.RMSPropOptimizer(0.01, decay=0.9, momentum=momentum, epsilon=1e-10))
+    ref_w, ref_ms, ref_mom = _ref_rmsprop(0.01, 0.9, momentum, 1e-10, ms0=1.0)  # TF1: rms starts at 1
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "rms"), ref_ms, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "momentum"), ref_mom, rtol=1e-12)
+
+
+def test_keras_rmsprop_starts_mean_square_at_zero() -> None:
+    w, _ = _run_eager(T.RMSprop(0.01, rho=0.9, epsilon=1e-7))
+    ref_w, _, _ = _ref_rmsprop(0.01, 0.9, 0.0, 1e-7, ms0=0.0)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+
+
+def test_adam_steps_and_beta_powers() -> None:
+    w, opt = _run_eager(T.AdamOptimizer(0.1, beta1=0.8, beta2=0.99, epsilon=1e-8))
+    ref_w, ref_m, ref_v = _ref_adam(0.1, 0.8, 0.99, 1e-8)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "m"), ref_m, rtol=1e-12)
+    np.testing.assert_allclose(_slot(opt, w, "v"), ref_v, rtol=1e-12)
+    powers = {v.name: float(v.numpy()) for v in opt.variables() if "power" in v.name}
+    assert powers == pytest.approx({"beta1_power": 0.8**4, "beta2_power": 0.99**4})
+
+
+def test_keras_aliases_match_tf1_classes() -> None:
+    sgd, _ = _run_eager(T.SGD(0.1))
+    np.testing.assert_allclose(sgd.numpy(), _ref_gd(0.1), rtol=1e-12)
+    sgd_m, opt = _run_eager(T.SGD(0.1, momentum=0.9, nesterov=True))
+    np.testing.assert_allclose(sgd_m.numpy(), _ref_momentum(0.1, 0.9, True)[0], rtol=1e-12)
+    assert opt.get_slot_names() == ["momentum"]
+    adam, _ = _run_eager(T.Adam(0.1, beta_1=0.8, beta_2=0.99, epsilon=1e-8))
+    np.testing.assert_allclose(adam.numpy(), _ref_adam(0.1, 0.8, 0.99, 1e-8)[0], rtol=1e-12)
+    assert T.Momentum is T.MomentumOptimizer
+
+
+def test_float32_and_float16_variables_keep_their_dtype() -> None:
+    for dtype in ("float32", "float16"):
+        w = opcore.Variable(W0.astype(dtype))
+        opt = T.AdamOptimizer(0.01, epsilon=1e-4)  # 1e-8 would round to 0 in float16: 0/0 for zero gradients
+        opt.apply_gradients([(opcore.constant(GRADS[0].astype(dtype)), w)])
+        assert w.dtype is opcore.as_dtype(dtype)
+        assert opt.get_slot(w, "m").dtype is opcore.as_dtype(dtype)
+        np.testing.assert_allclose(w.numpy(), W0 - 0.01 * np.sign(GRADS[0]) * (GRADS[0] != 0), atol=2e-3)
+
+
+def test_slots_are_not_trainable_and_named_after_the_variable() -> None:
+    w, opt = _run_eager(T.AdadeltaOptimizer(1.0))
+    slots = [opt.get_slot(w, n) for n in opt.get_slot_names()]
+    assert [s.name for s in slots] == ["w/accum", "w/accum_update"]
+    assert not any(s.trainable for s in slots)
+    assert opt.get_slot(opcore.Variable(1.0), "accum") is None
+
+
+# --------------------------------------------------------------------------- eager: minimize
+
+
+_OPTIMIZERS: list[Callable[[], T.Optimizer]] = [
+    lambda: T.GradientDescentOptimizer(0.1),
+    lambda: T.MomentumOptimizer(0.05, 0.9),
+    lambda: T.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
+    lambda: T.AdagradOptimizer(0.5),
+    lambda: T.AdadeltaOptimizer(5.0, rho=0.9, epsilon=1e-4),
+    lambda: T.RMSPropOptimizer(0.05),
+    lambda: T.AdamOptimizer(0.1),
+    lambda: T.SGD(0.1),
+]
+
+
+@pytest.mark.parametrize("make", _OPTIMIZERS)
+def test_minimize_quadratic_converges(make: Callable[[], T.Optimizer]) -> None:
+    target = opcore.constant([1.0, -2.0, 3.0])
+    w = opcore.Variable([0.0, 0.0, 0.0])
+    opt = make()
+
+    def loss() -> Any:
+        return opcore.reduce_sum(opcore.square(w - target))
+
+    start = float(loss())
+    for _ in range(300):
+        opt.minimize(loss, var_list=[w])
+    assert float(loss()) < 1e-3 * start, (type(opt).__name__, w.numpy())
+
+
+def test_minimize_gathers_watched_variables_when_var_list_is_omitted() -> None:
+    w = opcore.Variable(3.0)
+    frozen = opcore.Variable(2.0, trainable=False)
+    opt = T.GradientDescentOptimizer(0.25)
+    opt.minimize(lambda: w * w * frozen)
+    assert float(w.numpy()) == pytest.approx(3.0 - 0.25 * 2 * 3.0 * 2.0)
+    assert float(frozen.numpy()) == 2.0
+
+
+def test_compute_gradients_pairs_and_unconnected_none() -> None:
+    w, unused = opcore.Variable([1.0, 2.0]), opcore.Variable([5.0])
+    opt = T.GradientDescentOptimizer(0.1)
+    pairs = opt.compute_gradients(lambda: opcore.reduce_sum(w * w), var_list=[w, unused])
+    assert len(pairs) == 2 and pairs[0][1] is w and pairs[1][1] is unused
+    np.testing.assert_allclose(pairs[0][0].numpy(), [2.0, 4.0])
+    assert pairs[1][0] is None
+    opt.apply_gradients(pairs)  # None gradients are skipped
+    np.testing.assert_allclose(w.numpy(), [0.8, 1.6], rtol=1e-6)
+    np.testing.assert_allclose(unused.numpy(), [5.0])
+
+
+def test_minimize_with_an_explicit_tape() -> None:
+    w = opcore.Variable([1.0, -1.0])
+    with opcore.GradientTape() as tape:
+        loss = opcore.reduce_sum(w * w)
+    T.GradientDescentOptimizer(0.5).minimize(loss, var_list=[w], tape=tape)
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])
+
+
+def test_eager_loss_must_be_callable() -> None:
+    w = opcore.Variable(1.0)
+    with pytest.raises(TypeError, match="zero-argument callable"):
+        T.AdamOptimizer().minimize(opcore.reduce_sum(w * w), var_list=[w])
+
+
+def test_no_gradient_for_any_variable_is_an_error() -> None:
+    w = opcore.Variable(1.0)
+    with pytest.raises(ValueError, match="no gradients provided"):
+        T.GradientDescentOptimizer(0.1).minimize(lambda: opcore.constant(3.0) * 2.0, var_list=[w])
+    with pytest.raises(ValueError, match="no gradients provided"):
+        T.GradientDescentOptimizer(0.1).apply_gradients([(None, w)])
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    w = opcore.Variable([1.0, 2.0])
+    with pytest.raises(TypeError, match="learning_rate must be a number"):
+        T.GradientDescentOptimizer("fast")
+    with pytest.raises(TypeError, match=r"only optimize opcore\.Variable"):
+        T.GradientDescentOptimizer(0.1).apply_gradients([(opcore.constant([1.0, 1.0]), opcore.constant([1.0, 2.0]))])
+    with pytest.raises(opcore.DTypeError, match="has dtype float64"):
+        T.GradientDescentOptimizer(0.1).apply_gradients([(opcore.constant([1.0, 1.0], dtype="float64"), w)])
+    with pytest.raises(opcore.ShapeError, match="ApplyGradientDescent"):
+        T.GradientDescentOptimizer(0.1).apply_gradients([(opcore.constant([1.0, 1.0, 1.0]), w)])
+    with pytest.raises(TypeError, match=r"\(gradient, variable\) pairs"):
+        T.GradientDescentOptimizer(0.1).apply_gradients([w])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="initial_accumulator_value must be positive"):
+        T.AdagradOptimizer(0.1, initial_accumulator_value=0.0)
+    with pytest.raises(ValueError, match="must be a scalar"):
+        T.AdamOptimizer(opcore.constant([0.1, 0.2]))
+    with pytest.raises(opcore.DTypeError, match="floating"):
+        T.AdamOptimizer(opcore.constant(1))
+
+
+# --------------------------------------------------------------------------- hyperparameters as tensors, callables
+
+
+def test_learning_rate_as_variable_tensor_and_callable() -> None:
+    lr = opcore.Variable(0.5, trainable=False)
+    w = opcore.Variable([1.0])
+    opt = T.GradientDescentOptimizer(lr)
+    opt.apply_gradients([(opcore.constant([1.0]), w)])
+    lr.assign(0.25)  # the optimizer reads the variable on every step
+    opt.apply_gradients([(opcore.constant([1.0]), w)])
+    np.testing.assert_allclose(w.numpy(), [0.25])
+    # a float64 tensor for a float32 variable is cast
+    w2 = opcore.Variable([1.0])
+    T.GradientDescentOptimizer(opcore.constant(0.5, dtype="float64")).apply_gradients([(opcore.constant([1.0]), w2)])
+    assert w2.dtype is opcore.float32
+    np.testing.assert_allclose(w2.numpy(), [0.5])
+    calls = []
+
+    def rate() -> float:
+        calls.append(1)
+        return 0.1
+
+    w3 = opcore.Variable([1.0])
+    opt3 = T.MomentumOptimizer(rate, momentum=lambda: 0.0)
+    for _ in range(2):
+        opt3.apply_gradients([(opcore.constant([1.0]), w3)])
+    assert len(calls) == 2
+    np.testing.assert_allclose(w3.numpy(), [0.8], rtol=1e-6)
+
+
+def test_schedule_learning_rate_uses_the_iteration_count() -> None:
+    schedule = T.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
+    w = opcore.Variable([0.0], dtype="float64")
+    opt = T.GradientDescentOptimizer(schedule)
+    for _ in range(3):
+        opt.apply_gradients([(opcore.constant([-1.0], dtype="float64"), w)])
+    assert opt.iterations == 3
+    np.testing.assert_allclose(w.numpy(), [1.0 + 0.5 + 0.25], rtol=1e-6)
+
+
+def test_schedule_learning_rate_uses_the_global_step_when_given() -> None:
+    step = opcore.Variable(np.int64(10), trainable=False)
+    schedule = T.PiecewiseConstantDecay([10], [1.0, 0.1])
+    w = opcore.Variable([0.0])
+    opt = T.GradientDescentOptimizer(schedule)
+    opt.apply_gradients([(opcore.constant([-1.0]), w)], global_step=step)  # step 10: 1.0
+    opt.apply_gradients([(opcore.constant([-1.0]), w)], global_step=step)  # step 11: 0.1
+    assert int(step.numpy()) == 12
+    np.testing.assert_allclose(w.numpy(), [1.1], rtol=1e-6)
+
+
+def test_global_step_increments_once_per_apply() -> None:
+    step = opcore.Variable(np.int64(0), trainable=False)
+    w, v = opcore.Variable([1.0]), opcore.Variable([2.0])
+    opt = T.AdamOptimizer(0.1)
+    for _ in range(4):
+        opt.minimize(lambda: opcore.reduce_sum(w * v), var_list=[w, v], global_step=step)
+    assert int(step.numpy()) == 4
+    assert step.dtype is opcore.int64
+    assert opt.iterations == 4
+
+
+def test_get_or_create_global_step_eager() -> None:
+    step = T.get_or_create_global_step()
+    assert step is T.get_or_create_global_step() is T.get_global_step()
+    assert step.dtype is opcore.int64 and not step.trainable and step.name == "global_step"
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def test_schedule_values() -> None:
+    exp = T.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    assert [float(exp(s)) for s in (0, 5, 10, 20)] == pytest.approx([0.1, 0.1 * 0.5**0.5, 0.05, 0.025], rel=1e-6)
+    stair = T.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
+    assert [float(stair(s)) for s in (0, 9, 10, 19, 20)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025], rel=1e-6)
+    inv = T.InverseTimeDecay(1.0, decay_steps=2, decay_rate=0.5)
+    assert [float(inv(s)) for s in (0, 1, 2, 4)] == pytest.approx([1.0, 1 / 1.25, 1 / 1.5, 0.5], rel=1e-6)
+    inv_stair = T.InverseTimeDecay(1.0, decay_steps=2, decay_rate=0.5, staircase=True)
+    assert [float(inv_stair(s)) for s in (0, 1, 2, 3)] == pytest.approx([1.0, 1.0, 1 / 1.5, 1 / 1.5], rel=1e-6)
+    pw = T.PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
+    got = [float(pw(s)) for s in (0, 100, 101, 200, 201, 10**6)]
+    assert got == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert float(pw(150)) == np.float32(0.01)  # the value itself, no arithmetic on it
+
+
+def test_schedules_accept_tensors_and_variables_as_step() -> None:
+    exp = T.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
+    assert float(exp(opcore.constant(2))) == pytest.approx(0.25)
+    assert float(exp(opcore.Variable(np.int64(3), trainable=False))) == pytest.approx(0.125)
+    assert float(exp(np.int64(1))) == pytest.approx(0.5)
+    with pytest.raises(TypeError, match="step"):
+        exp("3")
+
+
+def test_tf1_schedule_functions_return_callables_eagerly() -> None:
+    step = opcore.Variable(np.int64(0), trainable=False)
+    lr = T.exponential_decay(0.1, step, decay_steps=1, decay_rate=0.5)
+    assert callable(lr)
+    assert float(lr()) == pytest.approx(0.1)
+    step.assign(np.int64(2))
+    assert float(lr()) == pytest.approx(0.025)
+    assert float(T.inverse_time_decay(1.0, step, 1, 1.0)()) == pytest.approx(1 / 3)
+    assert float(T.piecewise_constant(step, [1], [1.0, 2.0])()) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="global_step is required"):
+        T.exponential_decay(0.1, None, 1, 0.5)
+
+
+def test_schedule_argument_errors_and_config() -> None:
+    with pytest.raises(ValueError, match="one more entry"):
+        T.PiecewiseConstantDecay([1, 2], [1.0, 2.0])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        T.PiecewiseConstantDecay([2, 1], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+        T.ExponentialDecay(0.1, 0, 0.5)
+    s = T.InverseTimeDecay(0.5, 10, 0.1, staircase=True)
+    again = schedules_module.deserialize(schedules_module.serialize(s))
+    assert isinstance(again, T.InverseTimeDecay) and again.get_config() == s.get_config()
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        schedules_module.deserialize({"class_name": "Cosine", "config": {}})
+
+
+# --------------------------------------------------------------------------- get() and configs
+
+
+def test_get_by_name_instance_and_config() -> None:
+    expected = {
+        "sgd": T.SGD,
+        "momentum": T.SGD,
+        "adagrad": T.Adagrad,
+        "adadelta": T.Adadelta,
+        "rmsprop": T.RMSprop,
+        "adam": T.Adam,
+    }
+    for name, cls in expected.items():
+        assert type(T.get(name)) is cls
+        assert type(T.get(name.upper())) is cls
+    assert T.get("momentum").get_config()["momentum"] == 0.9
+    opt = T.AdamOptimizer(0.01)
+    assert T.get(opt) is opt
+    with pytest.raises(ValueError, match="adadelta, adagrad, adam, momentum, rmsprop, sgd"):
+        T.get("adamw")
+    with pytest.raises(TypeError, match="cannot make an optimizer"):
+        T.get(3)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        T.AdamOptimizer(0.01, beta1=0.8),
+        T.RMSprop(0.01, rho=0.8),
+        T.MomentumOptimizer(T.ExponentialDecay(0.1, 100, 0.9), 0.9, use_nesterov=True),
+        T.SGD(0.1, momentum=0.5),
+    ],
+    ids=repr,
+)
+def test_config_round_trip(opt: T.Optimizer) -> None:
+    config = opt.get_config()
+    again = T.get({"class_name": type(opt).__name__, "config": config})
+    assert type(again) is type(opt)
+    assert again.get_config() == config
+
+
+# --------------------------------------------------------------------------- the fused ops themselves
+
+
+def test_fused_ops_check_shapes_and_scalars() -> None:
+    var, grad = opcore.constant(np.ones((2, 3))), opcore.constant(np.ones((2, 3)))
+    with pytest.raises(opcore.ShapeError, match=r"ApplyMomentum: 'accum' must have the shape of 'var'"):
+        train_ops.apply_momentum(var, opcore.constant(np.ones((3, 2))), 0.1, grad, 0.9)
+    with pytest.raises(opcore.ShapeError, match=r"ApplyAdam: hyperparameter 'lr' must be a scalar"):
+        z = opcore.constant(np.zeros((2, 3)))
+        train_ops.apply_adam(var, z, z, 0.9, 0.99, opcore.constant([0.1]), 0.9, 0.999, 1e-8, grad)
+    with pytest.raises(opcore.DTypeError, match="ApplyGradientDescent"):
+        train_ops.apply_gradient_descent(opcore.constant([1, 2]), 1, opcore.constant([1, 1]))
+    for op in ("ApplyGradientDescent", "ApplyMomentum", "ApplyAdagrad", "ApplyAdadelta", "ApplyRMSProp", "ApplyAdam"):
+        assert not opcore.get_op(op).differentiable
+
+
+def test_fused_op_does_not_mutate_its_inputs() -> None:
+    var, m, v = opcore.constant(W0), opcore.constant(W0), opcore.constant(np.abs(W0))
+    before = var.numpy()
+    out = train_ops.apply_adam(var, m, v, 0.9, 0.999, 0.1, 0.9, 0.999, 1e-8, opcore.constant(GRADS[0]))
+    assert len(out) == 3
+    np.testing.assert_array_equal(var.numpy(), before)
+
+
+# --------------------------------------------------------------------------- graph mode
+
+
+def _regression_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + np.float32(0.3)
+    return x, y
+
+
+_W_INIT = np.array([[0.1], [0.2], [-0.1]], np.float32)
+
+
+def _graph_regression(make: Callable[[], T.Optimizer], steps: int) -> tuple[np.ndarray, float, int]:
+    xs, ys = _regression_data()
+    with opcore.Graph().as_default():
+        x = opcore.placeholder(opcore.float32, [None, 3])
+        y = opcore.placeholder(opcore.float32, [None, 1])
+        w = opcore.Variable(_W_INIT, name="w")
+        b = opcore.Variable(np.zeros((1,), np.float32), name="b")
+        loss = opcore.reduce_mean(opcore.square(opcore.matmul(x, w) + b - y))
+        step = T.get_or_create_global_step()
+        train_op = make().minimize(loss, global_step=step)
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            for _ in range(steps):
+                sess.run(train_op, {x: xs, y: ys})
+            w_val, loss_val, step_val = sess.run([w, loss, step], {x: xs, y: ys})
+    return w_val, float(loss_val), int(step_val)
+
+
+def _eager_regression(make: Callable[[], T.Optimizer], steps: int) -> np.ndarray:
+    xs, ys = _regression_data()
+    x, y = opcore.constant(xs), opcore.constant(ys)
+    w = opcore.Variable(_W_INIT, name="w")
+    b = opcore.Variable(np.zeros((1,), np.float32), name="b")
+    opt = make()
+    for _ in range(steps):
+        opt.minimize(lambda: opcore.reduce_mean(opcore.square(opcore.matmul(x, w) + b - y)), var_list=[w, b])
+    return np.asarray(w.numpy())
+
+
+@pytest.mark.parametrize("make", _OPTIMIZERS[:4] + _OPTIMIZERS[5:])
+def test_graph_linear_regression_converges(make: Callable[[], T.Optimizer]) -> None:
+    w, loss, step = _graph_regression(make, 300)
+    assert loss < 5e-3, (type(make()).__name__, loss)  # RMSProp with a constant rate hovers near 3e-3
+    np.testing.assert_allclose(w.ravel(), [1.0, -2.0, 0.5], atol=0.05)
+    assert step == 300
+
+
+@pytest.mark.parametrize("make", _OPTIMIZERS)
+def test_graph_and_eager_give_the_same_numbers(make: Callable[[], T.Optimizer]) -> None:
+    graph_w, _, _ = _graph_regression(make, 5)
+    eager_w = _eager_regression(make, 5)
+    np.testing.assert_allclose(graph_w, eager_w, rtol=1e-5, atol=1e-6)
+
+
+def test_graph_slots_are_global_non_trainable_variables_created_by_minimize() -> None:
+    with opcore.Graph().as_default():
+        w = opcore.Variable(np.ones((2,), np.float32), name="w")
+        loss = opcore.reduce_sum(w * w)
+        assert [v.name for v in opcore.global_variables()] == ["w"]
+        opt = T.AdamOptimizer(0.1)
+        opt.minimize(loss)
+        names = {v.name for v in opcore.global_variables()}
+        assert {"w", "w/m", "w/v", "beta1_power", "beta2_power"} <= names
+        assert [v.name for v in opcore.trainable_variables()] == ["w"]
+        assert {v.name for v in opt.variables()} == {"w/m", "w/v", "beta1_power", "beta2_power"}
+
+
+def test_graph_schedule_with_global_step_and_tf1_function() -> None:
+    with opcore.Graph().as_default():
+        w = opcore.Variable(np.zeros((1,), np.float32), name="w")
+        step = T.get_or_create_global_step()
+        assert step is T.get_or_create_global_step()
+        lr = T.exponential_decay(1.0, step, decay_steps=1, decay_rate=0.5)
+        assert not callable(lr)
+        train_op = T.GradientDescentOptimizer(lr).minimize(-opcore.reduce_sum(w), global_step=step)  # gradient -1
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            values = []
+            for _ in range(3):
+                values.append(float(sess.run(lr)))
+                sess.run(train_op)
+            # each run reads the step before incrementing it: rates 1, 0.5, 0.25
+            assert values == pytest.approx([1.0, 0.5, 0.25])
+            assert float(sess.run(w)[0]) == pytest.approx(1.75)
+            assert int(sess.run(step)) == 3
+
+
+def test_graph_schedule_without_global_step_uses_iterations() -> None:
+    with opcore.Graph().as_default():
+        w = opcore.Variable(np.zeros((1,), np.float32), name="w")
+        opt = T.GradientDescentOptimizer(T.PiecewiseConstantDecay([0], [1.0, 0.1]))
+        train_op = opt.minimize(-opcore.reduce_sum(w))
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train_op)
+            assert float(sess.run(w)[0]) == pytest.approx(1.2)
+            assert int(sess.run(opt.iterations)) == 3
+
+
+def test_graph_compute_and_apply_gradients() -> None:
+    with opcore.Graph().as_default():
+        w = opcore.Variable(np.array([1.0, 2.0], np.float32), name="w")
+        other = opcore.Variable(np.array([3.0], np.float32), name="other")
+        opt = T.MomentumOptimizer(0.1, 0.5)
+        pairs = opt.compute_gradients(opcore.reduce_sum(w * w))
+        assert len(pairs) == 2 and pairs[0][1] is w and pairs[1][1] is other
+        assert pairs[1][0] is None
+        train_op = opt.apply_gradients(pairs)
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            sess.run(train_op)
+            sess.run(train_op)
+            # accum1 = 2w0; w1 = w0 - 0.2 w0 = 0.8 w0; accum2 = 0.5 * 2 w0 + 2 * 0.8 w0 = 2.6 w0; w2 = 0.8 w0 - 0.26 w0
+            np.testing.assert_allclose(sess.run(w), [0.54, 1.08], rtol=1e-6)
+            np.testing.assert_allclose(sess.run(opt.get_slot(w, "momentum")), [2.6, 5.2], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- examples in docstrings
+
+
+@pytest.mark.parametrize(
+    "module", [train_ops, T, optimizer_module, optimizers_module, schedules_module], ids=lambda m: m.__name__
+)
+def test_docstring_examples(module: Any) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
