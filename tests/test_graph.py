@@ -152,3 +152,23 @@ def test_random_ops_in_a_session_draw_new_values_each_run_reproducibly() -> None
     again = sample()
     np.testing.assert_array_equal(first, again[0])
     np.testing.assert_array_equal(second, again[1])
+
+
+def test_graph_gradient_of_op_without_one_names_it() -> None:
+    from opcore import shapes
+    from opcore.registry import OpDef
+
+    op = OpDef("test.GraphNoGrad", inputs=["x: T"], outputs=["y: T"], type_vars={"T": "float32"},
+               shape_fn=shapes.unchanged("x"))  # fmt: skip
+    reg = opcore.get_registry()
+    with reg.plugin_scope("test-graph-nograd"):
+        reg.register_op(op)
+    try:
+        g = opcore.Graph()
+        with g.as_default():
+            x = opcore.placeholder(opcore.float32, [2])
+            y = opcore.reduce_sum(op(x))
+            with pytest.raises(opcore.GradientError, match=r"'test\.GraphNoGrad' .*no registered gradient"):
+                opcore.gradients(y, x)
+    finally:
+        reg.ops.pop("test.GraphNoGrad")
