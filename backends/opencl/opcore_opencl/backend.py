@@ -1,0 +1,123 @@
+"""The OpenCL backend object: device choice, availability, host/device moves.
+
+pyopencl is imported only when the backend is probed or used, never when the
+plugin is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from opcore.backend import Backend
+from opcore.errors import BackendUnavailableError
+
+
+class OpenCLBackend(Backend):
+    """Runs kernels on an OpenCL device through PyOpenCL.
+
+    The device is chosen by ``OpenCLBackend(device=...)`` or the
+    ``OPCORE_OPENCL_DEVICE`` environment variable: an index into the list of
+    all devices (``opcore backends`` shows it) or a substring of the device or
+    platform name. Default: the first device.
+    """
+
+    name = "opencl"
+    array_type = "pyopencl.array.Array"
+
+    def __init__(self, device: int | str | None = None) -> None:
+        self._device_spec = device
+        self._runtime: Any = None
+        self._probe: tuple[bool, str] | None = None
+        self.native_type = None
+
+    # -- availability -----------------------------------------------------------------
+
+    def _all_devices(self) -> list[Any]:
+        import pyopencl as cl
+
+        return [d for p in cl.get_platforms() for d in p.get_devices()]
+
+    def availability(self) -> tuple[bool, str]:
+        if self._probe is None:
+            self._probe = self._check()
+        return self._probe
+
+    def _check(self) -> tuple[bool, str]:
+        try:
+            import pyopencl as cl
+        except ImportError as exc:
+            return False, f"pyopencl is not installed ({exc}); pip install 'opcore-opencl[pocl]'"
+        try:
+            devices = self._all_devices()
+        except cl.Error as exc:
+            return False, f"no OpenCL platform could be loaded (ICD loader: {exc}); install a driver or pocl"
+        if not devices:
+            return False, "OpenCL platforms were found but they have no devices"
+        try:
+            self._pick(devices)
+        except BackendUnavailableError as exc:
+            return False, str(exc)
+        return True, ""
+
+    def _pick(self, devices: list[Any]) -> Any:
+        spec = self._device_spec if self._device_spec is not None else os.environ.get("OPCORE_OPENCL_DEVICE")
+        if spec is None or spec == "":
+            return devices[0]
+        if isinstance(spec, int) or str(spec).isdigit():
+            i = int(spec)
+            if not 0 <= i < len(devices):
+                raise BackendUnavailableError(
+                    f"OpenCL device index {i} is out of range; there are {len(devices)} device(s)"
+                )
+            return devices[i]
+        for d in devices:
+            if str(spec).lower() in f"{d.platform.name} {d.name}".lower():
+                return d
+        names = ", ".join(f"{i}: {d.name}" for i, d in enumerate(devices))
+        raise BackendUnavailableError(f"no OpenCL device matches {spec!r}; devices: {names}")
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def load(self) -> None:
+        if self._runtime is None:
+            import pyopencl.array as cla
+
+            from opcore_opencl.runtime import Runtime
+
+            self._runtime = Runtime(self._pick(self._all_devices()))
+            self.native_type = cla.Array
+
+    @property
+    def runtime(self) -> Any:
+        self.load()
+        return self._runtime
+
+    def devices(self) -> list[str]:
+        return [f"opencl:{i} {d.name.strip()} ({d.platform.name.strip()})" for i, d in enumerate(self._all_devices())]
+
+    def capabilities(self) -> dict[str, bool]:
+        d = self._pick(self._all_devices())
+        ext = d.extensions.split()
+        return {"float64": "cl_khr_fp64" in ext or bool(d.double_fp_config), "float16": "cl_khr_fp16" in ext}
+
+    # -- data ---------------------------------------------------------------------------
+
+    def from_numpy(self, array: np.ndarray) -> Any:
+        return self.runtime.to_device(array)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        return self.runtime.get(array)
+
+    def is_native(self, value: Any) -> bool:
+        import pyopencl.array as cla
+
+        return isinstance(value, cla.Array)
+
+    def shape_of(self, array: Any) -> tuple[int, ...]:
+        return tuple(array.shape)
+
+    def dtype_of(self, array: Any) -> np.dtype[Any]:
+        return np.dtype(array.dtype)

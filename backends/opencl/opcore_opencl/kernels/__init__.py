@@ -1,0 +1,20 @@
+"""The OpenCL backend's kernel tables, one module per op family.
+
+Kernel modules import no OpenCL library at load time: they reach the device
+through ``ctx.backend.runtime`` when they run.
+"""
+
+from opcore.registry import KernelTable
+from opcore_opencl.kernels import array, broadcast, math, nn, random, reduce, train
+
+TABLES: tuple[KernelTable, ...] = (
+    broadcast.KERNELS,
+    math.KERNELS,
+    array.KERNELS,
+    reduce.KERNELS,
+    nn.KERNELS,
+    random.KERNELS,
+    train.KERNELS,
+)
+
+__all__ = ["TABLES"]

@@ -1,0 +1,89 @@
+"""Generated elementwise kernels with NumPy broadcasting.
+
+One source per (expressions, dtypes, rank, broadcast pattern); shapes and
+strides travel in a small cached buffer, so new shapes of the same rank reuse
+the built kernel. Inputs are named ``a``, ``b``, ``c``, ... in the expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from opcore_opencl.source import ctype
+
+NAMES = "abcdefghijklmnop"
+
+
+def _pattern(shape: tuple[int, ...], out: tuple[int, ...]) -> str:
+    if shape == out:
+        return "same"
+    if int(np.prod(shape, dtype=np.int64)) == 1:
+        return "scalar"
+    return "general"
+
+
+def _strides(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
+    """Element strides of ``shape`` broadcast to ``out`` (0 along broadcast dims)."""
+    full = (1,) * (len(out) - len(shape)) + tuple(shape)
+    strides, acc = [0] * len(out), 1
+    for d in range(len(out) - 1, -1, -1):
+        strides[d] = acc if full[d] != 1 else 0
+        acc *= full[d]
+    return strides
+
+
+def elementwise(
+    ctx: Any,
+    inputs: Sequence[Any],
+    exprs: Sequence[str],
+    out_dtypes: Sequence[Any] | None = None,
+    out_shape: Sequence[int] | None = None,
+    helpers: str = "",
+    temps: Sequence[str] = (),
+) -> list[Any]:
+    """Run ``out_k = exprs[k]`` elementwise over broadcast ``inputs``; returns the outputs.
+
+    ``temps`` are C statements run before the outputs are stored (e.g.
+    ``"float m = a * b;"``); ``helpers`` is extra C source (functions) placed
+    before the kernel. Output dtypes default to the op's inferred dtypes.
+    """
+    rt = ctx.backend.runtime
+    shape = tuple(out_shape if out_shape is not None else ctx.out_shapes[0])
+    dts = [np.dtype(d.np if hasattr(d, "np") else d) for d in (out_dtypes or ctx.out_dtypes[: len(exprs)])]
+    outs = [rt.empty(shape, d) for d in dts]
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return outs
+    ndim = len(shape)
+    patterns = [_pattern(tuple(x.shape), shape) for x in inputs]
+    general = [i for i, p in enumerate(patterns) if p == "general"]
+    params = [f"__global {ctype(d)}* o{k}" for k, d in enumerate(dts)]
+    params += [f"__global const {ctype(x.dtype)}* {NAMES[i]}_" for i, x in enumerate(inputs)]
+    params += ["__global const long* meta", "const long n"]
+    body = ["const long i = get_global_id(0);", "if (i >= n) return;"]
+    if general:
+        body.append("long rem = i;")
+        body += [f"long off_{NAMES[j]} = 0;" for j in general]
+        body.append(f"for (int d = {ndim - 1}; d >= 0; --d) {{")
+        body.append("  const long idx = rem % meta[d]; rem /= meta[d];")
+        for g, j in enumerate(general):
+            body.append(f"  off_{NAMES[j]} += idx * meta[{ndim} + {g * ndim} + d];")
+        body.append("}")
+    for i, (x, p) in enumerate(zip(inputs, patterns)):
+        where = {"same": "i", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
+        body.append(f"const {ctype(x.dtype)} {NAMES[i]} = {NAMES[i]}_[{where}];")
+    body += list(temps)
+    body += [f"o{k}[i] = ({ctype(d)})({e});" for k, (e, d) in enumerate(zip(exprs, dts))]
+    source = f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
+    kernel = rt.kernel(source, "ew")
+    meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))
+    meta = rt.cached(
+        meta_key,
+        lambda: np.array(list(shape) + [s for j in general for s in _strides(tuple(inputs[j].shape), shape)] or [0], np.int64),
+    )
+    args = [o.data for o in outs] + [x.data if x.size else meta.data for x in inputs] + [meta.data, np.int64(n)]
+    rt.launch(kernel, (n,), args)
+    return outs

@@ -1,0 +1,7 @@
+"""OpenCL kernels: random family."""
+
+from __future__ import annotations
+
+from opcore.registry import KernelTable
+
+KERNELS = KernelTable()

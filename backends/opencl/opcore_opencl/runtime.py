@@ -1,0 +1,90 @@
+"""The OpenCL runtime of the backend: context, queue, memory pool, program cache, counters.
+
+Kernels are generated as OpenCL C source, built once per distinct source and
+cached (PoCL additionally caches the binaries on disk). Buffers come from a
+memory pool, so an op does not allocate from the driver each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyopencl as cl
+import pyopencl.array as cla
+from pyopencl.tools import ImmediateAllocator, MemoryPool
+
+from opcore_opencl.source import PRELUDE, ctype  # noqa: F401  (re-exported for kernels)
+
+
+class Runtime:
+    """One device's context and queue, with a program cache, a buffer pool and counters."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.context = cl.Context([device])
+        self.queue = cl.CommandQueue(self.context)
+        self.pool = MemoryPool(ImmediateAllocator(self.queue))
+        self._kernels: dict[tuple[str, str], cl.Kernel] = {}
+        self._buffers: dict[Any, cla.Array] = {}
+        #: ``builds``, ``launches``, ``host_to_device``, ``device_to_host``.
+        self.counters: Counter[str] = Counter()
+        self.build_seconds = 0.0
+
+    # -- programs ----------------------------------------------------------------------
+
+    def kernel(self, source: str, name: str) -> cl.Kernel:
+        """The kernel ``name`` of ``source``, building the program on first use."""
+        key = (hashlib.sha1(source.encode()).hexdigest(), name)
+        k = self._kernels.get(key)
+        if k is None:
+            import time
+
+            t = time.perf_counter()
+            program = cl.Program(self.context, PRELUDE + source).build()
+            self.build_seconds += time.perf_counter() - t
+            self.counters["builds"] += 1
+            for kern in program.all_kernels():
+                self._kernels[(key[0], kern.function_name)] = kern
+            k = self._kernels[key]
+        return k
+
+    def launch(self, kernel: cl.Kernel, global_size: Sequence[int], args: Sequence[Any],
+               local_size: Sequence[int] | None = None) -> None:  # fmt: skip
+        """Enqueue ``kernel``; a launch over zero work-items is skipped."""
+        if any(g == 0 for g in global_size):
+            return
+        kernel(self.queue, tuple(global_size), None if local_size is None else tuple(local_size), *args)
+        self.counters["launches"] += 1
+
+    # -- memory ------------------------------------------------------------------------
+
+    def empty(self, shape: Sequence[int], dtype: Any) -> cla.Array:
+        return cla.empty(self.queue, tuple(shape), np.dtype(dtype), allocator=self.pool)
+
+    def to_device(self, host: np.ndarray) -> cla.Array:
+        self.counters["host_to_device"] += 1
+        return cla.to_device(self.queue, np.ascontiguousarray(host), allocator=self.pool)
+
+    def get(self, array: cla.Array) -> np.ndarray:
+        self.counters["device_to_host"] += 1
+        return np.asarray(array.get())
+
+    def cached(self, key: Any, build: Callable[[], np.ndarray]) -> cla.Array:
+        """A device copy of ``build()``, made once per ``key`` (index maps, strides, constants)."""
+        buf = self._buffers.get(key)
+        if buf is None:
+            host = np.ascontiguousarray(build())
+            buf = cla.to_device(self.queue, host, allocator=self.pool) if host.size else self.empty(host.shape, host.dtype)
+            if len(self._buffers) > 4096:
+                self._buffers.clear()
+            self._buffers[key] = buf
+        return buf
+
+    @staticmethod
+    def data(array: cla.Array) -> Any:
+        """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""
+        return array.base_data if array.offset == 0 else array.data
