@@ -474,7 +474,7 @@ def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> An
         host = [[backend.to_numpy(v) for v in x] if isinstance(x, list) else backend.to_numpy(x) for x in natives]
         result = host_fn(ctx, *host)
         results = result if isinstance(result, (tuple, list)) else (result,)
-        moved = [backend.from_numpy(np.ascontiguousarray(r)) for r in results]
+        moved = [backend.from_numpy(np.array(r, order="C")) for r in results]
         return moved if isinstance(result, (tuple, list)) else moved[0]
 
     return fallback

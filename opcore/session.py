@@ -81,7 +81,7 @@ class Session:
                 f"cannot load a {value.dtype} array of shape {value.shape} into variable {var.name!r} "
                 f"({var.dtype}, shape {var.shape})"
             )
-        self._values[var] = self.backend.from_numpy(np.ascontiguousarray(value))
+        self._values[var] = self.backend.from_numpy(np.array(value, order="C"))
 
     # -- running -------------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ class Session:
                 raise ShapeError(
                     f"cannot feed a value of shape {Shape(arr.shape)} to {t.name!r}, which has shape {t.shape}"
                 )
-            out.append((t, np.ascontiguousarray(arr, dtype=want)))
+            out.append((t, np.asarray(arr, dtype=want, order="C")))
         return out
 
     # -- compiling -----------------------------------------------------------------------

@@ -228,7 +228,7 @@ class Tensor(TensorOps):
             return self
         host = self._backend.to_numpy(self._value)
         stats.transfers[f"{self._backend.name}->{target.name}"] += 1
-        return Tensor(target.from_numpy(np.ascontiguousarray(host)), target, self._dtype, self._shape)
+        return Tensor(target.from_numpy(np.array(host, order="C")), target, self._dtype, self._shape)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         a = self.numpy()

@@ -172,3 +172,13 @@ def test_graph_gradient_of_op_without_one_names_it() -> None:
                 opcore.gradients(y, x)
     finally:
         reg.ops.pop("test.GraphNoGrad")
+
+
+def test_scalar_feeds_keep_their_rank() -> None:
+    g = opcore.Graph()
+    with g.as_default():
+        n = opcore.placeholder(opcore.float32, [], name="n")
+        doubled = n * 2.0
+    with opcore.Session(g) as sess:
+        out = sess.run(doubled, {n: 3.0})
+    assert out.shape == () and float(out) == 6.0

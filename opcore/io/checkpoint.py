@@ -67,7 +67,7 @@ def export_graph(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             entry["dtype"] = out.dtype.name
             entry["shape"] = None if out.shape.dims is None else list(out.shape.dims)
         elif node.kind == "const":
-            consts[_CONST_PREFIX + node.name] = np.ascontiguousarray(node.value)
+            consts[_CONST_PREFIX + node.name] = np.asarray(node.value, order="C")
         elif node.kind == "variable":
             assert node.variable is not None
             entry["variable"] = node.variable.name
@@ -230,7 +230,7 @@ class Saver:
 
         tensors: dict[str, np.ndarray] = {}
         for v in self._vars(sess):
-            tensors[_VAR_PREFIX + v.name] = np.ascontiguousarray(sess.variable_value(v))
+            tensors[_VAR_PREFIX + v.name] = np.asarray(sess.variable_value(v), order="C")
         metadata = {"opcore.checkpoint": "1"}
         if write_meta_graph:
             meta, consts = export_graph(sess.graph)

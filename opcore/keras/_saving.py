@@ -156,7 +156,7 @@ def _weight_key(i: int, var: Any) -> str:
 
 
 def _digest(arr: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return hashlib.sha256(np.asarray(arr, order="C").tobytes()).hexdigest()
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -172,7 +172,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             f"cannot save model {model.name!r}: a layer config is not JSON-serialisable ({exc}); "
             "layers must return plain str/int/float/bool/list/dict values from get_config()"
         ) from None
-    tensors = {_weight_key(i, v): np.ascontiguousarray(v.numpy()) for i, v in enumerate(model.weights)}
+    tensors = {_weight_key(i, v): np.asarray(v.numpy(), order="C") for i, v in enumerate(model.weights)}
     metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps({k: _digest(a) for k, a in tensors.items()})}
     try:
         with atomic_write(target) as tmp:

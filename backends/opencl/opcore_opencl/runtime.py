@@ -67,7 +67,7 @@ class Runtime:
 
     def to_device(self, host: np.ndarray) -> cla.Array:
         self.counters["host_to_device"] += 1
-        return cla.to_device(self.queue, np.ascontiguousarray(host), allocator=self.pool)
+        return cla.to_device(self.queue, _contiguous(host), allocator=self.pool)
 
     def get(self, array: cla.Array) -> np.ndarray:
         self.counters["device_to_host"] += 1
@@ -77,7 +77,7 @@ class Runtime:
         """A device copy of ``build()``, made once per ``key`` (index maps, strides, constants)."""
         buf = self._buffers.get(key)
         if buf is None:
-            host = np.ascontiguousarray(build())
+            host = _contiguous(np.asarray(build()))
             buf = cla.to_device(self.queue, host, allocator=self.pool) if host.size else self.empty(host.shape, host.dtype)
             if len(self._buffers) > 4096:
                 self._buffers.clear()
@@ -88,3 +88,8 @@ class Runtime:
     def data(array: cla.Array) -> Any:
         """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""
         return array.base_data if array.offset == 0 else array.data
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one.
+    return a if a.flags.c_contiguous else a.copy(order="C")
