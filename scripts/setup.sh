@@ -12,5 +12,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q \
   -e ".[dev,examples]" \
   -e backends/numpy \
+  -e "backends/opencl[pocl]" \
   -e conformance \
   -e examples/plugins/zero_out
