@@ -10,7 +10,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q --upgrade "pip>=23.2"
 .venv/bin/python -m pip install -q \
-  -e ".[dev,examples]" \
+  -e ".[dev,examples,docs]" \
   -e backends/numpy \
   -e "backends/opencl[pocl]" \
   -e conformance \

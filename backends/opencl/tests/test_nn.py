@@ -1,0 +1,145 @@
+"""OpenCL nn kernels against the NumPy backend on shapes larger than the conformance suite draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opcore
+
+pytestmark = pytest.mark.skipif(not opcore.get_backend("opencl").availability()[0], reason="no OpenCL device")
+
+
+def _run(backend: str, name: str, inputs: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
+    tensors = [opcore.constant(x, backend=backend) for x in inputs]
+    with opcore.backend(backend):
+        out = opcore.get_op(name)(*tensors, **attrs)
+    return [np.asarray(o.numpy()) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def _same(name: str, inputs: list[np.ndarray], attrs: dict[str, Any], rtol: float = 1e-5) -> list[np.ndarray]:
+    got = _run("opencl", name, inputs, attrs)
+    ref = _run("numpy", name, inputs, attrs)
+    for g, r in zip(got, ref):
+        assert g.shape == r.shape and g.dtype == r.dtype
+        scale = max(float(np.abs(r).max()), 1.0) if r.size else 1.0
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale, err_msg=name)
+    return got
+
+
+def _four(h: int, w: int, fmt: str) -> tuple[int, int, int, int]:
+    return (1, 1, h, w) if fmt == "NCHW" else (1, h, w, 1)
+
+
+def _image(n: int, h: int, w: int, c: int, fmt: str) -> tuple[int, int, int, int]:
+    return (n, c, h, w) if fmt == "NCHW" else (n, h, w, c)
+
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2), (3, 2)])
+def test_conv2d_and_its_gradients_match_numpy(fmt: str, padding: str, stride: int, dilation: int) -> None:
+    x = RNG.standard_normal(_image(3, 11, 9, 4, fmt))
+    w = RNG.standard_normal((3, 2, 4, 5))
+    attrs = {"strides": _four(stride, stride + 1, fmt), "padding": padding, "data_format": fmt,
+             "dilations": _four(dilation, 1, fmt)}  # fmt: skip
+    (y,) = _same("Conv2D", [x, w], attrs, rtol=1e-10)
+    dy = RNG.standard_normal(y.shape)
+    _same("Conv2DBackpropInput", [x, w, dy], attrs, rtol=1e-10)
+    _same("Conv2DBackpropFilter", [x, w, dy], attrs, rtol=1e-10)
+    _same("Conv2D", [x.astype(np.float32), w.astype(np.float32)], attrs, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 1), (3, 2), (1, 3)])
+def test_pooling_and_its_gradients_match_numpy(fmt: str, padding: str, k: int, s: int) -> None:
+    shape = _image(2, 9, 10, 3, fmt)
+    x = RNG.permutation(int(np.prod(shape))).reshape(shape) * 0.5
+    attrs = {"ksize": _four(k, k + 1, fmt), "strides": _four(s, s, fmt), "padding": padding, "data_format": fmt}
+    (y,) = _same("MaxPool", [x], attrs)
+    _same("AvgPool", [x], attrs)
+    dy = RNG.standard_normal(y.shape)
+    _same("MaxPoolGrad", [x, y, dy], attrs)
+    _same("AvgPoolGrad", [x, dy], attrs)
+    _same("MaxPoolGradGrad", [x, y, RNG.standard_normal(x.shape)], attrs)
+
+
+def test_max_pool_grad_routes_ties_to_the_first_maximum() -> None:
+    x = np.ones((1, 4, 4, 1))
+    attrs = {"ksize": (1, 2, 2, 1), "strides": (1, 2, 2, 1), "padding": "VALID", "data_format": "NHWC"}
+    (y,) = _run("opencl", "MaxPool", [x], attrs)
+    (dx,) = _run("opencl", "MaxPoolGrad", [x, y, np.full((1, 2, 2, 1), 3.0)], attrs)
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 3.0
+    np.testing.assert_array_equal(dx[0, :, :, 0], expected)
+    (gg,) = _same("MaxPoolGradGrad", [x, y, np.arange(16.0).reshape(1, 4, 4, 1)], attrs)
+    np.testing.assert_array_equal(gg.reshape(-1), [0.0, 2.0, 8.0, 10.0])
+
+
+def test_overlapping_windows_sum_into_shared_elements() -> None:
+    # Stride 1 with 3x3 windows: an element is the maximum of up to 9 windows.
+    x = np.zeros((1, 5, 5, 1))
+    x[0, 2, 2, 0] = 1.0
+    attrs = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
+    (y,) = _run("opencl", "MaxPool", [x], attrs)
+    (dx,) = _same("MaxPoolGrad", [x, y, np.ones(y.shape)], attrs)
+    assert dx[0, 2, 2, 0] == 9.0
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_softmax_any_axis_and_extreme_logits(axis: int) -> None:
+    x = RNG.standard_normal((5, 6, 7)) * 30
+    x[0, 0, 0] = 1000.0
+    x[1, 1, 1] = -1000.0
+    for dtype in (np.float32, np.float64):
+        (s,) = _same("Softmax", [x.astype(dtype)], {"axis": axis})
+        (ls,) = _same("LogSoftmax", [x.astype(dtype)], {"axis": axis})
+        assert np.all(np.isfinite(s)) and np.all(np.isfinite(ls))
+        np.testing.assert_allclose(s.sum(axis=axis), 1.0, rtol=1e-5)
+
+
+def test_cross_entropies_on_long_rows() -> None:
+    logits = RNG.standard_normal((7, 1000)) * 5
+    labels = RNG.dirichlet(np.ones(1000), size=7)
+    _same("SoftmaxCrossEntropyWithLogits", [logits, labels], {}, rtol=1e-10)
+    ids = RNG.integers(0, 1000, size=7)
+    _same("SparseSoftmaxCrossEntropyWithLogits", [logits, ids.astype(np.int64)], {}, rtol=1e-10)
+    _same("SparseSoftmaxCrossEntropyWithLogits", [logits.astype(np.float32), ids.astype(np.int32)], {})
+    z = RNG.uniform(size=(30, 40))
+    _same("SigmoidCrossEntropyWithLogits", [RNG.standard_normal((30, 40)) * 50, z], {}, rtol=1e-10)
+
+
+def test_sparse_cross_entropy_out_of_range_label_gives_nan_row() -> None:
+    logits = RNG.standard_normal((3, 4))
+    loss, backprop = _run("opencl", "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, 4, 0])], {})
+    assert np.isnan(loss[1]) and np.all(np.isnan(backprop[1]))
+    assert np.all(np.isfinite(loss[[0, 2]])) and np.all(np.isfinite(backprop[[0, 2]]))
+
+
+def test_reductions_on_large_inputs() -> None:
+    t = RNG.standard_normal((300, 501))
+    _same("L2Loss", [t], {}, rtol=1e-10)
+    _same("L2Loss", [t.astype(np.float32)], {}, rtol=1e-5)
+    for fmt, shape in [("NHWC", (8, 13, 17, 6)), ("NCHW", (8, 6, 13, 17)), ("NCHW", (4000, 3))]:
+        v = RNG.standard_normal(shape)
+        _same("BiasAddGrad", [v], {"data_format": fmt}, rtol=1e-10)
+        c = shape[1] if fmt == "NCHW" and len(shape) >= 3 else shape[-1]
+        _same("BiasAdd", [v, RNG.standard_normal(c)], {"data_format": fmt}, rtol=1e-12)
+
+
+def test_index_maps_are_built_once_per_geometry() -> None:
+    rt = opcore.get_backend("opencl").runtime
+    x, w = RNG.standard_normal((2, 7, 7, 3)), RNG.standard_normal((3, 3, 3, 2))
+    attrs = {"strides": (1, 2, 2, 1), "padding": "SAME", "data_format": "NHWC", "dilations": (1, 1, 1, 1)}
+    _run("opencl", "Conv2D", [x, w], attrs)
+    before = dict(rt.counters)
+    # Another batch size: the maps are per image, so nothing new is built or uploaded besides the inputs.
+    _run("opencl", "Conv2D", [RNG.standard_normal((5, 7, 7, 3)), w], attrs)
+    assert rt.counters["builds"] == before.get("builds", 0)
+    assert rt.counters["host_to_device"] - before.get("host_to_device", 0) == 2
