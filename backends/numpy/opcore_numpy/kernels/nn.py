@@ -1,14 +1,15 @@
 """NumPy kernels: nn family.
 
 Image kernels work in NHWC (NCHW inputs are transposed in and out). Convolution
-is im2col: a strided ``sliding_window_view`` of the padded input contracted with
-the filter in one ``tensordot`` (one matrix product). float16 is computed in
-float32 and rounded once at the end.
+is im2col (kh*kw strided slice copies into a contiguous matrix) and one matrix
+product; its gradients are one matrix product each plus, for the input, the
+inverse scatter. Max-pool gradients route to each window's first maximum in
+kh*kw vectorised passes. float16 is computed in float32 and rounded once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -174,6 +175,22 @@ class _Geometry:
         win = win[:, :: self.sh, :: self.sw, :, :: self.dh, :: self.dw]
         return win[:, : self.ho, : self.wo]
 
+    def columns(self, xp: np.ndarray) -> np.ndarray:
+        """im2col: the windows of the padded NHWC input as a C-contiguous (N*Ho*Wo, kh*kw*C) matrix.
+
+        Built with kh*kw strided slice copies (each reads whole channel rows), which is
+        much faster than reshaping a window view whose innermost axes are the window.
+        """
+        n, c = xp.shape[0], xp.shape[3]
+        cols = np.empty((n, self.ho, self.wo, self.kh, self.kw, c), dtype=xp.dtype)
+        rows_end, cols_end = (self.ho - 1) * self.sh + 1, (self.wo - 1) * self.sw + 1
+        for i in range(self.kh):
+            r0 = i * self.dh
+            for j in range(self.kw):
+                c0 = j * self.dw
+                cols[:, :, :, i, j, :] = xp[:, r0 : r0 + rows_end : self.sh, c0 : c0 + cols_end : self.sw, :]
+        return cols.reshape(n * self.ho * self.wo, self.kh * self.kw * c)
+
     def scatter(self, cols: np.ndarray, n: int, c: int, dtype: np.dtype) -> np.ndarray:
         """Add ``cols`` (N, Ho, Wo, kh, kw, C) back onto the padded input grid; return it cropped."""
         hp, wp = self.padded_hw()
@@ -203,8 +220,8 @@ def conv2d(ctx: KernelContext, input: np.ndarray, filter: np.ndarray) -> np.ndar
     g = _Geometry(ctx, x.shape[1:3], w.shape[:2], "filter")
     if g.empty or x.shape[0] == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
-    out = np.tensordot(g.windows(g.pad(x)), w, axes=([3, 4, 5], [2, 0, 1]))
-    return _out(ctx, g.from_nhwc(out))
+    out = g.columns(g.pad(x)) @ w.reshape(-1, w.shape[3])  # one GEMM
+    return _out(ctx, g.from_nhwc(out.reshape(x.shape[0], g.ho, g.wo, w.shape[3])))
 
 
 @KERNELS.kernel("Conv2DBackpropInput")
@@ -218,7 +235,8 @@ def conv2d_backprop_input(
     dy = _work(g.to_nhwc(out_backprop))
     if g.empty or n == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
-    cols = np.tensordot(dy, w, axes=([3], [3]))  # (N, Ho, Wo, kh, kw, C)
+    cols = dy.reshape(-1, dy.shape[3]) @ w.reshape(-1, w.shape[3]).T  # one GEMM: (N*Ho*Wo, kh*kw*C)
+    cols = cols.reshape(n, g.ho, g.wo, g.kh, g.kw, c)
     return _out(ctx, g.from_nhwc(g.scatter(cols, n, c, cols.dtype)))
 
 
@@ -232,8 +250,8 @@ def conv2d_backprop_filter(
     dy = _work(g.to_nhwc(out_backprop))
     if g.empty or x.shape[0] == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
-    dw = np.tensordot(g.windows(g.pad(x)), dy, axes=([0, 1, 2], [0, 1, 2]))  # (C, kh, kw, O)
-    return _out(ctx, dw.transpose(1, 2, 0, 3))
+    dw = g.columns(g.pad(x)).T @ dy.reshape(-1, dy.shape[3])  # one GEMM: (kh*kw*C, O)
+    return _out(ctx, dw.reshape(g.kh, g.kw, x.shape[3], dy.shape[3]))
 
 
 # --------------------------------------------------------------------------- pooling
@@ -251,17 +269,19 @@ def _pool_counts(g: _Geometry) -> np.ndarray:
     return g.windows(ones).sum(axis=(3, 4, 5))[..., None]
 
 
-def _first_max_index(g: _Geometry, xp: np.ndarray) -> np.ndarray:
-    """Flat index into the padded input of each window's first maximum (row-major in the window)."""
-    n, hp, wp, c = xp.shape
-    win = g.windows(xp)
-    k = np.argmax(win.reshape(*win.shape[:4], g.kh * g.kw), axis=-1)  # (N, Ho, Wo, C)
-    ki, kj = np.divmod(k, g.kw)
-    rows = np.arange(g.ho)[None, :, None, None] * g.sh + ki
-    cols = np.arange(g.wo)[None, None, :, None] * g.sw + kj
-    batch = np.arange(n)[:, None, None, None]
-    chan = np.arange(c)[None, None, None, :]
-    return ((batch * hp + rows) * wp + cols) * c + chan
+def _first_max_masks(g: _Geometry, xp: np.ndarray) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    """For each window offset (i, j), in row-major order: the strided view's slice of the padded
+    input and the mask of windows whose first maximum sits at that offset."""
+    best = g.windows(xp).max(axis=(4, 5))
+    taken = np.zeros(best.shape, dtype=bool)
+    rows_end, cols_end = (g.ho - 1) * g.sh + 1, (g.wo - 1) * g.sw + 1
+    for i in range(g.kh):
+        for j in range(g.kw):
+            r0, c0 = i * g.dh, j * g.dw
+            where = (slice(None), slice(r0, r0 + rows_end, g.sh), slice(c0, c0 + cols_end, g.sw), slice(None))
+            hit = (xp[where] == best) & ~taken
+            taken |= hit
+            yield where, hit
 
 
 @KERNELS.kernel("MaxPool")
@@ -288,10 +308,12 @@ def max_pool_grad(ctx: KernelContext, orig_input: np.ndarray, orig_output: np.nd
     if g.empty or x.size == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
     xp = g.pad(x, -np.inf)
-    idx = _first_max_index(g, xp)
-    dy = g.to_nhwc(grad).astype(np.float64)
-    flat = np.bincount(idx.ravel(), weights=dy.ravel(), minlength=xp.size)
-    return _out(ctx, g.from_nhwc(g.crop(flat.reshape(xp.shape))))
+    dy = _work(g.to_nhwc(grad))
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    # kh*kw vectorised passes over strided views (windows may overlap, so accumulate)
+    for where, hit in _first_max_masks(g, xp):
+        dxp[where] += np.where(hit, dy, 0)
+    return _out(ctx, g.from_nhwc(g.crop(dxp)))
 
 
 @KERNELS.kernel("MaxPoolGradGrad")
@@ -303,7 +325,10 @@ def max_pool_grad_grad(
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
     xp = g.pad(x, -np.inf)
     gp = g.pad(_work(g.to_nhwc(grad)))
-    return _out(ctx, g.from_nhwc(gp.reshape(-1)[_first_max_index(g, xp)]))
+    out = np.zeros((xp.shape[0], g.ho, g.wo, xp.shape[3]), dtype=gp.dtype)
+    for where, hit in _first_max_masks(g, xp):
+        out += np.where(hit, gp[where], 0)
+    return _out(ctx, g.from_nhwc(out))
 
 
 @KERNELS.kernel("AvgPoolGrad")
