@@ -14,7 +14,7 @@ import numpy as np
 
 from opcore_opencl.source import ctype
 
-NAMES = "abcdefghijklmnop"
+NAMES = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _pattern(shape: tuple[int, ...], out: tuple[int, ...]) -> str:
@@ -60,23 +60,24 @@ def elementwise(
     ndim = len(shape)
     patterns = [_pattern(tuple(x.shape), shape) for x in inputs]
     general = [i for i, p in enumerate(patterns) if p == "general"]
-    params = [f"__global {ctype(d)}* o{k}" for k, d in enumerate(dts)]
-    params += [f"__global const {ctype(x.dtype)}* {NAMES[i]}_" for i, x in enumerate(inputs)]
-    params += ["__global const long* meta", "const long n"]
-    body = ["const long i = get_global_id(0);", "if (i >= n) return;"]
+    params = [f"__global {ctype(d)}* o{k}_" for k, d in enumerate(dts)]
+    params += [f"__global const {ctype(x.dtype)}* in_{NAMES[i]}" for i, x in enumerate(inputs)]
+    # Internal names end in "_" so they never clash with the inputs a, b, c, ...
+    params += ["__global const long* meta_", "const long n_"]
+    body = ["const long gid_ = get_global_id(0);", "if (gid_ >= n_) return;"]
     if general:
-        body.append("long rem = i;")
+        body.append("long rem_ = gid_;")
         body += [f"long off_{NAMES[j]} = 0;" for j in general]
-        body.append(f"for (int d = {ndim - 1}; d >= 0; --d) {{")
-        body.append("  const long idx = rem % meta[d]; rem /= meta[d];")
+        body.append(f"for (int dim_ = {ndim - 1}; dim_ >= 0; --dim_) {{")
+        body.append("  const long idx_ = rem_ % meta_[dim_]; rem_ /= meta_[dim_];")
         for g, j in enumerate(general):
-            body.append(f"  off_{NAMES[j]} += idx * meta[{ndim} + {g * ndim} + d];")
+            body.append(f"  off_{NAMES[j]} += idx_ * meta_[{ndim} + {g * ndim} + dim_];")
         body.append("}")
     for i, (x, p) in enumerate(zip(inputs, patterns)):
-        where = {"same": "i", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
-        body.append(f"const {ctype(x.dtype)} {NAMES[i]} = {NAMES[i]}_[{where}];")
+        where = {"same": "gid_", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
+        body.append(f"const {ctype(x.dtype)} {NAMES[i]} = in_{NAMES[i]}[{where}];")
     body += list(temps)
-    body += [f"o{k}[i] = ({ctype(d)})({e});" for k, (e, d) in enumerate(zip(exprs, dts))]
+    body += [f"o{k}_[gid_] = ({ctype(d)})({e});" for k, (e, d) in enumerate(zip(exprs, dts))]
     source = f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
     kernel = rt.kernel(source, "ew")
     meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))

@@ -19,7 +19,15 @@ from opcore_opencl.source import ctype
 
 def index_map(ctx: Any, key: Any, build: Callable[[], np.ndarray]) -> Any:
     """A cached device int64 index map (-1 marks "no element")."""
-    return ctx.backend.runtime.cached(("idx", *key) if isinstance(key, tuple) else ("idx", key), lambda: np.asarray(build(), np.int64))
+    return ctx.backend.runtime.cached(
+        ("idx", *key) if isinstance(key, tuple) else ("idx", key), lambda: np.asarray(build(), np.int64)
+    )
+
+
+def scalar_of(value: float | int | bool, dtype: Any) -> Any:
+    """``value`` converted to ``dtype`` as NumPy's ``astype`` does (-2.5 -> 254 for uint8), as a kernel argument."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.asarray(value).astype(np.dtype(dtype))[()]
 
 
 def gather(ctx: Any, src: Any, idx: Any, out_shape: Sequence[int], fill: float | int = 0, dtype: Any = None) -> Any:
@@ -37,7 +45,7 @@ def gather(ctx: Any, src: Any, idx: Any, out_shape: Sequence[int], fill: float |
         f"  const long j = idx[i]; out[i] = j < 0 ? fill : ({t})src[j];\n}}\n"
     )
     src_buf = src.data if src.size else idx.data
-    rt.launch(rt.kernel(source, "gather"), (n,), [out.data, src_buf, idx.data, dt.type(fill), np.int64(n)])
+    rt.launch(rt.kernel(source, "gather"), (n,), [out.data, src_buf, idx.data, scalar_of(fill, dt), np.int64(n)])
     return out
 
 

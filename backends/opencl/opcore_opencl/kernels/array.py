@@ -1,7 +1,390 @@
-"""OpenCL kernels: array family."""
+"""OpenCL kernels: array family (reshaping, joining, slicing, gathering, filling).
+
+Ops that only move elements get a host-built index map: the NumPy operation
+applied to ``arange(size)`` of the input shape says which input element each
+output element takes. The map depends on shapes and attributes only, so it is
+built once per (op, shapes, attributes) and kept on the device; the gather,
+scatter and gather-reduce kernels of :mod:`._gather` do the work.
+
+GatherV2, GatherGrad and OneHot depend on index *values*, which stay on the
+device: they have kernels of their own. An index outside ``[0, dim)`` cannot
+raise there (that would need a device-to-host round trip), so GatherV2 gives
+zeros for it and GatherGrad ignores it, as TensorFlow does on GPUs; the NumPy
+backend raises ShapeError instead. OneHot gives off-value rows, as everywhere.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
 from opcore.registry import KernelTable
+from opcore_opencl.kernels._elementwise import elementwise
+from opcore_opencl.kernels._gather import gather as _gather
+from opcore_opencl.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
+from opcore_opencl.source import ctype
 
 KERNELS = KernelTable()
+
+
+def _size(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _positions(shape: Sequence[int]) -> np.ndarray:
+    """``arange`` laid out as ``shape``: the flat index of every element."""
+    return np.arange(_size(shape), dtype=np.int64).reshape(tuple(shape))
+
+
+def _copy(ctx: Any, x: Any, shape: Sequence[int]) -> Any:
+    """A new device array holding ``x``'s elements (C order) with ``shape``."""
+    import pyopencl as cl
+
+    rt = ctx.backend.runtime
+    out = rt.empty(tuple(shape), x.dtype)
+    if out.size:
+        cl.enqueue_copy(rt.queue, out.data, x.data, byte_count=int(out.nbytes))
+    return out
+
+
+def _take(ctx: Any, x: Any, key: tuple[Any, ...], build: Any, shape: Sequence[int], fill: Any = 0) -> Any:
+    """``gather`` through the cached map ``build()`` (keyed by ``key``)."""
+    if _size(shape) == 0:
+        return ctx.backend.runtime.empty(tuple(shape), x.dtype)
+    return _gather(ctx, x, index_map(ctx, key, build), shape, fill)
+
+
+# --------------------------------------------------------------------------- copies
+
+
+@KERNELS.kernel("Reshape")
+@KERNELS.kernel("ExpandDims")
+@KERNELS.kernel("Squeeze")
+@KERNELS.kernel("Identity")
+@KERNELS.kernel("StopGradient")
+def copy(ctx: Any, x: Any) -> Any:
+    """The elements of ``x`` in a new array of the inferred shape (never ``x`` itself)."""
+    return _copy(ctx, x, ctx.out_shapes[0])
+
+
+@KERNELS.kernel("Fill")
+def fill(ctx: Any, value: Any) -> Any:
+    return elementwise(ctx, [value], ["a"])[0]
+
+
+@KERNELS.kernel("ZerosLike")
+def zeros_like(ctx: Any, x: Any) -> Any:
+    return elementwise(ctx, [], ["0"])[0]
+
+
+@KERNELS.kernel("OnesLike")
+def ones_like(ctx: Any, x: Any) -> Any:
+    return elementwise(ctx, [], ["1"])[0]
+
+
+# --------------------------------------------------------------------------- permuting and slicing
+
+
+@KERNELS.kernel("Transpose")
+def transpose(ctx: Any, x: Any) -> Any:
+    shape = tuple(x.shape)
+    perm = ctx.attrs["perm"]
+    norm = tuple(reversed(range(len(shape)))) if perm is None else tuple(p % len(shape) for p in perm)
+    return _take(
+        ctx, x, ("Transpose", shape, norm), lambda: _positions(shape).transpose(norm).ravel(), ctx.out_shapes[0]
+    )
+
+
+def _bit(mask: int, i: int) -> bool:
+    return bool((mask >> i) & 1)
+
+
+def _strided_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The NumPy basic-indexing key equal to TensorFlow's strided slice with its masks applied."""
+    key: list[Any] = []
+    for i, (b, e, s) in enumerate(zip(attrs["begin"], attrs["end"], attrs["strides"])):
+        if _bit(attrs["ellipsis_mask"], i):
+            key.append(Ellipsis)
+        elif _bit(attrs["new_axis_mask"], i):
+            key.append(None)
+        elif _bit(attrs["shrink_axis_mask"], i):
+            key.append((0 if s > 0 else -1) if _bit(attrs["begin_mask"], i) else b)
+        else:
+            start = None if _bit(attrs["begin_mask"], i) else b
+            stop = None if _bit(attrs["end_mask"], i) else e
+            key.append(slice(start, stop, s))
+    return tuple(key)
+
+
+_SLICE_ATTRS = (
+    "begin",
+    "end",
+    "strides",
+    "begin_mask",
+    "end_mask",
+    "ellipsis_mask",
+    "new_axis_mask",
+    "shrink_axis_mask",
+)
+
+
+def _slice_attr_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(tuple(attrs[k]) if isinstance(attrs[k], (list, tuple)) else attrs[k] for k in _SLICE_ATTRS)
+
+
+@KERNELS.kernel("StridedSlice")
+def strided_slice(ctx: Any, x: Any) -> Any:
+    shape = tuple(x.shape)
+    key = _strided_key(ctx.attrs)
+    return _take(
+        ctx,
+        x,
+        ("StridedSlice", shape, _slice_attr_key(ctx.attrs)),
+        lambda: np.array(_positions(shape)[key]).ravel(),
+        ctx.out_shapes[0],
+    )
+
+
+@KERNELS.kernel("StridedSliceGrad")
+def strided_slice_grad(ctx: Any, dy: Any, like: Any) -> Any:
+    shape, dy_shape = tuple(ctx.out_shapes[0]), tuple(dy.shape)
+    key = _strided_key(ctx.attrs)
+
+    def build() -> np.ndarray:
+        m = np.full(shape, -1, np.int64)
+        m[key] = _positions(dy_shape)
+        return m.ravel()
+
+    return _take(ctx, dy, ("StridedSliceGrad", shape, dy_shape, _slice_attr_key(ctx.attrs)), build, shape)
+
+
+@KERNELS.kernel("Slice")
+def slice_(ctx: Any, x: Any) -> Any:
+    shape, out_shape = tuple(x.shape), tuple(ctx.out_shapes[0])
+    begin = tuple(ctx.attrs["begin"])
+    key = tuple(slice(b, b + n) for b, n in zip(begin, out_shape))
+    return _take(
+        ctx, x, ("Slice", shape, begin, out_shape), lambda: np.array(_positions(shape)[key]).ravel(), out_shape
+    )
+
+
+@KERNELS.kernel("Tile")
+def tile(ctx: Any, x: Any) -> Any:
+    shape, multiples = tuple(x.shape), tuple(ctx.attrs["multiples"])
+    out_shape = ctx.out_shapes[0]
+    return _take(
+        ctx, x, ("Tile", shape, multiples), lambda: np.tile(_positions(shape), multiples).reshape(-1), out_shape
+    )
+
+
+@KERNELS.kernel("TileGrad")
+def tile_grad(ctx: Any, dy: Any, like: Any) -> Any:
+    shape, multiples = tuple(ctx.out_shapes[0]), tuple(ctx.attrs["multiples"])
+    width = _size(multiples)
+
+    def build() -> np.ndarray:
+        # Row p lists the dy elements that are copies of like's element p, in increasing order
+        # (the order of the tiles), so sums run in a fixed order.
+        src = np.tile(_positions(shape), multiples).reshape(-1)
+        return np.argsort(src, kind="stable").astype(np.int64)
+
+    idx = index_map(ctx, ("TileGrad", shape, multiples), build)
+    acc = np.float32 if dy.dtype == np.float16 else None
+    return gather_reduce(ctx, dy, idx, width, shape, "sum", acc_dtype=acc)
+
+
+@KERNELS.kernel("Pad")
+def pad(ctx: Any, x: Any) -> Any:
+    shape, paddings = tuple(x.shape), tuple(ctx.attrs["paddings"])
+    out_shape = tuple(ctx.out_shapes[0])
+
+    def build() -> np.ndarray:
+        m = np.full(out_shape, -1, np.int64)
+        m[tuple(slice(b, b + d) for b, d in zip(paddings[0::2], shape))] = _positions(shape)
+        return m.ravel()
+
+    return _take(ctx, x, ("Pad", shape, paddings), build, out_shape, ctx.attrs["constant_values"])
+
+
+# --------------------------------------------------------------------------- joining and splitting
+
+
+def _pieces(shape: Sequence[int], axis: int, sizes: Sequence[int]) -> list[np.ndarray]:
+    """Flat positions in ``shape`` of consecutive blocks of ``sizes`` along ``axis``."""
+    bounds = np.cumsum(sizes)[:-1]
+    return [p.ravel() for p in np.split(_positions(shape), bounds, axis=axis)]
+
+
+def _join(ctx: Any, values: Sequence[Any], axis: int, sizes: Sequence[int], op: str) -> Any:
+    """Scatter each value into its block of the output (ConcatV2, Pack)."""
+    rt = ctx.backend.runtime
+    shape = tuple(ctx.out_shapes[0])
+    out = rt.empty(shape, ctx.out_dtypes[0].np)
+    if out.size == 0:
+        return out
+    key = (op, shape, axis, tuple(sizes))
+    for i, v in enumerate(values):
+        if v.size:
+            idx = index_map(ctx, (*key, i), lambda i=i: _pieces(shape, axis, sizes)[i])
+            scatter_into(ctx, out, v, idx)
+    return out
+
+
+@KERNELS.kernel("ConcatV2")
+def concat(ctx: Any, values: list[Any]) -> Any:
+    rank = len(ctx.out_shapes[0])
+    axis = ctx.attrs["axis"] % rank
+    return _join(ctx, values, axis, [v.shape[axis] for v in values], "ConcatV2")
+
+
+@KERNELS.kernel("Pack")
+def pack(ctx: Any, values: list[Any]) -> Any:
+    rank = len(ctx.out_shapes[0])
+    return _join(ctx, values, ctx.attrs["axis"] % rank, [1] * len(values), "Pack")
+
+
+def _split(ctx: Any, x: Any, axis: int, sizes: Sequence[int], op: str) -> tuple[Any, ...]:
+    """Gather each output's block of ``x`` (Split, SplitLike, Unpack)."""
+    shape = tuple(x.shape)
+    key = (op, shape, axis, tuple(sizes))
+    return tuple(
+        _take(ctx, x, (*key, i), lambda i=i: _pieces(shape, axis, sizes)[i], out_shape)
+        for i, out_shape in enumerate(ctx.out_shapes)
+    )
+
+
+@KERNELS.kernel("Split")
+def split(ctx: Any, x: Any) -> tuple[Any, ...]:
+    axis = ctx.attrs["axis"] % len(x.shape)
+    n = ctx.attrs["num_split"]
+    return _split(ctx, x, axis, [x.shape[axis] // n] * n, "Split")
+
+
+@KERNELS.kernel("SplitLike")
+def split_like(ctx: Any, x: Any, like: list[Any]) -> tuple[Any, ...]:
+    axis = ctx.attrs["axis"] % len(x.shape)
+    return _split(ctx, x, axis, [s[axis] for s in ctx.out_shapes], "SplitLike")
+
+
+@KERNELS.kernel("Unpack")
+def unpack(ctx: Any, x: Any) -> tuple[Any, ...]:
+    axis = ctx.attrs["axis"] % len(x.shape)
+    return _split(ctx, x, axis, [1] * ctx.attrs["num"], "Unpack")
+
+
+# --------------------------------------------------------------------------- value-dependent indices
+
+_GATHER = """
+__kernel void gather_v2(__global T* out, __global const T* params, __global const I* indices,
+                        const long dim, const long nidx, const long inner, const long n) {
+  const long g = get_global_id(0); if (g >= n) return;
+  const long i = g % inner;
+  const long j = (g / inner) % nidx;
+  const long o = g / (inner * nidx);
+  const long k = (long)indices[j];
+  out[g] = (k >= 0 && k < dim) ? params[(o * dim + k) * inner + i] : (T)0;
+}
+"""
+
+_GATHER_GRAD = """
+__kernel void gather_grad(__global T* out, __global const T* dy, __global const I* indices,
+                          const long dim, const long nidx, const long inner, const long n) {
+  const long g = get_global_id(0); if (g >= n) return;
+  const long i = g % inner;
+  const long d = (g / inner) % dim;
+  const long o = g / (inner * dim);
+  A acc = (A)0;
+  __global const T* row = dy + o * nidx * inner + i;
+  for (long j = 0; j < nidx; ++j) {
+    if ((long)indices[j] == d) acc += (A)row[j * inner];
+  }
+  out[g] = (T)acc;
+}
+"""
+
+
+def _define(source: str, **types: str) -> str:
+    return "".join(f"#define {k} {v}\n" for k, v in types.items()) + source
+
+
+def _dummy(ctx: Any) -> Any:
+    return ctx.backend.runtime.cached(("dummy-long",), lambda: np.zeros(1, np.int64))
+
+
+@KERNELS.kernel("GatherV2")
+def gather(ctx: Any, params: Any, indices: Any) -> Any:
+    """``take(params, indices, axis)``; indices outside ``[0, dim)`` give zeros (see the module doc)."""
+    rt = ctx.backend.runtime
+    shape = tuple(params.shape)
+    axis = ctx.attrs["axis"] % len(shape)
+    out = rt.empty(ctx.out_shapes[0], params.dtype)
+    if out.size == 0:
+        return out
+    inner = _size(shape[axis + 1 :])
+    source = _define(_GATHER, T=ctype(params.dtype), I=ctype(indices.dtype))
+    args = [out.data, params.data, indices.data, np.int64(shape[axis]), np.int64(indices.size), np.int64(inner)]
+    rt.launch(rt.kernel(source, "gather_v2"), (out.size,), [*args, np.int64(out.size)])
+    return out
+
+
+@KERNELS.kernel("GatherGrad")
+def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
+    """Sum the slices of ``dy`` into zeros shaped like ``like``: each output element scans the indices.
+
+    No atomics: output element (o, d, i) adds ``dy[o, j, i]`` for every j with
+    ``indices[j] == d``, in increasing j (NumPy's ``add.at`` order). Indices
+    outside ``[0, dim)`` match no element and are dropped.
+    """
+    rt = ctx.backend.runtime
+    shape = tuple(ctx.out_shapes[0])
+    axis = ctx.attrs["axis"] % len(shape)
+    out = rt.empty(shape, dy.dtype)
+    if out.size == 0:
+        return out
+    inner = _size(shape[axis + 1 :])
+    t = ctype(dy.dtype)
+    source = _define(_GATHER_GRAD, T=t, I=ctype(indices.dtype), A="float" if t == "half" else t)
+    dummy = _dummy(ctx)
+    args = [
+        out.data,
+        dy.data if dy.size else dummy.data,
+        indices.data if indices.size else dummy.data,
+        np.int64(shape[axis]),
+        np.int64(indices.size),
+        np.int64(inner),
+    ]
+    rt.launch(rt.kernel(source, "gather_grad"), (out.size,), [*args, np.int64(out.size)])
+    return out
+
+
+_ONE_HOT = """
+__kernel void one_hot(__global T* out, __global const I* indices, const T on, const T off,
+                      const long depth, const long inner, const long n) {
+  const long g = get_global_id(0); if (g >= n) return;
+  const long i = g % inner;
+  const long d = (g / inner) % depth;
+  const long o = g / (inner * depth);
+  out[g] = ((long)indices[o * inner + i] == d) ? on : off;
+}
+"""
+
+
+@KERNELS.kernel("OneHot")
+def one_hot(ctx: Any, indices: Any) -> Any:
+    """Indices outside ``[0, depth)`` (negative ones included) give rows of ``off_value``."""
+    rt = ctx.backend.runtime
+    a = ctx.attrs
+    shape = tuple(ctx.out_shapes[0])
+    dtype = np.dtype(ctx.out_dtypes[0].np)
+    out = rt.empty(shape, dtype)
+    if out.size == 0:
+        return out
+    axis = a["axis"] % len(shape)
+    inner = _size(shape[axis + 1 :])
+    source = _define(_ONE_HOT, T=ctype(dtype), I=ctype(indices.dtype))
+    on, off = scalar_of(a["on_value"], dtype), scalar_of(a["off_value"], dtype)
+    args = [out.data, indices.data, on, off, np.int64(a["depth"]), np.int64(inner), np.int64(out.size)]
+    rt.launch(rt.kernel(source, "one_hot"), (out.size,), args)
+    return out

@@ -1,0 +1,106 @@
+"""Array-family kernels on the OpenCL backend: index maps, value-dependent indices, caching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore.ops import array as A
+
+BACKEND = "opencl"
+
+
+def _dev(x: np.ndarray) -> object:
+    return opcore.constant(x, backend=BACKEND)
+
+
+def _runtime() -> object:
+    return opcore.get_backend(BACKEND).runtime
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int64", "bool"])
+def test_transpose_slice_tile_pad_match_numpy(dtype: str) -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((7, 5, 6)) * 50).astype(dtype)
+    assert np.array_equal(A.transpose(_dev(x), perm=[2, 0, 1]).numpy(), x.transpose(2, 0, 1))
+    assert np.array_equal(A.getitem(_dev(x), (slice(None, None, -2), 1, slice(1, 5))).numpy(), x[::-2, 1, 1:5])
+    assert np.array_equal(A.tile(_dev(x), multiples=[1, 2, 3]).numpy(), np.tile(x, [1, 2, 3]))
+    pad_value = np.asarray(-2.5).astype(dtype)
+    assert np.array_equal(
+        A.pad(_dev(x), [[1, 0], [0, 2], [3, 1]], constant_values=-2.5).numpy(),
+        np.pad(x, [[1, 0], [0, 2], [3, 1]], constant_values=pad_value),
+    )
+
+
+def test_pad_converts_the_constant_like_numpy_for_unsigned() -> None:
+    # np.uint8(-2.5) raises; astype wraps to 254 (the NumPy kernel's behaviour).
+    x = np.arange(4, dtype=np.uint8).reshape(2, 2)
+    out = A.pad(_dev(x), [[1, 0], [0, 0]], constant_values=-2.5).numpy()
+    assert out[0].tolist() == [254, 254]
+
+
+def test_concat_split_pack_unpack_roundtrip() -> None:
+    rng = np.random.default_rng(1)
+    parts = [rng.standard_normal((3, n, 4)).astype(np.float32) for n in (2, 0, 5)]
+    joined = A.concat([_dev(p) for p in parts], axis=1)
+    assert np.array_equal(joined.numpy(), np.concatenate(parts, axis=1))
+    back = A.split_like(joined, [_dev(p) for p in parts], axis=1, num=3)
+    for got, want in zip(back, parts):
+        assert np.array_equal(got.numpy(), want)
+    stacked = A.stack([_dev(parts[0]), _dev(parts[0] + 1)], axis=-1)
+    assert np.array_equal(stacked.numpy(), np.stack([parts[0], parts[0] + 1], axis=-1))
+    for i, piece in enumerate(A.unstack(stacked, num=2, axis=-1)):
+        assert np.array_equal(piece.numpy(), parts[0] + i)
+    for i, piece in enumerate(A.split(_dev(parts[2]), 5, axis=1)):
+        assert np.array_equal(piece.numpy(), parts[2][:, i : i + 1])
+
+
+def test_gather_matches_numpy_and_gives_zeros_out_of_range() -> None:
+    params = np.arange(24, dtype=np.float32).reshape(2, 3, 4) + 1
+    idx = np.array([[2, 0], [1, 2]], dtype=np.int64)
+    assert np.array_equal(A.gather(_dev(params), _dev(idx), axis=1).numpy(), np.take(params, idx, axis=1))
+    # Out-of-range indices cannot raise on the device: they read zeros (documented deviation).
+    bad = np.array([3, -1, 0], dtype=np.int32)
+    out = A.gather(_dev(params), _dev(bad), axis=1).numpy()
+    assert np.array_equal(out[:, 2], params[:, 0])
+    assert not out[:, :2].any()
+
+
+def test_gather_grad_sums_repeated_indices_and_drops_out_of_range() -> None:
+    rng = np.random.default_rng(2)
+    like = np.zeros((3, 4, 2))
+    idx = np.array([1, 3, 1, 1, 7], dtype=np.int32)  # 7 is out of range
+    dy = rng.standard_normal((3, 5, 2))
+    out = A.gather_grad(_dev(dy), _dev(idx), _dev(like), axis=1).numpy()
+    want = np.zeros_like(like)
+    for j, k in enumerate(idx):
+        if k < 4:
+            want[:, k] += dy[:, j]
+    assert np.allclose(out, want, rtol=1e-12, atol=0)
+
+
+def test_one_hot_out_of_range_rows_are_off() -> None:
+    idx = np.array([[0, 3], [-1, 2]], dtype=np.int32)
+    out = A.one_hot(_dev(idx), 3, on_value=5.0, off_value=-1.0, axis=0, dtype="int64").numpy()
+    want = np.full((3, 2, 2), -1, np.int64)
+    want[0, 0, 0] = 5
+    want[2, 1, 1] = 5
+    assert np.array_equal(out, want)
+
+
+def test_index_maps_are_cached_per_shape() -> None:
+    rt = _runtime()
+    x = _dev(np.ones((5, 6, 7), np.float32))
+    A.transpose(x, perm=[1, 2, 0]).numpy()
+    builds, buffers = rt.counters["builds"], len(rt._buffers)
+    A.transpose(x, perm=[1, 2, 0]).numpy()
+    assert rt.counters["builds"] == builds
+    assert len(rt._buffers) == buffers
+
+
+def test_copies_do_not_alias_their_input() -> None:
+    x = _dev(np.arange(6, dtype=np.float32).reshape(2, 3))
+    for y in (A.identity(x), A.stop_gradient(x), A.reshape(x, [3, 2]), A.expand_dims(x, 0), A.squeeze(x)):
+        assert y.numpy().ravel().tolist() == list(range(6))
+        assert y._value.base_data.int_ptr != x._value.base_data.int_ptr

@@ -1,0 +1,90 @@
+"""Reduce-family kernels on the OpenCL backend: staged reductions, NaN, wrap-around, empty inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore.ops import reduce as R
+from opcore_opencl.kernels import reduce as kernels
+
+BACKEND = "opencl"
+
+
+def _dev(x: np.ndarray) -> object:
+    return opcore.constant(x, backend=BACKEND)
+
+
+def test_full_sum_of_a_million_floats_is_staged_and_accurate() -> None:
+    x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32) + 0.5
+    assert kernels._split(1, x.size) > 1  # the staged path is the one under test
+    got = R.reduce_sum(_dev(x)).numpy()
+    assert got.dtype == np.float32 and got.shape == ()
+    assert np.isclose(got, x.astype(np.float64).sum(), rtol=2e-5)
+    assert np.isclose(R.reduce_mean(_dev(x)).numpy(), x.astype(np.float64).mean(), rtol=2e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 70_000), (70_000, 3)])
+def test_staged_reductions_over_long_rows(shape: tuple[int, int]) -> None:
+    x = np.random.default_rng(1).standard_normal(shape)
+    for axis in (0, 1):
+        assert np.allclose(R.reduce_sum(_dev(x), [axis]).numpy(), x.sum(axis), rtol=1e-10)
+        assert np.array_equal(R.reduce_max(_dev(x), [axis], keepdims=True).numpy(), x.max(axis, keepdims=True))
+        assert np.array_equal(R.reduce_min(_dev(x), [axis]).numpy(), x.min(axis))
+        assert np.array_equal(R.argmax(_dev(x), axis).numpy(), x.argmax(axis))
+        assert np.array_equal(R.argmin(_dev(x), axis, output_type="int32").numpy(), x.argmin(axis).astype(np.int32))
+
+
+def test_arg_returns_the_first_occurrence_and_the_first_nan() -> None:
+    x = np.zeros(50_000, np.float32)
+    x[[777, 30_000]] = 3.0
+    x[[1_000, 40_000]] = -3.0
+    assert int(R.argmax(_dev(x), 0).numpy()) == 777
+    assert int(R.argmin(_dev(x), 0).numpy()) == 1_000
+    x[[20_000, 45_000]] = np.nan
+    assert int(R.argmax(_dev(x), 0).numpy()) == 20_000
+    assert int(R.argmin(_dev(x), 0).numpy()) == 20_000
+
+
+def test_max_min_propagate_nan_in_staged_and_serial_paths() -> None:
+    for n in (10, 100_000):
+        x = np.arange(n, dtype=np.float64)
+        x[n // 2] = np.nan
+        assert np.isnan(R.reduce_max(_dev(x)).numpy())
+        assert np.isnan(R.reduce_min(_dev(x.reshape(1, n)), [1]).numpy()[0])
+
+
+def test_integer_sums_and_products_wrap_like_numpy() -> None:
+    x = np.full(100_000, 100, np.int8)
+    assert R.reduce_sum(_dev(x)).numpy() == np.sum(x, dtype=np.int8)
+    big = np.array([2**62, 2**62, 2**62], np.int64)
+    assert R.reduce_sum(_dev(big)).numpy() == np.sum(big)
+    y = np.array([[300, -7, 1000], [2, 3, 4]], np.int16)
+    assert np.array_equal(R.reduce_prod(_dev(y), [1]).numpy(), np.prod(y, axis=1, dtype=np.int16))
+
+
+def test_integer_mean_truncates_toward_zero() -> None:
+    x = np.array([[-3, -4], [3, 4], [-1, 0]], np.int32)
+    assert R.reduce_mean(_dev(x), [1]).numpy().tolist() == [-3, 3, 0]
+    u = np.full(100_000, 255, np.uint8)
+    assert R.reduce_mean(_dev(u)).numpy() == 255  # summed in int64, not in uint8
+
+
+def test_empty_reductions() -> None:
+    f = np.zeros((0, 3), np.float32)
+    i = np.zeros((0, 3), np.int16)
+    assert R.reduce_sum(_dev(f), [0]).numpy().tolist() == [0, 0, 0]
+    assert R.reduce_prod(_dev(i), [0]).numpy().tolist() == [1, 1, 1]
+    assert np.isnan(R.reduce_mean(_dev(f), [0]).numpy()).all()
+    assert R.reduce_mean(_dev(i), [0]).numpy().tolist() == [0, 0, 0]
+    assert R.reduce_max(_dev(f)).numpy() == -np.inf
+    assert R.reduce_min(_dev(i)).numpy() == np.iinfo(np.int16).max
+    assert R.reduce_max(_dev(i), [0]).numpy().tolist() == [np.iinfo(np.int16).min] * 3
+
+
+def test_unreduce_like_broadcasts_back() -> None:
+    dy = np.arange(3.0)
+    like = np.zeros((2, 3, 4))
+    out = R.unreduce_like(_dev(dy), _dev(like), axis=[0, -1]).numpy()
+    assert np.array_equal(out, np.broadcast_to(dy[None, :, None], like.shape))
