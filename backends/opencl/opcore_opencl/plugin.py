@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from opcore.hookspecs import hookimpl
 from opcore.registry import Registry
-
 from opcore_opencl.backend import OpenCLBackend
 
 BACKEND = OpenCLBackend()

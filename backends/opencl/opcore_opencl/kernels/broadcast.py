@@ -1,7 +1,63 @@
-"""OpenCL kernels: broadcast family."""
+"""OpenCL kernels for the shape-matching ops (SumToLike, BroadcastLike, ReshapeLike).
+
+SumToLike is a gather-reduce over a host-built index map (built from shapes
+only, cached on the device); BroadcastLike and ReshapeLike are copies through
+the generated broadcasting elementwise kernel.
+"""
 
 from __future__ import annotations
 
-from opcore.registry import KernelTable
+from typing import Any
+
+import numpy as np
+
+from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
+
+
+def _sum_map(x_shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """Index map (target.size, width) of the input elements summed into each output element."""
+    lead = len(x_shape) - len(target)
+    axes = list(range(lead)) + [lead + i for i, d in enumerate(target) if d == 1 and x_shape[lead + i] != 1]
+    keep = [d for d in range(len(x_shape)) if d not in axes]
+    width = int(np.prod([x_shape[d] for d in axes], dtype=np.int64))
+    flat = np.arange(int(np.prod(x_shape, dtype=np.int64)), dtype=np.int64).reshape(x_shape)
+    n_out = int(np.prod(target, dtype=np.int64))
+    return flat.transpose(keep + axes).reshape(n_out, width), width
+
+
+def _copy(ctx: KernelContext, x: Any, shape: tuple[int, ...]) -> Any:
+    """A fresh contiguous copy of ``x`` with the same number of elements, shaped ``shape``."""
+    from opcore_opencl.kernels._elementwise import elementwise
+
+    t = "(float)a" if np.dtype(x.dtype) == np.float16 else "a"
+    out = elementwise(ctx, [x], [t], out_dtypes=[x.dtype], out_shape=tuple(x.shape))[0]
+    return out if tuple(out.shape) == shape else out.reshape(shape)
+
+
+@KERNELS.kernel("SumToLike")
+def sum_to_like(ctx: KernelContext, x: Any, like: Any) -> Any:
+    from opcore_opencl.kernels._gather import gather_reduce, index_map
+
+    target = tuple(ctx.out_shapes[0])
+    x_shape = tuple(x.shape)
+    idx_np, width = _sum_map(x_shape, target)
+    if width == 1:
+        return _copy(ctx, x, target)
+    idx = index_map(ctx, ("sum_to_like", x_shape, target), lambda: idx_np)
+    acc = np.float32 if np.dtype(x.dtype) == np.float16 else x.dtype
+    return gather_reduce(ctx, x, idx, width, target, "sum", acc_dtype=acc)
+
+
+@KERNELS.kernel("BroadcastLike")
+def broadcast_like(ctx: KernelContext, x: Any, like: Any) -> Any:
+    from opcore_opencl.kernels._elementwise import elementwise
+
+    t = "(float)a" if np.dtype(x.dtype) == np.float16 else "a"
+    return elementwise(ctx, [x], [t])[0]
+
+
+@KERNELS.kernel("ReshapeLike")
+def reshape_like(ctx: KernelContext, x: Any, like: Any) -> Any:
+    return _copy(ctx, x, tuple(ctx.out_shapes[0]))
