@@ -57,6 +57,9 @@ class Backend:
     provider: str = ""
     #: The native array type's name, for messages.
     array_type: str = "array"
+    #: Optional explicit manifest of what the backend claims, as ``(op, dtypes)`` pairs
+    #: (see the conformance suite); by default it claims the kernels it registers.
+    claims: Any = None
     #: The exact native array class, when there is one: lets dispatch check a kernel's
     #: result with one type comparison (None: dispatch uses :meth:`is_native`).
     native_type: type | None = None

@@ -6,33 +6,71 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from opcore.backend import available_backends
-from opcore.plugins import ensure_loaded, plugins
+from opcore.plugins import PluginRecord, ensure_loaded, plugins
 from opcore.registry import get_registry
 
 __all__ = ["main"]
 
 
+def _backend_rows() -> list[dict[str, Any]]:
+    reg = get_registry()
+    versions = {p.distribution: p.version for p in plugins()}
+    rows = []
+    for b in available_backends():
+        claimed = reg.claimed(b.name)
+        rows.append(
+            {
+                "name": b.name,
+                "available": b.available,
+                "reason": b.reason,
+                "distribution": b.provider,
+                "version": versions.get(b.provider, ""),
+                "devices": b.devices,
+                "capabilities": b.capabilities,
+                "ops_with_kernels": len(claimed),
+                "kernels": sum(len(v) for v in claimed.values()),
+            }
+        )
+    return rows
+
+
 def _cmd_backends(args: argparse.Namespace) -> int:
-    infos = available_backends()
+    rows = _backend_rows()
+    records = plugins()
+    if args.format == "json":
+        out = {"backends": rows, "plugins": [asdict(p) if args.verbose else _plugin_dict(p) for p in records]}
+        print(json.dumps(out, indent=1))
+        return 0
     print("backends:")
-    for b in infos:
-        status = "available" if b.available else f"unavailable: {b.reason}"
-        print(f"  {b.name:<10} {status}  (from {b.provider})")
-        if b.available:
-            caps = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in b.capabilities.items())
-            print(f"  {'':<10} devices: {', '.join(b.devices)}; {caps}")
+    if not rows:
+        print("  none installed: pip install opcore-numpy (or another backend plugin)")
+    for r in rows:
+        status = "available" if r["available"] else f"unavailable: {r['reason']}"
+        print(f"  {r['name']:<10} {status}  (from {r['distribution']} {r['version']})".rstrip())
+        if r["available"]:
+            caps = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in r["capabilities"].items())
+            print(f"  {'':<10} devices: {', '.join(r['devices'])}; {caps}")
+        print(f"  {'':<10} kernels: {r['kernels']} for {r['ops_with_kernels']} ops")
     print("plugins:")
-    for p in plugins():
+    for p in records:
         version = f" {p.version}" if p.version else ""
         print(f"  {p.name:<10} {p.status:<12} {p.distribution}{version}")
         if p.status == "quarantined":
             print(f"  {'':<10} error: {p.error}")
             if args.verbose:
                 print("".join("      " + line + "\n" for line in p.traceback.splitlines()))
+    quarantined = sum(p.status == "quarantined" for p in records)
+    if quarantined and not args.verbose:
+        print(f"{quarantined} plugin(s) quarantined: `opcore backends -v` shows their tracebacks")
     return 0
+
+
+def _plugin_dict(p: PluginRecord) -> dict[str, str]:
+    return {"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status, "error": p.error}
 
 
 def _op_rows(backend: str | None) -> list[dict[str, Any]]:
@@ -47,16 +85,31 @@ def _op_rows(backend: str | None) -> list[dict[str, Any]]:
             if op.composite is not None:
                 kernels[b] = ["composite"]
                 continue
+            # One entry per dtype binding; several type variables read "float32/int64" in their declared order.
             ks = reg.kernels_for(name, b)
-            kernels[b] = sorted({",".join(d.name for d in k.types) or "-" for k in ks})
+            kernels[b] = sorted({"/".join(d.name for d in k.types) or "-" for k in ks})
         rows.append(
-            {"op": name, "version": op.version, "provider": op.provider, "signature": op.signature, "kernels": kernels}
+            {
+                "op": name,
+                "version": op.version,
+                "provider": op.provider,
+                "signature": op.signature,
+                "type_vars": list(op.type_vars),
+                "kernels": kernels,
+            }
         )
     return rows
 
 
 def _cmd_ops(args: argparse.Namespace) -> int:
     ensure_loaded()
+    installed = get_registry().backends
+    if args.backend and args.backend not in installed:
+        print(
+            f"opcore ops: no backend named {args.backend!r}; installed: {', '.join(sorted(installed)) or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
     rows = _op_rows(args.backend)
     if args.format == "json":
         print(json.dumps(rows, indent=1))
@@ -89,14 +142,29 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opcore", description="opcore: ops, backends and conformance.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("backends", help="installed backends and plugins, with availability and errors")
+    parser = argparse.ArgumentParser(
+        prog="opcore",
+        description="opcore: ops, backends and conformance.",
+        epilog="Run `opcore COMMAND --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser(
+        "backends",
+        help="installed backends and plugins, with availability and errors",
+        description="Every installed backend: its distribution and version, whether it is available here (and "
+        "why not), its devices, capabilities and kernel count; then every plugin, quarantined ones with their error.",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show quarantined plugins' tracebacks")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     p.set_defaults(func=_cmd_backends)
-    p = sub.add_parser("ops", help="ops and the backends/dtypes that have kernels for them")
-    p.add_argument("--backend", default=None)
-    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p = sub.add_parser(
+        "ops",
+        help="ops and the backends/dtypes that have kernels for them",
+        description="Every registered op with its signature and, per backend, the dtypes it has kernels for "
+        "('composite' for ops built from other ops).",
+    )
+    p.add_argument("--backend", default=None, metavar="NAME", help="only this backend's kernels")
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table", help="output format")
     p.set_defaults(func=_cmd_ops)
     p = sub.add_parser("conformance", help="run the conformance suite against a backend")
     try:

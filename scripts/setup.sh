@@ -13,5 +13,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
   -e ".[dev,examples,docs]" \
   -e backends/numpy \
   -e "backends/opencl[pocl]" \
-  -e conformance \
+  -e "conformance[test]" \
+  -e examples/plugins/numexpr \
   -e examples/plugins/zero_out

@@ -16,5 +16,13 @@ echo "== pytest"
 .venv/bin/python -m pytest
 echo "== conformance: numpy"
 mkdir -p build
-.venv/bin/opcore conformance --backend numpy --quiet --json build/conformance-numpy.json
+.venv/bin/opcore conformance --backend numpy --quiet --json build/conformance-numpy.json \
+  --html build/conformance-numpy.html --markdown build/conformance-numpy.md
 .venv/bin/python scripts/check_report.py build/conformance-numpy.json
+echo "== conformance: opencl (PoCL)"
+.venv/bin/opcore conformance --backend opencl --quiet --json build/conformance-opencl.json \
+  --html build/conformance-opencl.html
+.venv/bin/python scripts/check_report.py build/conformance-opencl.json
+echo "== conformance: numexpr (example third-party backend, partial by design)"
+.venv/bin/opcore conformance --backend numexpr --quiet --json build/conformance-numexpr.json
+.venv/bin/python scripts/check_report.py build/conformance-numexpr.json

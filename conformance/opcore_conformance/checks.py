@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class CheckFailure(AssertionError):
         tolerance: str = "",
         shapes: str = "",
         repro: str = "",
+        traceback: str = "",
     ) -> None:
         super().__init__(message)
         self.check = check
@@ -45,6 +47,11 @@ class CheckFailure(AssertionError):
         self.tolerance = tolerance
         self.shapes = shapes
         self.repro = repro
+        self.traceback = traceback
+
+
+class MissingKernel(CheckFailure):
+    """The op, or an op it is built from, has no kernel on the backend (KernelNotFoundError)."""
 
 
 @dataclass
@@ -193,6 +200,18 @@ def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[
         tensors, outs = call(op, prepared.host, prepared.attrs, backend)
     except opcore.KernelContractError as exc:
         raise CheckFailure(str(exc), check="contract", shapes=shp, repro=snap) from None
+    except opcore.KernelNotFoundError as exc:
+        # The caller decides whether this is a gap the backend owns up to or a broken claim.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "KernelNotFoundError"
+        raise MissingKernel(first, check="missing-kernel", shapes=shp, repro=snap) from None
+    except Exception as exc:  # the kernel crashed: a failure, with the snippet that shows it
+        raise CheckFailure(
+            f"{type(exc).__name__}: {exc}",
+            check="crash",
+            shapes=shp,
+            repro=snap,
+            traceback="".join(traceback.format_exception(exc)[-6:]),
+        ) from None
     # inputs must not be mutated (on the device or on the host)
     for i, (t, b) in enumerate(zip(tensors, before)):
         items = t if isinstance(t, list) else [t]

@@ -78,7 +78,11 @@ class Runtime:
         buf = self._buffers.get(key)
         if buf is None:
             host = _contiguous(np.asarray(build()))
-            buf = cla.to_device(self.queue, host, allocator=self.pool) if host.size else self.empty(host.shape, host.dtype)
+            buf = (
+                cla.to_device(self.queue, host, allocator=self.pool)
+                if host.size
+                else self.empty(host.shape, host.dtype)
+            )
             if len(self._buffers) > 4096:
                 self._buffers.clear()
             self._buffers[key] = buf

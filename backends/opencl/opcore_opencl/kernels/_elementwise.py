@@ -83,7 +83,9 @@ def elementwise(
     meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))
     meta = rt.cached(
         meta_key,
-        lambda: np.array(list(shape) + [s for j in general for s in _strides(tuple(inputs[j].shape), shape)] or [0], np.int64),
+        lambda: np.array(
+            list(shape) + [s for j in general for s in _strides(tuple(inputs[j].shape), shape)] or [0], np.int64
+        ),
     )
     args = [o.data for o in outs] + [x.data if x.size else meta.data for x in inputs] + [meta.data, np.int64(n)]
     rt.launch(kernel, (n,), args)
