@@ -70,8 +70,8 @@ def build_times() -> dict[str, float]:
     """
     import pyopencl as cl
 
-    from opcore_opencl import gemm
-    from opcore_opencl.source import PRELUDE
+    from opcore_ckernels import gemm
+    from opcore_ckernels.dialect import render
 
     rt = opcore.get_backend("opencl").runtime
     n = 64
@@ -96,7 +96,7 @@ def build_times() -> dict[str, float]:
     cold = time.perf_counter() - t
     warm = min(_timed(call) for _ in range(20))
     t = time.perf_counter()
-    prog = cl.Program(rt.context, PRELUDE + src).build()
+    prog = cl.Program(rt.context, render(src, "opencl")).build()
     prog.mm_tiled(rt.queue, glob, local, *args)
     rt.queue.finish()
     disk = time.perf_counter() - t

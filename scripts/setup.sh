@@ -12,6 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q \
   -e ".[dev,examples,docs]" \
   -e backends/numpy \
+  -e backends/ckernels \
   -e "backends/opencl[pocl]" \
   -e "conformance[test]" \
   -e examples/plugins/numexpr \

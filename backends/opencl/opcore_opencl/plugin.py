@@ -20,7 +20,7 @@ def opcore_register_backends(registry: Registry) -> None:
 
 @hookimpl
 def opcore_register_kernels(registry: Registry) -> None:
-    from opcore_opencl.kernels import TABLES
+    from opcore_ckernels.kernels import TABLES
 
     for table in TABLES:
         for op, fn, dtypes in table:

@@ -17,11 +17,16 @@ import pyopencl as cl
 import pyopencl.array as cla
 from pyopencl.tools import ImmediateAllocator, MemoryPool
 
-from opcore_opencl.source import PRELUDE, ctype  # noqa: F401  (re-exported for kernels)
+from opcore_ckernels.dialect import render
 
 
 class Runtime:
-    """One device's context and queue, with a program cache, a buffer pool and counters."""
+    """One device's context and queue, with a program cache, a buffer pool and counters.
+
+    Implements :class:`opcore_ckernels.runtime.KernelRuntime` for the shared kernel library.
+    """
+
+    target = "opencl"
 
     def __init__(self, device: Any) -> None:
         self.device = device
@@ -30,6 +35,8 @@ class Runtime:
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self._kernels: dict[tuple[str, str], cl.Kernel] = {}
         self._buffers: dict[Any, cla.Array] = {}
+        #: Every kernel source built so far, by hash (the CUDA backend's NVRTC check reads them).
+        self.sources: dict[str, str] = {}
         #: ``builds``, ``launches``, ``host_to_device``, ``device_to_host``.
         self.counters: Counter[str] = Counter()
         self.build_seconds = 0.0
@@ -44,9 +51,10 @@ class Runtime:
             import time
 
             t = time.perf_counter()
-            program = cl.Program(self.context, PRELUDE + source).build()
+            program = cl.Program(self.context, render(source, "opencl")).build()
             self.build_seconds += time.perf_counter() - t
             self.counters["builds"] += 1
+            self.sources[key[0]] = source
             for kern in program.all_kernels():
                 self._kernels[(key[0], kern.function_name)] = kern
             k = self._kernels[key]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import opcore
-from opcore_opencl import gemm
+from opcore_ckernels import gemm
 
 BACKEND = "opencl"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import opcore
-from opcore_opencl.philox import philox4x32_10_reference, render
+from opcore_ckernels.philox import philox4x32_10_reference, render
 
 pytestmark = pytest.mark.skipif(not opcore.get_backend("opencl").availability()[0], reason="no OpenCL device")
 

@@ -7,7 +7,7 @@ import pytest
 
 import opcore
 from opcore.ops import reduce as R
-from opcore_opencl.kernels import reduce as kernels
+from opcore_ckernels.kernels import reduce as kernels
 
 BACKEND = "opencl"
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelTable
-from opcore_opencl.kernels._elementwise import elementwise
-from opcore_opencl.kernels._gather import gather as _gather
-from opcore_opencl.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
-from opcore_opencl.source import ctype
+from opcore_ckernels.kernels._elementwise import elementwise
+from opcore_ckernels.kernels._gather import gather as _gather
+from opcore_ckernels.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 

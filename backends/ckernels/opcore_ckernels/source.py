@@ -1,4 +1,4 @@
-"""OpenCL C source helpers that need no OpenCL runtime (safe to import at plugin load)."""
+"""Type names of the kernel dialect (importable without any device library)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ CTYPES: dict[str, str] = {
     "float32": "float",
     "float64": "double",
 }
-
-PRELUDE = """
-#ifdef cl_khr_fp64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-#endif
-#ifdef cl_khr_fp16
-#pragma OPENCL EXTENSION cl_khr_fp16 : enable
-#endif
-"""
 
 
 def ctype(dtype: Any) -> str:

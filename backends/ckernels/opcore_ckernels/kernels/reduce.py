@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelTable
-from opcore_opencl.kernels._gather import gather, index_map
-from opcore_opencl.source import ctype
+from opcore_ckernels.kernels._gather import gather, index_map
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 

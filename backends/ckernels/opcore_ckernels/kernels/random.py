@@ -1,6 +1,6 @@
 """OpenCL kernels: random family (uniform floats and integers, normal, truncated normal).
 
-Every kernel runs Philox4x32-10 (:mod:`opcore_opencl.philox`) with counter =
+Every kernel runs Philox4x32-10 (:mod:`opcore_ckernels.philox`) with counter =
 element index and key = the op's seeds, so the values depend only on (seed,
 seed2, shape, dtype) and are the same on every call. They are not NumPy's
 values (NumPy's Philox is the 4x64 variant with another stream layout); the
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_opencl.philox import render
-from opcore_opencl.source import ctype
+from opcore_ckernels.philox import render
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 

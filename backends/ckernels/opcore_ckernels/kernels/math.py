@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_opencl.source import ctype
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 
@@ -146,7 +146,7 @@ def _make_kernel(op: str) -> Any:
     row = _EXPRS[op]
 
     def kernel(ctx: KernelContext, *inputs: Any) -> Any:
-        from opcore_opencl.kernels._elementwise import elementwise
+        from opcore_ckernels.kernels._elementwise import elementwise
 
         data = inputs[1:] if op == "Select" else inputs
         kind = _kind(data[0].dtype)
@@ -173,7 +173,7 @@ for _op in _EXPRS:
 @KERNELS.kernel("Cast")
 def cast(ctx: KernelContext, x: Any) -> Any:
     """NumPy ``astype``: C conversion (floats truncate toward zero); to bool is ``x != 0``."""
-    from opcore_opencl.kernels._elementwise import elementwise
+    from opcore_ckernels.kernels._elementwise import elementwise
 
     expr = "a != 0" if ctx.out_dtypes[0].np == np.bool_ else "a"
     if ctype(x.dtype) == "half" and expr == "a":
@@ -183,8 +183,8 @@ def cast(ctx: KernelContext, x: Any) -> Any:
 
 @KERNELS.kernel("MatMul")
 def matmul(ctx: KernelContext, a: Any, b: Any) -> Any:
-    """Batched product through the tiled GEMM of ``opcore_opencl.gemm``."""
-    from opcore_opencl import gemm
+    """Batched product through the tiled GEMM of ``opcore_ckernels.gemm``."""
+    from opcore_ckernels import gemm
 
     return gemm.matmul(
         ctx.backend.runtime,

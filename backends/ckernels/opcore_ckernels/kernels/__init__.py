@@ -5,7 +5,7 @@ through ``ctx.backend.runtime`` when they run.
 """
 
 from opcore.registry import KernelTable
-from opcore_opencl.kernels import array, broadcast, math, nn, random, reduce, train
+from opcore_ckernels.kernels import array, broadcast, math, nn, random, reduce, train
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,

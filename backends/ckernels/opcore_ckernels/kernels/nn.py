@@ -9,7 +9,7 @@
   attributes only, cached on the device) say which input element of one image
   each tap reads, and the kernels add the image offset, so a map does not grow
   with the batch. Conv2D is im2col through such a map plus a GEMM
-  (:func:`opcore_opencl.gemm.matmul`); its input gradient is a GEMM and a
+  (:func:`opcore_ckernels.gemm.matmul`); its input gradient is a GEMM and a
   col2im through the inverse map (for each input element, the columns that
   read it: a gather-sum, no atomics); its filter gradient is a GEMM of the
   im2col columns and the output gradient. Pooling reduces over the window map;
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_opencl.kernels._elementwise import elementwise
-from opcore_opencl.kernels._gather import index_map
-from opcore_opencl.source import ctype
+from opcore_ckernels.kernels._elementwise import elementwise
+from opcore_ckernels.kernels._gather import index_map
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 
@@ -522,7 +522,7 @@ def _im2col(ctx: KernelContext, x: Any, g: _Geometry) -> Any:
 
 
 def _matmul(ctx: KernelContext, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, ...]) -> Any:
-    from opcore_opencl.gemm import matmul
+    from opcore_ckernels.gemm import matmul
 
     return matmul(ctx.backend.runtime, a, b, ta, tb, shape, ctx.out_dtypes[0])
 

@@ -29,7 +29,7 @@ def _sum_map(x_shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[np.ndar
 
 def _copy(ctx: KernelContext, x: Any, shape: tuple[int, ...]) -> Any:
     """A fresh contiguous copy of ``x`` with the same number of elements, shaped ``shape``."""
-    from opcore_opencl.kernels._elementwise import elementwise
+    from opcore_ckernels.kernels._elementwise import elementwise
 
     t = "(float)a" if np.dtype(x.dtype) == np.float16 else "a"
     out = elementwise(ctx, [x], [t], out_dtypes=[x.dtype], out_shape=tuple(x.shape))[0]
@@ -38,7 +38,7 @@ def _copy(ctx: KernelContext, x: Any, shape: tuple[int, ...]) -> Any:
 
 @KERNELS.kernel("SumToLike")
 def sum_to_like(ctx: KernelContext, x: Any, like: Any) -> Any:
-    from opcore_opencl.kernels._gather import gather_reduce, index_map
+    from opcore_ckernels.kernels._gather import gather_reduce, index_map
 
     target = tuple(ctx.out_shapes[0])
     x_shape = tuple(x.shape)
@@ -52,7 +52,7 @@ def sum_to_like(ctx: KernelContext, x: Any, like: Any) -> Any:
 
 @KERNELS.kernel("BroadcastLike")
 def broadcast_like(ctx: KernelContext, x: Any, like: Any) -> Any:
-    from opcore_opencl.kernels._elementwise import elementwise
+    from opcore_ckernels.kernels._elementwise import elementwise
 
     t = "(float)a" if np.dtype(x.dtype) == np.float16 else "a"
     return elementwise(ctx, [x], [t])[0]

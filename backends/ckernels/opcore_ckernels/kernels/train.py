@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelTable
-from opcore_opencl.source import ctype
+from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore_opencl.source import ctype
+from opcore_ckernels.source import ctype
 
 
 def index_map(ctx: Any, key: Any, build: Callable[[], np.ndarray]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore_opencl.source import ctype
+from opcore_ckernels.source import ctype
 
 NAMES = "abcdefghijklmnopqrstuvwxyz"
 
