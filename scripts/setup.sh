@@ -14,6 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
   -e backends/numpy \
   -e backends/ckernels \
   -e "backends/opencl[pocl]" \
+  -e "backends/cuda[nvrtc]" \
   -e "conformance[test]" \
   -e examples/plugins/numexpr \
   -e examples/plugins/zero_out

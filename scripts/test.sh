@@ -23,6 +23,8 @@ echo "== conformance: opencl (PoCL)"
 .venv/bin/opcore conformance --backend opencl --quiet --json build/conformance-opencl.json \
   --html build/conformance-opencl.html
 .venv/bin/python scripts/check_report.py build/conformance-opencl.json
+echo "== CUDA backend without a GPU: NVRTC compiles every generated kernel for sm_80 and sm_90"
+.venv/bin/python -m opcore_cuda.nvrtc_check
 echo "== conformance: numexpr (example third-party backend, partial by design)"
 .venv/bin/opcore conformance --backend numexpr --quiet --json build/conformance-numexpr.json
 .venv/bin/python scripts/check_report.py build/conformance-numexpr.json

@@ -43,6 +43,11 @@ typedef __half half;
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
+/* float16: classification and comparisons with integer literals, as OpenCL C allows */
+__device__ inline bool isnan(half x) { return __hisnan(x); }
+__device__ inline bool isinf(half x) { return __hisinf(x) != 0; }
+__device__ inline bool operator==(half a, int b) { return (float)a == (float)b; }
+__device__ inline bool operator!=(half a, int b) { return (float)a != (float)b; }
 __device__ inline long get_global_id(int d) {
   return d == 0 ? (long)blockIdx.x * blockDim.x + threadIdx.x
        : d == 1 ? (long)blockIdx.y * blockDim.y + threadIdx.y

@@ -15,7 +15,8 @@ import numpy as np
 class KernelRuntime(Protocol):
     """What kernels call on ``ctx.backend.runtime``."""
 
-    #: ``"opencl"`` or ``"cuda"``: the dialect rendering the runtime builds.
+    #: ``"opencl"`` or ``"cuda"``: the dialect rendering the runtime builds. Every kernel
+    #: guards its global id against the problem size, because CUDA rounds grids up.
     target: str
 
     def kernel(self, source: str, name: str) -> Any:
@@ -39,3 +40,10 @@ class KernelRuntime(Protocol):
 
     def cached(self, key: Any, build: Callable[[], np.ndarray]) -> Any:
         """A device copy of ``build()``, made once per ``key`` (index maps, constants)."""
+
+    def copy(self, array: Any, shape: Sequence[int]) -> Any:
+        """A new device array with ``array``'s elements (C order) and ``shape`` (same size)."""
+
+    @property
+    def max_work_group_size(self) -> int:
+        """The largest work-group (CUDA block) the device runs."""

@@ -96,6 +96,16 @@ class Runtime:
             self._buffers[key] = buf
         return buf
 
+    def copy(self, array: cla.Array, shape: Sequence[int]) -> cla.Array:
+        out = self.empty(tuple(shape), array.dtype)
+        if out.size:
+            cl.enqueue_copy(self.queue, out.data, array.data, byte_count=int(out.nbytes))
+        return out
+
+    @property
+    def max_work_group_size(self) -> int:
+        return int(self.device.max_work_group_size)
+
     @staticmethod
     def data(array: cla.Array) -> Any:
         """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""

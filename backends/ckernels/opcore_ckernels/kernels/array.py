@@ -40,13 +40,7 @@ def _positions(shape: Sequence[int]) -> np.ndarray:
 
 def _copy(ctx: Any, x: Any, shape: Sequence[int]) -> Any:
     """A new device array holding ``x``'s elements (C order) with ``shape``."""
-    import pyopencl as cl
-
-    rt = ctx.backend.runtime
-    out = rt.empty(tuple(shape), x.dtype)
-    if out.size:
-        cl.enqueue_copy(rt.queue, out.data, x.data, byte_count=int(out.nbytes))
-    return out
+    return ctx.backend.runtime.copy(x, tuple(shape))
 
 
 def _take(ctx: Any, x: Any, key: tuple[Any, ...], build: Any, shape: Sequence[int], fill: Any = 0) -> Any:

@@ -60,7 +60,7 @@ def _empty(ctx: KernelContext, i: int = 0) -> Any:
 
 def _group_size(rt: Any) -> int:
     """Work-group size of the reduction kernels: a power of two, at most 256."""
-    limit = min(256, int(rt.device.max_work_group_size))
+    limit = min(256, int(rt.max_work_group_size))
     return 1 << (limit.bit_length() - 1)
 
 
