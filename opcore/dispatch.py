@@ -95,12 +95,13 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             if type(x) is Tensor and type(y) is Tensor:
                 plan = op._plans.get((x._spec, y._spec))
                 if plan is not None:
-                    r = plan[0](plan[1], x._value, y._value)
+                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan
+                    r = fn(ctx, x._value, y._value)
                     # The common case inline: one output of the native type, as inferred.
-                    if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
-                        out = Tensor(r, plan[2], plan[8], plan[7], plan[10])
+                    if type(r) is native and r.shape == shape and r.dtype is npdtype:
+                        out = Tensor(r, backend, dtype, shape, spec)
                         if active_tapes:
-                            _record(op, inputs, (out,), plan[5])
+                            _record(op, inputs, (out,), bound)
                         return out
                     return _run_plan(op, plan, inputs, r)
         elif n == 1:
@@ -108,11 +109,12 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             if type(x) is Tensor:
                 plan = op._plans.get(x._spec)
                 if plan is not None:
-                    r = plan[0](plan[1], x._value)
-                    if type(r) is plan[6] and r.shape == plan[7] and r.dtype is plan[9]:
-                        out = Tensor(r, plan[2], plan[8], plan[7], plan[10])
+                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan
+                    r = fn(ctx, x._value)
+                    if type(r) is native and r.shape == shape and r.dtype is npdtype:
+                        out = Tensor(r, backend, dtype, shape, spec)
                         if active_tapes:
-                            _record(op, inputs, (out,), plan[5])
+                            _record(op, inputs, (out,), bound)
                         return out
                     return _run_plan(op, plan, inputs, r)
     key: Any = None
