@@ -281,9 +281,8 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
             g = ones_like(y) if g is None else g
             grads[id(y)] = g if id(y) not in grads else add(grads[id(y)], g)
         last = max(y.node.id for y in y_list)
-        stop = {x.node.id for x in x_list}
         for node in reversed(graph.nodes[: last + 1]):
-            if node.kind != "op" or not reaches_x.get(node.id) or (node.id in stop and node.op is None):
+            if node.kind != "op" or not reaches_x.get(node.id):
                 continue
             dys = [grads.get(id(o)) for o in node.outputs]
             if all(d is None for d in dys):

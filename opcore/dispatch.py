@@ -187,35 +187,35 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
     kd = _registry.kernel(op.name, backend.name, types)
     ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend)
     out_specs = tuple(zip(shapes, out_dtypes))
-    if kd is None:
-        outs = _fallback(op, backend, binding, converted, ctx, out_specs)
-    else:
+    if kd is not None:
         for d in out_dtypes:
             ok, reason = backend.supports(d)
             if not ok:
                 raise DTypeError(f"{op.name}: cannot produce {d} on backend {backend.name!r}: {reason}")
-        natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
-        result = kd.fn(ctx, *natives)
-        results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
-        outs = _wrap(op, backend, results, out_specs)
-        cacheable = (
-            key is not None
-            and len(converted) == len(inputs)
-            and all(type(x) is Tensor and x is c for x, c in zip(inputs, converted))
-        )
-        if cacheable:
-            if len(op._plans) > _MAX_PLANS:
-                op._plans.clear()
-            single = len(out_specs) == 1 and not op.outputs[0].variadic
-            # (kernel, ctx, backend, out specs, single output?, attrs, and for the inline
-            # check in call_op: native type, shape, dtype, NumPy dtype; None where n/a)
-            fast = single and backend.native_type is not None
-            op._plans[key] = (
-                kd.fn, ctx, backend, out_specs, single, bound,
-                backend.native_type if fast else _NEVER, shapes[0] if fast else None,
-                out_dtypes[0] if fast else None, out_dtypes[0].np if fast else None,
-                outs[0]._spec,
-            )  # fmt: skip
+    fn = kd.fn if kd is not None else resolve_kernel(op, backend, binding)
+    natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
+    result = fn(ctx, *natives)
+    results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
+    outs = _wrap(op, backend, results, out_specs)
+    cacheable = (
+        kd is not None  # a fallback is never cached: the policy may change
+        and key is not None
+        and len(converted) == len(inputs)
+        and all(type(x) is Tensor and x is c for x, c in zip(inputs, converted))
+    )
+    if cacheable:
+        if len(op._plans) > _MAX_PLANS:
+            op._plans.clear()
+        single = len(out_specs) == 1 and not op.outputs[0].variadic
+        # (kernel, ctx, backend, out specs, single output?, attrs, and for the inline
+        # check in call_op: native type, shape, dtype, NumPy dtype, spec token; None where n/a)
+        fast = single and backend.native_type is not None
+        op._plans[key] = (
+            fn, ctx, backend, out_specs, single, bound,
+            backend.native_type if fast else _NEVER, shapes[0] if fast else None,
+            out_dtypes[0] if fast else None, out_dtypes[0].np if fast else None,
+            outs[0]._spec,
+        )  # fmt: skip
     if active_tapes:
         _record(op, converted, outs, bound)
     return group_outputs(op, bound, outs)
@@ -457,9 +457,10 @@ def _record(op: OpDef, inputs: Sequence[Any], outs: Sequence[Tensor], attrs: dic
 
 
 def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:
-    """The kernel function for a session plan: the backend's, a NumPy fallback, or an error.
+    """The kernel to run ``op`` on ``backend``: its own, a NumPy fallback, or KernelNotFoundError.
 
-    The fallback follows the same policy as eager calls and is counted the same way.
+    The fallback (policy ``warn`` or ``allow``) warns under ``warn`` and counts every
+    fallback and host/device transfer, for eager calls and session plans alike.
     """
     types = op.type_key(binding)
     kd = _registry.kernel(op.name, backend.name, types)
@@ -470,14 +471,31 @@ def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> An
         _raise_not_found(op, backend, binding, numpy_kd is not None)
     assert numpy_kd is not None
     host_fn = numpy_kd.fn
+    host = get_backend("numpy")
 
     def fallback(ctx: KernelContext, *natives: Any) -> Any:
+        if current_fallback_policy() == "warn":
+            warnings.warn(
+                f"{op.name} has no kernel on backend {backend.name!r} for "
+                f"{', '.join(d.name for d in types)}; running it on NumPy and copying back",
+                FallbackWarning,
+                stacklevel=5,
+            )
         stats.fallbacks[f"{op.name}@{backend.name}"] += 1
-        host = [[backend.to_numpy(v) for v in x] if isinstance(x, list) else backend.to_numpy(x) for x in natives]
-        result = host_fn(ctx, *host)
-        results = result if isinstance(result, (tuple, list)) else (result,)
-        moved = [backend.from_numpy(np.array(r, order="C")) for r in results]
-        return moved if isinstance(result, (tuple, list)) else moved[0]
+
+        def to_host(v: Any) -> np.ndarray:
+            stats.transfers[f"{backend.name}->host"] += 1
+            return backend.to_numpy(v)
+
+        def to_device(r: Any) -> Any:
+            stats.transfers[f"host->{backend.name}"] += 1
+            return backend.from_numpy(np.array(r, order="C"))
+
+        host_ctx = KernelContext(ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host)
+        result = host_fn(host_ctx, *[[to_host(v) for v in x] if isinstance(x, list) else to_host(x) for x in natives])
+        if isinstance(result, (tuple, list)):
+            return [to_device(r) for r in result]
+        return to_device(result)
 
     return fallback
 
@@ -496,42 +514,3 @@ def _raise_not_found(op: OpDef, backend: Backend, binding: dict[str, DType], num
         f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
         f"Registered kernels for {op.name}:\n{listing}\n{hint}"
     )
-
-
-def _fallback(
-    op: OpDef,
-    backend: Backend,
-    binding: dict[str, DType],
-    converted: Sequence[Any],
-    ctx: KernelContext,
-    out_specs: Sequence[tuple[Any, DType]],
-) -> list[Tensor]:
-    types = op.type_key(binding)
-    policy = current_fallback_policy()
-    numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
-    if policy == "error" or numpy_kd is None:
-        _raise_not_found(op, backend, binding, numpy_kd is not None)
-    assert numpy_kd is not None
-    if policy == "warn":
-        warnings.warn(
-            f"{op.name} has no kernel on backend {backend.name!r} for "
-            f"{', '.join(d.name for d in types)}; running it on NumPy and copying back",
-            FallbackWarning,
-            stacklevel=4,
-        )
-    stats.fallbacks[f"{op.name}@{backend.name}"] += 1
-    host = get_backend("numpy")
-
-    def to_host(t: Tensor) -> np.ndarray:
-        stats.transfers[f"{backend.name}->host"] += 1
-        return backend.to_numpy(t._value)
-
-    natives = [[to_host(t) for t in item] if isinstance(item, list) else to_host(item) for item in converted]
-    result = numpy_kd.fn(KernelContext(op.name, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host), *natives)
-    results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
-    outs = _wrap(op, host, results, out_specs)
-    moved = []
-    for t in outs:
-        stats.transfers[f"host->{backend.name}"] += 1
-        moved.append(Tensor(backend.from_numpy(t._value), backend, t._dtype, t._shape))
-    return moved

@@ -1,7 +1,7 @@
 """The NumPy backend's kernel tables, one module per op family."""
 
+from opcore.registry import KernelTable
 from opcore_numpy.kernels import array, broadcast, math, nn, random, reduce, train
-from opcore_numpy.kernels._table import KernelTable
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,

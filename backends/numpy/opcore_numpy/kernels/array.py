@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from opcore.errors import ShapeError
-from opcore.registry import KernelContext
-from opcore_numpy.kernels._table import KernelTable
+from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 

@@ -14,8 +14,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from opcore.registry import KernelContext
-from opcore_numpy.kernels._table import KernelTable
+from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore.registry import KernelContext
-from opcore_numpy.kernels._table import KernelTable
+from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 

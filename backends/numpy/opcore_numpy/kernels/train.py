@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from opcore.registry import KernelContext
-from opcore_numpy.kernels._table import KernelTable
+from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 
