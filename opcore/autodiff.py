@@ -20,7 +20,7 @@ pass is itself recorded by any outer tape: nest tapes for higher derivatives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opcore import dispatch
@@ -28,21 +28,87 @@ from opcore.errors import GradientError
 from opcore.registry import GradContext, OpDef
 from opcore.tensor import Tensor, Variable
 
-__all__ = ["GradientTape", "gradients"]
+__all__ = ["GradientTape", "backprop", "gradients"]
 
 
 class _Entry:
-    __slots__ = ("attrs", "inputs", "op", "outputs")
+    """One op call to differentiate: a tape's record or a graph node."""
 
-    def __init__(self, op: OpDef, inputs: Sequence[Any], outputs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
+    __slots__ = ("attrs", "inputs", "label", "op", "outputs")
+
+    def __init__(
+        self, op: OpDef, inputs: Sequence[Any], outputs: Sequence[Any], attrs: Mapping[str, Any], label: str = ""
+    ) -> None:
         self.op = op
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.attrs = attrs
+        self.label = label
 
 
 def _flat(inputs: Sequence[Any]) -> list[Tensor]:
     return [x for item in inputs for x in (item if isinstance(item, list) else (item,))]
+
+
+def _group(op: OpDef, attrs: Mapping[str, Any], dys: list[Any]) -> list[Any]:
+    """Per-output gradients grouped like the op's outputs (a list for a variadic output)."""
+    if len(op.outputs) == 1 and op.outputs[0].variadic:
+        return [dys]
+    grouped: list[Any] = []
+    i = 0
+    for a in op.outputs:
+        if a.count:
+            n = attrs[a.count]
+            grouped.append(dys[i : i + n])
+            i += n
+        else:
+            grouped.append(dys[i])
+            i += 1
+    return grouped
+
+
+def backprop(entries: Iterable[_Entry], grads: dict[int, Any], wanted: Callable[[Any], bool]) -> None:
+    """The one backward walk, for tapes and graphs alike.
+
+    ``entries`` are the recorded (or graph) op calls, last first; ``grads`` maps
+    ``id(tensor)`` to its gradient so far and receives the results; ``wanted(x)``
+    says whether input ``x`` needs a gradient (tracked by the tape, or on a path
+    from a source in the graph). A missing output gradient reaches the gradient
+    function as ``None``, never as materialised zeros, and ``ctx.needs`` tells it
+    which inputs' gradients to compute.
+    """
+    from opcore.ops.math import add
+
+    for entry in entries:
+        dys = [grads.get(id(o)) for o in entry.outputs]
+        if all(d is None for d in dys):
+            continue
+        op = entry.op
+        if not op.differentiable:
+            continue
+        needs = tuple(any(wanted(xi) for xi in x) if isinstance(x, list) else wanted(x) for x in entry.inputs)
+        if not any(needs):
+            continue
+        if op.gradient is None:
+            if op.composite is not None:
+                continue  # its parts were recorded and carry the gradient
+            raise GradientError(
+                f"op {op.name!r}{entry.label} (from {op.provider}) is differentiable but has no registered "
+                "gradient. Give its OpDef a gradient=fn, or declare it differentiable=False if no gradient exists."
+            )
+        ctx = GradContext(op, entry.inputs, entry.outputs, entry.attrs, needs)
+        dxs = op.gradient(ctx, *_group(op, entry.attrs, dys))
+        if len(dxs) != len(entry.inputs):
+            raise GradientError(
+                f"the gradient of {op.name!r} returned {len(dxs)} values for {len(entry.inputs)} inputs"
+            )
+        for x, dx in zip(entry.inputs, dxs):
+            pairs = zip(x, dx or [None] * len(x)) if isinstance(x, list) else ((x, dx),)
+            for xi, dxi in pairs:
+                if dxi is None or not wanted(xi):
+                    continue
+                prev = grads.get(id(xi))
+                grads[id(xi)] = dxi if prev is None else add(prev, dxi)
 
 
 class GradientTape:
@@ -156,34 +222,8 @@ class GradientTape:
             grads: dict[int, Any] = {}
             for t, g in zip(targets, seeds):
                 grads[id(t)] = g if id(t) not in grads else add(grads[id(t)], g)
-            for entry in reversed(self._entries):
-                dys = [grads.get(id(o)) for o in entry.outputs]
-                if all(d is None for d in dys):
-                    continue
-                op = entry.op
-                if not op.differentiable:
-                    continue
-                if op.gradient is None:
-                    if op.composite is not None:
-                        continue  # its parts were recorded and carry the gradient
-                    raise GradientError(
-                        f"op {op.name!r} (from {op.provider}) is differentiable but has no registered gradient. "
-                        "Give its OpDef a gradient=fn, or declare it differentiable=False if no gradient exists."
-                    )
-                dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, entry.outputs)]
-                dxs = op.gradient(
-                    GradContext(op, entry.inputs, entry.outputs, entry.attrs), *self._group(op, entry, dys)
-                )
-                if len(dxs) != len(entry.inputs):
-                    raise GradientError(
-                        f"the gradient of {op.name!r} returned {len(dxs)} values for {len(entry.inputs)} inputs"
-                    )
-                for x, dx in zip(entry.inputs, dxs):
-                    if isinstance(x, list):
-                        for xi, dxi in zip(x, dx or [None] * len(x)):
-                            self._accumulate(grads, xi, dxi, add)
-                    else:
-                        self._accumulate(grads, x, dx, add)
+            tracked = self._tracked
+            backprop(reversed(self._entries), grads, lambda x: id(x) in tracked and x.dtype.is_floating)
             return self._collect(sources, grads, unconnected_gradients, zeros_like)
         finally:
             if was_recording and self.persistent:
@@ -191,29 +231,6 @@ class GradientTape:
                 dispatch.active_tapes.append(self)
             if not self.persistent:
                 self._entries.clear()
-
-    @staticmethod
-    def _group(op: OpDef, entry: _Entry, dys: list[Any]) -> list[Any]:
-        if len(op.outputs) == 1 and op.outputs[0].variadic:
-            return [dys]
-        grouped: list[Any] = []
-        i = 0
-        for a in op.outputs:
-            if a.count:
-                n = entry.attrs[a.count]
-                grouped.append(dys[i : i + n])
-                i += n
-            else:
-                grouped.append(dys[i])
-                i += 1
-        return grouped
-
-    def _accumulate(self, grads: dict[int, Any], x: Any, dx: Any, add: Any) -> None:
-        # Only tracked tensors (watched, or computed from watched ones) get gradients.
-        if dx is None or id(x) not in self._tracked or not x.dtype.is_floating:
-            return
-        prev = grads.get(id(x))
-        grads[id(x)] = dx if prev is None else add(prev, dx)
 
     def _collect(self, sources: Any, grads: dict[int, Any], unconnected: str, zeros_like: Any) -> Any:
         if isinstance(sources, (list, tuple)):
@@ -252,7 +269,7 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
     Gradients are themselves ops, so ``gradients`` of a gradient works.
     """
     from opcore.graph import GraphVariable, SymbolicTensor
-    from opcore.ops.array import ones_like, zeros_like
+    from opcore.ops.array import ones_like
     from opcore.ops.math import add
 
     y_list = list(ys) if isinstance(ys, (list, tuple)) else [ys]
@@ -281,32 +298,10 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:
             g = ones_like(y) if g is None else g
             grads[id(y)] = g if id(y) not in grads else add(grads[id(y)], g)
         last = max(y.node.id for y in y_list)
-        for node in reversed(graph.nodes[: last + 1]):
-            if node.kind != "op" or not reaches_x.get(node.id):
-                continue
-            dys = [grads.get(id(o)) for o in node.outputs]
-            if all(d is None for d in dys):
-                continue
-            op = node.op
-            assert op is not None
-            if not op.differentiable:
-                continue
-            if op.gradient is None:
-                raise GradientError(
-                    f"op {op.name!r} (node {node.name!r}, from {op.provider}) is differentiable but has no "
-                    "registered gradient. Give its OpDef a gradient=fn, or declare it differentiable=False."
-                )
-            dys = [d if d is not None else zeros_like(o) for d, o in zip(dys, node.outputs)]
-            entry = _Entry(op, node.inputs, node.outputs, node.attrs)
-            dxs = op.gradient(
-                GradContext(op, tuple(node.inputs), tuple(node.outputs), node.attrs),
-                *GradientTape._group(op, entry, dys),
-            )
-            for x, dx in zip(node.inputs, dxs):
-                pairs = zip(x, dx or [None] * len(x)) if isinstance(x, list) else [(x, dx)]
-                for xi, dxi in pairs:
-                    if dxi is None or not xi.dtype.is_floating or not reaches_x.get(xi.node.id):
-                        continue
-                    prev = grads.get(id(xi))
-                    grads[id(xi)] = dxi if prev is None else add(prev, dxi)
+        entries = (
+            _Entry(node.op, node.inputs, node.outputs, node.attrs, f" (node {node.name!r})")
+            for node in reversed(graph.nodes[: last + 1])
+            if node.kind == "op" and node.op is not None and reaches_x.get(node.id)
+        )
+        backprop(entries, grads, lambda x: x.dtype.is_floating and reaches_x.get(x.node.id, False))
     return [grads.get(id(x)) for x in x_list]

@@ -70,10 +70,90 @@ class _NEVER:
     """A type no kernel returns: plans without a native type skip the inline check."""
 
 
+# --------------------------------------------------------------------------- plans
+#
+# A plan is what one call signature decided once: the kernel, its KernelContext
+# (bound attributes, inferred output shapes and dtypes), how to turn each input
+# into a native array, and what the result must look like. Its fields, as a
+# tuple for speed on the hot path:
+#
+#   0 fn        the kernel
+#   1 ctx       its KernelContext
+#   2 backend   the backend
+#   3 out_specs ((shape, dtype), ...) inferred
+#   4 single    one (non-variadic) output?
+#   5 bound     the bound attributes (what tapes record)
+#   6 native    the native array type for the inline result check (_NEVER: ask the backend)
+#   7 shape     the single output's shape (inline check)
+#   8 dtype     the single output's DType
+#   9 npdtype   its NumPy dtype (inline check)
+#  10 spec      the single output's spec token
+#  11 kinds     None when every input is a Tensor used as it is, else one of _TENSOR,
+#               _VARIABLE, _SCALAR, _ARRAY per input
+#  12 wants     the DType each input is converted to
+#
+# Plans live in ``op._plans``, keyed by the call signature (see _call_key); the
+# registry clears them on every change, and each op keeps at most _MAX_PLANS.
+
+_TENSOR, _VARIABLE, _SCALAR, _ARRAY = range(4)
+_WEAK_TYPES = (float, int, bool)
+_SCALARS: dict[Any, Any] = {}
+_MAX_SCALARS = 4096
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, type-exact stand-in for an attribute value (``1``, ``1.0`` and ``True`` differ)."""
+    t = type(value)
+    if t is str or value is None:
+        return value
+    if t is list or t is tuple:
+        return (t, *[_freeze(v) for v in value])
+    hash(value)  # raises TypeError for values that cannot key a plan
+    return (t, value)
+
+
+def _call_key(inputs: Sequence[Any], attrs: dict[str, Any], positional: Sequence[Any]) -> Any:
+    """The plan key of an eager call, or None when the call cannot use a plan.
+
+    Tensors contribute their spec token (backend, dtype, shape); Variables their
+    value's; Python scalars their type (the weak-typing rules depend on the type,
+    never the value); NumPy arrays their dtype and shape; attributes their frozen
+    values (``positional``: attributes given by position). A call without any tensor
+    also depends on the current backend.
+    """
+    parts: list[Any] = []
+    on_tensor = False
+    for x in inputs:
+        t = type(x)
+        if t is Tensor:
+            parts.append(x._spec)
+            on_tensor = True
+        elif t is float or t is int or t is bool:
+            parts.append(t)
+        elif isinstance(x, Variable):
+            parts.append((_VARIABLE, x._value._spec))
+            on_tensor = True
+        elif t is np.ndarray:
+            parts.append((x.dtype, x.shape))
+        else:
+            return None
+    try:
+        if attrs:
+            parts.append(tuple([(k, _freeze(v)) for k, v in attrs.items()]))
+        if positional:
+            parts.append(("*", *[_freeze(v) for v in positional]))
+    except TypeError:
+        return None
+    if not on_tensor:
+        parts.append(current_backend())
+    return tuple(parts)
+
+
 def clear_cache() -> None:
     """Forget the cached dispatch plans (the registry does this on every change)."""
     for op in _registry.ops.values():
         op._plans.clear()
+    _SCALARS.clear()
 
 
 _registry.on_change = clear_cache
@@ -84,18 +164,18 @@ _registry.on_change = clear_cache
 
 def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Any:
     """Run ``op`` on ``inputs`` (eagerly, or as a graph node for symbolic inputs)."""
-    # Fast path: eager tensors on one backend, no attributes, a plan cached for this
-    # exact (backend, dtypes, shapes). Everything else takes the full path below.
-    if not attrs and not graph_stack:
-        n = len(inputs)
+    if graph_stack:
+        return _call_slow(op, inputs, attrs, name, None)
+    # Fast paths: one or two eager tensors on one backend, no attributes. The key is
+    # the spec tokens themselves (a mixed-backend pair never finds a plan).
+    n = len(inputs)
+    if not attrs:
         if n == 2:
             x, y = inputs
-            # Spec tokens include the backend, and plans are only made for inputs on one
-            # backend, so a mixed pair never finds a plan and takes the full path (and its error).
             if type(x) is Tensor and type(y) is Tensor:
                 plan = op._plans.get((x._spec, y._spec))
                 if plan is not None:
-                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan
+                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
                     r = fn(ctx, x._value, y._value)
                     # The common case inline: one output of the native type, as inferred.
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
@@ -103,54 +183,108 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                         if active_tapes:
                             _record(op, inputs, (out,), bound)
                         return out
-                    return _run_plan(op, plan, inputs, r)
+                    return _finish(op, plan, inputs, r)
         elif n == 1:
             x = inputs[0]
             if type(x) is Tensor:
                 plan = op._plans.get(x._spec)
                 if plan is not None:
-                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan
+                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
                     r = fn(ctx, x._value)
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
                         out = Tensor(r, backend, dtype, shape, spec)
                         if active_tapes:
                             _record(op, inputs, (out,), bound)
                         return out
-                    return _run_plan(op, plan, inputs, r)
-    key: Any = None
-    if not graph_stack and len(inputs) == len(op.inputs) and all(type(x) is Tensor for x in inputs):
-        first = inputs[0]._backend if inputs else None
-        if all(x._backend is first for x in inputs):
-            n = len(inputs)
-            if not attrs and n in (1, 2):  # the keys the fast path above looks up
-                key = inputs[0]._spec if n == 1 else (inputs[0]._spec, inputs[1]._spec)
-            else:
-                sig: list[Any] = [first, *(x._spec for x in inputs)]
-                if attrs:
-                    sig.append(tuple(attrs.items()))
-                key = tuple(sig)
-            try:
-                plan = op._plans.get(key)
-            except TypeError:  # an unhashable attribute value (a list): no caching
-                plan, key = None, None
-            if plan is not None:
-                return _run_plan(op, plan, inputs, plan[0](plan[1], *[x._value for x in inputs]))
+                    return _finish(op, plan, inputs, r)
+    n_in = len(op.inputs)
+    if n == n_in:
+        key = _call_key(inputs, attrs, ())
+        if key is not None and len(key) == 1 and not attrs:  # a lone tensor: the fast path's key
+            key = key[0]
+    elif n > n_in:  # attributes given by position: reduce_sum(x, 1), reshape(x, [-1])
+        key = _call_key(inputs[:n_in], attrs, inputs[n_in:])
+    else:
+        key = None
+    if key is not None:
+        plan = op._plans.get(key)
+        if plan is not None:
+            return _run(op, plan, inputs[:n_in] if n > n_in else inputs)
     return _call_slow(op, inputs, attrs, name, key)
 
 
-def _run_plan(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Tensor], result: Any) -> Any:
-    backend, out_specs, single, bound = plan[2:6]
+def call_with_key(op: OpDef, key: Any, x: Tensor, make_attrs: Any) -> Any:
+    """Run the one-input ``op`` on tensor ``x`` with attributes that ``make_attrs()`` builds,
+    caching the plan under ``key`` (which must determine the attributes, with ``x._spec``).
+
+    For callers that know a cheaper key than the attributes themselves: indexing
+    keys its StridedSlice plan on the index expression, not on seven attribute lists.
+    """
+    if not graph_stack and type(x) is Tensor:
+        plan = op._plans.get(key)
+        if plan is not None:
+            return _run(op, plan, (x,))
+        return _call_slow(op, (x,), make_attrs(), None, key)
+    return call_op(op, (x,), make_attrs())
+
+
+def _scalar_native(op: OpDef, x: Any, want: DType, backend: Backend) -> Any:
+    """The backend's native array for a Python scalar, made once per (backend, dtype, type, value)."""
+    if x != x or (x == 0 and type(x) is float):  # NaN never equals itself; -0.0 equals 0.0
+        return _to_tensor(op, "scalar", x, want, backend)._value
+    k = (backend, want, type(x), x)
+    v = _SCALARS.get(k)
+    if v is None:
+        v = _to_tensor(op, "scalar", x, want, backend)._value
+        if len(_SCALARS) >= _MAX_SCALARS:
+            _SCALARS.clear()
+        _SCALARS[k] = v
+    return v
+
+
+def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
+    """Run a plan whose inputs may be Variables, Python scalars or NumPy arrays."""
+    kinds, wants = plan[11], plan[12]
+    if kinds is None:
+        return _finish(op, plan, inputs, plan[0](plan[1], *[x._value for x in inputs]))
+    backend = plan[2]
+    natives = []
+    for x, kind, want in zip(inputs, kinds, wants):
+        if kind == _TENSOR:
+            natives.append(x._value)
+        elif kind == _VARIABLE:
+            if active_tapes:
+                for tape in active_tapes:
+                    tape.watch_variable(x)
+            natives.append(x._value._value)
+        elif kind == _SCALAR:
+            natives.append(_scalar_native(op, x, want, backend))
+        else:
+            natives.append(_to_tensor(op, "array", x, want, backend)._value)
+    r = plan[0](plan[1], *natives)
+    if active_tapes:  # what the tape sees: the tensors the kernel ran on
+        seen = []
+        for x, kind, want, v in zip(inputs, kinds, wants, natives):
+            if kind == _TENSOR:
+                seen.append(x)
+            elif kind == _VARIABLE:
+                seen.append(x._value)
+            else:
+                seen.append(Tensor(v, backend, want, backend.shape_of(v)))
+        return _finish(op, plan, seen, r)
+    return _finish(op, plan, inputs, r)
+
+
+def _finish(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any], result: Any) -> Any:
+    """Check a planned kernel's result against the plan, wrap it, record it on tapes."""
+    backend, out_specs, single, bound, native, shape, dtype, npdtype, spec = plan[2:11]
     if single:
-        shape, dtype = out_specs[0]
-        native = backend.native_type
-        if native is not None:
-            if type(result) is not native or result.shape != shape or result.dtype != dtype.np:
-                _contract_error(op, backend, [result], out_specs)
-        elif not backend.is_native(result) or backend.shape_of(result) != shape or backend.dtype_of(result) != dtype.np:
-            _contract_error(op, backend, [result], out_specs)
-        out = Tensor(result, backend, dtype, shape)
+        if type(result) is native and result.shape == shape and result.dtype == npdtype:
+            out = Tensor(result, backend, dtype, shape, spec)
+        else:
+            out = _wrap(op, backend, (result,), out_specs)[0]
         if active_tapes:
-            _record(op, inputs, [out], bound)
+            _record(op, inputs, (out,), bound)
         return out
     outs = _wrap(op, backend, tuple(result), out_specs)
     if active_tapes:
@@ -197,28 +331,49 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
     result = fn(ctx, *natives)
     results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
     outs = _wrap(op, backend, results, out_specs)
-    cacheable = (
-        kd is not None  # a fallback is never cached: the policy may change
-        and key is not None
-        and len(converted) == len(inputs)
-        and all(type(x) is Tensor and x is c for x, c in zip(inputs, converted))
-    )
-    if cacheable:
-        if len(op._plans) > _MAX_PLANS:
-            op._plans.clear()
-        single = len(out_specs) == 1 and not op.outputs[0].variadic
-        # (kernel, ctx, backend, out specs, single output?, attrs, and for the inline
-        # check in call_op: native type, shape, dtype, NumPy dtype, spec token; None where n/a)
-        fast = single and backend.native_type is not None
-        op._plans[key] = (
-            fn, ctx, backend, out_specs, single, bound,
-            backend.native_type if fast else _NEVER, shapes[0] if fast else None,
-            out_dtypes[0] if fast else None, out_dtypes[0].np if fast else None,
-            outs[0]._spec,
-        )  # fmt: skip
+    if kd is not None and key is not None:  # a fallback is never cached: the policy may change
+        _store_plan(op, key, inputs, converted, binding, (fn, ctx, backend, out_specs, bound, outs))
     if active_tapes:
         _record(op, converted, outs, bound)
     return group_outputs(op, bound, outs)
+
+
+def _store_plan(
+    op: OpDef, key: Any, inputs: Sequence[Any], converted: Sequence[Any], binding: dict[str, DType], made: Any
+) -> None:
+    """Keep what this call decided as the plan for its key, when every input converts the same way each time."""
+    fn, ctx, backend, out_specs, bound, outs = made
+    kinds: list[int] = []
+    wants: list[DType] = []
+    for x, c in zip(inputs, converted):
+        if type(c) is not Tensor:
+            return  # a variadic input: no plan
+        if x is c:
+            kinds.append(_TENSOR)
+        elif isinstance(x, Variable) and x._value is c:
+            kinds.append(_VARIABLE)
+        elif type(x) in _WEAK_TYPES:
+            kinds.append(_SCALAR)
+        elif type(x) is np.ndarray:
+            kinds.append(_ARRAY)
+        else:
+            return  # a cast tensor (the tape must see the Cast) or Python data: no plan
+        wants.append(c._dtype)
+    if len(op._plans) >= _MAX_PLANS:
+        op._plans.clear()
+    single = len(out_specs) == 1 and not op.outputs[0].variadic
+    first = outs[0]._value if outs else None
+    # The inline result check compares the native type, the shape tuple and the NumPy
+    # dtype; a backend whose arrays carry other dtype objects is asked instead.
+    inline = single and backend.native_type is not None and isinstance(getattr(first, "dtype", None), np.dtype)
+    shape, dtype = out_specs[0] if single else (None, None)
+    op._plans[key] = (
+        fn, ctx, backend, out_specs, single, bound,
+        backend.native_type if inline else _NEVER, shape, dtype,
+        dtype.np if inline and dtype is not None else None,
+        outs[0]._spec if single else None,
+        None if all(k == _TENSOR for k in kinds) else tuple(kinds), tuple(wants),
+    )  # fmt: skip
 
 
 def _bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:

@@ -239,15 +239,32 @@ def _parse_attr(op: str, spec: str | AttrDef) -> AttrDef:
 
 @dataclass
 class GradContext:
-    """What a gradient function sees: the forward op's inputs, outputs and attributes."""
+    """What a gradient function sees: the forward op's inputs, outputs and attributes,
+    and which inputs' gradients are needed.
+
+    The contract for gradient functions: called as ``fn(ctx, *dys)`` with one
+    gradient per output, where a ``None`` means that output's gradient is zero
+    (nothing downstream used it); return one gradient per input (a list for a
+    variadic input), ``None`` for an input that gets none. An input whose
+    ``ctx.needs_grad(i)`` is False may get ``None`` without computing anything.
+    """
 
     op: OpDef
     inputs: tuple[Any, ...]
     outputs: tuple[Any, ...]
     attrs: Mapping[str, Any]
+    #: One flag per input: is its gradient needed? Empty means every input's is.
+    needs: tuple[bool, ...] = ()
 
     def input(self, name: str) -> Any:
         return self.inputs[self.op.input_index(name)]
+
+    def needs_grad(self, input: int | str) -> bool:
+        """Whether the gradient of ``input`` (an index or a name) is used by anyone."""
+        if not self.needs:
+            return True
+        i = input if isinstance(input, int) else self.op.input_index(input)
+        return self.needs[i]
 
 
 @dataclass
@@ -265,6 +282,13 @@ class KernelContext:
     #: The bound type variables, e.g. ``{"T": float32}``.
     types: Mapping[str, DType] = field(default_factory=dict)
     backend: Any = None
+    #: True when the kernel may write each output that the op declares in ``aliases``
+    #: into the buffer of its input (the caller owns those buffers exclusively);
+    #: a kernel may ignore it and return new arrays.
+    inplace: bool = False
+    #: Scratch space kept with the context: a context serves every call of one plan,
+    #: so a kernel derives what it needs from attributes and shapes once and keeps it here.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 GradFn = Callable[..., Sequence[Any]]

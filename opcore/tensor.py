@@ -25,6 +25,19 @@ from opcore.shapes import Shape
 __all__ = ["Tensor", "TensorOps", "Variable", "constant", "convert_to_tensor", "from_dlpack"]
 
 
+_NO_ATTRS: dict[str, Any] = {}  # never mutated: dispatch copies attributes before binding them
+
+
+def _call(op: Any, inputs: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
+    # Operators call dispatch directly (one frame less than ``op(...)``). Dispatch sits
+    # above tensors in the layering: resolved on first use, then bound directly.
+    global _call
+    from opcore.dispatch import call_op
+
+    _call = call_op
+    return call_op(op, inputs, attrs)
+
+
 class TensorOps:
     """Python operators, shared by eager tensors, variables and graph tensors."""
 
@@ -34,22 +47,22 @@ class TensorOps:
     __array_ufunc__ = None
 
     def __add__(self, other: Any) -> Any:
-        return _math.add(self, other)
+        return _call(_math.add, (self, other), _NO_ATTRS)
 
     def __radd__(self, other: Any) -> Any:
-        return _math.add(other, self)
+        return _call(_math.add, (other, self), _NO_ATTRS)
 
     def __sub__(self, other: Any) -> Any:
-        return _math.subtract(self, other)
+        return _call(_math.subtract, (self, other), _NO_ATTRS)
 
     def __rsub__(self, other: Any) -> Any:
-        return _math.subtract(other, self)
+        return _call(_math.subtract, (other, self), _NO_ATTRS)
 
     def __mul__(self, other: Any) -> Any:
-        return _math.multiply(self, other)
+        return _call(_math.multiply, (self, other), _NO_ATTRS)
 
     def __rmul__(self, other: Any) -> Any:
-        return _math.multiply(other, self)
+        return _call(_math.multiply, (other, self), _NO_ATTRS)
 
     def __truediv__(self, other: Any) -> Any:
         return _math.divide(*_true_div_operands(self, other))
@@ -58,70 +71,70 @@ class TensorOps:
         return _math.divide(*_true_div_operands(other, self))
 
     def __floordiv__(self, other: Any) -> Any:
-        return _math.floor_divide(self, other)
+        return _call(_math.floor_divide, (self, other), _NO_ATTRS)
 
     def __rfloordiv__(self, other: Any) -> Any:
-        return _math.floor_divide(other, self)
+        return _call(_math.floor_divide, (other, self), _NO_ATTRS)
 
     def __mod__(self, other: Any) -> Any:
-        return _math.mod(self, other)
+        return _call(_math.mod, (self, other), _NO_ATTRS)
 
     def __rmod__(self, other: Any) -> Any:
-        return _math.mod(other, self)
+        return _call(_math.mod, (other, self), _NO_ATTRS)
 
     def __pow__(self, other: Any) -> Any:
-        return _math.pow(self, other)
+        return _call(_math.pow, (self, other), _NO_ATTRS)
 
     def __rpow__(self, other: Any) -> Any:
-        return _math.pow(other, self)
+        return _call(_math.pow, (other, self), _NO_ATTRS)
 
     def __matmul__(self, other: Any) -> Any:
-        return _math.matmul(self, other)
+        return _call(_math.matmul, (self, other), _NO_ATTRS)
 
     def __rmatmul__(self, other: Any) -> Any:
-        return _math.matmul(other, self)
+        return _call(_math.matmul, (other, self), _NO_ATTRS)
 
     def __neg__(self) -> Any:
-        return _math.negative(self)
+        return _call(_math.negative, (self,), _NO_ATTRS)
 
     def __pos__(self) -> Any:
         return self
 
     def __abs__(self) -> Any:
-        return _math.abs(self)
+        return _call(_math.abs, (self,), _NO_ATTRS)
 
     def __invert__(self) -> Any:
-        return _math.logical_not(self)
+        return _call(_math.logical_not, (self,), _NO_ATTRS)
 
     def __and__(self, other: Any) -> Any:
-        return _math.logical_and(self, other)
+        return _call(_math.logical_and, (self, other), _NO_ATTRS)
 
     def __rand__(self, other: Any) -> Any:
-        return _math.logical_and(other, self)
+        return _call(_math.logical_and, (other, self), _NO_ATTRS)
 
     def __or__(self, other: Any) -> Any:
-        return _math.logical_or(self, other)
+        return _call(_math.logical_or, (self, other), _NO_ATTRS)
 
     def __ror__(self, other: Any) -> Any:
-        return _math.logical_or(other, self)
+        return _call(_math.logical_or, (other, self), _NO_ATTRS)
 
     def __lt__(self, other: Any) -> Any:
-        return _math.less(self, other)
+        return _call(_math.less, (self, other), _NO_ATTRS)
 
     def __le__(self, other: Any) -> Any:
-        return _math.less_equal(self, other)
+        return _call(_math.less_equal, (self, other), _NO_ATTRS)
 
     def __gt__(self, other: Any) -> Any:
-        return _math.greater(self, other)
+        return _call(_math.greater, (self, other), _NO_ATTRS)
 
     def __ge__(self, other: Any) -> Any:
-        return _math.greater_equal(self, other)
+        return _call(_math.greater_equal, (self, other), _NO_ATTRS)
 
     def __eq__(self, other: Any) -> Any:
-        return _math.equal(self, other)
+        return _call(_math.equal, (self, other), _NO_ATTRS)
 
     def __ne__(self, other: Any) -> Any:
-        return _math.not_equal(self, other)
+        return _call(_math.not_equal, (self, other), _NO_ATTRS)
 
     # Tensors are used as dict keys (feeds, gradients): identity hashing.
     __hash__ = object.__hash__
@@ -139,6 +152,15 @@ def _true_div_operands(a: Any, b: Any) -> tuple[Any, Any]:
             v = _math.cast(v, _dt.default_float)
         out.append(v)
     return out[0], out[1]
+
+
+def _dispatch_call_with_key(op: Any, key: Any, x: Tensor, make_attrs: Any) -> Any:
+    # Dispatch sits above tensors in the layering: resolved on first use, then bound directly.
+    global _dispatch_call_with_key
+    from opcore.dispatch import call_with_key
+
+    _dispatch_call_with_key = call_with_key
+    return call_with_key(op, key, x, make_attrs)
 
 
 _SPECS: dict[tuple[Backend, DType, tuple[int, ...]], object] = {}
@@ -246,6 +268,19 @@ class Tensor(TensorOps):
             return native.__dlpack_device__()  # type: ignore[no-any-return]
         return (1, 0)  # kDLCPU
 
+    def __getitem__(self, key: Any) -> Any:
+        # Basic indexing keys its StridedSlice plan on the index itself, so a repeated
+        # ``t[0]`` or ``t[:, 1:3]`` costs a lookup, not the seven attribute lists.
+        k = _array.index_key(key)
+        if k is None or _context.graph_stack:
+            return _array.getitem(self, key)
+        try:
+            return _dispatch_call_with_key(
+                _array.strided_slice, ("[]", self._spec, k), self, lambda: _array.strided_slice_attrs(key)
+            )
+        except ShapeError as e:
+            raise ShapeError(f"cannot index a tensor of shape {self.shape} with {key!r}: {e}") from None
+
     def __len__(self) -> int:
         if not self._shape:
             raise TypeError("len() of a 0-d tensor")
@@ -326,6 +361,44 @@ class Variable(TensorOps):
     def value(self) -> Tensor:
         """The current value, as an immutable tensor."""
         return self._value
+
+    def _read(self) -> Tensor:
+        # An operator reads the value as an op input would: watched by recording tapes.
+        if _context.active_tapes:
+            for tape in _context.active_tapes:
+                tape.watch_variable(self)
+        return self._value
+
+    # The common operators read the value first, so they take dispatch's tensor fast path.
+    def __add__(self, other: Any) -> Any:
+        return _call(_math.add, (self._read(), other), _NO_ATTRS)
+
+    def __radd__(self, other: Any) -> Any:
+        return _call(_math.add, (other, self._read()), _NO_ATTRS)
+
+    def __sub__(self, other: Any) -> Any:
+        return _call(_math.subtract, (self._read(), other), _NO_ATTRS)
+
+    def __rsub__(self, other: Any) -> Any:
+        return _call(_math.subtract, (other, self._read()), _NO_ATTRS)
+
+    def __mul__(self, other: Any) -> Any:
+        return _call(_math.multiply, (self._read(), other), _NO_ATTRS)
+
+    def __rmul__(self, other: Any) -> Any:
+        return _call(_math.multiply, (other, self._read()), _NO_ATTRS)
+
+    def __matmul__(self, other: Any) -> Any:
+        return _call(_math.matmul, (self._read(), other), _NO_ATTRS)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return _call(_math.matmul, (other, self._read()), _NO_ATTRS)
+
+    def __neg__(self) -> Any:
+        return _call(_math.negative, (self._read(),), _NO_ATTRS)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._read()[key]
 
     def read_value(self) -> Tensor:
         return self._value

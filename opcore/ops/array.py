@@ -565,6 +565,16 @@ def getitem(x: Any, key: Any) -> Any:
     ``t[1, ::-1, None]`` becomes ``strided_slice(t, [1, 0, 0], [2, 0, 0], [1, -1, 1],
     begin_mask=0b010, end_mask=0b010, new_axis_mask=0b100, shrink_axis_mask=0b001)``.
     """
+    shape = getattr(x, "shape", None)
+    attrs = strided_slice_attrs(key)
+    try:
+        return strided_slice(x, **attrs)
+    except ShapeError as e:
+        raise ShapeError(f"cannot index a tensor of shape {shape} with {key!r}: {e}") from None
+
+
+def strided_slice_attrs(key: Any) -> dict[str, Any]:
+    """The StridedSlice attributes (begin, end, strides and the masks) of a basic index ``key``."""
     items = key if isinstance(key, tuple) else (key,)
     begin: list[int] = []
     end: list[int] = []
@@ -603,11 +613,28 @@ def getitem(x: Any, key: Any) -> Any:
             idx = _index(item, key)
             masks["shrink_axis_mask"] |= bit
             entry(idx, idx + 1, 1)
-    shape = getattr(x, "shape", None)
-    try:
-        return strided_slice(x, begin, end, strides, **masks)
-    except ShapeError as e:
-        raise ShapeError(f"cannot index a tensor of shape {shape} with {key!r}: {e}") from None
+    return {"begin": begin, "end": end, "strides": strides, **masks}
+
+
+def index_key(key: Any) -> Any:
+    """A hashable stand-in for a basic index made of ints, slices of ints, None and ``...``;
+    None for anything else (tensors, bools, NumPy integers take the general path)."""
+    items = key if type(key) is tuple else (key,)
+    out: list[Any] = []
+    for item in items:
+        t = type(item)
+        if t is int or item is None or item is Ellipsis:
+            out.append(item)
+        elif t is _py_slice:
+            a, b, c = item.start, item.stop, item.step
+            if (a is not None and type(a) is not int) or (b is not None and type(b) is not int):
+                return None
+            if c is not None and type(c) is not int:
+                return None
+            out.append((a, b, c))
+        else:
+            return None
+    return tuple(out)
 
 
 def _index(value: Any, key: Any) -> int:
