@@ -26,7 +26,7 @@ import numpy as np
 import opcore
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from training import opcore_eager_mlp_step, opcore_step, time_ms, torch_eager_mlp_step, torch_step  # noqa: E402
+from training import opcore_eager_mlp_step, opcore_step, time_ms, torch_eager_mlp_step, torch_step
 
 
 def per_call_us(fn: Callable[[], object], number: int, repeat: int) -> float:
@@ -116,7 +116,9 @@ def main() -> None:
             if theirs and not label.endswith("step") and ratio > worst[0]:
                 worst = (ratio, f"{b}: {label}")
             flag = "" if not theirs or ratio <= target else "  over"
-            print(f"{b:<8} {label:<24} {ours:>10.2f} {theirs or float('nan'):>10.2f} {ratio:>13.2f} {target:>7.1f}{flag}")
+            print(
+                f"{b:<8} {label:<24} {ours:>10.2f} {theirs or float('nan'):>10.2f} {ratio:>13.2f} {target:>7.1f}{flag}"
+            )
     if worst[1]:
         print(f"key ratio (worst per-call row, {worst[1]}): opcore/torch = {worst[0]:.2f} (target <= 1.5)")
     else:

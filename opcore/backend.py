@@ -97,6 +97,13 @@ class Backend:
         """Whether ``value`` is this backend's native array type."""
         raise NotImplementedError
 
+    def may_overwrite(self, array: Any) -> bool:
+        """Whether an update may write into ``array``, the buffer of a variable whose one
+        tensor is being replaced: True only when nothing else reads it (no other tensor,
+        no view). The default, False, keeps every update functional (a new buffer per step).
+        """
+        return False
+
     def shape_of(self, array: Any) -> tuple[int, ...]:
         return tuple(array.shape)
 

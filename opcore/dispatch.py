@@ -15,6 +15,7 @@ the wrapping of its result.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -37,7 +38,16 @@ from opcore.registry import KernelContext, OpDef, get_registry
 from opcore.shapes import Shape
 from opcore.tensor import Tensor, Variable
 
-__all__ = ["FallbackWarning", "Recorder", "bind_type_vars", "call_op", "clear_cache", "group_outputs", "resolve_kernel"]
+__all__ = [
+    "FallbackWarning",
+    "Recorder",
+    "bind_type_vars",
+    "call_op",
+    "clear_cache",
+    "group_outputs",
+    "resolve_kernel",
+    "update_variables",
+]
 
 _registry = get_registry()
 
@@ -228,6 +238,42 @@ def call_with_key(op: OpDef, key: Any, x: Tensor, make_attrs: Any) -> Any:
     return call_op(op, (x,), make_attrs())
 
 
+def update_variables(
+    op: OpDef, variables: Sequence[Variable], inputs: Sequence[Any], attrs: dict[str, Any] | None = None
+) -> list[Variable]:
+    """Run the update ``op`` eagerly and assign its first outputs to ``variables`` (in order).
+
+    When the op declares ``aliases`` and no other tensor or view reads the
+    variables' buffers, the kernel gets ``ctx.inplace`` and may write the new
+    values straight into those buffers (no allocation per step); otherwise the
+    update is functional. Either way each variable ends up holding its new value,
+    and tensors read from it before the update keep their old values.
+    """
+    attrs = attrs or {}
+    inplace = bool(op.aliases) and not graph_stack and all(_may_overwrite(v) for v in variables)
+    outs: Any
+    if inplace:
+        key = _call_key(inputs, attrs, ())
+        if key is not None:
+            key = (*key, "inplace")
+            plan = op._plans.get(key)
+            outs = _run(op, plan, inputs) if plan is not None else _call_slow(op, inputs, attrs, None, key, True)
+        else:
+            outs = _call_slow(op, inputs, attrs, None, None, True)
+    else:
+        outs = call_op(op, inputs, attrs)
+    results = outs if isinstance(outs, (tuple, list)) else (outs,)
+    for var, value in zip(variables, results):
+        var.assign(value)
+    return list(variables)
+
+
+def _may_overwrite(var: Variable) -> bool:
+    t = var._value
+    # References to the tensor: the variable's, this local and getrefcount's argument.
+    return sys.getrefcount(t) <= 3 and t._backend.may_overwrite(t._value)
+
+
 def _scalar_native(op: OpDef, x: Any, want: DType, backend: Backend) -> Any:
     """The backend's native array for a Python scalar, made once per (backend, dtype, type, value)."""
     if x != x or (x == 0 and type(x) is float):  # NaN never equals itself; -0.0 equals 0.0
@@ -295,7 +341,9 @@ def _finish(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any], result: Any
 # --------------------------------------------------------------------------- the full path
 
 
-def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None, key: Any) -> Any:
+def _call_slow(
+    op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None, key: Any, inplace: bool = False
+) -> Any:
     ensure_loaded()
     inputs, attrs = _bind_positional(op, inputs, attrs)
     bound = op.bind_attrs(attrs)
@@ -319,7 +367,7 @@ def _call_slow(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: st
     shapes = tuple(s.as_tuple() for s in out_shapes)
     types = op.type_key(binding)
     kd = _registry.kernel(op.name, backend.name, types)
-    ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend)
+    ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend, inplace)
     out_specs = tuple(zip(shapes, out_dtypes))
     if kd is not None:
         for d in out_dtypes:

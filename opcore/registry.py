@@ -323,6 +323,7 @@ class OpDef:
         version: int = 1,
         doc: str = "",
         stateful: bool = False,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise OpDefinitionError(
@@ -340,6 +341,10 @@ class OpDef:
         self.differentiable = bool(differentiable)
         self.composite = composite
         self.stateful = stateful
+        #: Output name -> input name: outputs that a kernel may write into their input's
+        #: buffer when the caller gives that buffer up (TensorFlow's ``forward_input``),
+        #: as optimizer updates do with a variable and its slots.
+        self.aliases: dict[str, str] = dict(aliases or {})
         self.doc = doc
         #: The distribution (or plugin) that registered this op; filled in by the registry.
         self.provider: str = "opcore"
@@ -380,6 +385,13 @@ class OpDef:
                         f"{self.name}: type variable {tv!r} is bound by no input; "
                         "bind it with an input or give a dtype_fn"
                     )
+        in_names, out_names = {a.name for a in self.inputs}, {a.name for a in self.outputs}
+        for out_name, in_name in self.aliases.items():
+            if out_name not in out_names or in_name not in in_names:
+                raise OpDefinitionError(
+                    f"{self.name}: aliases maps outputs to inputs; {out_name!r} -> {in_name!r} names "
+                    f"{'no output' if out_name not in out_names else 'no input'} of the op"
+                )
         if self.gradient is not None and not self.differentiable:
             raise OpDefinitionError(f"{self.name}: marked not differentiable but given a gradient")
 

@@ -92,27 +92,40 @@ _X = unchanged("x")
 @_dy_or_none
 def _add_grad(ctx: GradContext, dy: Any) -> list[Any]:
     x, y = ctx.inputs
-    return [sum_to_like(dy, x), sum_to_like(dy, y)]
+    return [
+        sum_to_like(dy, x) if ctx.needs_grad(0) else None,
+        sum_to_like(dy, y) if ctx.needs_grad(1) else None,
+    ]
 
 
 @_dy_or_none
 def _sub_grad(ctx: GradContext, dy: Any) -> list[Any]:
     x, y = ctx.inputs
-    return [sum_to_like(dy, x), sum_to_like(negative(dy), y)]
+    return [
+        sum_to_like(dy, x) if ctx.needs_grad(0) else None,
+        sum_to_like(negative(dy), y) if ctx.needs_grad(1) else None,
+    ]
 
 
 @_dy_or_none
 def _mul_grad(ctx: GradContext, dy: Any) -> list[Any]:
     x, y = ctx.inputs
-    return [sum_to_like(multiply(dy, y), x), sum_to_like(multiply(dy, x), y)]
+    return [
+        sum_to_like(multiply(dy, y), x) if ctx.needs_grad(0) else None,
+        sum_to_like(multiply(dy, x), y) if ctx.needs_grad(1) else None,
+    ]
 
 
 @_dy_or_none
 def _div_grad(ctx: GradContext, dy: Any) -> list[Any]:
     x, y = ctx.inputs
-    # d(x/y)/dy = -x / y**2
-    gy = negative(divide(multiply(dy, x), multiply(y, y)))
-    return [sum_to_like(divide(dy, y), x), sum_to_like(gy, y)]
+    gx = sum_to_like(divide(dy, y), x) if ctx.needs_grad(0) else None
+    gy = None
+    if ctx.needs_grad(1):
+        # d(x/y)/dy = -x / y**2, computed as ((-x / y) / y) * dy: y*y alone over- or underflows
+        # for |y| beyond about 1.8e19 or below 1e-19 in float32.
+        gy = sum_to_like(multiply(divide(divide(negative(x), y), y), dy), y)
+    return [gx, gy]
 
 
 @_dy_or_none
@@ -426,20 +439,24 @@ def _matmul_grad(ctx: GradContext, dy: Any) -> list[Any]:
     ta, tb = ctx.attrs["transpose_a"], ctx.attrs["transpose_b"]
     # With A = op(a), B = op(b) and C = A @ B: dA = dC @ B^T and dB = A^T @ dC; transposing back
     # to a and b folds into the flags of the two products.
+    # Only the products whose gradient someone uses are computed (the input batch of a
+    # first layer needs none).
+    need_a, need_b = ctx.needs_grad(0), ctx.needs_grad(1)
+    ga = gb = None
     if not ta and not tb:
-        ga = matmul(dy, b, transpose_b=True)
-        gb = matmul(a, dy, transpose_a=True)
+        ga = matmul(dy, b, transpose_b=True) if need_a else None
+        gb = matmul(a, dy, transpose_a=True) if need_b else None
     elif ta and not tb:
-        ga = matmul(b, dy, transpose_b=True)
-        gb = matmul(a, dy)
+        ga = matmul(b, dy, transpose_b=True) if need_a else None
+        gb = matmul(a, dy) if need_b else None
     elif not ta and tb:
-        ga = matmul(dy, b)
-        gb = matmul(dy, a, transpose_a=True)
+        ga = matmul(dy, b) if need_a else None
+        gb = matmul(dy, a, transpose_a=True) if need_b else None
     else:
-        ga = matmul(b, dy, transpose_a=True, transpose_b=True)
-        gb = matmul(dy, a, transpose_a=True, transpose_b=True)
+        ga = matmul(b, dy, transpose_a=True, transpose_b=True) if need_a else None
+        gb = matmul(dy, a, transpose_a=True, transpose_b=True) if need_b else None
     # Batch dims broadcast; sum the gradients back to each input's own batch shape.
-    return [sum_to_like(ga, a), sum_to_like(gb, b)]
+    return [None if ga is None else sum_to_like(ga, a), None if gb is None else sum_to_like(gb, b)]
 
 
 matmul = define_op(

@@ -138,8 +138,9 @@ def _sce_grad(ctx: GradContext, dloss: Any, dbackprop: Any) -> list[Any]:
     g_labels: Any = None
     if dloss is not None:
         e = _expand_last(dloss)
-        g_logits = _math.multiply(e, backprop)
-        g_labels = _math.multiply(e, _math.negative(log_softmax(logits)))
+        g_logits = _math.multiply(e, backprop) if ctx.needs_grad(0) else None
+        if ctx.needs_grad(1):
+            g_labels = _math.multiply(e, _math.negative(log_softmax(logits)))
     if dbackprop is not None:
         # backprop = softmax(logits) - labels is an output too; its gradient makes higher orders exact.
         extra = _softmax_vjp(logits, dbackprop)
@@ -443,7 +444,10 @@ def _conv2d_grad(ctx: GradContext, dy: Any) -> list[Any]:
     if dy is None:
         return [None, None]
     x, w = ctx.inputs
-    return [conv2d_backprop_input(x, w, dy, **ctx.attrs), conv2d_backprop_filter(x, w, dy, **ctx.attrs)]
+    return [
+        conv2d_backprop_input(x, w, dy, **ctx.attrs) if ctx.needs_grad(0) else None,
+        conv2d_backprop_filter(x, w, dy, **ctx.attrs) if ctx.needs_grad(1) else None,
+    ]
 
 
 _CONV2D = define_op(

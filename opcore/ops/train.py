@@ -4,7 +4,10 @@ Each op takes a variable's current value, its slots (accumulators, moments),
 the gradient and the hyperparameters, and returns the new values in one fused
 computation; the optimizer assigns them back (:mod:`opcore.train`). The ops are
 functional (they never mutate their inputs), so the same op runs eagerly, in a
-graph, and on any backend. Hyperparameters are scalar tensor *inputs*, not
+graph, and on any backend. Each declares ``aliases`` (output -> input): when an
+optimizer gives up a variable's and its slots' buffers (no other tensor or view
+reads them), a backend's kernel writes the new values into them, as
+TensorFlow's ``ApplyAdam`` does, and no step allocates. Hyperparameters are scalar tensor *inputs*, not
 attributes, so a decayed learning rate computed by other ops can be fed in.
 
 >>> import opcore
@@ -73,6 +76,7 @@ apply_gradient_descent = define_op(
     outputs=["out: T"],
     type_vars=_T,
     shape_fn=_update_shape(["var", "delta"], ["alpha"], 1),
+    aliases={"out": "var"},
     differentiable=False,
     doc="Gradient descent: ``var - alpha * delta``.",
 )
@@ -84,6 +88,7 @@ apply_momentum = define_op(
     type_vars=_T,
     attrs=["use_nesterov: bool = False"],
     shape_fn=_update_shape(["var", "accum", "grad"], ["lr", "momentum"], 2),
+    aliases={"out": "var", "accum_out": "accum"},
     differentiable=False,
     doc=(
         "Momentum: ``accum = momentum * accum + grad``; ``var -= lr * accum``, or with "
@@ -97,6 +102,7 @@ apply_adagrad = define_op(
     outputs=["out: T", "accum_out: T"],
     type_vars=_T,
     shape_fn=_update_shape(["var", "accum", "grad"], ["lr"], 2),
+    aliases={"out": "var", "accum_out": "accum"},
     differentiable=False,
     doc="Adagrad: ``accum += grad**2``; ``var -= lr * grad / sqrt(accum)``. Returns (var, accum).",
 )
@@ -107,6 +113,7 @@ apply_adadelta = define_op(
     outputs=["out: T", "accum_out: T", "accum_update_out: T"],
     type_vars=_T,
     shape_fn=_update_shape(["var", "accum", "accum_update", "grad"], ["lr", "rho", "epsilon"], 3),
+    aliases={"out": "var", "accum_out": "accum", "accum_update_out": "accum_update"},
     differentiable=False,
     doc=(
         "Adadelta: ``accum = rho * accum + (1 - rho) * grad**2``; "
@@ -122,6 +129,7 @@ apply_rms_prop = define_op(
     outputs=["out: T", "ms_out: T", "mom_out: T"],
     type_vars=_T,
     shape_fn=_update_shape(["var", "ms", "mom", "grad"], ["lr", "rho", "momentum", "epsilon"], 3),
+    aliases={"out": "var", "ms_out": "ms", "mom_out": "mom"},
     differentiable=False,
     doc=(
         "RMSProp (not centered): ``ms = rho * ms + (1 - rho) * grad**2``; "
@@ -149,6 +157,7 @@ apply_adam = define_op(
     shape_fn=_update_shape(
         ["var", "m", "v", "grad"], ["beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon"], 3
     ),
+    aliases={"out": "var", "m_out": "m", "v_out": "v"},
     differentiable=False,
     doc=(
         "Adam: ``lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)``; "

@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from opcore.dispatch import update_variables
 from opcore.ops import train as _ops
 from opcore.ops.math import multiply
+from opcore.registry import OpDef
+from opcore.tensor import Variable
 from opcore.train.optimizer import Optimizer, _as_dtype_of
 from opcore.variables import assign
 
@@ -49,6 +52,18 @@ def _assign_all(variables: list[Any], values: Any) -> list[Any]:
     return [assign(v, x) for v, x in zip(variables, outs)]
 
 
+def _update(op: OpDef, variables: list[Any], *inputs: Any, **attrs: Any) -> list[Any]:
+    """Run a fused update op on ``variables`` (the variable, then its slots) and assign the results.
+
+    Eagerly, the variables give up their buffers to the op, which writes in place
+    where the backend can (see :func:`opcore.dispatch.update_variables`); in a graph
+    it builds the update op and one assign per variable.
+    """
+    if all(isinstance(v, Variable) for v in variables):
+        return update_variables(op, variables, inputs, attrs)
+    return _assign_all(variables, op(*inputs, **attrs))
+
+
 class GradientDescentOptimizer(Optimizer):
     """Plain gradient descent: ``var -= learning_rate * grad``.
 
@@ -64,7 +79,7 @@ class GradientDescentOptimizer(Optimizer):
         super().__init__(learning_rate, name)
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
-        return _assign_all([var], _ops.apply_gradient_descent(var, hyper["learning_rate"], grad))
+        return _update(_ops.apply_gradient_descent, [var], var, hyper["learning_rate"], grad)
 
 
 class MomentumOptimizer(Optimizer):
@@ -89,10 +104,16 @@ class MomentumOptimizer(Optimizer):
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         accum = self.get_slot(var, "momentum")
-        out = _ops.apply_momentum(
-            var, accum, hyper["learning_rate"], grad, hyper["momentum"], use_nesterov=self._use_nesterov
+        return _update(
+            _ops.apply_momentum,
+            [var, accum],
+            var,
+            accum,
+            hyper["learning_rate"],
+            grad,
+            hyper["momentum"],
+            use_nesterov=self._use_nesterov,
         )
-        return _assign_all([var, accum], out)
 
 
 class AdagradOptimizer(Optimizer):
@@ -117,7 +138,7 @@ class AdagradOptimizer(Optimizer):
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         accum = self.get_slot(var, "accumulator")
-        return _assign_all([var, accum], _ops.apply_adagrad(var, accum, hyper["learning_rate"], grad))
+        return _update(_ops.apply_adagrad, [var, accum], var, accum, hyper["learning_rate"], grad)
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -139,8 +160,17 @@ class AdadeltaOptimizer(Optimizer):
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         accum, update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
-        out = _ops.apply_adadelta(var, accum, update, hyper["learning_rate"], hyper["rho"], hyper["epsilon"], grad)
-        return _assign_all([var, accum, update], out)
+        return _update(
+            _ops.apply_adadelta,
+            [var, accum, update],
+            var,
+            accum,
+            update,
+            hyper["learning_rate"],
+            hyper["rho"],
+            hyper["epsilon"],
+            grad,
+        )
 
 
 class RMSPropOptimizer(Optimizer):
@@ -174,10 +204,18 @@ class RMSPropOptimizer(Optimizer):
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         ms, mom = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
-        out = _ops.apply_rms_prop(
-            var, ms, mom, hyper["learning_rate"], hyper["decay"], hyper["momentum"], hyper["epsilon"], grad
+        return _update(
+            _ops.apply_rms_prop,
+            [var, ms, mom],
+            var,
+            ms,
+            mom,
+            hyper["learning_rate"],
+            hyper["decay"],
+            hyper["momentum"],
+            hyper["epsilon"],
+            grad,
         )
-        return _assign_all([var, ms, mom], out)
 
 
 class AdamOptimizer(Optimizer):
@@ -228,7 +266,9 @@ class AdamOptimizer(Optimizer):
         m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
         b1p = _as_dtype_of(self._get_non_slot(var, "beta1_power"), var.dtype)
         b2p = _as_dtype_of(self._get_non_slot(var, "beta2_power"), var.dtype)
-        out = _ops.apply_adam(
+        return _update(
+            _ops.apply_adam,
+            [var, m, v],
             var,
             m,
             v,
@@ -240,7 +280,6 @@ class AdamOptimizer(Optimizer):
             hyper["epsilon"],
             grad,
         )
-        return _assign_all([var, m, v], out)
 
     def _finish(self, first_var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         updates = []
@@ -279,7 +318,7 @@ class SGD(MomentumOptimizer):
 
     def _apply_dense(self, grad: Any, var: Any, hyper: Mapping[str, Any]) -> list[Any]:
         if self._plain:
-            return _assign_all([var], _ops.apply_gradient_descent(var, hyper["learning_rate"], grad))
+            return _update(_ops.apply_gradient_descent, [var], var, hyper["learning_rate"], grad)
         return super()._apply_dense(grad, var, hyper)
 
 

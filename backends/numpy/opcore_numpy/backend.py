@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,15 @@ class NumpyBackend(Backend):
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.asarray(array)
+
+    def may_overwrite(self, array: Any) -> bool:
+        # References: the one tensor holding it, this call's argument and getrefcount's own.
+        # Any view (its .base), other tensor or user reference adds one. A view itself is
+        # written only when its base array has no other holder (views of views share the base).
+        if type(array) is not np.ndarray or not array.flags.writeable or sys.getrefcount(array) > 3:
+            return False
+        base = array.base
+        return base is None or (type(base) is np.ndarray and sys.getrefcount(base) <= 2)
 
     def is_native(self, value: Any) -> bool:
         return isinstance(value, np.ndarray)

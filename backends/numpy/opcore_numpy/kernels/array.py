@@ -19,7 +19,9 @@ KERNELS = KernelTable()
 
 @KERNELS.kernel("Reshape")
 def reshape(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    return x.reshape(ctx.out_shapes[0]).copy()
+    # A view where NumPy can make one: tensors are immutable, and in-place variable
+    # updates first check that no view of the variable's buffer is alive.
+    return x.reshape(ctx.out_shapes[0])
 
 
 @KERNELS.kernel("Transpose")
@@ -93,7 +95,11 @@ def _strided_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
 
 @KERNELS.kernel("StridedSlice")
 def strided_slice(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    return np.array(x[_strided_key(ctx.attrs)])
+    key = ctx.memo.get("key")
+    if key is None:
+        key = ctx.memo["key"] = _strided_key(ctx.attrs)
+    r = x[key]  # basic indexing: a view, like Reshape's
+    return r if type(r) is np.ndarray else np.asarray(r)
 
 
 @KERNELS.kernel("StridedSliceGrad")

@@ -12,8 +12,11 @@ KERNELS = KernelTable()
 
 
 def _axes(ctx: KernelContext, x: np.ndarray) -> tuple[int, ...]:
-    axis = ctx.attrs["axis"]
-    return tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in axis)
+    axes: tuple[int, ...] | None = ctx.memo.get("axes")
+    if axes is None:  # derived once per plan: a context serves every call of one plan
+        axis = ctx.attrs["axis"]
+        axes = ctx.memo["axes"] = tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in axis)
+    return axes
 
 
 def _acc_dtype(x: np.ndarray) -> Any:
@@ -27,8 +30,12 @@ def _finish(ctx: KernelContext, value: Any) -> np.ndarray:
 
 @KERNELS.kernel("Sum")
 def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    out = np.sum(x, axis=_axes(ctx, x), dtype=_acc_dtype(x), keepdims=ctx.attrs["keepdims"])
-    return _finish(ctx, out)
+    if x.dtype == np.float16:
+        out = np.add.reduce(x, axis=_axes(ctx, x), dtype=np.float32, keepdims=ctx.attrs["keepdims"])
+        return _finish(ctx, out)
+    # The ufunc's reduce accumulates in x's own dtype (np.sum would widen small integers).
+    out = np.add.reduce(x, axis=_axes(ctx, x), keepdims=ctx.attrs["keepdims"])
+    return out if type(out) is np.ndarray else _finish(ctx, out)
 
 
 @KERNELS.kernel("Prod")
@@ -51,9 +58,13 @@ def reduce_mean(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
             return np.zeros(ctx.out_shapes[0], dtype=x.dtype)
         q = np.abs(total) // count * np.sign(total)
         return _finish(ctx, q)
-    total = np.sum(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _finish(ctx, total / count if count else total * np.nan)
+    total = np.add.reduce(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
+    if not count:
+        return _finish(ctx, total * np.nan)
+    if type(total) is np.ndarray and total.dtype == x.dtype:
+        total /= count  # a fresh array: divide in place
+        return total
+    return _finish(ctx, total / count)
 
 
 def _lowest(dtype: np.dtype[Any]) -> Any:

@@ -1,12 +1,18 @@
 """NumPy kernels: fused optimizer updates (train family).
 
-Each kernel is one vectorised NumPy expression per output; inputs are never
-mutated (new arrays are returned). Hyperparameters arrive as 0-d arrays.
+Each kernel is one vectorised NumPy expression per output, returning new
+arrays. With ``ctx.inplace`` (the optimizer gave up the variable's and its
+slots' buffers, see the ops' ``aliases``) the float32 and float64 kernels
+instead write the new values into those buffers with ``out=`` ufuncs and one
+scratch array kept in the context's memo, so a step allocates nothing.
+Hyperparameters arrive as 0-d arrays.
 float16 is computed in float32 and rounded once at the end, as in the nn
 family, so the many small steps of an update do not each lose precision.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -20,12 +26,30 @@ def _work(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
+def _scratch(ctx: KernelContext, like: np.ndarray) -> np.ndarray:
+    """A work array shaped like ``like``, kept with the plan's context (one per thread)."""
+    key = ("scratch", threading.get_ident())
+    buf: np.ndarray | None = ctx.memo.get(key)
+    if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+        buf = ctx.memo[key] = np.empty_like(like)
+    return buf
+
+
+def _in_place(ctx: KernelContext, var: np.ndarray) -> bool:
+    return ctx.inplace and var.dtype != np.float16 and var.flags.writeable
+
+
 def _out(ctx: KernelContext, value: np.ndarray, i: int = 0) -> np.ndarray:
     return np.asarray(value, dtype=ctx.out_dtypes[i].np).reshape(ctx.out_shapes[i])
 
 
 @KERNELS.kernel("ApplyGradientDescent")
 def apply_gradient_descent(ctx: KernelContext, var: np.ndarray, alpha: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    if _in_place(ctx, var):
+        t = _scratch(ctx, var)
+        np.multiply(delta, alpha, out=t)
+        var -= t
+        return var
     return _out(ctx, _work(var) - _work(alpha) * _work(delta))
 
 
@@ -33,6 +57,18 @@ def apply_gradient_descent(ctx: KernelContext, var: np.ndarray, alpha: np.ndarra
 def apply_momentum(
     ctx: KernelContext, var: np.ndarray, accum: np.ndarray, lr: np.ndarray, grad: np.ndarray, momentum: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    if _in_place(ctx, var):
+        accum *= momentum
+        accum += grad
+        t = _scratch(ctx, var)
+        if ctx.attrs["use_nesterov"]:
+            np.multiply(accum, momentum, out=t)
+            t += grad
+            t *= lr
+        else:
+            np.multiply(accum, lr, out=t)
+        var -= t
+        return var, accum
     v, a, lr_, g, mu = _work(var), _work(accum), _work(lr), _work(grad), _work(momentum)
     a_new = mu * a + g
     v_new = v - (lr_ * g + lr_ * mu * a_new) if ctx.attrs["use_nesterov"] else v - lr_ * a_new
@@ -80,6 +116,20 @@ def apply_rms_prop(
     epsilon: np.ndarray,
     grad: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if _in_place(ctx, var):
+        t = _scratch(ctx, var)
+        np.multiply(grad, grad, out=t)
+        t *= 1 - rho
+        ms *= rho
+        ms += t
+        np.add(ms, epsilon, out=t)
+        np.sqrt(t, out=t)
+        np.divide(grad, t, out=t)
+        t *= lr
+        mom *= momentum
+        mom += t
+        var -= mom
+        return var, ms, mom
     g, r = _work(grad), _work(rho)
     ms_new = r * _work(ms) + (1 - r) * g * g
     mom_new = _work(momentum) * _work(mom) + _work(lr) * g / np.sqrt(ms_new + _work(epsilon))
@@ -100,6 +150,27 @@ def apply_adam(
     epsilon: np.ndarray,
     grad: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if _in_place(ctx, var):
+        lr_t = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
+        t = _scratch(ctx, var)
+        np.multiply(grad, 1 - beta1, out=t)
+        m *= beta1
+        m += t
+        np.multiply(grad, grad, out=t)
+        t *= 1 - beta2
+        v *= beta2
+        v += t
+        np.sqrt(v, out=t)
+        t += epsilon
+        if ctx.attrs["use_nesterov"]:
+            np.divide(grad, t, out=t)
+            t *= 1 - beta1
+            t += beta1 * m / (np.sqrt(v) + epsilon)
+        else:
+            np.divide(m, t, out=t)
+        t *= lr_t
+        var -= t
+        return var, m, v
     g, b1, b2 = _work(grad), _work(beta1), _work(beta2)
     lr_t = _work(lr) * np.sqrt(1 - _work(beta2_power)) / (1 - _work(beta1_power))
     m_new = b1 * _work(m) + (1 - b1) * g
