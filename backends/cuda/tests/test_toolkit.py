@@ -6,12 +6,12 @@ import contextlib
 import json
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 import opcore
@@ -150,7 +150,7 @@ def test_availability_names_each_missing_component(monkeypatch: pytest.MonkeyPat
 class _FakeModule:
     """Stands in for ``cupy.cuda.function.Module`` (loading needs a GPU); records what it loads."""
 
-    loaded: list[bytes] = []
+    loaded: ClassVar[list[bytes]] = []
 
     def load(self, image: bytes) -> None:
         self.loaded.append(image)
