@@ -511,14 +511,44 @@ def _host_array(value: Any, dtype: Any, shape: Any) -> tuple[np.ndarray, DType]:
     return host, d
 
 
+#: DLPack device type of host memory (``kDLCPU``).
+_DLPACK_CPU = 1
+
+
+def _dlpack_device(x: Any) -> tuple[int, int] | None:
+    probe = getattr(x, "__dlpack_device__", None)
+    if probe is None:
+        return None
+    device = probe()
+    return int(device[0]), int(device[1])
+
+
 def from_dlpack(x: Any, backend: str | None = None) -> Tensor:
-    """A tensor sharing memory with a DLPack-capable array (copied if the backend differs)."""
+    """A tensor of ``backend`` holding the data of a DLPack-capable array ``x``.
+
+    A producer on the backend's own device is shared without a copy where the
+    backend can read it (a non-contiguous view is made contiguous, a copy, on
+    device backends); a host producer (a NumPy array) imported into a device
+    backend is copied to the device. A producer on another device raises
+    :class:`~opcore.BackendMismatchError` naming both devices.
+
+    >>> opcore.from_dlpack(np.arange(3.0)).numpy()  # doctest: +SKIP
+    array([0., 1., 2.])
+    """
     b = current_backend(backend)
-    if b.name == "numpy":
-        arr = np.from_dlpack(x)
-        return Tensor(arr, b, _dt.as_dtype(arr.dtype), tuple(arr.shape))
     from_dl = getattr(b, "from_dlpack", None)
     if from_dl is not None:
         native = from_dl(x)
         return Tensor(native, b, _dt.as_dtype(b.dtype_of(native)), b.shape_of(native))
-    return constant(np.from_dlpack(x), backend=b.name)
+    device = _dlpack_device(x)
+    if device is not None and device[0] != _DLPACK_CPU:
+        raise BackendMismatchError(
+            f"from_dlpack: the array lives on DLPack device (type {device[0]}, id {device[1]}), not in host memory, "
+            f"and backend {b.name!r} imports host arrays only; import it with the backend of its device "
+            f"and move the tensor with .to({b.name!r})"
+        )
+    host = np.from_dlpack(x)
+    if b.name == "numpy":  # NumPy reads any strides: share the memory
+        return Tensor(host, b, _dt.as_dtype(host.dtype), tuple(host.shape))
+    stats.transfers[f"host->{b.name}"] += 1
+    return Tensor(b.from_numpy(np.array(host, order="C")), b, _dt.as_dtype(host.dtype), tuple(host.shape))

@@ -84,7 +84,8 @@ def prepare(op: OpDef, spec: OpSpec, case: Case, binding: Mapping[str, str], rng
         dts = input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **attrs})
         host = []
         for i, (shape, dt) in enumerate(zip(case.shapes, dts)):
-            domain = spec.domains[i] if i < len(spec.domains) else "real"
+            domains = case.domains if case.domains is not None else spec.domains
+            domain = domains[i] if i < len(domains) else "real"
             if isinstance(shape, list):
                 host.append([make_array(rng, tuple(s), dt, domain) for s in shape])
             else:

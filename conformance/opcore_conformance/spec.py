@@ -32,7 +32,25 @@ InputShape = ShapeT | list[ShapeT]
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 #: Value domains an input can be drawn from.
-DOMAINS = ("real", "positive", "nonzero", "unit", "small", "bool", "int", "logits", "probs", "away_from_zero")
+DOMAINS = (
+    "real",
+    "positive",
+    "nonzero",
+    "unit",
+    "small",
+    "bool",
+    "int",
+    "logits",
+    "probs",
+    "away_from_zero",
+    "extremes",
+)
+
+#: The values of the ``extremes`` domain besides subnormals: NaN, infinities, signed zeros, halves
+#: and values beyond the ranges of the integer dtypes (converted to the input's dtype, so
+#: some become infinities in float16).
+EXTREMES = (np.nan, np.inf, -np.inf, 0.0, -0.0, 2.5, -2.5, -0.5, 127.9, 128.5, -128.5, -129.0, 255.5, 256.0,
+            -32769.0, 65535.5, 3e9, -3e9, 2.0**31, -(2.0**31), 1e19, -1e19, 1e30)  # fmt: skip
 
 
 @dataclass
@@ -44,6 +62,8 @@ class Case:
     label: str = ""
     #: Whether to check gradients for this case (large cases are skipped).
     grad: bool = True
+    #: Value domains of the inputs for this case, overriding the spec's ``domains``.
+    domains: Sequence[str] | None = None
 
 
 @dataclass
@@ -108,6 +128,12 @@ def make_array(rng: np.random.Generator, shape: ShapeT, dtype: str, domain: str 
         if domain in ("nonzero", "away_from_zero"):
             vals = np.where(vals == 0, 1, vals)
         return vals.astype(dt)
+    if domain == "extremes":
+        # Each dtype's subnormals too (the smallest one and a larger one, both signs), then the fixed extremes.
+        tiny = float(np.finfo(dt).smallest_subnormal)
+        pool = np.array([*EXTREMES, tiny, -tiny, tiny * 1000, -tiny * 1000])
+        with np.errstate(over="ignore"):  # beyond float16's range is infinity, by intent
+            return pool[rng.integers(0, len(pool), size=shape)].astype(dt)
     if domain == "positive":
         vals = rng.uniform(0.5, 2.0, size=shape)
     elif domain in ("nonzero", "away_from_zero"):

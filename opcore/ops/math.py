@@ -410,15 +410,24 @@ _CAST = define_op(
     attrs=["DstT: type"],
     shape_fn=_X,
     gradient=_cast_grad,
-    doc="Convert ``x`` to dtype ``DstT`` (NumPy ``astype`` semantics; floats truncate toward zero).",
+    doc=(
+        "Convert ``x`` to dtype ``DstT``. Float to integer truncates toward zero and saturates: NaN gives 0, "
+        "values beyond the integer range (infinities included) give its minimum or maximum, so -2.5 to uint8 "
+        "is 0 and 3e9 to int32 is 2147483647, on every backend. Other conversions follow NumPy ``astype`` "
+        "(integers wrap; to bool is ``x != 0``)."
+    ),
 )
 
 
 def cast(x: Any, dtype: Any, name: str | None = None) -> Any:
     """Convert ``x`` to ``dtype`` (a DType, dtype name or NumPy dtype).
 
-    Floats truncate toward zero when cast to integers; out-of-range values
-    follow NumPy. The gradient flows only between floating dtypes.
+    Floats truncate toward zero when cast to integers and saturate: NaN gives
+    0, values beyond the integer range (infinities included) give its minimum
+    or maximum (``-2.5`` to uint8 is 0, ``3e9`` to int32 is 2147483647), the
+    same on every backend (TensorFlow's and XLA's GPU rule). Other conversions
+    follow NumPy ``astype``: integers wrap, to bool is ``x != 0``. The
+    gradient flows only between floating dtypes.
 
     >>> cast(opcore.constant([1.7, -1.7]), "int32").numpy()  # doctest: +SKIP
     array([ 1, -1], dtype=int32)

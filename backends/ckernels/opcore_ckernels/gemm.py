@@ -231,8 +231,12 @@ def matmul(
     nb = int(np.prod(batch, dtype=np.int64))
     t = ctype(dt)
     if K == 0:
-        src = f"__kernel void mm_zero(__global {t}* c) {{ c[get_global_id(0)] = ({t})0; }}\n"
-        rt.launch(rt.kernel(src, "mm_zero"), (int(out.size),), [out.data])
+        zero = rt.kernel(
+            ("mm_zero", t),
+            lambda: f"__kernel void mm_zero(__global {t}* c) {{ c[get_global_id(0)] = ({t})0; }}\n",
+            "mm_zero",
+        )
+        rt.launch(zero, (int(out.size),), [out.data])
         return out
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
     offs = rt.cached(("mm-offs", a_shape, b_shape, batch), lambda: _batch_offsets(a_shape, b_shape, batch))
@@ -243,13 +247,17 @@ def matmul(
     if t in _VW:
         bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
         rt.launch(
-            rt.kernel(opencl_only(_tiled_source(t, transpose_a, transpose_b, _k_tile(rt, t))), "mm_tiled"),
+            rt.kernel(
+                ("mm_tiled", t, transpose_a, transpose_b),
+                lambda: opencl_only(_tiled_source(t, transpose_a, transpose_b, _k_tile(rt, t))),
+                "mm_tiled",
+            ),
             (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
             common,
             local_size=(TILE_WN, TILE_WM, 1),
         )
         return out
-    simple = rt.kernel(_simple_source(t, "float" if t == "half" else t), "mm_simple")
+    simple = rt.kernel(("mm_simple", t), lambda: _simple_source(t, "float" if t == "half" else t), "mm_simple")
     strides = [np.int64(s) for s in (sam, sak, sbk, sbn)]
     rt.launch(simple, (N, M, nb), common + strides)
     return out

@@ -8,14 +8,19 @@ from typing import Any
 import numpy as np
 
 from opcore.backend import Backend
-from opcore.errors import BackendUnavailableError
+from opcore.errors import BackendMismatchError, BackendUnavailableError
+
+#: DLPack device types: host memory, CUDA device memory, and the CUDA memory a GPU can read directly.
+_DLPACK_CPU = 1
+_DLPACK_CUDA_DEVICE = 2
+_DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
 
 class CudaBackend(Backend):
     """Runs the shared kernel library on an NVIDIA GPU through CuPy (NVRTC, cuBLAS).
 
     The device is ``CudaBackend(device=N)`` or ``OPCORE_CUDA_DEVICE=N``, default 0.
-    Native arrays are ``cupy.ndarray``; DLPack exchange is zero-copy.
+    Native arrays are ``cupy.ndarray``; DLPack import shares contiguous arrays of this device.
     """
 
     name = "cuda"
@@ -39,7 +44,7 @@ class CudaBackend(Backend):
         try:
             import cupy
         except ImportError as exc:
-            return False, f"CuPy is not installed ({exc}); pip install cupy-cuda12x"
+            return False, f"CuPy is not installed ({exc}); pip install 'opcore-cuda[cuda13]' (or [cuda12])"
         if not cupy.cuda.is_available():
             return (
                 False,
@@ -52,6 +57,11 @@ class CudaBackend(Backend):
         count = cupy.cuda.runtime.getDeviceCount()
         if not 0 <= index < count:
             return False, f"CUDA device {index} does not exist; this machine has {count} device(s)"
+        from opcore_cuda.toolkit import missing_components
+
+        missing = missing_components()
+        if missing:
+            return False, "a GPU is present but the CUDA toolkit is incomplete: " + "; ".join(missing)
         return True, ""
 
     def load(self) -> None:
@@ -96,7 +106,29 @@ class CudaBackend(Backend):
         return isinstance(value, cupy.ndarray)
 
     def from_dlpack(self, value: Any) -> Any:
+        """Share a CUDA producer on this device (made contiguous if it is a strided view); copy a host one.
+
+        A producer on another GPU, or on a device that is neither the host nor
+        CUDA, raises :class:`~opcore.BackendMismatchError`.
+        """
+        probe = getattr(value, "__dlpack_device__", None)
+        kind, index = (int(v) for v in probe()) if probe is not None else (_DLPACK_CPU, 0)
+        if kind == _DLPACK_CPU:
+            return self.runtime.to_device(np.from_dlpack(value))
+        here = self._device_index()
+        if kind not in _DLPACK_CUDA:
+            raise BackendMismatchError(
+                f"from_dlpack: the array lives on DLPack device type {kind} (id {index}), which is neither the "
+                f"host nor CUDA; backend 'cuda' (device cuda:{here}) cannot read it"
+            )
+        if kind == _DLPACK_CUDA_DEVICE and index != here:
+            raise BackendMismatchError(
+                f"from_dlpack: the array is on cuda:{index} but backend 'cuda' uses cuda:{here}; copy it there "
+                f"first (cupy.asarray under cupy.cuda.Device({here})) or choose the device with OPCORE_CUDA_DEVICE"
+            )
         import cupy
 
-        with cupy.cuda.Device(self._device_index()):
-            return cupy.from_dlpack(value)
+        with cupy.cuda.Device(here):
+            array = cupy.from_dlpack(value)
+            # The kernels index arrays as dense C-order buffers: a transposed, reversed or strided view is copied.
+            return array if array.flags.c_contiguous else cupy.ascontiguousarray(array)

@@ -7,6 +7,10 @@ and every kernel source the library asks for is rendered as CUDA C and
 compiled by NVRTC for each target architecture. A compile error fails the
 check with the op, dtype, architecture and NVRTC's log.
 
+Sources are compiled by :func:`opcore_cuda.toolkit.compile_cuda`, the
+function the runtime compiles with, so with the same options
+(:data:`opcore_cuda.toolkit.NVRTC_OPTIONS`) and the same headers.
+
 What this proves, and what it does not: every generated CUDA source compiles
 for sm_80 and sm_90 (float16 variants included). The *logic* of the same
 kernel bodies is executed by the OpenCL backend's conformance run on PoCL.
@@ -21,9 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import hashlib
-import importlib.util
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,47 +32,21 @@ from typing import Any
 
 import numpy as np
 
-from opcore_ckernels.dialect import CUDA_OPTIONS, OPENCL_ONLY_MARK, render
+from opcore_ckernels.dialect import OPENCL_ONLY_MARK
+from opcore_cuda import toolkit
+from opcore_cuda.toolkit import NvrtcError
+
+__all__ = ["NvrtcError", "compile_source", "main", "run"]
 
 DEFAULT_ARCHS = ("sm_80", "sm_90")
 
 
-class NvrtcError(RuntimeError):
-    """A CUDA source that NVRTC rejected; the message holds the compiler log."""
-
-
-def _include_dirs() -> list[str]:
-    out = []
-    for pkg in ("nvidia.cuda_runtime", "nvidia.cuda_nvrtc"):
-        spec = importlib.util.find_spec(pkg)
-        if spec is not None and spec.submodule_search_locations:
-            inc = os.path.join(next(iter(spec.submodule_search_locations)), "include")
-            if os.path.isdir(inc):
-                out.append(inc)
-    return out
-
-
 def compile_source(source: str, arch: str = "sm_80", name: str = "kernel.cu") -> int:
-    """Compile dialect ``source`` as CUDA C for ``arch``; return the PTX size. Raises NvrtcError."""
-    from cuda.bindings import nvrtc
+    """Compile dialect ``source`` for ``arch`` exactly as the runtime does; return the binary's size.
 
-    code = render(source, "cuda").encode()
-    err, prog = nvrtc.nvrtcCreateProgram(code, name.encode(), 0, [], [])
-    if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-        raise NvrtcError(f"nvrtcCreateProgram failed: {err}")
-    try:
-        opts = [f"--gpu-architecture={arch}".encode(), *(o.encode() for o in CUDA_OPTIONS)]
-        opts += [f"--include-path={d}".encode() for d in _include_dirs()]
-        (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
-        if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-            _, size = nvrtc.nvrtcGetProgramLogSize(prog)
-            log = b" " * size
-            nvrtc.nvrtcGetProgramLog(prog, log)
-            raise NvrtcError(f"NVRTC ({arch}) rejected the kernel:\n{log.decode(errors='replace').strip()}")
-        _, ptx_size = nvrtc.nvrtcGetPTXSize(prog)
-        return int(ptx_size)
-    finally:
-        nvrtc.nvrtcDestroyProgram(prog)
+    Raises :class:`NvrtcError` with NVRTC's log.
+    """
+    return len(toolkit.compile_cuda(source, arch, name).image)
 
 
 class CompileOnlyRuntime:
@@ -82,24 +57,24 @@ class CompileOnlyRuntime:
 
     def __init__(self, archs: Sequence[str]) -> None:
         self.archs = tuple(archs)
-        self.compiled: dict[str, str] = {}  # sha1 -> source
-        self.failures: dict[str, str] = {}  # sha1 -> message
+        self.compiled: dict[str, str] = {}  # source -> kernel name
+        self.failures: dict[str, str] = {}  # source -> message
         self.skipped_opencl_only = 0
         self.context: str = ""
 
-    def kernel(self, source: str, name: str) -> str:
+    def kernel(self, key: Any, build: Callable[[], str], name: str) -> str:
+        source = build()
         if OPENCL_ONLY_MARK in source:
             self.skipped_opencl_only += 1
             return name
-        key = hashlib.sha1(source.encode()).hexdigest()
-        if key not in self.compiled and key not in self.failures:
+        if source not in self.compiled and source not in self.failures:
             try:
                 for arch in self.archs:
                     compile_source(source, arch, f"{name}.cu")
             except NvrtcError as exc:
-                self.failures[key] = f"{self.context}: kernel {name!r}: {exc}\n--- source ---\n{source}"
+                self.failures[source] = f"{self.context}: kernel {name!r}: {exc}\n--- source ---\n{source}"
             else:
-                self.compiled[key] = source
+                self.compiled[source] = name
         return name
 
     def launch(self, kernel: Any, global_size: Sequence[int], args: Sequence[Any],

@@ -1,21 +1,23 @@
 """The CUDA runtime: the shared kernel library's interface on CuPy.
 
-Kernels are the dialect sources of opcore-ckernels rendered as CUDA C and
-compiled by NVRTC through ``cupy.RawModule`` (cached per source); matrix
-products go to cuBLAS through ``cupy.matmul``.
+Kernels are the dialect sources of opcore-ckernels rendered as CUDA C,
+compiled by NVRTC with :data:`opcore_cuda.toolkit.NVRTC_OPTIONS` for the
+device's architecture (the same options the compile-only check uses, without
+CuPy's ``-ftz=true``) and loaded as binaries by CuPy; sources are built once
+per kernel signature. Matrix products go to cuBLAS through ``cupy.matmul``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import cupy
 import numpy as np
 
-from opcore_ckernels.dialect import CUDA_OPTIONS, render
+from opcore_ckernels.runtime import KernelCache
+from opcore_cuda import toolkit
 
 #: Threads per block for kernels launched without an explicit work-group size.
 BLOCK = 256
@@ -28,6 +30,18 @@ def _as_arg(value: Any) -> Any:
     return value
 
 
+class _Functions(dict[str, Any]):
+    """A loaded module's kernels by name, fetched from the module on first use."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self._module = module
+
+    def __missing__(self, name: str) -> Any:
+        fn = self[name] = self._module.get_function(name)
+        return fn
+
+
 class CudaRuntime:
     """Implements :class:`opcore_ckernels.runtime.KernelRuntime` on one CUDA device."""
 
@@ -35,22 +49,25 @@ class CudaRuntime:
 
     def __init__(self, device: int) -> None:
         self.device = cupy.cuda.Device(device)
-        self._kernels: dict[tuple[str, str], Any] = {}
+        self.arch = toolkit.device_arch(int(self.device.compute_capability))
         self._buffers: dict[Any, Any] = {}
-        self.sources: dict[str, str] = {}
+        #: ``sources``, ``builds``, ``launches``, ``host_to_device``, ``device_to_host``.
         self.counters: Counter[str] = Counter()
+        self._cache = KernelCache(self._build, self.counters)
+        self.sources = self._cache.sources
+        self._modules: list[Any] = []  # loaded modules stay alive as long as their kernels
 
-    def kernel(self, source: str, name: str) -> Any:
-        key = (hashlib.sha1(source.encode()).hexdigest(), name)
-        k = self._kernels.get(key)
-        if k is None:
-            with self.device:
-                module = cupy.RawModule(code=render(source, "cuda"), options=CUDA_OPTIONS)
-                k = module.get_function(name)
-            self._kernels[key] = k
-            self.sources[key[0]] = source
-            self.counters["builds"] += 1
-        return k
+    def kernel(self, key: Hashable, build: Callable[[], str], name: str) -> Any:
+        """The kernel ``name`` of the source ``build()`` returns, built once per signature ``key``."""
+        return self._cache.get(key, build, name)
+
+    def _build(self, source: str) -> dict[str, Any]:
+        compiled = toolkit.compile_cuda(source, self.arch)
+        with self.device:
+            module = cupy.cuda.function.Module()
+            module.load(compiled.image)
+        self._modules.append(module)
+        return _Functions(module)
 
     def launch(self, kernel: Any, global_size: Sequence[int], args: Sequence[Any],
                local_size: Sequence[int] | None = None) -> None:  # fmt: skip

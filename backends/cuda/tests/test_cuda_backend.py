@@ -50,7 +50,7 @@ def test_a_broken_kernel_source_fails_the_nvrtc_check() -> None:
         nvrtc_check.compile_source(broken, "sm_80")
     rt = nvrtc_check.CompileOnlyRuntime(["sm_80"])
     rt.context = "test.Broken {'T': 'float32'}"
-    rt.kernel(broken, "k")
+    rt.kernel(("broken",), lambda: broken, "k")
     assert len(rt.failures) == 1 and "test.Broken" in next(iter(rt.failures.values()))
 
 

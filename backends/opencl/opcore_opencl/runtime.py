@@ -1,15 +1,16 @@
 """The OpenCL runtime of the backend: context, queue, memory pool, program cache, counters.
 
-Kernels are generated as OpenCL C source, built once per distinct source and
-cached (PoCL additionally caches the binaries on disk). Buffers come from a
-memory pool, so an op does not allocate from the driver each time.
+Kernel sources are generated once per kernel signature and built once per
+distinct source (PoCL additionally caches the binaries on disk); a warm call
+looks its kernel up by signature only. Buffers come from a memory pool, so an
+op does not allocate from the driver each time.
 """
 
 from __future__ import annotations
 
-import hashlib
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyopencl.array as cla
 from pyopencl.tools import ImmediateAllocator, MemoryPool
 
 from opcore_ckernels.dialect import render
+from opcore_ckernels.runtime import KernelCache
 
 
 class Runtime:
@@ -33,32 +35,26 @@ class Runtime:
         self.context = cl.Context([device])
         self.queue = cl.CommandQueue(self.context)
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
-        self._kernels: dict[tuple[str, str], cl.Kernel] = {}
         self._buffers: dict[Any, cla.Array] = {}
-        #: Every kernel source built so far, by hash (the CUDA backend's NVRTC check reads them).
-        self.sources: dict[str, str] = {}
-        #: ``builds``, ``launches``, ``host_to_device``, ``device_to_host``.
+        #: ``sources`` (kernel sources built), ``builds`` (programs compiled), ``launches``,
+        #: ``host_to_device``, ``device_to_host``.
         self.counters: Counter[str] = Counter()
+        self._cache = KernelCache(self._build, self.counters)
+        #: Every kernel source built so far (the CUDA backend's NVRTC check reads them).
+        self.sources = self._cache.sources
         self.build_seconds = 0.0
 
     # -- programs ----------------------------------------------------------------------
 
-    def kernel(self, source: str, name: str) -> cl.Kernel:
-        """The kernel ``name`` of ``source``, building the program on first use."""
-        key = (hashlib.sha1(source.encode()).hexdigest(), name)
-        k = self._kernels.get(key)
-        if k is None:
-            import time
+    def kernel(self, key: Hashable, build: Callable[[], str], name: str) -> cl.Kernel:
+        """The kernel ``name`` of the source ``build()`` returns, built once per signature ``key``."""
+        return self._cache.get(key, build, name)
 
-            t = time.perf_counter()
-            program = cl.Program(self.context, render(source, "opencl")).build()
-            self.build_seconds += time.perf_counter() - t
-            self.counters["builds"] += 1
-            self.sources[key[0]] = source
-            for kern in program.all_kernels():
-                self._kernels[(key[0], kern.function_name)] = kern
-            k = self._kernels[key]
-        return k
+    def _build(self, source: str) -> dict[str, cl.Kernel]:
+        t = time.perf_counter()
+        program = cl.Program(self.context, render(source, "opencl")).build()
+        self.build_seconds += time.perf_counter() - t
+        return {k.function_name: k for k in program.all_kernels()}
 
     def launch(self, kernel: cl.Kernel, global_size: Sequence[int], args: Sequence[Any],
                local_size: Sequence[int] | None = None) -> None:  # fmt: skip

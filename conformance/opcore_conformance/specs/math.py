@@ -6,6 +6,7 @@ wrap-around matches the kernels' fixed-width arithmetic.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -77,13 +78,14 @@ def _pow_inputs(rng: np.random.Generator, case: Case, binding: Mapping[str, str]
 
 
 def _cast_inputs(rng: np.random.Generator, case: Case, binding: Mapping[str, str]) -> list[Any]:
-    """Values every destination dtype holds exactly after truncation (>= 0 for uint8, where
-    converting a negative float is undefined in C)."""
+    """Drawn casts take values every destination holds; the ``extremes`` examples take NaN, infinities,
+    subnormals and values beyond the integer ranges (floating sources only)."""
     src = binding["SrcT"]
-    dst = np.dtype(str(case.attrs["DstT"]))
     shape = case.shapes[0]
     assert isinstance(shape, tuple)
-    domain = "positive" if dst == np.uint8 else "real"
+    domain = case.domains[0] if case.domains else "real"
+    if domain == "extremes" and np.dtype(src).kind != "f":
+        domain = "real"
     return [make_array(rng, shape, src, domain)]
 
 
@@ -107,7 +109,21 @@ def _matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b
 
 
 def _cast(x: np.ndarray, DstT: Any) -> np.ndarray:
-    return x.astype(np.dtype(str(DstT)))
+    """Float to integer: truncate toward zero, then clamp to the range; NaN is 0. Else ``astype``."""
+    dst = np.dtype(str(DstT))
+    if x.dtype.kind != "f" or dst.kind not in "iu":
+        with np.errstate(over="ignore"):  # to a narrower float: beyond its range is infinity
+            return x.astype(dst)
+    lo, hi = int(np.iinfo(dst).min), int(np.iinfo(dst).max)
+
+    def one(v: float) -> int:
+        if math.isnan(v):
+            return 0
+        if math.isinf(v):
+            return hi if v > 0 else lo
+        return min(hi, max(lo, int(v)))  # int() truncates toward zero, exactly
+
+    return np.array([one(float(v)) for v in x.reshape(-1)], dtype=dst).reshape(x.shape)
 
 
 # --------------------------------------------------------------------------- spec builders
@@ -118,14 +134,18 @@ def _binary(
     reference: Callable[..., Any],
     domains: Sequence[str] = ("real", "real"),
     bad_dtype: str | None = "bool",
+    extremes: bool = False,
     **kwargs: Any,
 ) -> OpSpec:
     invalid = [NOT_BROADCASTABLE] + ([_bad_dtype(bad_dtype, 2)] if bad_dtype else [])
+    examples = list(BINARY_EXAMPLES)
+    if extremes:  # defined for every value: NaN, infinities and subnormals (kept, never flushed to zero)
+        examples.append(Case([(8, 8), (8, 8)], label="extremes", grad=False, domains=["extremes", "extremes"]))
     return OpSpec(
         op,
         reference=reference,
         draw=_draw_binary,
-        examples=BINARY_EXAMPLES,
+        examples=examples,
         domains=domains,
         invalid=invalid,
         **kwargs,
@@ -191,12 +211,12 @@ SPECS: list[OpSpec] = [
     _unary("Relu", lambda x: np.maximum(x, 0), "away_from_zero"),
     _unary("Softplus", _softplus, "logits", bad_dtype="int32"),
     # -- comparisons (Equal/NotEqual take every dtype, so no dtype error to check)
-    _binary("Equal", np.equal, bad_dtype=None),
-    _binary("NotEqual", np.not_equal, bad_dtype=None),
-    _binary("Less", np.less),
-    _binary("LessEqual", np.less_equal),
-    _binary("Greater", np.greater),
-    _binary("GreaterEqual", np.greater_equal),
+    _binary("Equal", np.equal, bad_dtype=None, extremes=True),
+    _binary("NotEqual", np.not_equal, bad_dtype=None, extremes=True),
+    _binary("Less", np.less, extremes=True),
+    _binary("LessEqual", np.less_equal, extremes=True),
+    _binary("Greater", np.greater, extremes=True),
+    _binary("GreaterEqual", np.greater_equal, extremes=True),
     # -- logic
     _binary("LogicalAnd", np.logical_and, ("bool", "bool"), bad_dtype="float32"),
     _binary("LogicalOr", np.logical_or, ("bool", "bool"), bad_dtype="float32"),
@@ -232,6 +252,10 @@ SPECS: list[OpSpec] = [
             Case([()], {"DstT": "float32"}, label="scalar", grad=False),
             Case([(0, 3)], {"DstT": "int32"}, label="zero-size", grad=False),
             Case([(2, 3)], {"DstT": "float64"}),
+            *(
+                Case([(6, 8)], {"DstT": d}, label=f"extremes to {d}", grad=False, domains=["extremes"])
+                for d in ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
+            ),
         ],
         make_inputs=_cast_inputs,
         invalid=[Invalid([(2,)], {"DstT": "complex64"}, error="OpDefinitionError", label="unknown dtype")],

@@ -1,8 +1,8 @@
 """Generated elementwise kernels with NumPy broadcasting.
 
-One source per (expressions, dtypes, rank, broadcast pattern); shapes and
-strides travel in a small cached buffer, so new shapes of the same rank reuse
-the built kernel. Inputs are named ``a``, ``b``, ``c``, ... in the expressions.
+One source per (expressions, dtypes, rank, broadcast pattern), built only
+the first time that signature is seen; shapes and strides travel in a small
+cached buffer, so new shapes of the same rank reuse the built kernel. Inputs are named ``a``, ``b``, ``c``, ... in the expressions.
 """
 
 from __future__ import annotations
@@ -58,28 +58,34 @@ def elementwise(
     if n == 0:
         return outs
     ndim = len(shape)
-    patterns = [_pattern(tuple(x.shape), shape) for x in inputs]
+    patterns = tuple(_pattern(tuple(x.shape), shape) for x in inputs)
     general = [i for i, p in enumerate(patterns) if p == "general"]
-    params = [f"__global {ctype(d)}* o{k}_" for k, d in enumerate(dts)]
-    params += [f"__global const {ctype(x.dtype)}* in_{NAMES[i]}" for i, x in enumerate(inputs)]
-    # Internal names end in "_" so they never clash with the inputs a, b, c, ...
-    params += ["__global const long* meta_", "const long n_"]
-    body = ["const long gid_ = get_global_id(0);", "if (gid_ >= n_) return;"]
-    if general:
-        body.append("long rem_ = gid_;")
-        body += [f"long off_{NAMES[j]} = 0;" for j in general]
-        body.append(f"for (int dim_ = {ndim - 1}; dim_ >= 0; --dim_) {{")
-        body.append("  const long idx_ = rem_ % meta_[dim_]; rem_ /= meta_[dim_];")
-        for g, j in enumerate(general):
-            body.append(f"  off_{NAMES[j]} += idx_ * meta_[{ndim} + {g * ndim} + dim_];")
-        body.append("}")
-    for i, (x, p) in enumerate(zip(inputs, patterns)):
-        where = {"same": "gid_", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
-        body.append(f"const {ctype(x.dtype)} {NAMES[i]} = in_{NAMES[i]}[{where}];")
-    body += list(temps)
-    body += [f"o{k}_[gid_] = ({ctype(d)})({e});" for k, (e, d) in enumerate(zip(exprs, dts))]
-    source = f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
-    kernel = rt.kernel(source, "ew")
+    in_types = tuple(ctype(x.dtype) for x in inputs)
+    out_types = tuple(ctype(d) for d in dts)
+
+    def source() -> str:
+        params = [f"__global {t}* o{k}_" for k, t in enumerate(out_types)]
+        params += [f"__global const {t}* in_{NAMES[i]}" for i, t in enumerate(in_types)]
+        # Internal names end in "_" so they never clash with the inputs a, b, c, ...
+        params += ["__global const long* meta_", "const long n_"]
+        body = ["const long gid_ = get_global_id(0);", "if (gid_ >= n_) return;"]
+        if general:
+            body.append("long rem_ = gid_;")
+            body += [f"long off_{NAMES[j]} = 0;" for j in general]
+            body.append(f"for (int dim_ = {ndim - 1}; dim_ >= 0; --dim_) {{")
+            body.append("  const long idx_ = rem_ % meta_[dim_]; rem_ /= meta_[dim_];")
+            for g, j in enumerate(general):
+                body.append(f"  off_{NAMES[j]} += idx_ * meta_[{ndim} + {g * ndim} + dim_];")
+            body.append("}")
+        for i, (t, p) in enumerate(zip(in_types, patterns)):
+            where = {"same": "gid_", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
+            body.append(f"const {t} {NAMES[i]} = in_{NAMES[i]}[{where}];")
+        body += list(temps)
+        body += [f"o{k}_[gid_] = ({t})({e});" for k, (e, t) in enumerate(zip(exprs, out_types))]
+        return f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
+
+    key = ("ew", tuple(exprs), helpers, tuple(temps), in_types, out_types, ndim if general else 0, patterns)
+    kernel = rt.kernel(key, source, "ew")
     meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))
     meta = rt.cached(
         meta_key,

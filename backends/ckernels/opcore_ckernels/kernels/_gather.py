@@ -39,13 +39,20 @@ def gather(ctx: Any, src: Any, idx: Any, out_shape: Sequence[int], fill: float |
     if n == 0:
         return out
     t, s = ctype(dt), ctype(src.dtype)
-    source = (
-        f"__kernel void gather(__global {t}* out, __global const {s}* src, __global const long* idx, const {t} fill, const long n) {{\n"
-        "  const long i = get_global_id(0); if (i >= n) return;\n"
-        f"  const long j = idx[i]; out[i] = j < 0 ? fill : ({t})src[j];\n}}\n"
-    )
+
+    def source() -> str:
+        return (
+            f"__kernel void gather(__global {t}* out, __global const {s}* src, __global const long* idx, const {t} fill, const long n) {{\n"
+            "  const long i = get_global_id(0); if (i >= n) return;\n"
+            f"  const long j = idx[i]; out[i] = j < 0 ? fill : ({t})src[j];\n}}\n"
+        )
+
     src_buf = src.data if src.size else idx.data
-    rt.launch(rt.kernel(source, "gather"), (n,), [out.data, src_buf, idx.data, scalar_of(fill, dt), np.int64(n)])
+    rt.launch(
+        rt.kernel(("gather", t, s), source, "gather"),
+        (n,),
+        [out.data, src_buf, idx.data, scalar_of(fill, dt), np.int64(n)],
+    )
     return out
 
 
@@ -55,13 +62,16 @@ def scatter_into(ctx: Any, out: Any, src: Any, idx: Any) -> None:
     n = int(src.size)
     if n == 0:
         return
-    t = ctype(out.dtype)
-    source = (
-        f"__kernel void scatter(__global {t}* out, __global const {ctype(src.dtype)}* src, __global const long* idx, const long n) {{\n"
-        "  const long i = get_global_id(0); if (i >= n) return;\n"
-        f"  out[idx[i]] = ({t})src[i];\n}}\n"
-    )
-    rt.launch(rt.kernel(source, "scatter"), (n,), [out.data, src.data, idx.data, np.int64(n)])
+    t, s = ctype(out.dtype), ctype(src.dtype)
+
+    def source() -> str:
+        return (
+            f"__kernel void scatter(__global {t}* out, __global const {s}* src, __global const long* idx, const long n) {{\n"
+            "  const long i = get_global_id(0); if (i >= n) return;\n"
+            f"  out[idx[i]] = ({t})src[i];\n}}\n"
+        )
+
+    rt.launch(rt.kernel(("scatter", t, s), source, "scatter"), (n,), [out.data, src.data, idx.data, np.int64(n)])
 
 
 _REDUCERS = {
@@ -107,26 +117,30 @@ def gather_reduce(
     n = int(out.size)
     if n == 0:
         return out
-    init, combine = _REDUCERS[reducer]
-    low, high = _limits(acc)
-    init = init.format(lowest=low, highest=high)
     t, a, s = ctype(dt), ctype(acc), ctype(src.dtype)
-    isnan = "isnan(v)" if acc.kind == "f" else "0"
-    empty_val = ("NAN" if acc.kind == "f" else "0") if empty is None else repr(float(empty))
-    finish = f"out[k] = ({t})(cnt ? acc / ({a})cnt : ({a})({empty_val}));" if mean else f"out[k] = ({t})acc;"
-    source = (
-        f"#define isnan_(v) ({isnan})\n"
-        f"__kernel void greduce(__global {t}* out, __global const {s}* src, __global const long* idx, const long n) {{\n"
-        "  const long k = get_global_id(0); if (k >= n) return;\n"
-        f"  {a} acc = ({a})({init}); long cnt = 0;\n"
-        f"  for (long r = 0; r < {width}; ++r) {{\n"
-        f"    const long j = idx[k * {width} + r]; if (j < 0) continue;\n"
-        f"    const {a} v = ({a})src[j]; {combine} ++cnt;\n"
-        "  }\n"
-        f"  {finish}\n}}\n"
-    )
+
+    def source() -> str:
+        init, combine = _REDUCERS[reducer]
+        low, high = _limits(acc)
+        init = init.format(lowest=low, highest=high)
+        isnan = "isnan(v)" if acc.kind == "f" else "0"
+        empty_val = ("NAN" if acc.kind == "f" else "0") if empty is None else repr(float(empty))
+        finish = f"out[k] = ({t})(cnt ? acc / ({a})cnt : ({a})({empty_val}));" if mean else f"out[k] = ({t})acc;"
+        return (
+            f"#define isnan_(v) ({isnan})\n"
+            f"__kernel void greduce(__global {t}* out, __global const {s}* src, __global const long* idx, const long n) {{\n"
+            "  const long k = get_global_id(0); if (k >= n) return;\n"
+            f"  {a} acc = ({a})({init}); long cnt = 0;\n"
+            f"  for (long r = 0; r < {width}; ++r) {{\n"
+            f"    const long j = idx[k * {width} + r]; if (j < 0) continue;\n"
+            f"    const {a} v = ({a})src[j]; {combine} ++cnt;\n"
+            "  }\n"
+            f"  {finish}\n}}\n"
+        )
+
     dummy = rt.cached(("dummy-long",), lambda: np.zeros(1, np.int64))
     src_buf = src.data if src.size else dummy.data
     idx_buf = idx.data if idx.size else dummy.data
-    rt.launch(rt.kernel(source, "greduce"), (n,), [out.data, src_buf, idx_buf, np.int64(n)])
+    key = ("greduce", t, a, s, reducer, mean, empty, width)
+    rt.launch(rt.kernel(key, source, "greduce"), (n,), [out.data, src_buf, idx_buf, np.int64(n)])
     return out

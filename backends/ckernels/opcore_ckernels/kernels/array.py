@@ -317,9 +317,10 @@ def gather(ctx: Any, params: Any, indices: Any) -> Any:
     if out.size == 0:
         return out
     inner = _size(shape[axis + 1 :])
-    source = _define(_GATHER, T=ctype(params.dtype), I=ctype(indices.dtype))
+    t, i = ctype(params.dtype), ctype(indices.dtype)
+    kernel = rt.kernel(("gather_v2", t, i), lambda: _define(_GATHER, T=t, I=i), "gather_v2")
     args = [out.data, params.data, indices.data, np.int64(shape[axis]), np.int64(indices.size), np.int64(inner)]
-    rt.launch(rt.kernel(source, "gather_v2"), (out.size,), [*args, np.int64(out.size)])
+    rt.launch(kernel, (out.size,), [*args, np.int64(out.size)])
     return out
 
 
@@ -339,7 +340,10 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
         return out
     inner = _size(shape[axis + 1 :])
     t = ctype(dy.dtype)
-    source = _define(_GATHER_GRAD, T=t, I=ctype(indices.dtype), A="float" if t == "half" else t)
+    i = ctype(indices.dtype)
+    kernel = rt.kernel(
+        ("gather_grad", t, i), lambda: _define(_GATHER_GRAD, T=t, I=i, A="float" if t == "half" else t), "gather_grad"
+    )
     dummy = _dummy(ctx)
     args = [
         out.data,
@@ -349,7 +353,7 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
         np.int64(indices.size),
         np.int64(inner),
     ]
-    rt.launch(rt.kernel(source, "gather_grad"), (out.size,), [*args, np.int64(out.size)])
+    rt.launch(kernel, (out.size,), [*args, np.int64(out.size)])
     return out
 
 
@@ -377,8 +381,9 @@ def one_hot(ctx: Any, indices: Any) -> Any:
         return out
     axis = a["axis"] % len(shape)
     inner = _size(shape[axis + 1 :])
-    source = _define(_ONE_HOT, T=ctype(dtype), I=ctype(indices.dtype))
+    t, i = ctype(dtype), ctype(indices.dtype)
+    kernel = rt.kernel(("one_hot", t, i), lambda: _define(_ONE_HOT, T=t, I=i), "one_hot")
     on, off = scalar_of(a["on_value"], dtype), scalar_of(a["off_value"], dtype)
     args = [out.data, indices.data, on, off, np.int64(a["depth"]), np.int64(inner), np.int64(out.size)]
-    rt.launch(rt.kernel(source, "one_hot"), (out.size,), args)
+    rt.launch(kernel, (out.size,), args)
     return out

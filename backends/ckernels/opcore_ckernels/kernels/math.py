@@ -8,6 +8,10 @@ the type computed in (``float`` for ``half``) and ``$U`` the unsigned type of
 the same width (signed integer arithmetic goes through it, so overflow wraps
 like NumPy instead of being undefined behaviour in C).
 
+Cast from a float to an integer truncates toward zero and saturates: NaN
+gives 0, values beyond the destination's range give its minimum or maximum
+(so -2.5 to uint8 is 0), as on the NumPy backend.
+
 Semantics follow the NumPy kernels: floor division and modulo round toward
 minus infinity (the remainder takes the divisor's sign; integer division by
 zero gives 0), integer powers with negative exponents truncate, Maximum and
@@ -16,6 +20,7 @@ Minimum propagate NaN, and sigmoid/softplus are stable for any input.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -141,26 +146,32 @@ def _subst(text: str, t: str) -> str:
     return "\n".join(lines).replace("$T", t).replace("$W", w).replace("$U", _UNSIGNED.get(t, t))
 
 
+@functools.cache
+def _parts(op: str, dtype: str, arity: int) -> tuple[str, str, tuple[str, ...]]:
+    """(expression, helper functions, temporaries) of ``op`` for ``arity`` inputs of ``dtype``, made once."""
+    row = _EXPRS[op]
+    kind = _kind(dtype)
+    t = ctype(dtype)
+    w = "float" if t == "half" else t
+    expr = row.get(kind, row.get("*"))
+    if expr is None:  # the op's allowed dtypes exclude this kind; registration prevents it
+        raise TypeError(f"{op} has no device expression for dtype {dtype}")
+    names = ["x", "y"][:arity]
+    temps = [f"const {w} {v} = ({w}){n};" for v, n in zip(names, "bc" if op == "Select" else "ab")]
+    if op == "Select":
+        temps.insert(0, "const uchar cond = a;")
+    return _subst(expr, t), _subst(_HELPERS.get((op, kind), ""), t), tuple(temps)
+
+
 def _make_kernel(op: str) -> Any:
     """The kernel of ``op``: its table row instantiated for the input dtype at run time."""
-    row = _EXPRS[op]
 
     def kernel(ctx: KernelContext, *inputs: Any) -> Any:
         from opcore_ckernels.kernels._elementwise import elementwise
 
         data = inputs[1:] if op == "Select" else inputs
-        kind = _kind(data[0].dtype)
-        t = ctype(data[0].dtype)
-        w = "float" if t == "half" else t
-        expr = row.get(kind, row.get("*"))
-        if expr is None:  # the op's allowed dtypes exclude this kind; registration prevents it
-            raise TypeError(f"{op} has no OpenCL expression for dtype {data[0].dtype}")
-        names = ["x", "y"][: len(data)]
-        temps = [f"const {w} {v} = ({w}){n};" for v, n in zip(names, "bc" if op == "Select" else "ab")]
-        if op == "Select":
-            temps.insert(0, "const uchar cond = a;")
-        helpers = _subst(_HELPERS.get((op, kind), ""), t)
-        return elementwise(ctx, inputs, [_subst(expr, t)], helpers=helpers, temps=temps)[0]
+        expr, helpers, temps = _parts(op, np.dtype(data[0].dtype).name, len(data))
+        return elementwise(ctx, inputs, [expr], helpers=helpers, temps=temps)[0]
 
     kernel.__name__ = kernel.__qualname__ = op
     return kernel
@@ -170,15 +181,44 @@ for _op in _EXPRS:
     KERNELS.add(_op, _make_kernel(_op))
 
 
+def _float_literal(value: float, c_type: str) -> str:
+    """``value`` rounded to the C floating type ``c_type`` ("float" or "double"), as an exact literal."""
+    rounded = float(np.float32(value)) if c_type == "float" else float(value)
+    return f"{rounded:.1f}" + ("f" if c_type == "float" else "")
+
+
+@functools.cache
+def _cast_parts(src: str, dst: str) -> tuple[str, str]:
+    """(expression over ``a``, helper source) of a cast from dtype ``src`` to ``dst``."""
+    s, d = np.dtype(src), np.dtype(dst)
+    t = ctype(s)
+    w = "float" if t == "half" else t
+    if d == np.bool_:
+        return ("(float)a != 0" if t == "half" else "a != 0"), ""
+    if s.kind == "f" and d.kind in "iu":
+        # Saturating: NaN gives 0, values beyond the range give its nearest end (after truncation).
+        info = np.iinfo(d)
+        o = ctype(d)
+        suffix = "L" if d.itemsize == 8 else ""
+        lo = f"({info.min + 1}{suffix} - 1)" if info.min < 0 else "0"
+        helper = (
+            f"inline {o} cast_sat_{w}_{o}({w} v) {{\n"
+            f"  if (isnan(v)) return ({o})0;\n"
+            f"  if (v <= {_float_literal(info.min - 1, w)}) return ({o}){lo};\n"
+            f"  if (v >= {_float_literal(info.max + 1, w)}) return ({o}){info.max}{suffix};\n"
+            f"  return ({o})v;\n}}\n"
+        )
+        return f"cast_sat_{w}_{o}(({w})a)", helper
+    return ("(float)a" if t == "half" else "a"), ""
+
+
 @KERNELS.kernel("Cast")
 def cast(ctx: KernelContext, x: Any) -> Any:
-    """NumPy ``astype``: C conversion (floats truncate toward zero); to bool is ``x != 0``."""
+    """C conversion, except float to integer: truncation toward zero, saturating (NaN gives 0); to bool ``x != 0``."""
     from opcore_ckernels.kernels._elementwise import elementwise
 
-    expr = "a != 0" if ctx.out_dtypes[0].np == np.bool_ else "a"
-    if ctype(x.dtype) == "half" and expr == "a":
-        expr = "(float)a"
-    return elementwise(ctx, [x], [expr])[0]
+    expr, helpers = _cast_parts(np.dtype(x.dtype).name, np.dtype(ctx.out_dtypes[0].np).name)
+    return elementwise(ctx, [x], [expr], helpers=helpers)[0]
 
 
 @KERNELS.kernel("MatMul")

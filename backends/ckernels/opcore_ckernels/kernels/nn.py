@@ -164,7 +164,7 @@ def _softmax_like(ctx: KernelContext, logits: Any, name: str) -> Any:
     axis = ctx.attrs["axis"] % len(shape)
     n, inner = shape[axis], _size(shape[axis + 1 :])
     rows = out.size // n
-    kernel = rt.kernel(_row_source(logits.dtype), name)
+    kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), name)
     rt.launch(kernel, (rows,), [out.data, logits.data, np.int64(n), np.int64(inner), np.int64(rows)])
     return out
 
@@ -186,7 +186,7 @@ def softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> tuple
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
-        kernel = rt.kernel(_row_source(logits.dtype), "sce_rows")
+        kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), "sce_rows")
         args = [loss.data, _buf(rt, backprop), _buf(rt, logits), _buf(rt, labels), np.int64(n), np.int64(rows)]
         rt.launch(kernel, (rows,), args)
     return loss, backprop
@@ -201,8 +201,12 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
-        source = _row_source(logits.dtype) + _SPARSE_SOURCE.format(label=ctype(labels.dtype))
-        kernel = rt.kernel(source, "sparse_sce_rows")
+        label = ctype(labels.dtype)
+        kernel = rt.kernel(
+            ("sparse_rows", logits.dtype.name, label),
+            lambda: _row_source(logits.dtype) + _SPARSE_SOURCE.format(label=label),
+            "sparse_sce_rows",
+        )
         args = [loss.data, _buf(rt, backprop), _buf(rt, logits), labels.data, np.int64(n), np.int64(rows)]
         rt.launch(kernel, (rows,), args)
     return loss, backprop
@@ -259,7 +263,7 @@ def _reduce_channels(ctx: KernelContext, x: Any, outer: int, channels: int, inne
         return out
     t, a = _types(x.dtype)
     group = _group_size(rt)
-    kernel = rt.kernel(_REDUCE_SOURCE.format(t=t, a=a, group=group), name)
+    kernel = rt.kernel(("channels", t, group), lambda: _REDUCE_SOURCE.format(t=t, a=a, group=group), name)
     acc = np.float64 if a == "double" else np.float32
     args = [out.data, _buf(rt, x), np.int64(outer), np.int64(channels), np.int64(inner), acc(scale)]
     rt.launch(kernel, (channels * group,), args, local_size=(group,))
@@ -496,7 +500,7 @@ __kernel void gsum_routed(__global T* out, __global const T* src, __global const
 
 def _image_kernel(rt: Any, dtype: Any, name: str) -> Any:
     t, a = _types(dtype)
-    return rt.kernel(_IMAGE_SOURCE.format(t=t, a=a), name)
+    return rt.kernel(("image", t), lambda: _IMAGE_SOURCE.format(t=t, a=a), name)
 
 
 def _zeros(rt: Any, shape: Sequence[int], dtype: Any) -> Any:

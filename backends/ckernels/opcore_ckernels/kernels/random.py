@@ -111,11 +111,13 @@ def _launch(ctx: KernelContext, name: str, extra: list[Any]) -> Any:
     n = int(out.size)
     if n == 0:
         return out
-    if dtype.kind == "f":
-        source = _float_source(dtype)
-    else:
-        source = render("opencl") + _INT_KERNEL.format(t=ctype(dtype))
-    rt.launch(rt.kernel(source, name), (n,), [out.data, np.int64(n), *_seeds(ctx), *extra])
+
+    def source() -> str:
+        if dtype.kind == "f":
+            return _float_source(dtype)
+        return render("opencl") + _INT_KERNEL.format(t=ctype(dtype))
+
+    rt.launch(rt.kernel(("random", dtype.name), source, name), (n,), [out.data, np.int64(n), *_seeds(ctx), *extra])
     return out
 
 

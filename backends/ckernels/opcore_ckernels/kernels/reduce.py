@@ -184,10 +184,11 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
     }
 
     def kernel(src_t: str, out_t: str, finish: str) -> Any:
-        head = "".join(
-            f"#define {k} {v}\n" for k, v in {**defines, "SRC": src_t, "OUT": out_t, "FINISH": finish}.items()
-        )
-        return rt.kernel(head + _FOLD, "fold")
+        def source() -> str:
+            types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": finish}
+            return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD
+
+        return rt.kernel(("fold", kind, dt.name, src_t, out_t, finish), source, "fold")
 
     dummy = _dummy(ctx)
     src, src_t = x, t
@@ -280,7 +281,11 @@ def _arg(ctx: Any, x: Any, better: str) -> Any:
             "BETTER": f"(v {better} best)",
             "ISNAN(v)": "isnan(v)" if dt.kind == "f" else "0",
         }
-        return rt.kernel("".join(f"#define {k} {v}\n" for k, v in defines.items()) + _ARG, "arg")
+
+        def source() -> str:
+            return "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _ARG
+
+        return rt.kernel(("arg", better, dt.name, outi), source, "arg")
 
     dummy = _dummy(ctx)
     src, src_idx = x, None

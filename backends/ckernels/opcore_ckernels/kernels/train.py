@@ -36,20 +36,24 @@ def _fused(ctx: Any, inputs: Sequence[Any], names: Sequence[str], steps: Sequenc
     n = int(results[0].size)
     if n == 0:
         return results[0] if len(results) == 1 else tuple(results)
-    work = "float" if t == "half" else t
-    params = [f"__global {t}* out{k}" for k in range(len(outs))]
-    params += [f"__global const {t}* in_{name}" for name in names]
-    body = [
-        f"const W {name} = (W)in_{name}[{'i' if x.size == n and x.ndim else '0'}];" for name, x in zip(names, inputs)
-    ]
-    body += list(steps)
-    body += [f"out{k}[i] = ({t})({e});" for k, e in enumerate(outs)]
-    source = (
-        f"#define W {work}\n__kernel void update({', '.join(params)}, const long n) {{\n"
-        "  const long i = get_global_id(0); if (i >= n) return;\n  " + "\n  ".join(body) + "\n}\n"
-    )
+    # Whether each input is a tensor (read at i) or a scalar (read at 0).
+    tensor = tuple(x.size == n and x.ndim > 0 for x in inputs)
+
+    def source() -> str:
+        work = "float" if t == "half" else t
+        params = [f"__global {t}* out{k}" for k in range(len(outs))]
+        params += [f"__global const {t}* in_{name}" for name in names]
+        body = [f"const W {name} = (W)in_{name}[{'i' if is_t else '0'}];" for name, is_t in zip(names, tensor)]
+        body += list(steps)
+        body += [f"out{k}[i] = ({t})({e});" for k, e in enumerate(outs)]
+        return (
+            f"#define W {work}\n__kernel void update({', '.join(params)}, const long n) {{\n"
+            "  const long i = get_global_id(0); if (i >= n) return;\n  " + "\n  ".join(body) + "\n}\n"
+        )
+
+    key = ("update", t, tuple(names), tuple(steps), tuple(outs), tensor)
     args = [r.data for r in results] + [x.data for x in inputs] + [np.int64(n)]
-    rt.launch(rt.kernel(source, "update"), (n,), args)
+    rt.launch(rt.kernel(key, source, "update"), (n,), args)
     return results[0] if len(results) == 1 else tuple(results)
 
 

@@ -172,8 +172,21 @@ def relu(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
 @KERNELS.kernel("Cast")
 @_quiet
 def cast(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    # astype copies, so the output never aliases the input even when the dtypes match.
-    return x.astype(ctx.out_dtypes[0].np)
+    """``astype``, except float to integer: truncate toward zero and saturate; NaN gives 0."""
+    dst = np.dtype(ctx.out_dtypes[0].np)
+    if x.dtype.kind != "f" or dst.kind not in "iu":
+        # astype copies, so the output never aliases the input even when the dtypes match.
+        return x.astype(dst)
+    info = np.iinfo(dst)
+    v = x.astype(np.float64)  # exact for every float dtype
+    # Bounds are powers of two (or -1), exact in float64: values strictly inside truncate in range.
+    low, high = float(info.min) - 1.0, float(info.max) + 1.0
+    inside = (v > low) & (v < high)
+    out = np.zeros(x.shape, dst)
+    out[inside] = np.trunc(v[inside]).astype(dst)
+    out[v >= high] = info.max
+    out[v <= low] = info.min
+    return out
 
 
 @KERNELS.kernel("MatMul")
