@@ -88,7 +88,7 @@ def build_times() -> dict[str, float]:
     src = gemm._tiled_source("float", False, False) + f"\n// benchmark {uuid.uuid4().hex}\n"
 
     def call() -> None:
-        rt.launch(rt.kernel(src, "mm_tiled"), glob, args, local_size=local)
+        rt.launch(rt.kernel(("bench-gemm", src), lambda: src, "mm_tiled"), glob, args, local_size=local)
         rt.queue.finish()
 
     t = time.perf_counter()
@@ -101,7 +101,7 @@ def build_times() -> dict[str, float]:
     rt.queue.finish()
     disk = time.perf_counter() - t
     np.testing.assert_allclose(c.get(), np.full((n, n), n, np.float32))
-    noop = rt.kernel("__kernel void noop(__global float* x) { }\n", "noop")
+    noop = rt.kernel("bench-noop", lambda: "__kernel void noop(__global float* x) { }\n", "noop")
     rt.launch(noop, (1,), [c.data])
     rt.queue.finish()
     t = time.perf_counter()
