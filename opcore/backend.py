@@ -63,6 +63,8 @@ class Backend:
     #: The exact native array class, when there is one: lets dispatch check a kernel's
     #: result with one type comparison (None: dispatch uses :meth:`is_native`).
     native_type: type | None = None
+    #: True when native arrays live in host memory (moving them is no transfer).
+    on_host: bool = False
 
     def availability(self) -> tuple[bool, str]:
         """``(True, "")`` when usable here, else ``(False, reason)``. Never raises."""
@@ -96,6 +98,18 @@ class Backend:
     def is_native(self, value: Any) -> bool:
         """Whether ``value`` is this backend's native array type."""
         raise NotImplementedError
+
+    def upload(self, array: np.ndarray) -> Any:
+        """``from_numpy``, counted: every host-to-device copy goes through here."""
+        if not self.on_host:
+            stats.transfers[f"host->{self.name}"] += 1
+        return self.from_numpy(array)
+
+    def download(self, array: Any) -> np.ndarray:
+        """``to_numpy``, counted: every device-to-host copy goes through here."""
+        if not self.on_host:
+            stats.transfers[f"{self.name}->host"] += 1
+        return self.to_numpy(array)
 
     def may_overwrite(self, array: Any) -> bool:
         """Whether an update may write into ``array``, the buffer of a variable whose one

@@ -593,9 +593,7 @@ def _to_tensor(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> T
         raise DTypeError(f"{op.name}: cannot convert input {name!r} ({x!r}) to {want}: {exc}") from None
     if _is_weak(x) and np.isfinite(host).all() and host != x and want.is_integer:
         raise DTypeError(f"{op.name}: Python value {x!r} for input {name!r} does not fit in {want}")
-    if backend.name != "numpy":
-        stats.transfers[f"host->{backend.name}"] += 1
-    return Tensor(backend.from_numpy(host), backend, want, tuple(host.shape))
+    return Tensor(backend.upload(host), backend, want, tuple(host.shape))
 
 
 def _infer(
@@ -605,6 +603,26 @@ def _infer(
     for arg, item in zip(op.inputs, converted):
         shapes[arg.name] = [Shape(t._shape) for t in item] if arg.variadic else Shape(item._shape)
     return op.infer(shapes, binding, attrs)
+
+
+def check_results(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> None:
+    """Raise KernelContractError unless ``results`` are native arrays of exactly ``out_specs``.
+
+    The one contract check, for eager plans and session plans alike: the inline
+    comparison where the backend's arrays carry NumPy dtypes, the backend's own
+    ``shape_of``/``dtype_of`` otherwise.
+    """
+    if len(results) != len(out_specs):
+        raise KernelContractError(
+            f"{op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, expected {len(out_specs)}"
+        )
+    native = backend.native_type
+    for r, (shape, dtype) in zip(results, out_specs):
+        same_type = native is not None and type(r) is native  # (kept apart: no narrowing of r)
+        if same_type and r.shape == shape and r.dtype == dtype.np:
+            continue
+        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
+            _contract_error(op, backend, results, out_specs)
 
 
 def _wrap(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> list[Tensor]:
@@ -687,12 +705,10 @@ def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> An
         stats.fallbacks[f"{op.name}@{backend.name}"] += 1
 
         def to_host(v: Any) -> np.ndarray:
-            stats.transfers[f"{backend.name}->host"] += 1
-            return backend.to_numpy(v)
+            return backend.download(v)
 
         def to_device(r: Any) -> Any:
-            stats.transfers[f"host->{backend.name}"] += 1
-            return backend.from_numpy(np.array(r, order="C"))
+            return backend.upload(np.array(r, order="C"))
 
         host_ctx = KernelContext(ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host)
         result = host_fn(host_ctx, *[[to_host(v) for v in x] if isinstance(x, list) else to_host(x) for x in natives])

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from opcore.backend import Backend, current_backend, get_backend, stats
-from opcore.dispatch import resolve_kernel
-from opcore.dtypes import DType
+from opcore.backend import Backend, current_backend, get_backend
+from opcore.dispatch import check_results, resolve_kernel
 from opcore.errors import DTypeError, GraphError, KernelContractError, ShapeError
 from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default_graph
 from opcore.registry import KernelContext
@@ -27,6 +26,8 @@ from opcore.tensor import Tensor
 __all__ = ["Session"]
 
 _OP, _CONST, _READ, _ASSIGN, _NOOP = range(5)
+#: Compiled plans kept per session (one per fetches, feeds and feed shapes), least recently used dropped first.
+_MAX_PLANS = 64
 
 
 class _Plan:
@@ -72,7 +73,7 @@ class Session:
     def variable_value(self, var: GraphVariable) -> np.ndarray:
         if var not in self._values:
             raise _uninitialized(var)
-        return np.array(self.backend.to_numpy(self._values[var]))
+        return np.array(self.backend.download(self._values[var]))
 
     def load_variable(self, var: GraphVariable, value: np.ndarray) -> None:
         value = np.asarray(value)
@@ -81,7 +82,7 @@ class Session:
                 f"cannot load a {value.dtype} array of shape {value.shape} into variable {var.name!r} "
                 f"({var.dtype}, shape {var.shape})"
             )
-        self._values[var] = self.backend.from_numpy(np.array(value, order="C"))
+        self._values[var] = self.backend.upload(np.array(value, order="C"))
 
     # -- running -------------------------------------------------------------------------
 
@@ -96,10 +97,12 @@ class Session:
         rebuild = self._flatten(fetches, targets)
         feeds = self._check_feeds(feed_dict or {})
         key = (tuple(map(id, targets)), tuple((id(t), v.shape) for t, v in feeds))
-        plan = self._plans.get(key)
+        plan = self._plans.pop(key, None)
         if plan is None:
             plan = self._compile(targets, feeds)
-            self._plans[key] = plan
+            while len(self._plans) >= _MAX_PLANS:  # the least recently used plan goes first
+                del self._plans[next(iter(self._plans))]
+        self._plans[key] = plan  # (re)inserted last: dicts keep insertion order
         self._runs += 1
         values = self._execute(plan, [v for _, v in feeds])
         return rebuild(iter(values))
@@ -248,9 +251,7 @@ class Session:
         vals: list[Any] = [None] * plan.n_slots
         v: Any
         for s, v in zip(plan.feed_slots, feed_values):
-            if backend.name != "numpy":
-                stats.transfers[f"host->{backend.name}"] += 1
-            vals[s] = backend.from_numpy(v)
+            vals[s] = backend.upload(v)
         native = backend.native_type
         for step in plan.steps:
             kind = step[0]
@@ -260,23 +261,22 @@ class Session:
                     ctx = _reseeded(ctx, self._runs)
                 args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
                 result = fn(ctx, *args)
+                if len(out_slots) == 1 and not isinstance(result, (tuple, list)):
+                    (shape, dtype), s = specs[0], out_slots[0]
+                    same_type = type(result) is native  # (kept apart: no narrowing of result)
+                    if not same_type or result.shape != shape or result.dtype != dtype.np:
+                        _checked(node, backend, (result,), specs)
+                    vals[s] = result
+                    continue
                 results = result if isinstance(result, (tuple, list)) else (result,)
-                if len(results) != len(out_slots):
-                    raise KernelContractError(
-                        f"{node.op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, "
-                        f"expected {len(out_slots)}"
-                    )
-                for r, s, (shape, dtype) in zip(results, out_slots, specs):
-                    if (type(r) is not native) if native is not None else not backend.is_native(r):
-                        _broken(node, backend, r, shape, dtype)
-                    if backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
-                        _broken(node, backend, r, shape, dtype)
+                _checked(node, backend, results, specs)
+                for r, s in zip(results, out_slots):
                     vals[s] = r
             elif kind == _CONST:
                 _, key, value, s = step
                 v = self._consts.get(key)
                 if v is None:
-                    v = self._consts[key] = backend.from_numpy(value)
+                    v = self._consts[key] = backend.upload(value)
                 vals[s] = v
             elif kind == _READ:
                 _, var, s = step
@@ -293,9 +293,7 @@ class Session:
             if fs is None:
                 out.append(None)
                 continue
-            if backend.name != "numpy":
-                stats.transfers[f"{backend.name}->host"] += 1
-            out.append(np.array(backend.to_numpy(vals[fs]), copy=True))
+            out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
 
 
@@ -318,9 +316,9 @@ def _uninitialized(var: GraphVariable) -> GraphError:
     )
 
 
-def _broken(node: Node, backend: Backend, r: Any, shape: tuple[int, ...], dtype: DType) -> None:
-    got = f"{backend.shape_of(r)} {backend.dtype_of(r)}" if backend.is_native(r) else f"a {type(r).__name__}"
-    raise KernelContractError(
-        f"{node.type} kernel ({node.name!r}) on backend {backend.name!r} returned {got}, "
-        f"but the shape function inferred {shape} {dtype}"
-    )
+def _checked(node: Node, backend: Backend, results: Any, specs: Any) -> None:
+    assert node.op is not None
+    try:
+        check_results(node.op, backend, results, specs)
+    except KernelContractError as exc:
+        raise KernelContractError(f"node {node.name!r}: {exc}") from None

@@ -15,7 +15,7 @@ import numpy as np
 
 from opcore import _context
 from opcore import dtypes as _dt
-from opcore.backend import Backend, current_backend, get_backend, stats
+from opcore.backend import Backend, current_backend, get_backend
 from opcore.dtypes import DType
 from opcore.errors import BackendMismatchError, DTypeError, OpDefinitionError, ShapeError
 from opcore.ops import array as _array
@@ -238,9 +238,8 @@ class Tensor(TensorOps):
 
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the data (a transfer for device backends)."""
-        if self._backend.name != "numpy":
-            stats.transfers[f"{self._backend.name}->host"] += 1
-            return self._backend.to_numpy(self._value)
+        if not self._backend.on_host:
+            return self._backend.download(self._value)
         return np.array(self._value, copy=True)
 
     def to(self, backend: str) -> Tensor:
@@ -248,9 +247,8 @@ class Tensor(TensorOps):
         target = get_backend(backend)
         if target is self._backend:
             return self
-        host = self._backend.to_numpy(self._value)
-        stats.transfers[f"{self._backend.name}->{target.name}"] += 1
-        return Tensor(target.from_numpy(np.array(host, order="C")), target, self._dtype, self._shape)
+        host = self._backend.download(self._value)
+        return Tensor(target.upload(np.array(host, order="C")), target, self._dtype, self._shape)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         a = self.numpy()
@@ -489,9 +487,7 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | No
         return t if backend is None else t.to(backend)
     host, d = _host_array(value, dtype, shape)
     b = current_backend(backend)
-    if b.name != "numpy":
-        stats.transfers[f"host->{b.name}"] += 1
-    return Tensor(b.from_numpy(host), b, d, tuple(host.shape))
+    return Tensor(b.upload(host), b, d, tuple(host.shape))
 
 
 def _host_array(value: Any, dtype: Any, shape: Any) -> tuple[np.ndarray, DType]:
@@ -550,5 +546,4 @@ def from_dlpack(x: Any, backend: str | None = None) -> Tensor:
     host = np.from_dlpack(x)
     if b.name == "numpy":  # NumPy reads any strides: share the memory
         return Tensor(host, b, _dt.as_dtype(host.dtype), tuple(host.shape))
-    stats.transfers[f"host->{b.name}"] += 1
-    return Tensor(b.from_numpy(np.array(host, order="C")), b, _dt.as_dtype(host.dtype), tuple(host.shape))
+    return Tensor(b.upload(np.array(host, order="C")), b, _dt.as_dtype(host.dtype), tuple(host.shape))

@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
   -e ".[dev,examples,docs]" \
   -e backends/numpy \
   -e backends/ckernels \
-  -e "backends/opencl[pocl]" \
+  -e "backends/opencl[pocl,intel]" \
   -e "backends/cuda[nvrtc]" \
   -e "conformance[test]" \
   -e examples/plugins/numexpr \

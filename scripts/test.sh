@@ -19,7 +19,7 @@ mkdir -p build
 .venv/bin/opcore conformance --backend numpy --quiet --json build/conformance-numpy.json \
   --html build/conformance-numpy.html --markdown build/conformance-numpy.md
 .venv/bin/python scripts/check_report.py build/conformance-numpy.json
-echo "== conformance: opencl (PoCL)"
+echo "== conformance: opencl (the first OpenCL CPU device that builds: PoCL or Intel's runtime)"
 .venv/bin/opcore conformance --backend opencl --quiet --json build/conformance-opencl.json \
   --html build/conformance-opencl.html
 .venv/bin/python scripts/check_report.py build/conformance-opencl.json

@@ -14,6 +14,7 @@ class NumpyBackend(Backend):
     """Runs kernels on ``numpy.ndarray`` in host memory."""
 
     name = "numpy"
+    on_host = True
     array_type = "numpy.ndarray"
     native_type = np.ndarray
 

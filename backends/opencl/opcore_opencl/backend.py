@@ -6,7 +6,11 @@ plugin is loaded.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import tempfile
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +25,8 @@ class OpenCLBackend(Backend):
     The device is chosen by ``OpenCLBackend(device=...)`` or the
     ``OPCORE_OPENCL_DEVICE`` environment variable: an index into the list of
     all devices (``opcore backends`` shows it) or a substring of the device or
-    platform name. Default: the first device.
+    platform name. Default: the first device that can build a kernel (drivers
+    installed into the environment by pip, such as Intel's CPU runtime, are found too).
     """
 
     name = "opencl"
@@ -36,6 +41,7 @@ class OpenCLBackend(Backend):
     # -- availability -----------------------------------------------------------------
 
     def _all_devices(self) -> list[Any]:
+        _register_pip_drivers()
         import pyopencl as cl
 
         return [d for p in cl.get_platforms() for d in p.get_devices()]
@@ -65,7 +71,19 @@ class OpenCLBackend(Backend):
     def _pick(self, devices: list[Any]) -> Any:
         spec = self._device_spec if self._device_spec is not None else os.environ.get("OPCORE_OPENCL_DEVICE")
         if spec is None or spec == "":
-            return devices[0]
+            # The first device whose compiler works: an installed driver can exist and still be
+            # unable to build for this processor (PoCL's LLVM does not know every new CPU).
+            failures = []
+            for d in devices:
+                error = _build_error(d)
+                if error is None:
+                    return d
+                failures.append(f"{d.name.strip()} ({d.platform.name.strip()}): {error}")
+            raise BackendUnavailableError(
+                "no OpenCL device can build a kernel here: "
+                + "; ".join(failures)
+                + ". Install another driver, e.g. pip install 'opcore-opencl[intel]' (Intel's CPU runtime)"
+            )
         if isinstance(spec, int) or str(spec).isdigit():
             i = int(spec)
             if not 0 <= i < len(devices):
@@ -121,3 +139,63 @@ class OpenCLBackend(Backend):
 
     def dtype_of(self, array: Any) -> np.dtype[Any]:
         return np.dtype(array.dtype)
+
+
+_BUILDS: dict[Any, str | None] = {}
+
+
+def _build_error(device: Any) -> str | None:
+    """None when ``device`` builds and runs a trivial kernel, else the first line of the reason."""
+    key = (device.platform.name, device.name, device.int_ptr)
+    if key not in _BUILDS:
+        import pyopencl as cl
+
+        try:
+            ctx = cl.Context([device])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                cl.Program(ctx, "__kernel void probe(__global float* x) { x[0] = 1.0f; }").build()
+            _BUILDS[key] = None
+        except cl.Error as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if "error" in line.lower()]
+            _BUILDS[key] = (lines[0] if lines else str(exc).strip().splitlines()[0])[:200]
+    return _BUILDS[key]
+
+
+def _register_pip_drivers() -> None:
+    """Make OpenCL drivers installed by pip into this environment visible to the ICD loader.
+
+    Intel's CPU runtime (``intel-opencl-rt``) installs ``libintelocl.so`` under the
+    environment's ``lib/``, but its ``.icd`` file names a path that does not exist.
+    Unless the user set ``OCL_ICD_VENDORS`` already, point it at a folder holding an
+    ``.icd`` file for that library plus the system's own, so system drivers stay
+    visible. Runs before the loader's first platform query; does nothing otherwise.
+    """
+    if "OCL_ICD_VENDORS" in os.environ:
+        return
+    lib = os.path.join(sys.prefix, "lib", "libintelocl.so")
+    if not os.path.exists(lib):
+        return
+    tag = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+    folder = os.path.join(tempfile.gettempdir(), f"opcore-icd-{os.getuid()}-{tag}")
+    os.makedirs(folder, exist_ok=True)
+    entries = {"intel-cpu.icd": lib + "\n"}
+    system = "/etc/OpenCL/vendors"
+    if os.path.isdir(system):
+        for name in os.listdir(system):
+            if name.endswith(".icd") and name not in entries:
+                with open(os.path.join(system, name)) as f:
+                    entries[name] = f.read()
+    for name, text in entries.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path) or _read(path) != text:
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+    os.environ["OCL_ICD_VENDORS"] = folder
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()

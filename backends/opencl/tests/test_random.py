@@ -50,7 +50,7 @@ def test_philox_matches_the_known_answers_and_the_python_reference() -> None:
     ]
     ck = rt.to_device(np.array([[*c, *k] for c, k in inputs], np.uint32))
     out = rt.empty((len(inputs), 4), np.uint32)
-    rt.launch(rt.kernel(source, "raw"), (len(inputs),), [out.data, ck.data])
+    rt.launch(rt.kernel(("philox-raw", source), lambda: source, "raw"), (len(inputs),), [out.data, ck.data])
     got = rt.get(out)
     for row, (c, k) in zip(got, inputs):
         assert tuple(int(v) for v in row) == philox4x32_10_reference(c, k)
