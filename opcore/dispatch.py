@@ -274,14 +274,14 @@ def _may_overwrite(var: Variable) -> bool:
     return sys.getrefcount(t) <= 3 and t._backend.may_overwrite(t._value)
 
 
-def _scalar_native(op: OpDef, x: Any, want: DType, backend: Backend) -> Any:
+def _scalar_native(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> Any:
     """The backend's native array for a Python scalar, made once per (backend, dtype, type, value)."""
     if x != x or (x == 0 and type(x) is float):  # NaN never equals itself; -0.0 equals 0.0
-        return _to_tensor(op, "scalar", x, want, backend)._value
+        return _to_tensor(op, name, x, want, backend)._value
     k = (backend, want, type(x), x)
     v = _SCALARS.get(k)
     if v is None:
-        v = _to_tensor(op, "scalar", x, want, backend)._value
+        v = _to_tensor(op, name, x, want, backend)._value
         if len(_SCALARS) >= _MAX_SCALARS:
             _SCALARS.clear()
         _SCALARS[k] = v
@@ -295,7 +295,7 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
         return _finish(op, plan, inputs, plan[0](plan[1], *[x._value for x in inputs]))
     backend = plan[2]
     natives = []
-    for x, kind, want in zip(inputs, kinds, wants):
+    for x, kind, want, arg in zip(inputs, kinds, wants, op.inputs):
         if kind == _TENSOR:
             natives.append(x._value)
         elif kind == _VARIABLE:
@@ -304,9 +304,9 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
                     tape.watch_variable(x)
             natives.append(x._value._value)
         elif kind == _SCALAR:
-            natives.append(_scalar_native(op, x, want, backend))
+            natives.append(_scalar_native(op, arg.name, x, want, backend))
         else:
-            natives.append(_to_tensor(op, "array", x, want, backend)._value)
+            natives.append(_to_tensor(op, arg.name, x, want, backend)._value)
     r = plan[0](plan[1], *natives)
     if active_tapes:  # what the tape sees: the tensors the kernel ran on
         seen = []

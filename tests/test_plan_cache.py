@@ -1,0 +1,267 @@
+"""Dispatch plans serve every call shape and stay right when anything the plan depends on changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore import dispatch
+from opcore.errors import DTypeError, OpDefinitionError, ShapeError
+from opcore.registry import GradContext, define_op, get_registry
+
+
+def _plans(op: Any) -> int:
+    return len(op._plans)
+
+
+@pytest.fixture
+def journal() -> Iterator[list[Any]]:
+    """Registrations made in a test, rolled back after it."""
+    registry = get_registry()
+    entries: list[Any] = []
+    yield entries
+    for j in reversed(entries):
+        registry.rollback(j)
+
+
+def _register(journal: list[Any], op: Any = None, kernel: Any = None, override: bool = False) -> None:
+    registry = get_registry()
+    with registry.plugin_scope("plancache-test") as j:
+        if op is not None:
+            registry.register_op(op)
+        if kernel is not None:
+            name, fn = kernel
+            registry.register_kernel(name, "numpy", fn, dtypes={"T": "float32"}, override=override)
+    journal.append(j)
+
+
+def test_scalar_operands_use_a_plan_and_follow_the_value() -> None:
+    t = opcore.constant([1.0, 2.0])
+    opcore.add(t, 1.0)
+    before = _plans(opcore.add)
+    assert (t + 1.0).numpy().tolist() == [2.0, 3.0]
+    assert (t + 2.5).numpy().tolist() == [3.5, 4.5]
+    assert (3.0 * t).numpy().tolist() == [3.0, 6.0]
+    assert _plans(opcore.add) == before  # another value, the same plan
+
+
+def test_negative_zero_and_nan_scalars_are_not_confused() -> None:
+    t = opcore.constant([1.0])
+    assert math.copysign(1.0, float((t * 0.0).numpy()[0])) == 1.0
+    assert math.copysign(1.0, float((t * -0.0).numpy()[0])) == -1.0
+    assert math.isnan(float((t + float("nan")).numpy()[0]))
+    assert float((t + 1.0).numpy()[0]) == 2.0
+
+
+def test_scalar_kind_decides_the_dtype_not_a_cached_plan() -> None:
+    i = opcore.constant([1, 2], dtype="int32")
+    assert (i + 1).dtype == opcore.int32
+    assert (i + 1.5).dtype == opcore.float32  # a float scalar next to ints: the default float
+    assert (i + 1.5).numpy().tolist() == [2.5, 3.5]
+    assert (i + True).dtype == opcore.int32
+
+
+def test_an_integer_scalar_that_does_not_fit_is_an_error_every_time() -> None:
+    b = opcore.constant([1, 2], dtype="int8")
+    assert (b + 100).numpy().tolist() == [101, 102]
+    for _ in range(2):
+        with pytest.raises(DTypeError, match=r"input 'y'.*int8"):
+            b + 300
+
+
+def test_dtype_and_shape_changes_take_new_plans() -> None:
+    for dtype in ("float32", "float64", "int32"):
+        t = opcore.constant([1, 2, 3], dtype=dtype)
+        r = t + 1
+        assert r.dtype.name == dtype and r.numpy().tolist() == [2, 3, 4]
+    m = opcore.constant(np.ones((2, 3), np.float32))
+    assert (m + 1.0).shape.as_tuple() == (2, 3)
+
+
+def test_variables_use_a_plan_and_see_their_current_value() -> None:
+    v = opcore.Variable([1.0, 2.0])
+    t = opcore.constant([10.0, 10.0])
+    assert (v + t).numpy().tolist() == [11.0, 12.0]
+    v.assign([5.0, 6.0])
+    assert (v + t).numpy().tolist() == [15.0, 16.0]
+    assert opcore.add(v, t).numpy().tolist() == [15.0, 16.0]  # a Variable as an op input
+    v.assign([0.0, 1.0])
+    assert opcore.add(v, t).numpy().tolist() == [10.0, 11.0]
+
+
+def test_variables_read_through_a_cached_plan_are_watched_by_tapes() -> None:
+    v = opcore.Variable([3.0])
+    t = opcore.constant([2.0])
+    for _ in range(2):  # the second call runs the cached plan
+        with opcore.GradientTape() as tape:
+            y = opcore.multiply(v, t)
+        assert tape.gradient(y, v).numpy().tolist() == [2.0]
+    with opcore.GradientTape() as tape:
+        y = v * 4.0
+    assert tape.gradient(y, v).numpy().tolist() == [4.0]
+
+
+def test_numpy_operands_are_converted_every_call() -> None:
+    t = opcore.constant([1.0, 1.0])
+    a = np.array([1.0, 2.0], np.float32)
+    assert (t + a).numpy().tolist() == [2.0, 3.0]
+    a[0] = 7.0
+    assert (t + a).numpy().tolist() == [8.0, 3.0]
+
+
+def test_attribute_values_key_the_plan() -> None:
+    m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert opcore.reduce_sum(m, axis=1).numpy().tolist() == [3.0, 12.0]
+    assert opcore.reduce_sum(m, axis=0).numpy().tolist() == [3.0, 5.0, 7.0]
+    assert opcore.reduce_sum(m, 0).numpy().tolist() == [3.0, 5.0, 7.0]  # by position
+    assert opcore.reduce_sum(m, axis=[0, 1]).numpy().tolist() == 15.0
+    assert opcore.reduce_sum(m, axis=1, keepdims=True).shape.as_tuple() == (2, 1)
+    assert opcore.reshape(m, [3, 2]).shape.as_tuple() == (3, 2)
+    assert opcore.reshape(m, [-1]).shape.as_tuple() == (6,)
+    assert opcore.reshape(m, (6, 1)).shape.as_tuple() == (6, 1)
+
+
+def test_an_attribute_of_the_wrong_type_is_rejected_even_after_a_plan_exists() -> None:
+    m = opcore.constant(np.ones((2, 3), np.float32))
+    opcore.reduce_sum(m, axis=1)
+    with pytest.raises(OpDefinitionError):
+        opcore.reduce_sum(m, axis=1.0)
+    opcore.reduce_sum(m, axis=1, keepdims=True)
+    # 1 and True are equal as Python values; they must not share a plan.
+    key_int = dispatch._call_key((m,), {"axis": 1, "keepdims": True}, ())
+    key_bool = dispatch._call_key((m,), {"axis": 1, "keepdims": 1}, ())
+    assert key_int != key_bool
+
+
+def test_indexing_plans_follow_the_index() -> None:
+    m = opcore.constant(np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert m[0].numpy().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert m[1].numpy().tolist() == [4.0, 5.0, 6.0, 7.0]
+    assert m[-1].numpy().tolist() == [8.0, 9.0, 10.0, 11.0]
+    assert m[0:2, 1].numpy().tolist() == [1.0, 5.0]
+    assert m[:, ::-2].numpy().tolist() == [[3.0, 1.0], [7.0, 5.0], [11.0, 9.0]]
+    assert m[None, 0].shape.as_tuple() == (1, 4)
+    assert m[..., 2].numpy().tolist() == [2.0, 6.0, 10.0]
+    for _ in range(2):
+        with pytest.raises(ShapeError, match="cannot index a tensor of shape"):
+            m[3]
+
+
+def test_views_never_change_when_a_variable_is_updated_in_place() -> None:
+    v = opcore.Variable(np.ones((2, 2), np.float32))
+    opt = opcore.train.GradientDescentOptimizer(1.0)
+    g = opcore.constant(np.ones((2, 2), np.float32))
+    opt.apply_gradients([(g, v)])
+    row = v.value()[0]  # a view of the variable's buffer on NumPy
+    flat = opcore.reshape(v.value(), [-1])
+    held = v.value()
+    opt.apply_gradients([(g, v)])
+    assert row.numpy().tolist() == [0.0, 0.0]
+    assert flat.numpy().tolist() == [0.0] * 4
+    assert held.numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert v.numpy().tolist() == [[-1.0, -1.0], [-1.0, -1.0]]
+
+
+def test_optimizer_updates_write_into_the_variable_buffer_when_nothing_else_reads_it() -> None:
+    v = opcore.Variable(np.ones((4,), np.float32))
+    opt = opcore.train.AdamOptimizer(0.1)
+    g = opcore.constant(np.ones((4,), np.float32))
+    opt.apply_gradients([(g, v)])
+    buffers = {id(v.value()._value), id(opt.get_slot(v, "m").value()._value)}
+    expected = v.numpy()
+    for _ in range(3):
+        opt.apply_gradients([(g, v)])
+    assert {id(v.value()._value), id(opt.get_slot(v, "m").value()._value)} == buffers
+    assert not np.allclose(v.numpy(), expected)  # and the values did change
+
+
+def test_in_place_and_functional_updates_agree() -> None:
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(5).astype(np.float32) for _ in range(4)]
+    results = []
+    for hold in (False, True):
+        v = opcore.Variable(np.ones(5, np.float32))
+        opt = opcore.train.AdamOptimizer(0.01)
+        held = []
+        for g in grads:
+            if hold:
+                held.append(v.value())  # keeps every buffer alive: each update must be functional
+            opt.apply_gradients([(opcore.constant(g), v)])
+        results.append(v.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+def test_a_kernel_registered_later_replaces_cached_plans(journal: list[Any]) -> None:
+    op = define_op(
+        "plancache.Twice",
+        register=False,
+        inputs=["x: T"],
+        outputs=["y: T"],
+        type_vars={"T": "float32"},
+        shape_fn=lambda ctx: ctx.input("x"),
+        differentiable=False,
+    )
+    _register(journal, op, (op.name, lambda ctx, x: x * 2))
+    t = opcore.constant([1.0, 2.0])
+    assert op(t).numpy().tolist() == [2.0, 4.0]
+    assert op(t).numpy().tolist() == [2.0, 4.0]  # from the plan
+    _register(journal, kernel=(op.name, lambda ctx, x: x * 3), override=True)
+    assert op(t).numpy().tolist() == [3.0, 6.0]
+
+
+def test_a_gradient_function_receives_none_for_an_unused_output(journal: list[Any]) -> None:
+    seen: list[Any] = []
+
+    def grad(ctx: GradContext, da: Any, db: Any) -> list[Any]:
+        seen.append((da is None, db is None, ctx.needs))
+        return [da if da is not None else db]
+
+    op = define_op(
+        "plancache.Pair",
+        register=False,
+        inputs=["x: T"],
+        outputs=["a: T", "b: T"],
+        type_vars={"T": "float32"},
+        shape_fn=lambda ctx: [ctx.input("x"), ctx.input("x")],
+        gradient=grad,
+    )
+    _register(journal, op, (op.name, lambda ctx, x: (x * 2, x * 3)))
+    x = opcore.constant([1.0, 2.0])
+    with opcore.GradientTape() as tape:
+        tape.watch(x)
+        a, _b = op(x)
+        y = opcore.reduce_sum(a)
+    g = tape.gradient(y, x)
+    assert g.numpy().tolist() == [1.0, 1.0]
+    assert seen == [(False, True, (True,))]  # no zeros were made for b
+
+
+def test_unneeded_input_gradients_are_not_computed() -> None:
+    x = opcore.constant(np.ones((8, 4), np.float32))  # data: no gradient wanted
+    w = opcore.Variable(np.ones((4, 3), np.float32))
+    calls: list[str] = []
+    with opcore.GradientTape() as tape:
+        y = opcore.reduce_sum(opcore.matmul(x, w))
+    original = dispatch.call_op
+
+    def spy(op: Any, inputs: Any, attrs: Any, name: Any = None) -> Any:
+        calls.append(op.name)
+        return original(op, inputs, attrs, name)
+
+    dispatch.call_op = spy  # type: ignore[assignment]
+    try:
+        from opcore import registry as _reg
+
+        saved = _reg._call_op
+        _reg._call_op = spy
+        gw = tape.gradient(y, w)
+    finally:
+        dispatch.call_op = original  # type: ignore[assignment]
+        _reg._call_op = saved
+    assert gw.numpy().tolist() == [[8.0] * 3] * 4
+    assert calls.count("MatMul") == 1  # only x^T @ dy; dy @ w^T for the data is skipped
