@@ -33,8 +33,8 @@ def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float16:
         out = np.add.reduce(x, axis=_axes(ctx, x), dtype=np.float32, keepdims=ctx.attrs["keepdims"])
         return _finish(ctx, out)
-    # The ufunc's reduce accumulates in x's own dtype (np.sum would widen small integers).
-    out = np.add.reduce(x, axis=_axes(ctx, x), keepdims=ctx.attrs["keepdims"])
+    # In x's own dtype: integers wrap as TensorFlow's do (NumPy would widen small ones).
+    out = np.add.reduce(x, axis=_axes(ctx, x), dtype=x.dtype, keepdims=ctx.attrs["keepdims"])
     return out if type(out) is np.ndarray else _finish(ctx, out)
 
 
