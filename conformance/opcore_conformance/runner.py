@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import opcore
-from opcore.plugins import conformance_specs, ensure_loaded, plugins
+from opcore.plugins import conformance_specs, ensure_loaded, list_plugins
 from opcore.registry import OpDef, get_registry
 from opcore_conformance import checks
 from opcore_conformance.claims import backend_claims
@@ -530,7 +530,7 @@ def run_plan(
     reg = get_registry()
     b = reg.get_backend(backend)
     report.provider = b.provider
-    report.provider_version = next((p.version for p in plugins() if p.distribution == b.provider), "")
+    report.provider_version = next((p.version for p in list_plugins() if p.distribution == b.provider), "")
     try:
         report.devices, report.capabilities = list(b.devices()), dict(b.capabilities())
     except Exception as exc:  # a backend's own probe failing is noted, never fatal here
