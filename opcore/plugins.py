@@ -21,6 +21,7 @@ may override the backend's kernels, unless the user opts in with
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.metadata as md
 import inspect
 import os
@@ -277,7 +278,7 @@ def _register_all(staged: list[tuple[str, Any, str, str]]) -> None:
                     continue
                 fn = _hook_function(name, phase)
                 if fn is not None:
-                    _call_isolated(registry, lambda fn=fn: fn(registry=registry), name, dist, version, phase)
+                    _call_isolated(registry, functools.partial(fn, registry=registry), name, dist, version, phase)
         finally:
             registry.defer_foreign_kernels = False
     for name, _obj, dist, version in ok:
@@ -285,7 +286,7 @@ def _register_all(staged: list[tuple[str, Any, str, str]]) -> None:
         if pending and _records[name].status != "quarantined":
             _call_isolated(
                 registry,
-                lambda pending=pending: registry.apply_deferred(pending),
+                functools.partial(registry.apply_deferred, pending),
                 name,
                 dist,
                 version,
@@ -329,11 +330,15 @@ def conformance_specs() -> list[Any]:
             if rec is not None and rec.status != "loaded":
                 continue
             try:
-                specs = list(impl.function() or [])
+                returned: Any = impl.function()
+                specs = list(returned or [])
             except _QUARANTINED as exc:
                 if rec is not None:
                     _quarantine(
-                        rec.name, rec.distribution, rec.version, f"opcore_conformance_specs raised {type(exc).__name__}: {exc}"
+                        rec.name,
+                        rec.distribution,
+                        rec.version,
+                        f"opcore_conformance_specs raised {type(exc).__name__}: {exc}",
                     )
                 continue
             out.extend(specs)

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import inspect
 import itertools
 import re
 import sys
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -88,7 +90,7 @@ def add_note(exc: BaseException, note: str) -> None:
     if not isinstance(notes, list):  # pragma: no cover
         notes = []
         try:
-            exc.__notes__ = notes  # type: ignore[attr-defined]
+            setattr(exc, "__notes__", notes)  # noqa: B010 - no such attribute before Python 3.11
         except AttributeError:
             return
     notes.append(note)  # pragma: no cover
@@ -519,15 +521,46 @@ def _noted_gradient(op: OpDef, fn: GradFn) -> GradFn:
 
 
 def _noted_kernel(fn: KernelFn, op: str, backend: str, provider: str) -> KernelFn:
-    def kernel(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:
-            if not isinstance(exc, OpcoreError):
-                add_note(exc, f"raised by the kernel of op {op!r} on backend {backend!r} (from {provider!r})")
-            raise
+    """``fn``, with the op, backend and provider noted on any exception it raises."""
 
-    kernel.__wrapped__ = fn  # type: ignore[attr-defined]
+    def note(exc: Exception) -> None:
+        if not isinstance(exc, OpcoreError):
+            add_note(exc, f"raised by the kernel of op {op!r} on backend {backend!r} (from {provider!r})")
+
+    # Unary and binary kernels (most of them) skip the *args packing on the hot path.
+    code = fn.__code__ if isinstance(fn, types.FunctionType) else None
+    nargs = -1
+    if code is not None and not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) and not fn.__defaults__:
+        nargs = code.co_argcount
+    kernel: KernelFn
+    if nargs == 2:
+
+        def kernel(ctx: Any, x: Any) -> Any:
+            try:
+                return fn(ctx, x)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    elif nargs == 3:
+
+        def kernel(ctx: Any, x: Any, y: Any) -> Any:
+            try:
+                return fn(ctx, x, y)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    else:
+
+        def kernel(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    setattr(kernel, "__wrapped__", fn)  # noqa: B010 - KernelFn declares no such attribute
     return kernel
 
 
@@ -797,7 +830,8 @@ class Registry:
             )
         wrapped = _noted_kernel(fn, opname, backend, self._plugin)
         kernels = [
-            KernelDef(opname, backend, opdef.type_key(b), wrapped, self._plugin, fn) for b in self._expand(opdef, dtypes)
+            KernelDef(opname, backend, opdef.type_key(b), wrapped, self._plugin, fn)
+            for b in self._expand(opdef, dtypes)
         ]
         pending = _Deferred(opname, backend, kernels, override)
         if self.defer_foreign_kernels and self.backend_owner(backend) != self._plugin:
