@@ -207,7 +207,7 @@ def worst_element(actual: np.ndarray, expected: np.ndarray) -> str:
     err = np.where(np.isnan(err), 0.0, err)
     idx = np.unravel_index(int(np.argmax(err)), a.shape)
     where = tuple(int(i) for i in idx)
-    return f"at index {where}: expected {e[where]!r}, got {a[where]!r}"
+    return f"at index {where}: expected {e[where].item()!r}, got {a[where].item()!r}"
 
 
 def check_forward(
@@ -456,8 +456,8 @@ def grad_repro_snippet(
         args.append(f"[{', '.join(names)}]" if isinstance(x, list) else names[0])
     lines.append(f"inputs = [{', '.join(args)}]")
     lines.append(
-        "inputs = [[opcore.constant(v, backend=%r) for v in x] if isinstance(x, list) "
-        "else opcore.constant(x, backend=%r) for x in inputs]" % (backend, backend)
+        f"inputs = [[opcore.constant(v, backend={backend!r}) for v in x] if isinstance(x, list) "
+        f"else opcore.constant(x, backend={backend!r}) for x in inputs]"
     )
     for k, w in weights.items():
         lines.append(f"w{k} = opcore.constant(np.array({np.asarray(w).tolist()!r}), backend={backend!r})")
