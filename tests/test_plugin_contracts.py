@@ -392,3 +392,73 @@ def test_concurrent_first_use_finds_the_backends_in_20_fresh_processes() -> None
         if p.returncode != 0 or json.loads(out.strip().splitlines()[-1]):
             failures.append(out + err)
     assert failures == []
+
+
+class _OwnDType:
+    """A dtype object that is not a NumPy dtype, as torch's are."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _OwnDType) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class _OwnArray:
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype = data, data.shape, _OwnDType(data.dtype.name)
+
+
+class _OwnDTypeBackend(Backend):
+    name = "owndtype"
+    array_type = "_OwnArray"
+    native_type = _OwnArray
+
+    def from_numpy(self, array: np.ndarray) -> _OwnArray:
+        return _OwnArray(np.array(array))
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        return np.array(array.data)
+
+    def is_native(self, value: Any) -> bool:
+        return isinstance(value, _OwnArray)
+
+    def dtype_of(self, array: Any) -> np.dtype[Any]:
+        return np.dtype(array.dtype.name)
+
+
+class _OwnDTypePlugin:
+    @opcore.hookimpl
+    def opcore_register_backends(self, registry: Registry) -> None:
+        registry.register_backend(_OwnDTypeBackend())
+
+    @opcore.hookimpl
+    def opcore_register_kernels(self, registry: Registry) -> None:
+        registry.register_kernel("Neg", "owndtype", lambda ctx, x: _OwnArray(-x.data), "float32")
+
+
+def test_result_checks_ask_the_backend_for_the_dtype() -> None:
+    b = _OwnDTypeBackend()
+    good = b.from_numpy(np.zeros((2, 1), np.float32))
+    assert b.matches(good, (2, 1), np.dtype(np.float32))
+    assert not b.matches(good, (2, 1), np.dtype(np.float64))
+    assert not b.matches(good, (1, 2), np.dtype(np.float32))
+    assert not b.matches(np.zeros((2, 1), np.float32), (2, 1), np.dtype(np.float32))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=opcore.KernelContractError,
+    reason="the cached-plan result check in opcore/dispatch.py still compares result.dtype directly; "
+    "it must call Backend.matches (or dtype_of)",
+)
+def test_repeated_calls_on_a_backend_with_its_own_dtype_objects() -> None:
+    if "owndtype" not in opcore.get_registry().backends:
+        assert opcore.register_plugin(_OwnDTypePlugin(), name="owndtype-dist").status == "loaded"
+    x = opcore.constant(np.ones((2, 1), np.float32), backend="owndtype")
+    for _ in range(3):  # the first call builds the plan, the next ones take it
+        y = opcore.negative(x) if hasattr(opcore, "negative") else opcore.get_op("Neg")(x)
+        assert y.numpy().tolist() == [[-1.0], [-1.0]]
