@@ -343,7 +343,7 @@ class OpDef:
         doc: str = "",
         stateful: bool = False,
     ) -> None:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not name.strip():
             raise OpDefinitionError(
                 f"op name {name!r} is not valid; use an identifier, optionally namespaced: 'myorg.ZeroOut'"
             )
@@ -754,7 +754,7 @@ class Registry:
     def register_backend(self, backend: Backend) -> None:
         """Register ``backend`` under its name, which must belong to the registering distribution."""
         name = backend.name
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not name.strip():
             raise PluginError(f"plugin {self._plugin!r} registers a backend with an invalid name {name!r}")
         existing = self.backends.get(name)
         if existing is backend:
