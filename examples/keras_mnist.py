@@ -28,7 +28,7 @@ def main() -> None:
     opcore.set_seed(args.seed)
     verbose = 0 if args.max_steps else 1
     results = {}
-    with opcore.backend(args.backend):
+    with opcore.use_backend(args.backend):
         sequential = keras.Sequential(
             [
                 keras.layers.Input((784,)),

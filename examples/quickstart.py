@@ -29,7 +29,7 @@ def main() -> None:
     y = x.sum(axis=1, keepdims=True)
     x_train, y_train, x_test, y_test = x[:8000], y[:8000], x[8000:], y[8000:]
 
-    with opcore.backend(args.backend):
+    with opcore.use_backend(args.backend):
         opcore.set_seed(args.seed)
         w = opcore.Variable(opcore.random_normal([2, 1], stddev=0.1), name="W")
         b = opcore.Variable(opcore.zeros([1]), name="b")

@@ -12,20 +12,34 @@
 from __future__ import annotations
 
 # The libraries on top (imported last: they use everything above).
-from opcore import datasets, errors, initializers, io, keras, layers, losses, metrics, ops, train
+from opcore import (
+    backend,
+    datasets,
+    errors,
+    initializers,
+    io,
+    keras,
+    layers,
+    losses,
+    metrics,
+    ops,
+    plugins,
+    registry,
+    train,
+)
 from opcore._context import executing_eagerly
 from opcore.autodiff import GradientTape, gradients
 from opcore.backend import (
     Backend,
     BackendInfo,
     available_backends,
-    backend,
     config,
     current_backend,
     fallback_policy,
     get_backend,
     set_default_backend,
     stats,
+    use_backend,
 )
 from opcore.dispatch import FallbackWarning
 from opcore.dtypes import (
@@ -81,8 +95,8 @@ from opcore.ops.nn import *  # noqa: F403
 from opcore.ops.random import *  # noqa: F403
 from opcore.ops.reduce import *  # noqa: F403
 from opcore.ops.train import *  # noqa: F403
-from opcore.plugins import load_plugin, plugins, register_plugin
-from opcore.registry import KernelContext, OpDef, define_op, get_registry
+from opcore.plugins import allow_overrides, ensure_loaded, list_plugins, load_plugin, register_plugin
+from opcore.registry import KernelContext, OpDef, Registry, define_op
 from opcore.session import Session
 from opcore.shapes import Shape
 from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dlpack
@@ -98,10 +112,19 @@ def get_op(name: str) -> OpDef:
     >>> opcore.get_op("MatMul").name
     'MatMul'
     """
-    from opcore.plugins import ensure_loaded
-
     ensure_loaded()
-    return get_registry().get_op(name)
+    return registry.get_registry().get_op(name)
+
+
+def get_registry() -> Registry:
+    """The process-wide registry of ops, backends and kernels, with the plugins loaded.
+
+    >>> import opcore
+    >>> "numpy" in opcore.get_registry().backends
+    True
+    """
+    ensure_loaded()
+    return registry.get_registry()
 
 
 __all__ = [
@@ -157,6 +180,7 @@ __all__ = [
     "UnknownOpError",
     "Variable",
     "as_dtype",
+    "allow_overrides",
     "available_backends",
     "backend",
     "bool_",
@@ -179,14 +203,17 @@ __all__ = [
     "int32",
     "int64",
     "int8",
+    "list_plugins",
     "load_plugin",
     "ops",
     "plugins",
     "register_plugin",
+    "registry",
     "result_type",
     "set_default_backend",
     "stats",
     "uint8",
+    "use_backend",
 ]
 __all__ += ops._broadcast.__all__
 __all__ += ops.math.__all__

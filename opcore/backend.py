@@ -5,7 +5,7 @@ not), its devices and capabilities, and how to move NumPy arrays in and out.
 Its kernels live in the registry, keyed by (op, backend, dtypes).
 
 Selection order: an explicit ``backend=`` argument, then the innermost
-``with opcore.backend(name):`` block, then :func:`set_default_backend`, then
+``with opcore.use_backend(name):`` block, then :func:`set_default_backend`, then
 the ``OPCORE_BACKEND`` environment variable, then ``"numpy"``.
 """
 
@@ -32,13 +32,13 @@ __all__ = [
     "Config",
     "FallbackPolicy",
     "available_backends",
-    "backend",
     "config",
     "current_backend",
     "fallback_policy",
     "get_backend",
     "set_default_backend",
     "stats",
+    "use_backend",
 ]
 
 FallbackPolicy = Literal["error", "warn", "allow"]
@@ -122,8 +122,27 @@ class Backend:
         return tuple(array.shape)
 
     def dtype_of(self, array: Any) -> np.dtype[Any]:
+        """The NumPy dtype of a native array (override when ``array.dtype`` is not a NumPy dtype)."""
         dt: np.dtype[Any] = np.dtype(array.dtype)
         return dt
+
+    def matches(self, array: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
+        """Whether a kernel's result is a native array of ``shape`` and NumPy ``dtype``.
+
+        Asks :meth:`shape_of` and :meth:`dtype_of` rather than reading ``.shape``
+        and ``.dtype``, so it holds for array types whose ``.dtype`` is their own
+        (a torch tensor's ``torch.float32``).
+        """
+        native = self.native_type
+        if native is not None:
+            if type(array) is not native:
+                return False
+        elif not self.is_native(array):
+            return False
+        try:
+            return self.shape_of(array) == shape and self.dtype_of(array) == dtype
+        except (TypeError, ValueError):
+            return False
 
     def __repr__(self) -> str:
         return f"<Backend {self.name!r} from {self.provider or '?'}>"
@@ -192,11 +211,11 @@ def set_default_backend(name: str) -> None:
 
 
 @contextlib.contextmanager
-def backend(name: str) -> Iterator[Backend]:
+def use_backend(name: str) -> Iterator[Backend]:
     """Run the block with ``name`` as the current backend.
 
     >>> import opcore
-    >>> with opcore.backend("numpy"):
+    >>> with opcore.use_backend("numpy"):
     ...     opcore.constant([1.0]).backend
     'numpy'
     """
@@ -226,15 +245,26 @@ def get_backend(name: str) -> Backend:
         return ready
     ensure_loaded()
     b = get_registry().get_backend(name)
-    if b is not None:
+    try:
         ok, reason = b.availability()
-        if not ok:
-            raise BackendUnavailableError(
-                f"backend {name!r} is installed but unavailable here: {reason}. "
-                "`opcore backends` lists every backend with its status."
-            )
+    except Exception as exc:
+        raise BackendUnavailableError(
+            f"backend {name!r} (from {b.provider!r}) cannot tell whether it is available: its availability() "
+            f"raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if not ok:
+        raise BackendUnavailableError(
+            f"backend {name!r} is installed but unavailable here: {reason}. "
+            "`opcore backends` lists every backend with its status."
+        )
+    try:
         b.load()
-        _ready[name] = b
+    except Exception as exc:
+        raise BackendUnavailableError(
+            f"backend {name!r} (from {b.provider!r}) failed to load: {type(exc).__name__}: {exc}. "
+            "`opcore backends` lists every backend with its status."
+        ) from exc
+    _ready[name] = b
     return b
 
 

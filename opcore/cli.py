@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from opcore.backend import available_backends
-from opcore.plugins import PluginRecord, ensure_loaded, plugins
+from opcore.plugins import PluginRecord, ensure_loaded, list_plugins
 from opcore.registry import get_registry
 
 __all__ = ["main"]
@@ -18,7 +20,7 @@ __all__ = ["main"]
 
 def _backend_rows() -> list[dict[str, Any]]:
     reg = get_registry()
-    versions = {p.distribution: p.version for p in plugins()}
+    versions = {p.distribution: p.version for p in list_plugins()}
     rows = []
     for b in available_backends():
         claimed = reg.claimed(b.name)
@@ -33,6 +35,7 @@ def _backend_rows() -> list[dict[str, Any]]:
                 "capabilities": b.capabilities,
                 "ops_with_kernels": len(claimed),
                 "kernels": sum(len(v) for v in claimed.values()),
+                "overrides": [o.describe() for o in reg.overrides if o.backend == b.name],
             }
         )
     return rows
@@ -40,7 +43,7 @@ def _backend_rows() -> list[dict[str, Any]]:
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     rows = _backend_rows()
-    records = plugins()
+    records = list_plugins()
     if args.format == "json":
         out = {"backends": rows, "plugins": [asdict(p) if args.verbose else _plugin_dict(p) for p in records]}
         print(json.dumps(out, indent=1))
@@ -55,6 +58,8 @@ def _cmd_backends(args: argparse.Namespace) -> int:
             caps = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in r["capabilities"].items())
             print(f"  {'':<10} devices: {', '.join(r['devices'])}; {caps}")
         print(f"  {'':<10} kernels: {r['kernels']} for {r['ops_with_kernels']} ops")
+        for o in r["overrides"]:
+            print(f"  {'':<10} override: {o}")
     print("plugins:")
     for p in records:
         version = f" {p.version}" if p.version else ""
@@ -88,6 +93,16 @@ def _op_rows(backend: str | None) -> list[dict[str, Any]]:
             # One entry per dtype binding; several type variables read "float32/int64" in their declared order.
             ks = reg.kernels_for(name, b)
             kernels[b] = sorted({"/".join(d.name for d in k.types) or "-" for k in ks})
+        overrides = [
+            {
+                "backend": o.backend,
+                "dtypes": "/".join(d.name for d in o.types) or "-",
+                "provider": o.provider,
+                "replaced": o.replaced,
+            }
+            for o in reg.overrides
+            if o.op == name and (not backend or o.backend == backend)
+        ]
         rows.append(
             {
                 "op": name,
@@ -96,6 +111,7 @@ def _op_rows(backend: str | None) -> list[dict[str, Any]]:
                 "signature": op.signature,
                 "type_vars": list(op.type_vars),
                 "kernels": kernels,
+                "overrides": overrides,
             }
         )
     return rows
@@ -129,6 +145,8 @@ def _cmd_ops(args: argparse.Namespace) -> int:
         print(r["signature"])
         for b, ks in r["kernels"].items():
             print(f"    {b}: {', '.join(ks) if ks else 'no kernels'}")
+        for o in r["overrides"]:
+            print(f"    override on {o['backend']} [{o['dtypes']}]: {o['provider']} replaced {o['replaced']}")
     return 0
 
 
@@ -175,7 +193,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_arguments(p)
     p.set_defaults(func=_cmd_conformance)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        status = int(args.func(args))
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (`opcore ops | head`): stop quietly, as Unix tools do.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

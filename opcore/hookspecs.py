@@ -61,9 +61,12 @@ def opcore_register_kernels(registry: Registry) -> None:
     """Register kernels: ``registry.register_kernel(op, backend, fn, dtypes)``.
 
     Called after every plugin's ops and backends are registered, so a backend
-    plugin can supply kernels for another plugin's ops. A kernel for an unknown
-    op, a dtype outside the op's allowed set, or a duplicate (op, backend,
-    dtypes) without ``override=True`` raises PluginError.
+    plugin can supply kernels for another plugin's ops. Kernels for a backend
+    that another distribution owns are registered after every owner's own. A
+    kernel for an unknown op, a dtype outside the op's allowed set, or a
+    duplicate (op, backend, dtypes) without ``override=True`` raises
+    PluginError; so does ``override=True`` from anyone but the backend's own
+    distribution, unless the user allowed it (``opcore.allow_overrides``).
     """
 
 

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import inspect
 import itertools
 import re
+import sys
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +40,7 @@ from opcore import dtypes as _dt
 from opcore.dtypes import DType
 from opcore.errors import (
     DTypeError,
+    OpcoreError,
     OpDefinitionError,
     PluginError,
     UnknownBackendError,
@@ -56,14 +60,53 @@ __all__ = [
     "KernelTable",
     "OpDef",
     "Registry",
+    "Override",
+    "add_note",
     "define_op",
     "get_registry",
+    "install_hint",
 ]
 
 _NAME_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*$")
 _ARG_RE = re.compile(r"^\s*(\w+)\s*:\s*(?:(\w+)\s*\*\s*)?(\w+)\s*$")
 _ATTR_RE = re.compile(r"^\s*(\w+)\s*:\s*(list\(\w+\)|\{[^}]*\}|\w+)(\?)?\s*(?:>=\s*(-?\d+))?\s*(?:=\s*(.+?))?\s*$")
 _ATTR_TYPES = ("int", "float", "bool", "string", "type", "shape", "list(int)", "list(float)")
+# A distribution name as PEP 508 allows it (what ``pip install NAME`` accepts).
+_DIST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+#: The built-in backend names and the distributions they belong to.
+BUILTIN_BACKENDS = {"numpy": "opcore-numpy", "opencl": "opcore-opencl", "cuda": "opcore-cuda"}
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """Attach ``note`` to ``exc`` (shown under its traceback), keeping its type and traceback.
+
+    Python 3.11+ has ``BaseException.add_note``; on 3.10 the note is stored in
+    ``__notes__`` the same way, which pytest and ``exceptiongroup`` display.
+    """
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+        return
+    notes = getattr(exc, "__notes__", None)  # pragma: no cover - Python 3.10
+    if not isinstance(notes, list):  # pragma: no cover
+        notes = []
+        try:
+            setattr(exc, "__notes__", notes)  # noqa: B010 - no such attribute before Python 3.11
+        except AttributeError:
+            return
+    notes.append(note)  # pragma: no cover
+
+
+def install_hint(provider: str) -> str:
+    """How to get the distribution ``provider``: a ``pip install`` line only for a valid name.
+
+    >>> install_hint("opcore-zero-out")
+    'pip install opcore-zero-out'
+    >>> install_hint("x; rm -rf ~")
+    "install the package that provides it ('x; rm -rf ~' is not a valid distribution name)"
+    """
+    if isinstance(provider, str) and _DIST_RE.match(provider) and len(provider) <= 200:
+        return f"pip install {provider}"
+    return f"install the package that provides it ({provider!r} is not a valid distribution name)"
 
 
 # --------------------------------------------------------------------------- signature pieces
@@ -121,12 +164,12 @@ class AttrDef:
                 raise self._bad(op, value, "one of " + ", ".join(repr(a) for a in self.allowed))
             return value
         if t == "int":
-            value = _as_int(value)
-            if value is None:
+            as_int = _as_int(value)
+            if as_int is None:
                 raise self._bad(op, value, "an int")
-            if self.minimum is not None and value < self.minimum:
+            if self.minimum is not None and as_int < self.minimum:
                 raise self._bad(op, value, f"an int >= {self.minimum}")
-            return value
+            return as_int
         if t == "float":
             if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
                 raise self._bad(op, value, "a float")
@@ -325,7 +368,7 @@ class OpDef:
         stateful: bool = False,
         aliases: Mapping[str, str] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not name.strip():
             raise OpDefinitionError(
                 f"op name {name!r} is not valid; use an identifier, optionally namespaced: 'myorg.ZeroOut'"
             )
@@ -337,6 +380,7 @@ class OpDef:
         self.attrs = {a.name: a for a in (_parse_attr(name, s) for s in attrs)}
         self.shape_fn = shape_fn
         self.dtype_fn = dtype_fn
+        self._gradient: GradFn | None = None
         self.gradient = gradient
         self.differentiable = bool(differentiable)
         self.composite = composite
@@ -395,6 +439,17 @@ class OpDef:
         if self.gradient is not None and not self.differentiable:
             raise OpDefinitionError(f"{self.name}: marked not differentiable but given a gradient")
 
+    @property
+    def gradient(self) -> GradFn | None:
+        """The gradient function; exceptions it raises name this op and its provider."""
+        return self._gradient
+
+    @gradient.setter
+    def gradient(self, fn: GradFn | None) -> None:
+        self._gradient = None if fn is None else _noted_gradient(self, fn)
+        #: The gradient function as given (without the error annotation).
+        self.gradient_impl = fn
+
     # -- introspection -------------------------------------------------------------
 
     @property
@@ -451,7 +506,12 @@ class OpDef:
     ) -> tuple[list[Shape], list[DType]]:
         """Run the shape function and dtype rule: the outputs' shapes and dtypes."""
         ctx = ShapeContext(self.name, shapes, attrs, binding)
-        result = self.shape_fn(ctx)
+        try:
+            result = self.shape_fn(ctx)
+        except Exception as exc:
+            if not isinstance(exc, OpcoreError):
+                add_note(exc, f"raised by the shape function of op {self.name!r} (from {self.provider!r})")
+            raise
         out_shapes = [result] if isinstance(result, Shape) else list(result)
         n = self.num_outputs(attrs)
         if len(out_shapes) != n:
@@ -481,6 +541,63 @@ class OpDef:
 
     def __repr__(self) -> str:
         return f"<OpDef {self.signature} v{self.version} from {self.provider}>"
+
+
+def _noted_gradient(op: OpDef, fn: GradFn) -> GradFn:
+    def gradient(*args: Any, **kwargs: Any) -> Sequence[Any]:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not isinstance(exc, OpcoreError):
+                add_note(exc, f"raised by the gradient of op {op.name!r} (from {op.provider!r})")
+            raise
+
+    gradient.__wrapped__ = fn  # type: ignore[attr-defined]
+    return gradient
+
+
+def _noted_kernel(fn: KernelFn, op: str, backend: str, provider: str) -> KernelFn:
+    """``fn``, with the op, backend and provider noted on any exception it raises."""
+
+    def note(exc: Exception) -> None:
+        if not isinstance(exc, OpcoreError):
+            add_note(exc, f"raised by the kernel of op {op!r} on backend {backend!r} (from {provider!r})")
+
+    # Unary and binary kernels (most of them) skip the *args packing on the hot path.
+    code = fn.__code__ if isinstance(fn, types.FunctionType) else None
+    nargs = -1
+    if code is not None and not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) and not fn.__defaults__:
+        nargs = code.co_argcount
+    kernel: KernelFn
+    if nargs == 2:
+
+        def kernel(ctx: Any, x: Any) -> Any:
+            try:
+                return fn(ctx, x)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    elif nargs == 3:
+
+        def kernel(ctx: Any, x: Any, y: Any) -> Any:
+            try:
+                return fn(ctx, x, y)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    else:
+
+        def kernel(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                note(exc)
+                raise
+
+    setattr(kernel, "__wrapped__", fn)  # noqa: B010 - KernelFn declares no such attribute
+    return kernel
 
 
 def _call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
@@ -514,8 +631,13 @@ class KernelDef:
     op: str
     backend: str
     types: tuple[DType, ...]
+    #: What dispatch calls: ``impl``, with exceptions annotated with the op, backend and provider.
     fn: KernelFn
     provider: str
+    #: The function the plugin registered.
+    impl: KernelFn | None = None
+    #: The provider of the kernel this one overrode, if it overrode one.
+    overrode: str = ""
 
     def describe(self, opdef: OpDef | None = None) -> str:
         if opdef is None or not opdef.type_vars:
@@ -524,6 +646,30 @@ class KernelDef:
 
 
 DTypeSpec = Any  # None/"all", "float32, float64", [dtypes], {"T": dtypes}, [{"T": dtype}]
+
+
+@dataclass(frozen=True)
+class Override:
+    """A kernel registered with ``override=True`` in place of an earlier one."""
+
+    op: str
+    backend: str
+    types: tuple[DType, ...]
+    #: The distribution whose kernel now runs, and the one whose kernel it replaced.
+    provider: str
+    replaced: str
+
+    def describe(self) -> str:
+        dts = "/".join(d.name for d in self.types) or "-"
+        return f"{self.op} on {self.backend} [{dts}]: {self.provider} replaced {self.replaced}"
+
+
+@dataclass
+class _Deferred:
+    opname: str
+    backend: str
+    kernels: list[KernelDef]
+    override: bool
 
 
 class Registry:
@@ -535,6 +681,17 @@ class Registry:
         self._kernels: dict[tuple[str, str], dict[tuple[DType, ...], KernelDef]] = {}
         self._plugin = "opcore"
         self._journal: list[tuple[str, Any]] | None = None
+        #: Backend name -> the distribution it belongs to (the built-ins, ``opcore-N`` for N,
+        #: then the first distribution that registers a name).
+        self.backend_owners: dict[str, str] = dict(BUILTIN_BACKENDS)
+        #: Distributions the user allowed to override kernels of backends they do not own.
+        self.override_allowed: set[str] = set()
+        #: Every kernel override in force, in the order they happened.
+        self.overrides: list[Override] = []
+        #: While set, kernels for a backend another distribution owns are held back
+        #: (see :meth:`take_deferred`), so that the owner's own kernels come first.
+        self.defer_foreign_kernels = False
+        self._deferred: dict[str, list[_Deferred]] = {}
         #: Incremented on every change, so caches keyed on the registry can notice.
         self.generation = 0
         #: Called after every change (dispatch drops its cached plans).
@@ -568,6 +725,11 @@ class Registry:
                 self.ops.pop(item, None)
             elif kind == "backend":
                 self.backends.pop(item, None)
+            elif kind == "owner":
+                self.backend_owners.pop(item, None)
+            elif kind == "override":
+                if item in self.overrides:
+                    self.overrides.remove(item)
             elif kind == "kernel":
                 key, types, previous = item
                 table = self._kernels.get(key, {})
@@ -610,30 +772,53 @@ class Registry:
         self._record("op", op.name)
         return op
 
-    def get_op(self, name: str) -> OpDef:
+    def get_op(self, name: str, *, provider: str | None = None) -> OpDef:
+        """The op named ``name``; ``provider`` (e.g. from a saved graph) names who defines it."""
         op = self.ops.get(name)
         if op is None:
             close = [n for n in self.ops if n.lower().rsplit(".", 1)[-1] == name.lower().rsplit(".", 1)[-1]]
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise UnknownOpError(
-                f"no op named {name!r} is registered.{hint} "
-                "`opcore ops` lists the ops; an op from a plugin needs that plugin installed."
-            )
+            if provider is not None:
+                where = f" It is provided by distribution {provider!r}: {install_hint(provider)}."
+            else:
+                where = " An op from a plugin needs that plugin installed."
+            raise UnknownOpError(f"no op named {name!r} is registered.{hint}{where} `opcore ops` lists the ops.")
         return op
 
     # -- backends ------------------------------------------------------------------------
 
     def register_backend(self, backend: Backend) -> None:
+        """Register ``backend`` under its name, which must belong to the registering distribution."""
         name = backend.name
+        if not isinstance(name, str) or not name.strip():
+            raise PluginError(f"plugin {self._plugin!r} registers a backend with an invalid name {name!r}")
         existing = self.backends.get(name)
-        if existing is not None and existing is not backend:
+        if existing is backend:
+            return
+        owner = self.backend_owners.get(name)
+        if owner is not None and owner != self._plugin:
             raise PluginError(
-                f"plugin {self._plugin!r} registers backend {name!r}, which plugin "
+                f"plugin {self._plugin!r} registers backend {name!r}, but that name belongs to distribution "
+                f"{owner!r}; a backend name belongs to one distribution. Give the backend another name."
+            )
+        if existing is not None:
+            raise PluginError(
+                f"plugin {self._plugin!r} registers backend {name!r}, which distribution "
                 f"{getattr(existing, 'provider', '?')!r} already provides"
             )
         backend.provider = self._plugin
         self.backends[name] = backend
         self._record("backend", name)
+        if owner is None:
+            self.backend_owners[name] = self._plugin
+            self._record("owner", name)
+
+    def backend_owner(self, name: str) -> str | None:
+        """The distribution a backend name belongs to (None: nobody has claimed it)."""
+        b = self.backends.get(name)
+        if b is not None:
+            return b.provider
+        return self.backend_owners.get(name)
 
     def get_backend(self, name: str) -> Backend:
         b = self.backends.get(name)
@@ -674,20 +859,59 @@ class Registry:
                 f"plugin {self._plugin!r} registers a kernel for {opname!r}, a composite op "
                 "(it runs as other ops and takes no kernel)"
             )
+        if not callable(fn):
+            raise PluginError(
+                f"plugin {self._plugin!r} registers a kernel for op {opname!r} on backend {backend!r} "
+                f"that is not callable: {fn!r}"
+            )
+        wrapped = _noted_kernel(fn, opname, backend, self._plugin)
+        kernels = [
+            KernelDef(opname, backend, opdef.type_key(b), wrapped, self._plugin, fn)
+            for b in self._expand(opdef, dtypes)
+        ]
+        pending = _Deferred(opname, backend, kernels, override)
+        if self.defer_foreign_kernels and self.backend_owner(backend) != self._plugin:
+            self._deferred.setdefault(self._plugin, []).append(pending)
+            return kernels
+        return self._add_kernels(pending)
+
+    def take_deferred(self, plugin: str) -> list[_Deferred]:
+        """Remove and return the kernel registrations held back for ``plugin``."""
+        return self._deferred.pop(plugin, [])
+
+    def apply_deferred(self, pending: list[_Deferred]) -> None:
+        """Register held-back kernels (inside the plugin's :meth:`plugin_scope`)."""
+        for p in pending:
+            self._add_kernels(p)
+
+    def _add_kernels(self, p: _Deferred) -> list[KernelDef]:
+        opdef = self.ops[p.opname]
+        owner = self.backend_owner(p.backend)
+        table = self._kernels.setdefault((p.opname, p.backend), {})
         out: list[KernelDef] = []
-        for binding in self._expand(opdef, dtypes):
-            types = opdef.type_key(binding)
-            table = self._kernels.setdefault((opname, backend), {})
-            previous = table.get(types)
-            if previous is not None and not override:
-                raise PluginError(
-                    f"plugin {self._plugin!r} registers a second kernel for op {opname!r} on backend "
-                    f"{backend!r} for {previous.describe(opdef)} (the first came from "
-                    f"{previous.provider!r}); pass override=True to replace it on purpose"
-                )
-            kd = KernelDef(opname, backend, types, fn, self._plugin)
-            table[types] = kd
-            self._record("kernel", ((opname, backend), types, previous))
+        for kd in p.kernels:
+            previous = table.get(kd.types)
+            if previous is not None:
+                if not p.override:
+                    raise PluginError(
+                        f"plugin {self._plugin!r} registers a second kernel for op {p.opname!r} on backend "
+                        f"{p.backend!r} for {previous.describe(opdef)} (the first came from "
+                        f"{previous.provider!r}); pass override=True to replace it on purpose"
+                    )
+                if self._plugin != owner and self._plugin not in self.override_allowed:
+                    raise PluginError(
+                        f"plugin {self._plugin!r} tries to override the kernel of op {p.opname!r} on backend "
+                        f"{p.backend!r} for {previous.describe(opdef)} (from {previous.provider!r}); only the "
+                        f"backend's own distribution {owner!r} may override its kernels. A user who wants this "
+                        f"opts in with opcore.plugins.allow_overrides({self._plugin!r}) before the plugins load, "
+                        f"or OPCORE_ALLOW_OVERRIDES={self._plugin}"
+                    )
+                kd = KernelDef(kd.op, kd.backend, kd.types, kd.fn, kd.provider, kd.impl, previous.provider)
+                ov = Override(p.opname, p.backend, kd.types, self._plugin, previous.provider)
+                self.overrides.append(ov)
+                self._record("override", ov)
+            table[kd.types] = kd
+            self._record("kernel", ((p.opname, p.backend), kd.types, previous))
             out.append(kd)
         return out
 

@@ -195,11 +195,11 @@ def render(reg: Any, plugin_records: Sequence[Any] = ()) -> str:
 
 def generate(output: Path = DEFAULT_OUTPUT) -> bool:
     """Write the page; returns whether the file changed."""
-    from opcore.plugins import ensure_loaded, plugins
+    from opcore.plugins import ensure_loaded, list_plugins
     from opcore.registry import get_registry
 
     ensure_loaded()
-    text = render(get_registry(), plugins())
+    text = render(get_registry(), list_plugins())
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists() and output.read_text(encoding="utf-8") == text:
         return False

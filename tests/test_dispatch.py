@@ -81,7 +81,7 @@ def test_device_without_float64_is_reported(toy: str) -> None:
 
 def test_backend_selection_order(monkeypatch: pytest.MonkeyPatch, toy: str) -> None:
     assert opcore.constant([1.0]).backend == "numpy"
-    with opcore.backend(toy):
+    with opcore.use_backend(toy):
         assert opcore.constant([1.0]).backend == toy
         assert opcore.constant([1.0], backend="numpy").backend == "numpy"
     opcore.set_default_backend(toy)

@@ -48,7 +48,7 @@ def test_broken_plugins_are_quarantined_and_opcore_still_works(plugin_dir: Path)
     code = """
 import json, opcore
 x = opcore.constant([1.0, 2.0]) + 1
-recs = {p.name: [p.status, p.error] for p in opcore.plugins()}
+recs = {p.name: [p.status, p.error] for p in opcore.list_plugins()}
 print(json.dumps({"sum": x.numpy().tolist(), "plugins": recs}))
 """
     out = _run(plugin_dir, code)

@@ -132,10 +132,7 @@ def repro_snippet(op: OpDef, prepared: Prepared, backend: str) -> str:
         parts = []
         for j, a in enumerate(items):
             n = f"x{i}_{j}" if isinstance(x, list) else f"x{i}"
-            if a.size <= 64:
-                lines.append(f"{n} = np.array({np.asarray(a).tolist()!r}, dtype={a.dtype.name!r})")
-            else:
-                lines.append(f"{n} = np.random.default_rng(0).uniform(-2, 2, {a.shape!r}).astype({a.dtype.name!r})")
+            lines.append(_array_line(n, a))
             parts.append(f"opcore.constant({n}, backend={backend!r})")
         names.append(f"[{', '.join(parts)}]" if isinstance(x, list) else parts[0])
     attrs = ", ".join(f"{k}={_py(v)}" for k, v in prepared.attrs.items())
@@ -143,6 +140,12 @@ def repro_snippet(op: OpDef, prepared: Prepared, backend: str) -> str:
     lines.append(f"out = opcore.get_op({op.name!r})({args})")
     lines.append("print(out)")
     return "\n".join(lines)
+
+
+def _array_line(name: str, a: np.ndarray) -> str:
+    if a.size <= 64:
+        return f"{name} = np.array({np.asarray(a).tolist()!r}, dtype={a.dtype.name!r})"
+    return f"{name} = np.random.default_rng(0).uniform(-2, 2, {a.shape!r}).astype({a.dtype.name!r})"
 
 
 def _py(v: Any) -> str:
@@ -192,7 +195,25 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, scale: float) 
     return ok, float(err.max(initial=0.0)), float(rel.max(initial=0.0)), f"rtol={rtol:g}, atol={atol:g}"
 
 
-def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[str, str], backend: str) -> None:
+def worst_element(actual: np.ndarray, expected: np.ndarray) -> str:
+    """Where two same-shaped arrays differ most: ``"at index (1, 2): expected 0.5, got 0.49"``."""
+    a = np.asarray(actual).astype(np.float64)
+    e = np.asarray(expected).astype(np.float64)
+    if a.shape != e.shape or a.size == 0:
+        return ""
+    with np.errstate(all="ignore"):
+        err = np.abs(a - e)
+    # A NaN or an infinity where the other side has a finite value is the worst kind of difference.
+    err = np.where(np.isnan(a) != np.isnan(e), np.inf, err)
+    err = np.where(np.isnan(err), 0.0, err)
+    idx = np.unravel_index(int(np.argmax(err)), a.shape)
+    where = tuple(int(i) for i in idx)
+    return f"at index {where}: expected {e[where].item()!r}, got {a[where].item()!r}"
+
+
+def check_forward(
+    op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[str, str], backend: str, *, graph: bool = False
+) -> None:
     """Forward values vs the reference, output shapes/dtypes vs the shape function, no input mutation."""
     before = [_to64(x) for x in prepared.host]
     snap = repro_snippet(op, prepared, backend)
@@ -235,6 +256,8 @@ def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[
                 shapes=shp,
                 repro=snap,
             )
+    if graph:
+        check_graph(op, spec, prepared, outs, backend, snap, shp)
     if spec.random:
         _check_random(op, spec, prepared, outs, backend, snap, shp)
         return
@@ -242,11 +265,73 @@ def check_forward(op: OpDef, spec: OpSpec, prepared: Prepared, binding: Mapping[
     positions = spec.compare_outputs if spec.compare_outputs is not None else range(len(outs))
     for k in positions:
         o, r = outs[k], np.asarray(ref[k])
-        ok, max_abs, max_rel, tol = compare(o.numpy(), r, o.dtype.name, spec.tolerance)
+        actual = o.numpy()
+        ok, max_abs, max_rel, tol = compare(actual, r, o.dtype.name, spec.tolerance)
+        if not ok:
+            worst = worst_element(actual, r)
+            raise CheckFailure(
+                f"output {k} differs from the reference: max abs error {max_abs:.3g}, max rel error {max_rel:.3g} ({tol})"
+                + (f"; worst element {worst}" if worst else ""),
+                check="forward",
+                max_abs=max_abs,
+                max_rel=max_rel,
+                tolerance=tol,
+                shapes=shp,
+                repro=snap,
+            )
+
+
+def check_graph(
+    op: OpDef, spec: OpSpec, prepared: Prepared, eager: Sequence[Any], backend: str, snap: str, shp: str
+) -> None:
+    """The same call through a placeholder graph and a session agrees with eager execution."""
+    g = opcore.Graph()
+    with g.as_default():
+        placeholders: list[Any] = []
+        feed: dict[Any, Any] = {}
+        for i, x in enumerate(prepared.host):
+            items = x if isinstance(x, list) else [x]
+            phs = [g.placeholder(np.asarray(a).dtype.name, np.shape(a), name=f"x{i}_{j}") for j, a in enumerate(items)]
+            feed.update(zip(phs, items))
+            placeholders.append(phs if isinstance(x, list) else phs[0])
+        try:
+            fetches = _flatten_outputs(op(*placeholders, **prepared.attrs))
+        except Exception as exc:
+            raise CheckFailure(
+                f"building the graph failed where eager execution worked: {type(exc).__name__}: {exc}",
+                check="graph",
+                shapes=shp,
+                repro=snap,
+            ) from None
+    try:
+        with opcore.Session(graph=g, backend=backend) as sess:
+            got = sess.run(fetches, feed_dict=feed)
+    except Exception as exc:
+        raise CheckFailure(
+            f"running the graph in a session failed where eager execution worked: {type(exc).__name__}: {exc}",
+            check="graph",
+            shapes=shp,
+            repro=snap,
+            traceback="".join(traceback.format_exception(exc)[-6:]),
+        ) from None
+    for k, (e, v) in enumerate(zip(eager, got)):
+        actual, expected = np.asarray(v), e.numpy()
+        if actual.shape != expected.shape or actual.dtype != expected.dtype:
+            raise CheckFailure(
+                f"output {k} of the session is {actual.shape} {actual.dtype}, eager gave {expected.shape} "
+                f"{expected.dtype}",
+                check="graph",
+                shapes=shp,
+                repro=snap,
+            )
+        if spec.random:
+            continue  # the values of a random op depend on its stream, not only on its inputs
+        ok, max_abs, max_rel, tol = compare(actual, expected, e.dtype.name, spec.tolerance)
         if not ok:
             raise CheckFailure(
-                f"output {k} differs from the reference: max abs error {max_abs:.3g}, max rel error {max_rel:.3g} ({tol})",
-                check="forward",
+                f"output {k} of the session differs from eager execution: max abs error {max_abs:.3g} ({tol}); "
+                f"worst element {worst_element(actual, expected)} (eager value as expected)",
+                check="graph",
                 max_abs=max_abs,
                 max_rel=max_rel,
                 tolerance=tol,
@@ -300,7 +385,9 @@ def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, re
 
     analytic = _tape_gradients(op, host, bound, positions, weights, backend)
     shp = shapes_text(prepared)
-    snap = repro_snippet(op, prepared, backend)
+    rtol, atol = GRAD_TOL[0] * spec.grad_tolerance, GRAD_TOL[1] * spec.grad_tolerance
+    tol_text = f"rtol={rtol:g}, atol={atol:g}"
+    snap = grad_repro_snippet(op, prepared, backend, positions, weights, tol_text)
     for pos, grads in zip(positions, analytic):
         items = host[pos] if isinstance(host[pos], list) else [host[pos]]
         for j, (x, g) in enumerate(zip(items, grads)):
@@ -316,17 +403,18 @@ def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, re
                 flat[idx] = orig
                 numeric.reshape(-1)[idx] = (up - down) / (2 * eps)
             got = np.zeros_like(x) if g is None else g
-            rtol, atol = GRAD_TOL[0] * spec.grad_tolerance, GRAD_TOL[1] * spec.grad_tolerance
             err = np.abs(got - numeric)
             if not np.all(err <= atol + rtol * np.abs(numeric)) or (g is None and np.any(numeric != 0)):
                 max_abs = float(err.max(initial=0.0))
+                worst = worst_element(got, numeric)
                 raise CheckFailure(
                     f"gradient of input {pos}{f'[{j}]' if isinstance(host[pos], list) else ''} differs from central "
-                    f"finite differences: max abs error {max_abs:.3g}"
-                    + (" (the tape returned None)" if g is None else ""),
+                    f"finite differences: max abs error {max_abs:.3g} (gradient tolerance {tol_text})"
+                    + (" (the tape returned None)" if g is None else "")
+                    + (f"; worst element {worst} (finite differences as expected)" if worst else ""),
                     check="gradient",
                     max_abs=max_abs,
-                    tolerance=f"rtol={rtol:g}, atol={atol:g}",
+                    tolerance=tol_text,
                     shapes=shp,
                     repro=snap,
                 )
@@ -341,6 +429,53 @@ def check_gradient(op: OpDef, spec: OpSpec, prepared: Prepared, backend: str, re
                         shapes=shp,
                         repro=snap,
                     )
+
+
+def grad_repro_snippet(
+    op: OpDef,
+    prepared: Prepared,
+    backend: str,
+    positions: Sequence[int],
+    weights: Mapping[int, np.ndarray],
+    tolerance: str,
+) -> str:
+    """A program that replays the gradient the check computed: the tape, the seeds and the tolerance."""
+    lines = [
+        f"# gradient check: the tape's gradients vs central finite differences in float64 ({tolerance})",
+        "import numpy as np",
+        "import opcore",
+        "",
+    ]
+    args = []
+    for i, x in enumerate(prepared.host):
+        items = x if isinstance(x, list) else [x]
+        names = []
+        for j, a in enumerate(items):
+            n = f"x{i}_{j}" if isinstance(x, list) else f"x{i}"
+            lines.append(_array_line(n, np.asarray(a).astype(np.float64) if a.dtype.kind == "f" else a))
+            names.append(n)
+        args.append(f"[{', '.join(names)}]" if isinstance(x, list) else names[0])
+    lines.append(f"inputs = [{', '.join(args)}]")
+    lines.append(
+        f"inputs = [[opcore.constant(v, backend={backend!r}) for v in x] if isinstance(x, list) "
+        f"else opcore.constant(x, backend={backend!r}) for x in inputs]"
+    )
+    for k, w in weights.items():
+        lines.append(f"w{k} = opcore.constant(np.array({np.asarray(w).tolist()!r}), backend={backend!r})")
+    attrs = "".join(f", {k}={_py(v)}" for k, v in prepared.attrs.items())
+    lines += [
+        "with opcore.GradientTape() as tape:",
+        f"    for p in {list(positions)!r}:",
+        "        tape.watch(inputs[p])",
+        f"    out = opcore.get_op({op.name!r})(*inputs{attrs})",
+        "outs = [o for item in (out if isinstance(out, (tuple, list)) else [out])",
+        "        for o in (item if isinstance(item, list) else [item])]",
+        f"grads = tape.gradient([{', '.join(f'outs[{k}]' for k in weights)}],",
+        f"                      [inputs[p] if isinstance(inputs[p], list) else [inputs[p]] for p in {list(positions)!r}],",
+        f"                      output_gradients=[{', '.join(f'w{k}' for k in weights)}])",
+        "print(grads)",
+    ]
+    return "\n".join(lines)
 
 
 def _tape_gradients(

@@ -8,6 +8,7 @@ regressed), 2 for a usage error (unknown or unavailable backend, bad xfail file)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -72,10 +73,24 @@ def execute(args: argparse.Namespace) -> int:
     report = _run_with_progress(args.backend, items, args.examples, args.quiet)
     report.options = {"ops": args.ops, "dtypes": dtypes, "examples": args.examples, "xfail_file": args.xfail_file}
     report.notes.extend(xfail_notes(xfail, items))
+    _write_outputs(report, args)  # before printing: a reader that stops early must not lose the files
+    status = 1 if report.failed else 0
     text = report.table()
-    print(text if not args.quiet else text.split("\n\n", 1)[-1])
-    _write_outputs(report, args)
-    return 1 if report.failed else 0
+    try:
+        print(text if not args.quiet else text.split("\n\n", 1)[-1])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, keeping the run's exit status.
+        _silence_stdout()
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _run_with_progress(backend: str, items: list[Item], examples: int, quiet: bool) -> Report:

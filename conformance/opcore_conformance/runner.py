@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import opcore
-from opcore.plugins import conformance_specs, ensure_loaded, plugins
+from opcore.plugins import conformance_specs, ensure_loaded, list_plugins
 from opcore.registry import OpDef, get_registry
 from opcore_conformance import checks
 from opcore_conformance.claims import backend_claims
@@ -366,7 +366,7 @@ def run_item(item: Item, max_examples: int = DEFAULT_EXAMPLES) -> Result:
             res.verdict = "not-claimed"
             return res
         try:
-            res.cases = _run_cases(op, spec, item, max_examples)
+            _run_cases(op, spec, item, max_examples, res)
             rng = np.random.default_rng(7)
             for inv in spec.invalid:
                 checks.check_invalid(op, inv, item.binding, item.backend, rng)
@@ -415,30 +415,33 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _run_cases(op: OpDef, spec: OpSpec, item: Item, max_examples: int) -> int:
+def _run_cases(op: OpDef, spec: OpSpec, item: Item, max_examples: int, res: Result) -> None:
+    """Run the fixed and drawn cases; ``res.cases`` counts every case run, a failing one included.
+
+    The first case also runs through a placeholder graph and a session, and must
+    agree with eager execution.
+    """
     rng = np.random.default_rng(0)
     is_f64 = all(v == "float64" or not v.startswith("float") for v in item.binding.values()) and any(
         v == "float64" for v in item.binding.values()
     )
     do_grad = op.differentiable and not spec.random and is_f64
     ref_backend = REFERENCE_BACKEND if REFERENCE_BACKEND in get_registry().backends else None
-    count = 0
-
+    res.cases = 0
     backend = opcore.get_backend(item.backend)
     type_attrs = [k for k, a in op.attrs.items() if a.type == "type"]
 
     def one(case: Any) -> None:
-        nonlocal count
         # A case whose dtype attribute (Cast's DstT) names a dtype the device cannot hold
         # tests the device, not the kernel: skip it (the item's own dtypes were checked).
         for k in type_attrs:
             if k in case.attrs and not backend.supports(opcore.as_dtype(case.attrs[k]))[0]:
                 return
         prepared = checks.prepare(op, spec, case, item.binding, rng)
-        checks.check_forward(op, spec, prepared, item.binding, item.backend)
+        res.cases += 1
+        checks.check_forward(op, spec, prepared, item.binding, item.backend, graph=res.cases == 1)
         if do_grad and case.grad and _small(prepared.host):
             checks.check_gradient(op, spec, prepared, item.backend, ref_backend)
-        count += 1
 
     for case in spec.examples:
         one(case)
@@ -470,7 +473,6 @@ def _run_cases(op: OpDef, spec: OpSpec, item: Item, max_examples: int) -> int:
             if failure:
                 raise failure[0] from None
             raise exc
-    return count
 
 
 def _small(host: Iterable[Any]) -> bool:
@@ -530,7 +532,7 @@ def run_plan(
     reg = get_registry()
     b = reg.get_backend(backend)
     report.provider = b.provider
-    report.provider_version = next((p.version for p in plugins() if p.distribution == b.provider), "")
+    report.provider_version = next((p.version for p in list_plugins() if p.distribution == b.provider), "")
     try:
         report.devices, report.capabilities = list(b.devices()), dict(b.capabilities())
     except Exception as exc:  # a backend's own probe failing is noted, never fatal here

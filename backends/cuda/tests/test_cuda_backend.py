@@ -31,7 +31,7 @@ def test_listing_never_fails_and_reports_the_reason() -> None:
 
 
 def test_plugin_load_imports_no_cupy() -> None:
-    code = "import sys, opcore; opcore.plugins(); print('cupy' in sys.modules)"
+    code = "import sys, opcore; opcore.list_plugins(); print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 

@@ -37,7 +37,7 @@ def test_without_an_icd_opcore_and_numpy_still_work_and_the_reason_is_shown() ->
 
 
 def test_loading_the_plugin_does_not_import_pyopencl() -> None:
-    out = _run("import sys, opcore; opcore.get_op('Add'); opcore.plugins(); print('pyopencl' in sys.modules)")
+    out = _run("import sys, opcore; opcore.get_op('Add'); opcore.list_plugins(); print('pyopencl' in sys.modules)")
     assert out.stdout.strip() == "False", out.stderr
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not opcore.get_backend("opencl").availability()[
 
 def _run(backend: str, name: str, inputs: list[np.ndarray], attrs: dict[str, Any]) -> list[np.ndarray]:
     tensors = [opcore.constant(x, backend=backend) for x in inputs]
-    with opcore.backend(backend):
+    with opcore.use_backend(backend):
         out = opcore.get_op(name)(*tensors, **attrs)
     return [np.asarray(o.numpy()) for o in (out if isinstance(out, (list, tuple)) else [out])]
 

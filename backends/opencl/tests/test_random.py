@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not opcore.get_backend("opencl").availability()[
 
 def _op(name: str, *inputs: Any, **attrs: Any) -> np.ndarray:
     tensors = [opcore.constant(x, backend="opencl") for x in inputs]
-    with opcore.backend("opencl"):
+    with opcore.use_backend("opencl"):
         return np.asarray(opcore.get_op(name)(*tensors, **attrs).numpy())
 
 

@@ -12,7 +12,7 @@ from opcore_conformance import run
 def test_registered_through_its_entry_point() -> None:
     info = {b.name: b for b in opcore.available_backends()}["numexpr"]
     assert info.available and info.provider == "opcore-numexpr"
-    assert [p.distribution for p in opcore.plugins() if p.name == "numexpr"] == ["opcore-numexpr"]
+    assert [p.distribution for p in opcore.list_plugins() if p.name == "numexpr"] == ["opcore-numexpr"]
 
 
 @pytest.mark.parametrize("dtype", [opcore.float32, opcore.float64])

@@ -12,7 +12,7 @@ from opcore_conformance import run
 def test_registered_through_its_entry_point() -> None:
     op = opcore.get_op("myorg.ZeroOut")
     assert op.provider == "opcore-zero-out"
-    assert [p.name for p in opcore.plugins() if p.status == "loaded"].count("zero_out") == 1
+    assert [p.name for p in opcore.list_plugins() if p.status == "loaded"].count("zero_out") == 1
 
 
 def test_zero_out_keeps_first_element() -> None:
