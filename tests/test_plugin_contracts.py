@@ -449,12 +449,6 @@ def test_result_checks_ask_the_backend_for_the_dtype() -> None:
     assert not b.matches(np.zeros((2, 1), np.float32), (2, 1), np.dtype(np.float32))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=opcore.KernelContractError,
-    reason="the cached-plan result check in opcore/dispatch.py still compares result.dtype directly; "
-    "it must call Backend.matches (or dtype_of)",
-)
 def test_repeated_calls_on_a_backend_with_its_own_dtype_objects() -> None:
     if "owndtype" not in opcore.get_registry().backends:
         assert opcore.register_plugin(_OwnDTypePlugin(), name="owndtype-dist").status == "loaded"
