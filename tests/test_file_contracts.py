@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -45,7 +46,7 @@ def _saved_checkpoint(path: Path) -> opcore.Graph:
 
 
 def test_eight_threads_saving_to_one_path_all_succeed(tmp_path: Path) -> None:
-    g, x, y = _graph()
+    g, _, y = _graph()
     path = tmp_path / "shared.ckpt"
     errors: list[BaseException] = []
     start = threading.Barrier(8)
@@ -220,8 +221,6 @@ def _rewrite_graph_json(path: Path, text: str) -> None:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     meta["opcore.graph"] = text
     digests = {k: tensor_digest(a) for k, a in tensors.items()}
-    import hashlib
-
     digests["opcore.graph"] = hashlib.sha256(text.encode()).hexdigest()
     meta["opcore.sha256"] = json.dumps(digests)
     save_file(tensors, str(path), metadata=meta)
@@ -354,7 +353,21 @@ def _rewrite_architecture(path: Path, edit: Callable[[dict[str, Any]], None]) ->
     arch = json.loads(meta["opcore.keras.model"])
     edit(arch)
     meta["opcore.keras.model"] = json.dumps(arch)
+    digests = json.loads(meta["opcore.keras.sha256"])
+    digests["opcore.keras.model"] = hashlib.sha256(meta["opcore.keras.model"].encode()).hexdigest()
+    meta["opcore.keras.sha256"] = json.dumps(digests)
     save_file(tensors, str(path), metadata=meta)
+
+
+def test_changed_keras_architecture_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    model = keras.Sequential([keras.layers.Input(shape=(4,)), keras.layers.Dense(3, activation="relu")])
+    model.save(str(path))
+    raw = path.read_bytes()
+    assert raw.count(b"relu") == 1
+    path.write_bytes(raw.replace(b"relu", b"selu"))  # one bit: a different model, same weights
+    with pytest.raises(opcore.CheckpointError, match="the architecture fails its sha256 checksum"):
+        keras.models.load_model(str(path))
 
 
 def test_load_model_checks_weights_against_the_file_before_allocating(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ File layout (a standard safetensors file, readable by any safetensors tool):
   config lists each layer's class name and ``get_config()`` and, for functional
   models, the inputs and the recorded layer calls;
 - metadata ``"opcore.keras.sha256"``: JSON ``{tensor key: sha256 of its bytes}``,
-  so a damaged file is detected rather than loaded.
+  plus ``{"opcore.keras.model": sha256 of the architecture JSON}``, so a
+  damaged file is detected rather than loaded (files written before the
+  architecture digest existed load without that check).
 
 Writes go to a temporary file that is fsynced and renamed over the target, so
 a crash leaves the previous file intact. Loading never executes code (no pickle).
@@ -185,7 +187,9 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             "layers must return plain str/int/float/bool/list/dict values from get_config()"
         ) from None
     tensors = {_weight_key(i, v): np.asarray(v.numpy(), order="C") for i, v in enumerate(model.weights)}
-    metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps({k: _digest(a) for k, a in tensors.items()})}
+    digests = {k: _digest(a) for k, a in tensors.items()}
+    digests[_ARCH_KEY] = hashlib.sha256(arch_text.encode()).hexdigest()
+    metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps(digests)}
     try:
         with atomic_write(target) as tmp:
             save_file(tensors, tmp, metadata=metadata)
@@ -218,8 +222,11 @@ def load_model(path: str | os.PathLike[str], custom_objects: dict[str, Any] | No
         ) from None
     if _ARCH_KEY not in meta:
         raise CheckpointError(f"{p} is a safetensors file but not an opcore Keras model (no {_ARCH_KEY!r} metadata)")
-    arch = parse_json(meta[_ARCH_KEY], f"the architecture in model file {p}")
     digests = parse_json(meta.get(_DIGEST_KEY, "{}"), f"the checksums in model file {p}")
+    arch_digest = digests.pop(_ARCH_KEY, None) if isinstance(digests, dict) else None
+    if arch_digest is not None and arch_digest != hashlib.sha256(meta[_ARCH_KEY].encode()).hexdigest():
+        raise CheckpointError(f"model file {p} is corrupt: the architecture fails its sha256 checksum")
+    arch = parse_json(meta[_ARCH_KEY], f"the architecture in model file {p}")
     if not isinstance(arch, dict) or arch.get("format") != FORMAT:
         raise CheckpointError(
             f"model file {p}: unknown format {arch.get('format') if isinstance(arch, dict) else arch!r}"
