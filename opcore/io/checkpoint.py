@@ -151,7 +151,7 @@ def _check_graph(meta: Any, consts: dict[str, np.ndarray]) -> list[dict[str, Any
         if name in earlier:
             raise CheckpointError(f"{where}: the name is used by node #{earlier[name]} too")
         kind = entry.get("kind")
-        if kind not in _NODE_FIELDS:
+        if not isinstance(kind, str) or kind not in _NODE_FIELDS:
             raise CheckpointError(f"{where}: unknown node kind {kind!r}; known: {', '.join(_NODE_FIELDS)}")
         expect_keys(entry, *_NODE_FIELDS[kind], where)
         for i, ctrl in enumerate(expect(entry.get("control_inputs", []), list, f"{where}: 'control_inputs'")):
