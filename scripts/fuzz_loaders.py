@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import hashlib
 import json
 import resource
@@ -187,15 +188,15 @@ def mutate_json(text: str, mutations: list[tuple[str, int, Any]]) -> str:
             i = pick % (len(raw) + 1)
             return raw[:i] + str(value)[:8] + raw[i + (pick >> 8) % 4 :]
         if not path:
-            doc = value if op == "replace" else [doc] if op == "nest" else doc
+            doc = copy.deepcopy(value) if op == "replace" else [doc] if op == "nest" else doc
             continue
         parent, key = _get(doc, path[:-1]), path[-1]
         if op == "replace":
-            parent[key] = value
+            parent[key] = copy.deepcopy(value)  # never share one object between two places
         elif op == "delete":
             del parent[key]
         elif op == "duplicate" and isinstance(parent, list):
-            parent.insert(key, parent[key])
+            parent.insert(key, copy.deepcopy(parent[key]))
         elif op == "swap" and isinstance(parent, list) and len(parent) > 1:
             other = (key + 1 + (pick >> 16)) % len(parent)
             parent[key], parent[other] = parent[other], parent[key]
