@@ -1,27 +1,33 @@
 """Checkpoints: a graph's variables in safetensors, the graph itself as versioned JSON.
 
 One file holds both: the variables (and graph constants) as safetensors
-tensors, the graph as JSON in the safetensors metadata. The file is written
-atomically, so a crash during a save leaves the previous checkpoint intact.
-Loading never executes code: it parses JSON and reads raw tensors, and every
-op a graph names must be installed (the error names the op and the
-distribution that provided it).
+tensors, the graph as JSON in the safetensors metadata, and a sha256 digest
+of every tensor (over its dtype, shape and bytes) and of the graph JSON, so
+that a damaged file is an error rather than different weights. The file is
+written atomically, so a crash during a save leaves the previous checkpoint
+intact. Loading never executes code: it parses JSON (with bounded nesting),
+checks every field of the graph before building any node, and reads raw
+tensors; every op a graph names must be installed (the error names the op
+and the distribution that provided it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from opcore import dtypes as _dt
 from opcore.dtypes import DType
-from opcore.errors import CheckpointError, OpcoreError
+from opcore.errors import CheckpointError, DTypeError, OpcoreError
 from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default_graph
-from opcore.io.atomic import atomic_write
+from opcore.io._json import expect, expect_bool, expect_int, expect_keys, expect_str, parse_json
+from opcore.io.atomic import atomic_write, remove_stale_temporaries
 from opcore.plugins import ensure_loaded
 from opcore.registry import get_registry
 from opcore.shapes import Shape
@@ -30,6 +36,11 @@ __all__ = ["Saver", "export_graph", "import_graph", "import_meta_graph"]
 
 FORMAT = "opcore.graph"
 FORMAT_VERSION = 1
+#: Written in the metadata key ``opcore.checkpoint``; files marked "1" predate digests and still load.
+CHECKPOINT_VERSION = "2"
+_MARK_KEY = "opcore.checkpoint"
+_GRAPH_KEY = "opcore.graph"
+_DIGEST_KEY = "opcore.sha256"
 _VAR_PREFIX = "variable:"
 _CONST_PREFIX = "const:"
 
@@ -84,52 +95,208 @@ def export_graph(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return meta, consts
 
 
-def import_graph(meta: dict[str, Any], consts: dict[str, np.ndarray], graph: Graph | None = None) -> Graph:
-    """Rebuild a graph from :func:`export_graph`'s output (into ``graph`` or the default graph)."""
-    ensure_loaded()
+_NODE_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    # kind: (required fields, optional fields)
+    "op": ({"name", "kind", "op", "op_version", "provider", "attrs", "inputs"}, {"control_inputs"}),
+    "placeholder": ({"name", "kind", "dtype", "shape"}, {"control_inputs"}),
+    "const": ({"name", "kind"}, {"control_inputs"}),
+    "variable": ({"name", "kind", "variable", "trainable", "initial_value"}, {"control_inputs"}),
+    "assign": ({"name", "kind", "variable", "inputs"}, {"control_inputs"}),
+    "group": ({"name", "kind"}, {"control_inputs"}),
+}
+#: Most outputs one node of a loaded graph may declare, and the highest rank of a placeholder.
+MAX_OUTPUTS = 4096
+MAX_RANK = 64
+
+
+def _check_ref(ref: Any, what: str, earlier: dict[str, int]) -> None:
+    """A tensor reference ``[node name, output index]`` to a node defined before this one."""
+    expect(ref, list, what)
+    if len(ref) != 2:
+        raise CheckpointError(f"{what} must be [node name, output index], found {ref!r}")
+    name = expect_str(ref[0], f"{what}: the node name")
+    expect_int(ref[1], f"{what}: the output index", 0, MAX_OUTPUTS - 1)
+    if name not in earlier:
+        raise CheckpointError(f"{what} refers to node {name!r}, which is not defined before it (missing, or a cycle)")
+
+
+def _check_graph(meta: Any, consts: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Check the whole structure of a graph's JSON before anything is built; return its node entries.
+
+    Every field's type and range is checked; references must point to nodes
+    defined earlier (so a graph with a cycle is refused); every op must be
+    installed at the recorded version.
+    """
+    expect(meta, dict, "the graph")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"not an opcore graph (format {meta.get('format')!r})")
+        raise CheckpointError(f"not an opcore graph (format {meta.get('format')!r}, expected {FORMAT!r})")
     if meta.get("version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"graph format version {meta.get('version')} is not supported (this opcore reads version {FORMAT_VERSION})"
+            f"graph format version {meta.get('version')!r} is not supported (this opcore reads version "
+            f"{FORMAT_VERSION})"
         )
-    g = graph if graph is not None else get_default_graph()
+    expect_keys(meta, {"format", "version", "nodes"}, set(), "the graph")
+    nodes: list[dict[str, Any]] = expect(meta["nodes"], list, "the graph's 'nodes'")
     reg = get_registry()
-    by_name: dict[str, Node] = {}
-    variables: dict[str, GraphVariable] = {}
-
-    def tensor(ref: Any) -> SymbolicTensor:
-        try:
-            name, index = ref
-            return by_name[name].outputs[int(index)]
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise CheckpointError(f"graph refers to a missing tensor {ref!r}") from None
-
-    for entry in meta["nodes"]:
-        kind, name = entry["kind"], entry["name"]
+    earlier: dict[str, int] = {}
+    variables: set[str] = set()
+    for position, entry in enumerate(nodes):
+        where = f"node #{position}"
+        expect(entry, dict, where)
+        name = expect_str(entry.get("name"), f"{where}: 'name'")
+        where = f"node #{position} ({name!r})"
+        if not name or ":" in name or name != name.strip("/"):
+            raise CheckpointError(f"{where}: a node name must be non-empty, without ':' and without a leading or "
+                                  "trailing '/'")  # fmt: skip
+        if name in earlier:
+            raise CheckpointError(f"{where}: the name is used by node #{earlier[name]} too")
+        kind = entry.get("kind")
+        if not isinstance(kind, str) or kind not in _NODE_FIELDS:
+            raise CheckpointError(f"{where}: unknown node kind {kind!r}; known: {', '.join(_NODE_FIELDS)}")
+        expect_keys(entry, *_NODE_FIELDS[kind], where)
+        for i, ctrl in enumerate(expect(entry.get("control_inputs", []), list, f"{where}: 'control_inputs'")):
+            ctrl = expect_str(ctrl, f"{where}: control input #{i}")
+            if ctrl not in earlier:
+                raise CheckpointError(
+                    f"{where} depends on node {ctrl!r}, which is not defined before it (missing, or a cycle)"
+                )
         if kind == "op":
-            op = reg.ops.get(entry["op"])
+            op_name = expect_str(entry["op"], f"{where}: 'op'")
+            version = expect_int(entry["op_version"], f"{where}: 'op_version'", 1, 2**31)
+            provider = expect_str(entry["provider"], f"{where}: 'provider'")
+            expect(entry["attrs"], dict, f"{where}: 'attrs'")
+            op = reg.ops.get(op_name)
             if op is None:
                 raise CheckpointError(
-                    f"the graph needs op {entry['op']!r} (node {name!r}), provided by distribution "
-                    f"{entry.get('provider', '?')!r}, which is not installed here: pip install {entry.get('provider', '?')}"
+                    f"the graph needs op {op_name!r} (node {name!r}), provided by distribution "
+                    f"{provider!r}, which is not installed here: pip install {provider}"
                 )
-            if op.version != entry.get("op_version", 1):
+            if op.version != version:
                 raise CheckpointError(
-                    f"the graph was saved with version {entry.get('op_version')} of op {op.name!r}; "
+                    f"the graph was saved with version {version} of op {op.name!r}; "
                     f"the installed {op.provider} provides version {op.version}"
                 )
-            inputs = [[tensor(r) for r in i] if i and isinstance(i[0], list) else tensor(i) for i in entry["inputs"]]
-            node = _rebuild_op(g, op, name, inputs, entry.get("attrs", {}))
+            inputs = expect(entry["inputs"], list, f"{where}: 'inputs'")
+            if len(inputs) != len(op.inputs):
+                raise CheckpointError(
+                    f"{where}: op {op.name} takes {len(op.inputs)} input(s), the file gives {len(inputs)}"
+                )
+            for arg, item in zip(op.inputs, inputs):
+                what = f"{where}: input {arg.name!r}"
+                if arg.variadic:
+                    for j, ref in enumerate(expect(item, list, what)):
+                        _check_ref(ref, f"{what} #{j}", earlier)
+                else:
+                    _check_ref(item, what, earlier)
         elif kind == "placeholder":
-            node = g.placeholder(entry["dtype"], entry["shape"], name).node
+            _check_dtype(entry["dtype"], f"{where}: 'dtype'")
+            shape = entry["shape"]
+            if shape is not None:
+                expect(shape, list, f"{where}: 'shape'")
+                if len(shape) > MAX_RANK:
+                    raise CheckpointError(f"{where}: 'shape' has rank {len(shape)}; at most {MAX_RANK} is allowed")
+                for i, dim in enumerate(shape):
+                    if dim is not None:
+                        expect_int(dim, f"{where}: dimension {i} of 'shape'")
         elif kind == "const":
             key = _CONST_PREFIX + name
             if key not in consts:
                 raise CheckpointError(f"constant {name!r} is missing from the checkpoint")
-            node = g.constant(consts[key], _dt.as_dtype(consts[key].dtype), name).node
+            _check_dtype(consts[key].dtype, f"{where}: the constant's dtype")
         elif kind == "variable":
-            init = tensor(entry["initial_value"])
+            var_name = expect_str(entry["variable"], f"{where}: 'variable'")
+            if var_name in variables:
+                raise CheckpointError(f"{where}: variable {var_name!r} is defined twice")
+            variables.add(var_name)
+            expect_bool(entry["trainable"], f"{where}: 'trainable'")
+            _check_ref(entry["initial_value"], f"{where}: 'initial_value'", earlier)
+        elif kind == "assign":
+            var_name = expect_str(entry["variable"], f"{where}: 'variable'")
+            if var_name not in variables:
+                raise CheckpointError(f"assignment {name!r} to unknown variable {var_name!r}")
+            inputs = expect(entry["inputs"], list, f"{where}: 'inputs'")
+            if len(inputs) != 1:
+                raise CheckpointError(f"{where}: an assignment takes exactly one input, the file gives {len(inputs)}")
+            _check_ref(inputs[0], f"{where}: input", earlier)
+        earlier[name] = position
+    return nodes
+
+
+def _check_dtype(value: Any, what: str) -> DType:
+    try:
+        return _dt.as_dtype(value if isinstance(value, np.dtype) else expect_str(value, what, 64))
+    except DTypeError as exc:
+        raise CheckpointError(f"{what}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _all_or_nothing(g: Graph) -> Iterator[None]:
+    """On any exception, take ``g`` back to its state on entry (nodes, names, variables)."""
+    n_nodes, n_vars = len(g.nodes), len(g.variables)
+    names, counters = set(g._names), set(g._counts)
+    try:
+        yield
+    except BaseException:
+        del g.nodes[n_nodes:]
+        del g.variables[n_vars:]
+        g._names.intersection_update(names)
+        for key in set(g._counts) - counters:
+            del g._counts[key]
+        raise
+
+
+def import_graph(meta: dict[str, Any], consts: dict[str, np.ndarray], graph: Graph | None = None) -> Graph:
+    """Rebuild a graph from :func:`export_graph`'s output (into ``graph`` or the default graph).
+
+    All or nothing: the whole structure is checked before the first node is
+    added, and if building still fails, ``graph`` is left exactly as it was.
+    Any problem raises :class:`~opcore.errors.CheckpointError` naming it.
+    """
+    ensure_loaded()
+    entries = _check_graph(meta, consts)
+    g = graph if graph is not None else get_default_graph()
+    taken = [e["name"] for e in entries if e["name"] in g._names]
+    if taken:
+        raise CheckpointError(
+            f"the graph cannot be imported: node name(s) {', '.join(map(repr, taken[:5]))} already exist in the "
+            "target graph; import into a fresh opcore.Graph()"
+        )
+    with _all_or_nothing(g):
+        _build(g, entries, consts)
+    return g
+
+
+def _build(g: Graph, entries: list[dict[str, Any]], consts: dict[str, np.ndarray]) -> None:
+    reg = get_registry()
+    by_name: dict[str, Node] = {}
+    variables: dict[str, GraphVariable] = {}
+
+    def tensor(ref: list[Any], what: str) -> SymbolicTensor:
+        node, index = by_name[ref[0]], int(ref[1])
+        if index >= len(node.outputs):
+            raise CheckpointError(f"{what} refers to output {index} of node {ref[0]!r}, which has {len(node.outputs)}")
+        return node.outputs[index]
+
+    for entry in entries:
+        kind, name = entry["kind"], entry["name"]
+        where = f"node {name!r}"
+        node: Node
+        if kind == "op":
+            op = reg.ops[entry["op"]]
+            inputs = [
+                [tensor(r, where) for r in item] if arg.variadic else tensor(item, where)
+                for arg, item in zip(op.inputs, entry["inputs"])
+            ]
+            node = _rebuild_op(g, op, name, inputs, entry["attrs"])
+        elif kind == "placeholder":
+            node = g.placeholder(entry["dtype"], entry["shape"], name).node
+        elif kind == "const":
+            value = consts[_CONST_PREFIX + name]
+            node = g.constant(value, _dt.as_dtype(value.dtype), name).node
+        elif kind == "variable":
+            init = tensor(entry["initial_value"], where)
+            if not init.shape.is_fully_defined:
+                raise CheckpointError(f"{where}: the initial value's shape {init.shape} must be known")
             var = GraphVariable.__new__(GraphVariable)
             var.graph, var.name, var.trainable, var.initial_value = g, entry["variable"], entry["trainable"], init
             node = g._new_node("variable", name)
@@ -140,35 +307,41 @@ def import_graph(meta: dict[str, Any], consts: dict[str, np.ndarray], graph: Gra
             variables[var.name] = var
             g.variables.append(var)
         elif kind == "assign":
-            var = variables.get(entry["variable"])  # type: ignore[assignment]
-            if var is None:
-                raise CheckpointError(f"assignment {name!r} to unknown variable {entry['variable']!r}")
-            out = g._assign(var, tensor(entry["inputs"][0]), name)
+            var = variables[entry["variable"]]
+            try:
+                out = g._assign(var, tensor(entry["inputs"][0], where), name)
+            except OpcoreError as exc:
+                raise CheckpointError(f"{where}: {exc}") from None
             node = out.node
             if not hasattr(var, "initializer"):
                 var.initializer = out
-        elif kind == "group":
-            node = g.group([], name)
         else:
-            raise CheckpointError(f"unknown node kind {kind!r} (node {name!r})")
+            node = g.group([], name)
         if node.name != name:
             raise CheckpointError(f"node name {name!r} clashes with an existing node of the graph")
+        node.control_inputs.extend(by_name[c] for c in entry.get("control_inputs", []))
         by_name[name] = node
-    for entry in meta["nodes"]:
-        for ctrl in entry.get("control_inputs", []):
-            if ctrl not in by_name:
-                raise CheckpointError(f"node {entry['name']!r} depends on missing node {ctrl!r}")
-            by_name[entry["name"]].control_inputs.append(by_name[ctrl])
-    return g
+    for var in variables.values():
+        if not hasattr(var, "initializer"):
+            raise CheckpointError(f"variable {var.name!r} has no initializer (assign node) in the graph")
 
 
 def _rebuild_op(g: Graph, op: Any, name: str, inputs: list[Any], attrs: dict[str, Any]) -> Node:
     from opcore.dispatch import bind_type_vars
 
-    bound = op.bind_attrs(attrs)
-    binding = bind_type_vars(op, inputs, bound)
-    shapes = {a.name: [t.shape for t in i] if a.variadic else i.shape for a, i in zip(op.inputs, inputs)}
-    out_shapes, out_dtypes = op.infer(shapes, binding, bound)
+    where = f"node {name!r} (op {op.name})"
+    try:
+        bound = op.bind_attrs(attrs)
+        n_outputs = op.num_outputs(bound)
+        if not 0 <= n_outputs <= MAX_OUTPUTS:
+            raise CheckpointError(f"{where} declares {n_outputs} outputs; at most {MAX_OUTPUTS} are allowed")
+        binding = bind_type_vars(op, inputs, bound)
+        shapes = {a.name: [t.shape for t in i] if a.variadic else i.shape for a, i in zip(op.inputs, inputs)}
+        out_shapes, out_dtypes = op.infer(shapes, binding, bound)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # the op's own checks and shape function, given the file's attributes
+        raise CheckpointError(f"{where} cannot be rebuilt from the file: {type(exc).__name__}: {exc}") from exc
     node = g._new_node("op", name, op)
     node.inputs, node.attrs, node.binding = inputs, bound, binding
     node.outputs = [SymbolicTensor(node, i, d, s) for i, (s, d) in enumerate(zip(out_shapes, out_dtypes))]
@@ -178,34 +351,62 @@ def _rebuild_op(g: Graph, op: Any, name: str, inputs: list[Any], attrs: dict[str
 # --------------------------------------------------------------------------- files
 
 
+def tensor_digest(arr: np.ndarray) -> str:
+    """sha256 of a tensor's dtype, shape and bytes: a changed bit, dtype or shape changes it."""
+    h = hashlib.sha256(f"{arr.dtype.name}{list(arr.shape)}".encode())
+    h.update(np.ascontiguousarray(arr).data)
+    return h.hexdigest()
+
+
 def _read(path: str) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    """The metadata and tensors of an opcore checkpoint, after checking its digests."""
+    from safetensors import SafetensorError, safe_open
 
-    if not os.path.exists(path):
-        raise CheckpointError(f"no checkpoint at {path!r}")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"no checkpoint at {path!r}" + (" (it is a folder)" if os.path.isdir(path) else ""))
+    remove_stale_temporaries(path)
     try:
-        from safetensors import safe_open
-
         with safe_open(path, framework="numpy") as f:
             metadata = dict(f.metadata() or {})
-        tensors = load_file(path)
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path!r} is corrupted or truncated: {exc}") from None
+    mark = metadata.get(_MARK_KEY)
+    if mark not in ("1", CHECKPOINT_VERSION):
+        raise CheckpointError(
+            f"{path!r} is not an opcore checkpoint this version reads (marker {mark!r}; reads '1' and "
+            f"{CHECKPOINT_VERSION!r})"
+        )
+    if mark == "1" and _DIGEST_KEY not in metadata:
+        return metadata, tensors  # written before checkpoints carried digests
+    _verify_digests(path, metadata, tensors)
     return metadata, tensors
 
 
-def _meta_from(path: str, metadata: dict[str, str]) -> dict[str, Any]:
-    raw = metadata.get("opcore.graph")
+def _verify_digests(path: str, metadata: dict[str, str], tensors: dict[str, np.ndarray]) -> None:
+    if _DIGEST_KEY not in metadata:
+        raise CheckpointError(f"checkpoint {path!r} is corrupted: its sha256 digests are missing")
+    digests = parse_json(metadata[_DIGEST_KEY], f"the digests of checkpoint {path!r}")
+    expect(digests, dict, f"the digests of checkpoint {path!r}")
+    covered = set(tensors) | ({_GRAPH_KEY} if _GRAPH_KEY in metadata else set())
+    if set(digests) != covered:
+        raise CheckpointError(
+            f"checkpoint {path!r} is corrupted: its digest list does not match its contents "
+            f"(missing {sorted(covered - set(digests))[:5]}, unexpected {sorted(set(digests) - covered)[:5]})"
+        )
+    graph_text = metadata.get(_GRAPH_KEY)
+    if graph_text is not None and digests[_GRAPH_KEY] != hashlib.sha256(graph_text.encode()).hexdigest():
+        raise CheckpointError(f"checkpoint {path!r} is corrupted: the graph fails its sha256 digest")
+    for key, arr in tensors.items():
+        if digests[key] != tensor_digest(arr):
+            raise CheckpointError(f"checkpoint {path!r} is corrupted: tensor {key!r} fails its sha256 digest")
+
+
+def _meta_from(path: str, metadata: dict[str, str]) -> Any:
+    raw = metadata.get(_GRAPH_KEY)
     if raw is None:
         raise CheckpointError(f"checkpoint {path!r} holds no graph (it was saved with write_meta_graph=False)")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"the graph in checkpoint {path!r} is not valid JSON: {exc}") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"the graph in checkpoint {path!r} is not a JSON object")
-    return meta
+    return parse_json(raw, f"the graph in checkpoint {path!r}")
 
 
 class Saver:
@@ -214,6 +415,8 @@ class Saver:
     ``saver.save(sess, "model.ckpt")`` writes one file, ``model.ckpt``;
     ``saver.restore(sess, "model.ckpt")`` loads the variables back;
     ``opcore.train.import_meta_graph("model.ckpt")`` rebuilds the graph first.
+    Every tensor and the graph carry a sha256 digest: a damaged file raises
+    :class:`~opcore.errors.CheckpointError` instead of restoring altered values.
     """
 
     def __init__(self, var_list: Sequence[GraphVariable] | None = None, graph: Graph | None = None) -> None:
@@ -226,16 +429,25 @@ class Saver:
         return list((self._graph or sess.graph).variables)
 
     def save(self, sess: Any, save_path: str, write_meta_graph: bool = True) -> str:
+        """Write the variables (and, by default, the graph) to ``save_path``, atomically; return the path.
+
+        Saves to one path from several threads or processes do not interfere:
+        each writes its own temporary file, and the last one to finish wins.
+        """
         from safetensors.numpy import save_file
 
         tensors: dict[str, np.ndarray] = {}
         for v in self._vars(sess):
             tensors[_VAR_PREFIX + v.name] = np.asarray(sess.variable_value(v), order="C")
-        metadata = {"opcore.checkpoint": "1"}
+        metadata = {_MARK_KEY: CHECKPOINT_VERSION}
         if write_meta_graph:
             meta, consts = export_graph(sess.graph)
             tensors.update(consts)
-            metadata["opcore.graph"] = json.dumps(meta, separators=(",", ":"))
+            metadata[_GRAPH_KEY] = json.dumps(meta, separators=(",", ":"))
+        digests = {k: tensor_digest(a) for k, a in tensors.items()}
+        if _GRAPH_KEY in metadata:
+            digests[_GRAPH_KEY] = hashlib.sha256(metadata[_GRAPH_KEY].encode()).hexdigest()
+        metadata[_DIGEST_KEY] = json.dumps(digests, separators=(",", ":"))
         try:
             with atomic_write(save_path) as tmp:
                 save_file(tensors, tmp, metadata=metadata)
@@ -244,9 +456,9 @@ class Saver:
         return save_path
 
     def restore(self, sess: Any, save_path: str) -> None:
-        metadata, tensors = _read(save_path)
-        if metadata.get("opcore.checkpoint") != "1":
-            raise CheckpointError(f"{save_path!r} is not an opcore checkpoint")
+        """Load every variable from ``save_path``; nothing is loaded unless all of them check out."""
+        _, tensors = _read(save_path)
+        values = []
         for v in self._vars(sess):
             key = _VAR_PREFIX + v.name
             if key not in tensors:
@@ -257,19 +469,24 @@ class Saver:
                     f"checkpoint {save_path!r} holds {value.dtype} {Shape(value.shape)} for variable {v.name!r}, "
                     f"which is {v.dtype} {v.shape}"
                 )
+            values.append((v, value))
+        for v, value in values:
             sess.load_variable(v, value)
 
 
 def import_meta_graph(path: str, graph: Graph | None = None) -> Saver:
-    """Rebuild the graph saved in a checkpoint (``path`` or ``path + '.meta'``) and return its Saver."""
+    """Rebuild the graph saved in a checkpoint (``path`` or ``path + '.meta'``) and return its Saver.
+
+    All or nothing: if the file is damaged or the graph cannot be rebuilt,
+    :class:`~opcore.errors.CheckpointError` says why and the target graph is
+    left unchanged.
+    """
     if path.endswith(".meta") and not os.path.exists(path):
         path = path[: -len(".meta")]
     metadata, tensors = _read(path)
     meta = _meta_from(path, metadata)
     try:
         g = import_graph(meta, tensors, graph)
-    except CheckpointError:
-        raise
-    except (OpcoreError, KeyError, TypeError, ValueError) as exc:
+    except CheckpointError as exc:
         raise CheckpointError(f"the graph in checkpoint {path!r} cannot be rebuilt: {exc}") from None
     return Saver(graph=g)

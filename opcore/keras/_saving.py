@@ -9,7 +9,9 @@ File layout (a standard safetensors file, readable by any safetensors tool):
   config lists each layer's class name and ``get_config()`` and, for functional
   models, the inputs and the recorded layer calls;
 - metadata ``"opcore.keras.sha256"``: JSON ``{tensor key: sha256 of its bytes}``,
-  so a damaged file is detected rather than loaded.
+  plus ``{"opcore.keras.model": sha256 of the architecture JSON}``, so a
+  damaged file is detected rather than loaded (files written before the
+  architecture digest existed load without that check).
 
 Writes go to a temporary file that is fsynced and renamed over the target, so
 a crash leaves the previous file intact. Loading never executes code (no pickle).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,23 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from opcore import dtypes as _dt
+from opcore.dtypes import DType
 from opcore.errors import CheckpointError, OpcoreError
-from opcore.io.atomic import atomic_write
+from opcore.io._json import expect, expect_bool, expect_int, expect_keys, expect_str, parse_json
+from opcore.io.atomic import atomic_write, remove_stale_temporaries
 from opcore.keras._functional import Input, KerasTensor, symbolic_call
-from opcore.layers.base import Layer
+from opcore.layers.base import Layer, checking_weights
 
-__all__ = ["FORMAT", "VERSION", "functional_config", "functional_from_config", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "check_architecture",
+    "functional_config",
+    "functional_from_config",
+    "load_model",
+    "save_model",
+]
 
 FORMAT = "opcore.keras.model"
 VERSION = 1
@@ -173,7 +187,9 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             "layers must return plain str/int/float/bool/list/dict values from get_config()"
         ) from None
     tensors = {_weight_key(i, v): np.asarray(v.numpy(), order="C") for i, v in enumerate(model.weights)}
-    metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps({k: _digest(a) for k, a in tensors.items()})}
+    digests = {k: _digest(a) for k, a in tensors.items()}
+    digests[_ARCH_KEY] = hashlib.sha256(arch_text.encode()).hexdigest()
+    metadata = {_ARCH_KEY: arch_text, _DIGEST_KEY: json.dumps(digests)}
     try:
         with atomic_write(target) as tmp:
             save_file(tensors, tmp, metadata=metadata)
@@ -185,32 +201,38 @@ def load_model(path: str | os.PathLike[str], custom_objects: dict[str, Any] | No
     """Load a model written by ``model.save(path)``: same architecture, same weights, not compiled.
 
     ``custom_objects`` maps class names to your own Layer classes. A missing,
-    truncated or corrupt file raises :class:`opcore.CheckpointError` naming it.
+    truncated, corrupt or malformed file raises :class:`opcore.CheckpointError`
+    naming it and what is wrong. Before anything is built, the file's digests
+    and the whole architecture are checked; while the layers are built, every
+    weight must match a tensor of the file in shape and dtype before it is
+    allocated, so the architecture cannot make loading allocate more than the
+    file holds.
     """
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"no saved model at {p}" + (" (it is a folder)" if p.is_dir() else ""))
+    remove_stale_temporaries(p)
     try:
         with safe_open(str(p), framework="numpy") as f:
             meta = f.metadata() or {}
             tensors: dict[str, np.ndarray] = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise CheckpointError(
             f"cannot read model file {p}: not a valid safetensors file (corrupt or truncated?): {exc}"
         ) from None
     if _ARCH_KEY not in meta:
         raise CheckpointError(f"{p} is a safetensors file but not an opcore Keras model (no {_ARCH_KEY!r} metadata)")
-    try:
-        arch = json.loads(meta[_ARCH_KEY])
-        digests = json.loads(meta.get(_DIGEST_KEY, "{}"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"model file {p} has corrupt architecture metadata: {exc}") from None
+    digests = parse_json(meta.get(_DIGEST_KEY, "{}"), f"the checksums in model file {p}")
+    arch_digest = digests.pop(_ARCH_KEY, None) if isinstance(digests, dict) else None
+    if arch_digest is not None and arch_digest != hashlib.sha256(meta[_ARCH_KEY].encode()).hexdigest():
+        raise CheckpointError(f"model file {p} is corrupt: the architecture fails its sha256 checksum")
+    arch = parse_json(meta[_ARCH_KEY], f"the architecture in model file {p}")
     if not isinstance(arch, dict) or arch.get("format") != FORMAT:
         raise CheckpointError(
             f"model file {p}: unknown format {arch.get('format') if isinstance(arch, dict) else arch!r}"
         )
     version = arch.get("version")
-    if not isinstance(version, int) or version > VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version > VERSION or version < 1:
         raise CheckpointError(
             f"model file {p} has format version {version!r}; this opcore reads versions 1..{VERSION} "
             "(upgrade opcore to load it)"
@@ -221,13 +243,128 @@ def load_model(path: str | os.PathLike[str], custom_objects: dict[str, Any] | No
         if _digest(arr) != digests[key]:
             raise CheckpointError(f"model file {p} is corrupt: tensor {key!r} fails its sha256 checksum")
     try:
-        model = _model_from_config(str(arch.get("class_name")), arch["config"], _classes(custom_objects))
+        check_architecture(arch)
     except CheckpointError as exc:
-        raise CheckpointError(f"model file {p}: {exc}") from None
-    except (OpcoreError, TypeError, ValueError, KeyError, IndexError) as exc:
-        raise CheckpointError(f"model file {p}: cannot rebuild the architecture: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"model file {p}: bad architecture: {exc}") from None
+    try:
+        with checking_weights(_weights_in_file(tensors)):
+            model = _model_from_config(arch["class_name"], arch["config"], _classes(custom_objects))
+    except CheckpointError as exc:
+        raise CheckpointError(f"model file {p}: {exc}") from exc.__cause__
+    except Exception as exc:  # layer classes (custom ones included) given the file's configs
+        raise CheckpointError(f"model file {p}: cannot rebuild the architecture: {type(exc).__name__}: {exc}") from exc
     _assign_weights(model, tensors, p)
     return model
+
+
+def _weights_in_file(tensors: dict[str, np.ndarray]) -> Any:
+    """A weight check for :func:`checking_weights`: each weight must use up one file tensor of its shape and dtype."""
+    available: Counter[tuple[tuple[int, ...], str]] = Counter((tuple(a.shape), a.dtype.name) for a in tensors.values())
+
+    def check(name: str, shape: tuple[int, ...], dtype: DType) -> None:
+        key = (tuple(shape), dtype.np.name)
+        if available[key] <= 0:
+            raise CheckpointError(
+                f"the architecture declares weight {name!r} of shape {list(shape)} and dtype {dtype}, which the "
+                "weights in the file do not hold; refusing to allocate it"
+            )
+        available[key] -= 1
+
+    return check
+
+
+# -- checking an architecture before building it ------------------------------------------------
+
+_MODEL_FIELDS: dict[str, set[str]] = {
+    "Sequential": {"name", "input", "layers"},
+    "Model": {"name", "inputs", "inputs_list", "layers", "nodes", "outputs", "outputs_list"},
+}
+_MAX_RANK = 64
+
+
+def check_architecture(arch: Any) -> None:
+    """Check the type and range of every field of a saved architecture, and its wiring.
+
+    Layer configs are checked as JSON objects here; each layer class checks
+    its own values when it is built.
+    """
+    expect(arch, dict, "the architecture")
+    expect_keys(arch, {"format", "version", "class_name", "config"}, set(), "the architecture")
+    class_name = expect_str(arch["class_name"], "the architecture's 'class_name'")
+    if class_name not in _MODEL_FIELDS:
+        raise CheckpointError(f"the model class must be 'Sequential' or 'Model', found {class_name!r}")
+    _check_model(class_name, arch["config"], "the model")
+
+
+def _check_model(class_name: str, config: Any, what: str) -> None:
+    expect(config, dict, f"{what}'s config")
+    expect_keys(config, _MODEL_FIELDS[class_name], set(), f"{what}'s config")
+    name = expect_str(config["name"], f"{what}'s 'name'")
+    what = f"{class_name} {name!r}"
+    layers = expect(config["layers"], list, f"{what}: 'layers'")
+    for i, spec in enumerate(layers):
+        _check_layer(spec, f"{what}: layer #{i}")
+    if class_name == "Sequential":
+        if config["input"] is not None:
+            _check_input(config["input"], f"{what}: 'input'")
+        return
+    inputs = expect(config["inputs"], list, f"{what}: 'inputs'")
+    if not inputs:
+        raise CheckpointError(f"{what}: a functional model needs at least one input")
+    for i, spec in enumerate(inputs):
+        _check_input(spec, f"{what}: input #{i}")
+    n_tensors = len(inputs)
+    for i, node in enumerate(expect(config["nodes"], list, f"{what}: 'nodes'")):
+        where = f"{what}: node #{i}"
+        expect(node, dict, where)
+        expect_keys(node, {"layer", "args", "as_list"}, set(), where)
+        expect_int(node["layer"], f"{where}: 'layer'", 0, max(len(layers) - 1, 0))
+        if not layers:
+            raise CheckpointError(f"{where} calls a layer, but the model has none")
+        args = expect(node["args"], list, f"{where}: 'args'")
+        if not args:
+            raise CheckpointError(f"{where}: 'args' must name at least one tensor")
+        for j, arg in enumerate(args):
+            expect_int(arg, f"{where}: argument #{j} (a tensor made earlier)", 0, n_tensors - 1)
+        if not expect_bool(node["as_list"], f"{where}: 'as_list'") and len(args) != 1:
+            raise CheckpointError(f"{where}: a call with one tensor (as_list false) has {len(args)} arguments")
+        n_tensors += 1
+    outputs = expect(config["outputs"], list, f"{what}: 'outputs'")
+    if not outputs:
+        raise CheckpointError(f"{what}: a functional model needs at least one output")
+    for j, out in enumerate(outputs):
+        expect_int(out, f"{what}: output #{j}", 0, n_tensors - 1)
+    for key, items in (("inputs_list", inputs), ("outputs_list", outputs)):
+        if not expect_bool(config[key], f"{what}: {key!r}") and len(items) != 1:
+            raise CheckpointError(f"{what}: {key!r} is false, so there must be exactly one, found {len(items)}")
+
+
+def _check_layer(spec: Any, what: str) -> None:
+    expect(spec, dict, what)
+    expect_keys(spec, {"class_name", "config"}, set(), what)
+    class_name = expect_str(spec["class_name"], f"{what}: 'class_name'")
+    if class_name in _MODEL_FIELDS:
+        _check_model(class_name, spec["config"], f"{what} ({class_name})")
+    else:
+        expect(spec["config"], dict, f"{what} ({class_name}): 'config'")
+
+
+def _check_input(spec: Any, what: str) -> None:
+    expect(spec, dict, what)
+    expect_keys(spec, {"name", "shape", "dtype"}, set(), what)
+    expect_str(spec["name"], f"{what}: 'name'")
+    shape = expect(spec["shape"], list, f"{what}: 'shape'")
+    if not 1 <= len(shape) <= _MAX_RANK:
+        raise CheckpointError(f"{what}: 'shape' must have rank 1 to {_MAX_RANK} (batch first), found {len(shape)}")
+    for i, dim in enumerate(shape):
+        if dim is not None:
+            expect_int(dim, f"{what}: dimension {i} of 'shape'")
+    try:
+        _dt.as_dtype(expect_str(spec["dtype"], f"{what}: 'dtype'", 64))
+    except OpcoreError as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"{what}: 'dtype': {exc}") from None
 
 
 def _assign_weights(model: Any, tensors: dict[str, np.ndarray], path: Path) -> None:

@@ -7,14 +7,38 @@ graph) and maps inputs to outputs in :meth:`Layer.call`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
+from opcore import dtypes as _dt
+from opcore.dtypes import DType
 from opcore.shapes import Shape, as_shape
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "checking_weights"]
+
+#: Called with (variable name, shape, dtype) before a layer allocates a weight; may raise to refuse it.
+WeightCheck = Callable[[str, tuple[int, ...], DType], None]
+_weight_check: ContextVar[WeightCheck | None] = ContextVar("opcore_weight_check", default=None)
+
+
+@contextlib.contextmanager
+def checking_weights(check: WeightCheck) -> Iterator[None]:
+    """Inside the block, every :meth:`Layer.add_weight` asks ``check`` before allocating.
+
+    Model loading uses it to refuse weights that the weights file does not
+    hold before any memory is allocated for them.
+    """
+    token = _weight_check.set(check)
+    try:
+        yield
+    finally:
+        _weight_check.reset(token)
+
 
 _counters: defaultdict[str, itertools.count[int]] = defaultdict(itertools.count)
 
@@ -64,7 +88,12 @@ class Layer:
         """Create a variable owned by this layer, initialised by ``initializer(shape, dtype)``."""
         from opcore.tensor import Variable
 
-        value = initializer(as_shape(shape).as_tuple(), dtype or self.dtype or "float32")
+        dims = as_shape(shape).as_tuple()
+        dt = dtype or self.dtype or "float32"
+        check = _weight_check.get()
+        if check is not None:
+            check(f"{self.name}/{name}", dims, _dt.as_dtype(dt))
+        value = initializer(dims, dt)
         var = Variable(value, trainable=trainable and self.trainable, name=f"{self.name}/{name}")
         self._variables.append(var)
         return var
