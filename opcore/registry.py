@@ -368,7 +368,7 @@ class OpDef:
         stateful: bool = False,
         aliases: Mapping[str, str] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not _NAME_RE.match(name):
             raise OpDefinitionError(
                 f"op name {name!r} is not valid; use an identifier, optionally namespaced: 'myorg.ZeroOut'"
             )
