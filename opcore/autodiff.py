@@ -50,23 +50,6 @@ def _flat(inputs: Sequence[Any]) -> list[Tensor]:
     return [x for item in inputs for x in (item if isinstance(item, list) else (item,))]
 
 
-def _group(op: OpDef, attrs: Mapping[str, Any], dys: list[Any]) -> list[Any]:
-    """Per-output gradients grouped like the op's outputs (a list for a variadic output)."""
-    if len(op.outputs) == 1 and op.outputs[0].variadic:
-        return [dys]
-    grouped: list[Any] = []
-    i = 0
-    for a in op.outputs:
-        if a.count:
-            n = attrs[a.count]
-            grouped.append(dys[i : i + n])
-            i += n
-        else:
-            grouped.append(dys[i])
-            i += 1
-    return grouped
-
-
 def backprop(entries: Iterable[_Entry], grads: dict[int, Any], wanted: Callable[[Any], bool]) -> None:
     """The one backward walk, for tapes and graphs alike.
 
@@ -97,7 +80,8 @@ def backprop(entries: Iterable[_Entry], grads: dict[int, Any], wanted: Callable[
                 "gradient. Give its OpDef a gradient=fn, or declare it differentiable=False if no gradient exists."
             )
         ctx = GradContext(op, entry.inputs, entry.outputs, entry.attrs, needs)
-        dxs = op.gradient(ctx, *_group(op, entry.attrs, dys))
+        grouped = dispatch.group_outputs(op, entry.attrs, dys)  # like the op's return value
+        dxs = op.gradient(ctx, *([grouped] if len(op.outputs) == 1 else grouped))
         if len(dxs) != len(entry.inputs):
             raise GradientError(
                 f"the gradient of {op.name!r} returned {len(dxs)} values for {len(entry.inputs)} inputs"

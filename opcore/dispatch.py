@@ -16,21 +16,18 @@ the wrapping of its result.
 from __future__ import annotations
 
 import sys
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from opcore import _context
-from opcore import dtypes as _dt
-from opcore.backend import Backend, current_backend, current_fallback_policy, get_backend, stats
+from opcore._convert import bind_positional, bind_type_vars, convert_inputs, to_tensor
+from opcore._kernels import FallbackWarning, check_results, kernel_failed, resolve_kernel
+from opcore.backend import Backend, current_backend
 from opcore.dtypes import DType
 from opcore.errors import (
-    BackendMismatchError,
     DTypeError,
-    KernelContractError,
-    KernelNotFoundError,
     OpDefinitionError,
 )
 from opcore.plugins import ensure_loaded
@@ -43,6 +40,7 @@ __all__ = [
     "Recorder",
     "bind_type_vars",
     "call_op",
+    "check_results",
     "clear_cache",
     "group_outputs",
     "resolve_kernel",
@@ -50,10 +48,6 @@ __all__ = [
 ]
 
 _registry = get_registry()
-
-
-class FallbackWarning(UserWarning):
-    """An op ran on NumPy because its backend has no kernel (fallback policy ``warn``)."""
 
 
 class Recorder(Protocol):
@@ -186,7 +180,11 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                 plan = op._plans.get((x._spec, y._spec))
                 if plan is not None:
                     fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
-                    r = fn(ctx, x._value, y._value)
+                    try:
+                        r = fn(ctx, x._value, y._value)
+                    except Exception as exc:
+                        kernel_failed(exc, ctx)
+                        raise
                     # The common case inline: one output of the native type, as inferred.
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
                         out = Tensor(r, backend, dtype, shape, spec)
@@ -200,7 +198,11 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                 plan = op._plans.get(x._spec)
                 if plan is not None:
                     fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
-                    r = fn(ctx, x._value)
+                    try:
+                        r = fn(ctx, x._value)
+                    except Exception as exc:
+                        kernel_failed(exc, ctx)
+                        raise
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
                         out = Tensor(r, backend, dtype, shape, spec)
                         if active_tapes:
@@ -277,11 +279,11 @@ def _may_overwrite(var: Variable) -> bool:
 def _scalar_native(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> Any:
     """The backend's native array for a Python scalar, made once per (backend, dtype, type, value)."""
     if x != x or (x == 0 and type(x) is float):  # NaN never equals itself; -0.0 equals 0.0
-        return _to_tensor(op, name, x, want, backend)._value
+        return to_tensor(op, name, x, want, backend)._value
     k = (backend, want, type(x), x)
     v = _SCALARS.get(k)
     if v is None:
-        v = _to_tensor(op, name, x, want, backend)._value
+        v = to_tensor(op, name, x, want, backend)._value
         if len(_SCALARS) >= _MAX_SCALARS:
             _SCALARS.clear()
         _SCALARS[k] = v
@@ -292,7 +294,7 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
     """Run a plan whose inputs may be Variables, Python scalars or NumPy arrays."""
     kinds, wants = plan[11], plan[12]
     if kinds is None:
-        return _finish(op, plan, inputs, plan[0](plan[1], *[x._value for x in inputs]))
+        return _finish(op, plan, inputs, _launch(plan[0], plan[1], [x._value for x in inputs]))
     backend = plan[2]
     natives = []
     for x, kind, want, arg in zip(inputs, kinds, wants, op.inputs):
@@ -306,8 +308,8 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
         elif kind == _SCALAR:
             natives.append(_scalar_native(op, arg.name, x, want, backend))
         else:
-            natives.append(_to_tensor(op, arg.name, x, want, backend)._value)
-    r = plan[0](plan[1], *natives)
+            natives.append(to_tensor(op, arg.name, x, want, backend)._value)
+    r = _launch(plan[0], plan[1], natives)
     if active_tapes:  # what the tape sees: the tensors the kernel ran on
         seen = []
         for x, kind, want, v in zip(inputs, kinds, wants, natives):
@@ -319,6 +321,14 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
                 seen.append(Tensor(v, backend, want, backend.shape_of(v)))
         return _finish(op, plan, seen, r)
     return _finish(op, plan, inputs, r)
+
+
+def _launch(fn: Any, ctx: KernelContext, natives: Sequence[Any]) -> Any:
+    try:
+        return fn(ctx, *natives)
+    except Exception as exc:
+        kernel_failed(exc, ctx)
+        raise
 
 
 def _finish(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any], result: Any) -> Any:
@@ -345,7 +355,7 @@ def _call_slow(
     op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None, key: Any, inplace: bool = False
 ) -> Any:
     ensure_loaded()
-    inputs, attrs = _bind_positional(op, inputs, attrs)
+    inputs, attrs = bind_positional(op, inputs, attrs)
     bound = op.bind_attrs(attrs)
     flat = [x for item in inputs for x in (item if isinstance(item, (list, tuple)) else (item,))]
 
@@ -355,11 +365,11 @@ def _call_slow(
         return builder.add_op(op, inputs, bound, name)
 
     if op.composite is not None:
-        converted, binding, backend = _convert_inputs(op, inputs, bound)
+        converted, binding, backend = convert_inputs(op, inputs, bound)
         _infer(op, converted, binding, bound)  # reject bad input before running the parts
         return op.composite(*converted, **bound)
 
-    converted, binding, backend = _convert_inputs(op, inputs, bound)
+    converted, binding, backend = convert_inputs(op, inputs, bound)
     out_shapes, out_dtypes = _infer(op, converted, binding, bound)
     for s in out_shapes:
         if not s.is_fully_defined:
@@ -376,7 +386,7 @@ def _call_slow(
                 raise DTypeError(f"{op.name}: cannot produce {d} on backend {backend.name!r}: {reason}")
     fn = kd.fn if kd is not None else resolve_kernel(op, backend, binding)
     natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
-    result = fn(ctx, *natives)
+    result = _launch(fn, ctx, natives)
     results = (result,) if len(out_specs) == 1 and not isinstance(result, (tuple, list)) else tuple(result)
     outs = _wrap(op, backend, results, out_specs)
     if kd is not None and key is not None:  # a fallback is never cached: the policy may change
@@ -424,178 +434,6 @@ def _store_plan(
     )  # fmt: skip
 
 
-def _bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """Extra positional arguments bind to attributes in declaration order (``reduce_sum(x, 1)``)."""
-    n = len(op.inputs)
-    if len(inputs) < n:
-        missing = [a.name for a in op.inputs[len(inputs) :]]
-        raise OpDefinitionError(
-            f"{op.name}: missing input(s) {', '.join(map(repr, missing))}; signature: {op.signature}"
-        )
-    if len(inputs) == n:
-        return list(inputs), attrs
-    extra = inputs[n:]
-    names = list(op.attrs)
-    if len(extra) > len(names):
-        raise OpDefinitionError(
-            f"{op.name}: takes {n} input(s) and {len(names)} attribute(s), got {len(inputs)} positional arguments; "
-            f"signature: {op.signature}"
-        )
-    merged = dict(attrs)
-    for attr_name, value in zip(names, extra):
-        if attr_name in merged:
-            raise OpDefinitionError(f"{op.name}: attribute {attr_name!r} given both by position and by keyword")
-        merged[attr_name] = value
-    return list(inputs[:n]), merged
-
-
-def _is_weak(x: Any) -> bool:
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
-
-
-def _weak_kind(x: Any) -> bool | int | float | None:
-    """A representative weak scalar for Python data (scalars, nested lists), else None."""
-    if _is_weak(x):
-        return x  # type: ignore[no-any-return]
-    if isinstance(x, (list, tuple)) and not isinstance(x, np.ndarray):
-        arr = np.asarray(x)
-        if arr.dtype.kind == "f":
-            return 0.0
-        if arr.dtype.kind in "iu":
-            return 0
-        if arr.dtype.kind == "b":
-            return False
-    return None
-
-
-def _convert_inputs(
-    op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]
-) -> tuple[list[Any], dict[str, DType], Backend]:
-    """Find the backend, bind the type variables, and turn every input into a Tensor of its bound dtype."""
-    # 1. Unwrap variables (watching them on active tapes) and find the backend.
-    unwrapped: list[Any] = []
-    backend: Backend | None = None
-    first_name = ""
-    for arg, item in zip(op.inputs, inputs):
-        items = item if arg.variadic else [item]
-        if arg.variadic and not isinstance(item, (list, tuple)):
-            raise OpDefinitionError(f"{op.name}: input {arg.name!r} is variadic and takes a list of tensors")
-        vals = []
-        for x in items:
-            if isinstance(x, Variable):
-                for tape in active_tapes:
-                    tape.watch_variable(x)
-                x = x.value()
-            if isinstance(x, Tensor):
-                if backend is None:
-                    backend, first_name = x._backend, arg.name
-                elif x._backend is not backend:
-                    raise BackendMismatchError(
-                        f"{op.name}: input {first_name!r} is on backend {backend.name!r} but input "
-                        f"{arg.name!r} is on {x.backend!r}; tensors of two backends never mix. "
-                        f"Move one explicitly, e.g. t.to({backend.name!r})"
-                    )
-            vals.append(x)
-        unwrapped.append(vals if arg.variadic else vals[0])
-    if backend is None:
-        backend = current_backend()
-
-    binding = bind_type_vars(op, unwrapped, attrs)
-
-    # 3. Convert: cast strong inputs to the bound dtype (through the Cast op, so tapes see it).
-    converted: list[Any] = []
-    for arg, item in zip(op.inputs, unwrapped):
-        want = binding.get(arg.type)
-        if want is None:
-            want = _dt.as_dtype(attrs[arg.type]) if arg.type in op.attrs else _dt.as_dtype(arg.type)
-        if arg.variadic:
-            converted.append([_to_tensor(op, arg.name, x, want, backend) for x in item])
-        else:
-            converted.append(_to_tensor(op, arg.name, item, want, backend))
-    return converted, binding, backend
-
-
-def bind_type_vars(op: OpDef, unwrapped: Sequence[Any], attrs: dict[str, Any]) -> dict[str, DType]:
-    """Bind each type variable: promote the strong dtypes of its inputs, then weak Python scalars.
-
-    Inputs may be eager or graph tensors (anything with an opcore ``dtype``), NumPy
-    data (strong) or Python data (weak). Raises DTypeError naming the op, the input
-    and the allowed set.
-    """
-    binding: dict[str, DType] = {}
-    for tv, allowed in op.type_vars.items():
-        if tv in op.attrs:  # bound by a type attribute (e.g. random ops' dtype)
-            d = attrs.get(tv)
-            if d is None:
-                raise OpDefinitionError(f"{op.name}: attribute {tv!r} (a dtype) is required")
-            if d not in allowed:
-                raise DTypeError(
-                    f"{op.name}: {tv}={d} is not allowed; {tv} must be one of {{{', '.join(x.name for x in allowed)}}}"
-                )
-            binding[tv] = d
-            continue
-        strong: list[tuple[str, DType]] = []
-        weak: list[bool | int | float] = []
-        for arg, item in zip(op.inputs, unwrapped):
-            if arg.type != tv:
-                continue
-            for x in item if arg.variadic else [item]:
-                d_x = getattr(x, "dtype", None)
-                if isinstance(d_x, DType):
-                    strong.append((arg.name, d_x))
-                elif isinstance(x, (np.ndarray, np.generic)):
-                    strong.append((arg.name, _dt.as_dtype(x.dtype)))
-                else:
-                    w = _weak_kind(x)
-                    if w is None:
-                        raise DTypeError(
-                            f"{op.name}: input {arg.name!r} got a {type(x).__name__}, which is not a tensor, "
-                            "array or Python number"
-                        )
-                    weak.append(w)
-        if strong:
-            d = strong[0][1]
-            for _, other in strong[1:]:
-                d = _dt.promote(d, other)
-            if weak:
-                d = _dt.result_type(d, *weak)
-        elif weak:
-            d = _dt.result_type(*weak)
-            if d not in allowed and not d.is_floating and _dt.default_float in allowed:
-                d = _dt.default_float  # sqrt(4) means sqrt(4.0)
-        else:
-            raise DTypeError(f"{op.name}: cannot bind type variable {tv!r}: no input carries it")
-        if d not in allowed:
-            who = ", ".join(f"{n!r} ({t})" for n, t in strong) or "Python scalars"
-            raise DTypeError(
-                f"{op.name} does not accept dtype {d} for {tv} (from input {who}); "
-                f"{tv} must be one of {{{', '.join(x.name for x in allowed)}}}. "
-                f"Cast first, e.g. opcore.cast(x, {allowed[-1].name!r})"
-            )
-        binding[tv] = d
-    return binding
-
-
-def _to_tensor(op: OpDef, name: str, x: Any, want: DType, backend: Backend) -> Tensor:
-    if isinstance(x, Tensor):
-        if x._dtype is want:
-            return x
-        if _dt.promote(x._dtype, want) is not want:
-            raise DTypeError(
-                f"{op.name}: input {name!r} has dtype {x._dtype}, expected {want}; cast it with opcore.cast"
-            )
-        from opcore.ops.math import cast
-
-        return cast(x, want)  # type: ignore[no-any-return]
-    try:
-        host = np.asarray(x, dtype=want.np) if not isinstance(x, np.ndarray) else x.astype(want.np, copy=False)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise DTypeError(f"{op.name}: cannot convert input {name!r} ({x!r}) to {want}: {exc}") from None
-    if _is_weak(x) and np.isfinite(host).all() and host != x and want.is_integer:
-        raise DTypeError(f"{op.name}: Python value {x!r} for input {name!r} does not fit in {want}")
-    return Tensor(backend.upload(host), backend, want, tuple(host.shape))
-
-
 def _infer(
     op: OpDef, converted: Sequence[Any], binding: dict[str, DType], attrs: dict[str, Any]
 ) -> tuple[list[Shape], list[DType]]:
@@ -605,57 +443,12 @@ def _infer(
     return op.infer(shapes, binding, attrs)
 
 
-def check_results(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> None:
-    """Raise KernelContractError unless ``results`` are native arrays of exactly ``out_specs``.
-
-    The one contract check, for eager plans and session plans alike: the inline
-    comparison where the backend's arrays carry NumPy dtypes, the backend's own
-    ``shape_of``/``dtype_of`` otherwise.
-    """
-    if len(results) != len(out_specs):
-        raise KernelContractError(
-            f"{op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, expected {len(out_specs)}"
-        )
-    native = backend.native_type
-    for r, (shape, dtype) in zip(results, out_specs):
-        same_type = native is not None and type(r) is native  # (kept apart: no narrowing of r)
-        if same_type and r.shape == shape and r.dtype == dtype.np:
-            continue
-        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
-            _contract_error(op, backend, results, out_specs)
-
-
 def _wrap(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> list[Tensor]:
-    if len(results) != len(out_specs):
-        raise KernelContractError(
-            f"{op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, expected {len(out_specs)}"
-        )
-    outs = []
-    for r, (shape, dtype) in zip(results, out_specs):
-        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
-            _contract_error(op, backend, results, out_specs)
-        outs.append(Tensor(r, backend, dtype, shape))
-    return outs
+    check_results(op, backend, results, out_specs)
+    return [Tensor(r, backend, dtype, shape) for r, (shape, dtype) in zip(results, out_specs)]
 
 
-def _contract_error(
-    op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]
-) -> None:
-    got = []
-    for r in results:
-        if backend.is_native(r):
-            got.append(f"{backend.shape_of(r)} {backend.dtype_of(r)}")
-        else:
-            got.append(f"a {type(r).__name__} (not a {backend.array_type})")
-    expected = [f"{s} {d}" for s, d in out_specs]
-    raise KernelContractError(
-        f"{op.name} kernel on backend {backend.name!r} broke its contract: it returned "
-        f"[{', '.join(got)}] but the shape function inferred [{', '.join(expected)}]. "
-        "This is a bug in the backend's kernel; run `opcore conformance` for the backend."
-    )
-
-
-def group_outputs(op: OpDef, attrs: dict[str, Any], outs: Sequence[Any]) -> Any:
+def group_outputs(op: OpDef, attrs: Mapping[str, Any], outs: Sequence[Any]) -> Any:
     """Shape a flat list of outputs like the op's return value: one tensor, a list, or a tuple."""
     if len(op.outputs) == 1:
         return outs if op.outputs[0].variadic else outs[0]
@@ -675,61 +468,3 @@ def group_outputs(op: OpDef, attrs: dict[str, Any], outs: Sequence[Any]) -> Any:
 def _record(op: OpDef, inputs: Sequence[Any], outs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
     for tape in list(active_tapes):
         tape.record(op, inputs, outs, attrs)
-
-
-def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:
-    """The kernel to run ``op`` on ``backend``: its own, a NumPy fallback, or KernelNotFoundError.
-
-    The fallback (policy ``warn`` or ``allow``) warns under ``warn`` and counts every
-    fallback and host/device transfer, for eager calls and session plans alike.
-    """
-    types = op.type_key(binding)
-    kd = _registry.kernel(op.name, backend.name, types)
-    if kd is not None:
-        return kd.fn
-    numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
-    if current_fallback_policy() == "error" or numpy_kd is None:
-        _raise_not_found(op, backend, binding, numpy_kd is not None)
-    assert numpy_kd is not None
-    host_fn = numpy_kd.fn
-    host = get_backend("numpy")
-
-    def fallback(ctx: KernelContext, *natives: Any) -> Any:
-        if current_fallback_policy() == "warn":
-            warnings.warn(
-                f"{op.name} has no kernel on backend {backend.name!r} for "
-                f"{', '.join(d.name for d in types)}; running it on NumPy and copying back",
-                FallbackWarning,
-                stacklevel=5,
-            )
-        stats.fallbacks[f"{op.name}@{backend.name}"] += 1
-
-        def to_host(v: Any) -> np.ndarray:
-            return backend.download(v)
-
-        def to_device(r: Any) -> Any:
-            return backend.upload(np.array(r, order="C"))
-
-        host_ctx = KernelContext(ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host)
-        result = host_fn(host_ctx, *[[to_host(v) for v in x] if isinstance(x, list) else to_host(x) for x in natives])
-        if isinstance(result, (tuple, list)):
-            return [to_device(r) for r in result]
-        return to_device(result)
-
-    return fallback
-
-
-def _raise_not_found(op: OpDef, backend: Backend, binding: dict[str, DType], numpy_has_it: bool) -> None:
-    existing = _registry.kernels_for(op.name)
-    listing = "\n".join(f"  {k.describe(op)} (from {k.provider})" for k in existing) or "  (none)"
-    what = ", ".join(f"{k}={v.name}" for k, v in binding.items()) or "no type variables"
-    hint = (
-        "Use another backend, cast to a supported dtype, or opt into running it on NumPy with "
-        "opcore.fallback_policy('warn')."
-        if numpy_has_it
-        else "No NumPy kernel exists either, so no fallback is possible."
-    )
-    raise KernelNotFoundError(
-        f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
-        f"Registered kernels for {op.name}:\n{listing}\n{hint}"
-    )

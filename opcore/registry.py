@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import inspect
 import itertools
 import re
 import sys
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -556,50 +554,6 @@ def _noted_gradient(op: OpDef, fn: GradFn) -> GradFn:
     return gradient
 
 
-def _noted_kernel(fn: KernelFn, op: str, backend: str, provider: str) -> KernelFn:
-    """``fn``, with the op, backend and provider noted on any exception it raises."""
-
-    def note(exc: Exception) -> None:
-        if not isinstance(exc, OpcoreError):
-            add_note(exc, f"raised by the kernel of op {op!r} on backend {backend!r} (from {provider!r})")
-
-    # Unary and binary kernels (most of them) skip the *args packing on the hot path.
-    code = fn.__code__ if isinstance(fn, types.FunctionType) else None
-    nargs = -1
-    if code is not None and not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) and not fn.__defaults__:
-        nargs = code.co_argcount
-    kernel: KernelFn
-    if nargs == 2:
-
-        def kernel(ctx: Any, x: Any) -> Any:
-            try:
-                return fn(ctx, x)
-            except Exception as exc:
-                note(exc)
-                raise
-
-    elif nargs == 3:
-
-        def kernel(ctx: Any, x: Any, y: Any) -> Any:
-            try:
-                return fn(ctx, x, y)
-            except Exception as exc:
-                note(exc)
-                raise
-
-    else:
-
-        def kernel(*args: Any) -> Any:
-            try:
-                return fn(*args)
-            except Exception as exc:
-                note(exc)
-                raise
-
-    setattr(kernel, "__wrapped__", fn)  # noqa: B010 - KernelFn declares no such attribute
-    return kernel
-
-
 def _call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
     # Dispatch sits above the op definitions in the layering: this is the one upward
     # call. It is resolved on first use and then bound directly, off the hot path.
@@ -631,11 +585,10 @@ class KernelDef:
     op: str
     backend: str
     types: tuple[DType, ...]
-    #: What dispatch calls: ``impl``, with exceptions annotated with the op, backend and provider.
+    #: The function the plugin registered (dispatch notes the op, backend and provider
+    #: on anything it raises).
     fn: KernelFn
     provider: str
-    #: The function the plugin registered.
-    impl: KernelFn | None = None
     #: The provider of the kernel this one overrode, if it overrode one.
     overrode: str = ""
 
@@ -686,8 +639,6 @@ class Registry:
         self.backend_owners: dict[str, str] = dict(BUILTIN_BACKENDS)
         #: Distributions the user allowed to override kernels of backends they do not own.
         self.override_allowed: set[str] = set()
-        #: Every kernel override in force, in the order they happened.
-        self.overrides: list[Override] = []
         #: While set, kernels for a backend another distribution owns are held back
         #: (see :meth:`take_deferred`), so that the owner's own kernels come first.
         self.defer_foreign_kernels = False
@@ -696,6 +647,16 @@ class Registry:
         self.generation = 0
         #: Called after every change (dispatch drops its cached plans).
         self.on_change: Callable[[], None] | None = None
+
+    @property
+    def overrides(self) -> list[Override]:
+        """Every kernel override in force (read off the kernel tables; a rollback undoes one)."""
+        return [
+            Override(kd.op, kd.backend, kd.types, kd.provider, kd.overrode)
+            for table in self._kernels.values()
+            for kd in table.values()
+            if kd.overrode
+        ]
 
     # -- attribution and rollback ------------------------------------------------------
 
@@ -727,9 +688,6 @@ class Registry:
                 self.backends.pop(item, None)
             elif kind == "owner":
                 self.backend_owners.pop(item, None)
-            elif kind == "override":
-                if item in self.overrides:
-                    self.overrides.remove(item)
             elif kind == "kernel":
                 key, types, previous = item
                 table = self._kernels.get(key, {})
@@ -864,11 +822,7 @@ class Registry:
                 f"plugin {self._plugin!r} registers a kernel for op {opname!r} on backend {backend!r} "
                 f"that is not callable: {fn!r}"
             )
-        wrapped = _noted_kernel(fn, opname, backend, self._plugin)
-        kernels = [
-            KernelDef(opname, backend, opdef.type_key(b), wrapped, self._plugin, fn)
-            for b in self._expand(opdef, dtypes)
-        ]
+        kernels = [KernelDef(opname, backend, opdef.type_key(b), fn, self._plugin) for b in self._expand(opdef, dtypes)]
         pending = _Deferred(opname, backend, kernels, override)
         if self.defer_foreign_kernels and self.backend_owner(backend) != self._plugin:
             self._deferred.setdefault(self._plugin, []).append(pending)
@@ -906,10 +860,7 @@ class Registry:
                         f"opts in with opcore.plugins.allow_overrides({self._plugin!r}) before the plugins load, "
                         f"or OPCORE_ALLOW_OVERRIDES={self._plugin}"
                     )
-                kd = KernelDef(kd.op, kd.backend, kd.types, kd.fn, kd.provider, kd.impl, previous.provider)
-                ov = Override(p.opname, p.backend, kd.types, self._plugin, previous.provider)
-                self.overrides.append(ov)
-                self._record("override", ov)
+                kd = KernelDef(kd.op, kd.backend, kd.types, kd.fn, kd.provider, previous.provider)
             table[kd.types] = kd
             self._record("kernel", ((p.opname, p.backend), kd.types, previous))
             out.append(kd)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from opcore._kernels import check_results, kernel_failed, resolve_kernel
 from opcore.backend import Backend, current_backend, get_backend
-from opcore.dispatch import check_results, resolve_kernel
 from opcore.errors import DTypeError, GraphError, KernelContractError, ShapeError
 from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default_graph
 from opcore.registry import KernelContext
@@ -260,7 +260,11 @@ class Session:
                 if varies:
                     ctx = _reseeded(ctx, self._runs)
                 args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
-                result = fn(ctx, *args)
+                try:
+                    result = fn(ctx, *args)
+                except Exception as exc:
+                    kernel_failed(exc, ctx)
+                    raise
                 if len(out_slots) == 1 and not isinstance(result, (tuple, list)):
                     (shape, dtype), s = specs[0], out_slots[0]
                     same_type = type(result) is native  # (kept apart: no narrowing of result)

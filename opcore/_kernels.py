@@ -1,0 +1,146 @@
+"""Kernel lookup, the NumPy fallback and the result contract: what dispatch and sessions share.
+
+``resolve_kernel`` finds the kernel for (op, backend, dtypes), or wraps the
+NumPy kernel when the user's fallback policy allows it (counting every
+fallback and transfer), or raises ``KernelNotFoundError`` listing what exists.
+``check_results`` is the one check that a kernel returned native arrays of
+exactly the inferred shapes and dtypes. ``kernel_failed`` notes on an
+exception from plugin code which op, backend and plugin raised it; callers
+call it from their ``except`` clause, so a kernel that does not raise pays
+nothing for it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from opcore.backend import Backend, current_fallback_policy, get_backend, stats
+from opcore.dtypes import DType
+from opcore.errors import KernelContractError, KernelNotFoundError, OpcoreError
+from opcore.registry import KernelContext, OpDef, add_note, get_registry
+
+__all__ = ["FallbackWarning", "check_results", "kernel_failed", "resolve_kernel"]
+
+_registry = get_registry()
+
+
+class FallbackWarning(UserWarning):
+    """An op ran on NumPy because its backend has no kernel (fallback policy ``warn``)."""
+
+
+def kernel_failed(exc: Exception, ctx: KernelContext) -> None:
+    """Note on ``exc`` (raised by the kernel ``ctx`` was made for) the op, backend and provider.
+
+    opcore's own errors already say all that and get no note; nor does an
+    exception that a nested kernel call already noted.
+    """
+    if isinstance(exc, OpcoreError) or any(n.startswith("raised by the kernel") for n in getattr(exc, "__notes__", ())):
+        return
+    op = _registry.ops.get(ctx.op)
+    kd = _registry.kernel(ctx.op, ctx.backend.name, op.type_key(ctx.types)) if op is not None else None
+    provider = kd.provider if kd is not None else "?"
+    add_note(exc, f"raised by the kernel of op {ctx.op!r} on backend {ctx.backend.name!r} (from {provider!r})")
+
+
+def check_results(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> None:
+    """Raise KernelContractError unless ``results`` are native arrays of exactly ``out_specs``.
+
+    The one contract check, for eager plans and session plans alike: the inline
+    comparison where the backend's arrays carry NumPy dtypes, the backend's own
+    ``shape_of``/``dtype_of`` otherwise.
+    """
+    if len(results) != len(out_specs):
+        raise KernelContractError(
+            f"{op.name} kernel on backend {backend.name!r} returned {len(results)} outputs, expected {len(out_specs)}"
+        )
+    native = backend.native_type
+    for r, (shape, dtype) in zip(results, out_specs):
+        same_type = native is not None and type(r) is native  # (kept apart: no narrowing of r)
+        if same_type and r.shape == shape and r.dtype == dtype.np:
+            continue
+        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
+            _contract_error(op, backend, results, out_specs)
+
+
+def _contract_error(
+    op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]
+) -> None:
+    got = []
+    for r in results:
+        if backend.is_native(r):
+            got.append(f"{backend.shape_of(r)} {backend.dtype_of(r)}")
+        else:
+            got.append(f"a {type(r).__name__} (not a {backend.array_type})")
+    expected = [f"{s} {d}" for s, d in out_specs]
+    raise KernelContractError(
+        f"{op.name} kernel on backend {backend.name!r} broke its contract: it returned "
+        f"[{', '.join(got)}] but the shape function inferred [{', '.join(expected)}]. "
+        "This is a bug in the backend's kernel; run `opcore conformance` for the backend."
+    )
+
+
+def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:
+    """The kernel to run ``op`` on ``backend``: its own, a NumPy fallback, or KernelNotFoundError.
+
+    The fallback (policy ``warn`` or ``allow``) warns under ``warn`` and counts every
+    fallback and host/device transfer, for eager calls and session plans alike.
+    """
+    types = op.type_key(binding)
+    kd = _registry.kernel(op.name, backend.name, types)
+    if kd is not None:
+        return kd.fn
+    numpy_kd = _registry.kernel(op.name, "numpy", types) if backend.name != "numpy" else None
+    if current_fallback_policy() == "error" or numpy_kd is None:
+        _raise_not_found(op, backend, binding, numpy_kd is not None)
+    assert numpy_kd is not None
+    host_fn = numpy_kd.fn
+    host = get_backend("numpy")
+
+    def fallback(ctx: KernelContext, *natives: Any) -> Any:
+        if current_fallback_policy() == "warn":
+            warnings.warn(
+                f"{op.name} has no kernel on backend {backend.name!r} for "
+                f"{', '.join(d.name for d in types)}; running it on NumPy and copying back",
+                FallbackWarning,
+                stacklevel=5,
+            )
+        stats.fallbacks[f"{op.name}@{backend.name}"] += 1
+
+        def to_host(v: Any) -> np.ndarray:
+            return backend.download(v)
+
+        def to_device(r: Any) -> Any:
+            return backend.upload(np.array(r, order="C"))
+
+        host_ctx = KernelContext(ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, host)
+        args = [[to_host(v) for v in x] if isinstance(x, list) else to_host(x) for x in natives]
+        try:
+            result = host_fn(host_ctx, *args)
+        except Exception as exc:
+            kernel_failed(exc, host_ctx)
+            raise
+        if isinstance(result, (tuple, list)):
+            return [to_device(r) for r in result]
+        return to_device(result)
+
+    return fallback
+
+
+def _raise_not_found(op: OpDef, backend: Backend, binding: dict[str, DType], numpy_has_it: bool) -> None:
+    existing = _registry.kernels_for(op.name)
+    listing = "\n".join(f"  {k.describe(op)} (from {k.provider})" for k in existing) or "  (none)"
+    what = ", ".join(f"{k}={v.name}" for k, v in binding.items()) or "no type variables"
+    hint = (
+        "Use another backend, cast to a supported dtype, or opt into running it on NumPy with "
+        "opcore.fallback_policy('warn')."
+        if numpy_has_it
+        else "No NumPy kernel exists either, so no fallback is possible."
+    )
+    raise KernelNotFoundError(
+        f"no kernel for op {op.name!r} on backend {backend.name!r} with {what}.\n"
+        f"Registered kernels for {op.name}:\n{listing}\n{hint}"
+    )
