@@ -90,6 +90,7 @@ from opcore.graph import (
 from opcore.hookspecs import hookimpl
 from opcore.ops._broadcast import *  # noqa: F403
 from opcore.ops.array import *  # noqa: F403
+from opcore.ops.indexing import *  # noqa: F403
 from opcore.ops.math import *  # noqa: F403
 from opcore.ops.nn import *  # noqa: F403
 from opcore.ops.random import *  # noqa: F403
@@ -218,6 +219,7 @@ __all__ = [
 __all__ += ops._broadcast.__all__
 __all__ += ops.math.__all__
 __all__ += ops.array.__all__
+__all__ += ops.indexing.__all__
 __all__ += ops.reduce.__all__
 __all__ += ops.random.__all__
 __all__ += ops.nn.__all__

@@ -18,7 +18,7 @@ from opcore import dtypes as _dt
 from opcore.backend import Backend, current_backend, get_backend
 from opcore.dtypes import DType
 from opcore.errors import BackendMismatchError, DTypeError, OpDefinitionError, ShapeError
-from opcore.ops import array as _array
+from opcore.ops import indexing as _indexing
 from opcore.ops import math as _math
 from opcore.shapes import Shape
 
@@ -140,7 +140,7 @@ class TensorOps:
     __hash__ = object.__hash__
 
     def __getitem__(self, key: Any) -> Any:
-        return _array.getitem(self, key)
+        return _indexing.getitem(self, key)
 
 
 def _true_div_operands(a: Any, b: Any) -> tuple[Any, Any]:
@@ -269,12 +269,12 @@ class Tensor(TensorOps):
     def __getitem__(self, key: Any) -> Any:
         # Basic indexing keys its StridedSlice plan on the index itself, so a repeated
         # ``t[0]`` or ``t[:, 1:3]`` costs a lookup, not the seven attribute lists.
-        k = _array.index_key(key)
+        k = _indexing.index_key(key)
         if k is None or _context.graph_stack:
-            return _array.getitem(self, key)
+            return _indexing.getitem(self, key)
         try:
             return _dispatch_call_with_key(
-                _array.strided_slice, ("[]", self._spec, k), self, lambda: _array.strided_slice_attrs(key)
+                _indexing.strided_slice, ("[]", self._spec, k), self, lambda: _indexing.strided_slice_attrs(key)
             )
         except ShapeError as e:
             raise ShapeError(f"cannot index a tensor of shape {self.shape} with {key!r}: {e}") from None

@@ -26,7 +26,9 @@ DEFAULT_OUTPUT = ROOT / "docs" / "reference" / "ops.md"
 _FAMILIES = {
     "opcore.ops.math": "math",
     "opcore.ops.array": "array",
+    "opcore.ops.indexing": "indexing",
     "opcore.ops.reduce": "reduce",
+    "opcore.ops.image": "image",
     "opcore.ops.nn": "nn",
     "opcore.ops.random": "random",
     "opcore.ops.train": "train",

@@ -1,0 +1,515 @@
+"""Op definitions: one :class:`OpDef` value per op, holding its signature (typed inputs and
+outputs, type variables, attributes with types, defaults and constraints), shape function,
+dtype rule and gradient, with the contexts that shape functions, kernels and gradients see.
+
+The registry (:mod:`opcore.registry`) validates and stores them; ``define_op`` there
+declares and registers one in a call.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opcore import dtypes as _dt
+from opcore.dtypes import DType
+from opcore.errors import DTypeError, OpcoreError, OpDefinitionError
+from opcore.shapes import Shape, ShapeContext, ShapeFn
+
+__all__ = [
+    "ArgDef",
+    "AttrDef",
+    "DTypeFn",
+    "GradContext",
+    "GradFn",
+    "KernelContext",
+    "KernelFn",
+    "OpDef",
+    "add_note",
+]
+
+_NAME_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*$")
+_ARG_RE = re.compile(r"^\s*(\w+)\s*:\s*(?:(\w+)\s*\*\s*)?(\w+)\s*$")
+_ATTR_RE = re.compile(r"^\s*(\w+)\s*:\s*(list\(\w+\)|\{[^}]*\}|\w+)(\?)?\s*(?:>=\s*(-?\d+))?\s*(?:=\s*(.+?))?\s*$")
+_ATTR_TYPES = ("int", "float", "bool", "string", "type", "shape", "list(int)", "list(float)")
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """Attach ``note`` to ``exc`` (shown under its traceback), keeping its type and traceback.
+
+    Python 3.11+ has ``BaseException.add_note``; on 3.10 the note is stored in
+    ``__notes__`` the same way, which pytest and ``exceptiongroup`` display.
+    """
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+        return
+    notes = getattr(exc, "__notes__", None)  # pragma: no cover - Python 3.10
+    if not isinstance(notes, list):  # pragma: no cover
+        notes = []
+        try:
+            setattr(exc, "__notes__", notes)  # noqa: B010 - no such attribute before Python 3.11
+        except AttributeError:
+            return
+    notes.append(note)  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- signature pieces
+
+
+@dataclass(frozen=True)
+class ArgDef:
+    """An input or output: ``"x: T"``, ``"values: N * T"`` or ``"to_zero: int32"``."""
+
+    name: str
+    #: A type variable name, a fixed dtype name, or the name of a ``type`` attribute.
+    type: str
+    #: For a variadic argument, the count: a label for inputs (the list's length),
+    #: the name of an int attribute for outputs.
+    count: str | None = None
+
+    @property
+    def variadic(self) -> bool:
+        return self.count is not None
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count} * {self.type}" if self.count else f"{self.name}: {self.type}"
+
+
+@dataclass(frozen=True)
+class AttrDef:
+    """An attribute: ``"axis: int = 0"``, ``"padding: {'SAME', 'VALID'}"``, ``"strides: list(int) >= 2"``."""
+
+    name: str
+    type: str
+    default: Any = None
+    has_default: bool = False
+    optional: bool = False
+    minimum: int | None = None
+    allowed: tuple[Any, ...] | None = None
+
+    def __str__(self) -> str:
+        t = "{" + ", ".join(repr(a) for a in self.allowed) + "}" if self.allowed else self.type
+        s = f"{self.name}: {t}{'?' if self.optional else ''}"
+        if self.minimum is not None:
+            s += f" >= {self.minimum}"
+        if self.has_default:
+            s += f" = {self.default!r}"
+        return s
+
+    def check(self, op: str, value: Any) -> Any:
+        """Validate and normalise a value (lists become tuples); raise naming op and attr."""
+        if value is None:
+            if self.optional:
+                return None
+            raise self._bad(op, value, "a value (None is not allowed)")
+        t = self.type
+        if self.allowed is not None:
+            if value not in self.allowed:
+                raise self._bad(op, value, "one of " + ", ".join(repr(a) for a in self.allowed))
+            return value
+        if t == "int":
+            as_int = _as_int(value)
+            if as_int is None:
+                raise self._bad(op, value, "an int")
+            if self.minimum is not None and as_int < self.minimum:
+                raise self._bad(op, value, f"an int >= {self.minimum}")
+            return as_int
+        if t == "float":
+            if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
+                raise self._bad(op, value, "a float")
+            return float(value)
+        if t == "bool":
+            if not isinstance(value, bool) and type(value).__name__ != "bool_":
+                raise self._bad(op, value, "a bool")
+            return bool(value)
+        if t == "string":
+            if not isinstance(value, str):
+                raise self._bad(op, value, "a string")
+            return value
+        if t == "type":
+            try:
+                return _dt.as_dtype(value)
+            except DTypeError:
+                raise self._bad(op, value, "a dtype") from None
+        if t in ("list(int)", "shape"):
+            if isinstance(value, int) and not isinstance(value, bool) and t == "list(int)":
+                value = [value]
+            if isinstance(value, Shape):
+                value = value.dims or ()
+            try:
+                items = tuple(value)
+            except TypeError:
+                raise self._bad(op, value, f"a {t}") from None
+            ints = tuple(_as_int(v) if v is not None or t != "shape" else None for v in items)
+            if any(i is None for i, v in zip(ints, items) if v is not None):
+                raise self._bad(op, value, f"a {t}")
+            if self.minimum is not None and len(ints) < self.minimum:
+                raise self._bad(op, value, f"a {t} of length >= {self.minimum}")
+            return ints
+        if t == "list(float)":
+            try:
+                return tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                raise self._bad(op, value, "a list(float)") from None
+        raise AssertionError(t)  # pragma: no cover - rejected at definition time
+
+    def _bad(self, op: str, value: Any, expected: str) -> OpDefinitionError:
+        return OpDefinitionError(
+            f"{op}: attribute {self.name!r} expects {expected}, got {value!r} ({type(value).__name__})"
+        )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    index = getattr(value, "__index__", None)
+    if index is None:
+        return None
+    try:
+        return int(index())
+    except TypeError:
+        return None
+
+
+def _parse_arg(op: str, spec: str | ArgDef) -> ArgDef:
+    if isinstance(spec, ArgDef):
+        return spec
+    m = _ARG_RE.match(spec)
+    if not m:
+        raise OpDefinitionError(
+            f"{op}: cannot parse argument spec {spec!r}; expected 'name: T', 'name: N * T' or 'name: float32'"
+        )
+    name, count, type_ = m.groups()
+    return ArgDef(name, type_, count)
+
+
+def _parse_attr(op: str, spec: str | AttrDef) -> AttrDef:
+    if isinstance(spec, AttrDef):
+        return spec
+    m = _ATTR_RE.match(spec)
+    if not m:
+        raise OpDefinitionError(
+            f"{op}: cannot parse attribute spec {spec!r}; expected e.g. 'axis: int = 0', "
+            "\"padding: {'SAME', 'VALID'}\" or 'strides: list(int) >= 2'"
+        )
+    name, type_, optional, minimum, default = m.groups()
+    allowed: tuple[Any, ...] | None = None
+    if type_.startswith("{"):
+        try:
+            allowed = tuple(ast.literal_eval("[" + type_[1:-1] + "]"))
+        except (ValueError, SyntaxError):
+            raise OpDefinitionError(f"{op}: cannot parse the allowed values in {spec!r}") from None
+        type_ = "string" if all(isinstance(a, str) for a in allowed) else "int"
+    elif type_ not in _ATTR_TYPES:
+        raise OpDefinitionError(f"{op}: attribute {name!r} has unknown type {type_!r}; known: {', '.join(_ATTR_TYPES)}")
+    attr = AttrDef(
+        name,
+        type_,
+        optional=bool(optional),
+        minimum=int(minimum) if minimum is not None else None,
+        allowed=allowed,
+    )
+    if default is not None:
+        try:
+            value = ast.literal_eval(default)
+        except (ValueError, SyntaxError):
+            value = default  # a bare word such as int64 for a type attr
+        value = attr.check(op, value)
+        attr = AttrDef(name, type_, value, True, attr.optional, attr.minimum, attr.allowed)
+    return attr
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+@dataclass
+class GradContext:
+    """What a gradient function sees: the forward op's inputs, outputs and attributes,
+    and which inputs' gradients are needed.
+
+    The contract for gradient functions: called as ``fn(ctx, *dys)`` with one
+    gradient per output, where a ``None`` means that output's gradient is zero
+    (nothing downstream used it); return one gradient per input (a list for a
+    variadic input), ``None`` for an input that gets none. An input whose
+    ``ctx.needs_grad(i)`` is False may get ``None`` without computing anything.
+    """
+
+    op: OpDef
+    inputs: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+    attrs: Mapping[str, Any]
+    #: One flag per input: is its gradient needed? Empty means every input's is.
+    needs: tuple[bool, ...] = ()
+
+    def input(self, name: str) -> Any:
+        return self.inputs[self.op.input_index(name)]
+
+    def needs_grad(self, input: int | str) -> bool:
+        """Whether the gradient of ``input`` (an index or a name) is used by anyone."""
+        if not self.needs:
+            return True
+        i = input if isinstance(input, int) else self.op.input_index(input)
+        return self.needs[i]
+
+
+@dataclass
+class KernelContext:
+    """What a kernel sees besides its native input arrays.
+
+    ``out_shapes`` and ``out_dtypes`` are what the frontend inferred; the kernel
+    must return native arrays of exactly those shapes and dtypes.
+    """
+
+    op: str
+    attrs: Mapping[str, Any]
+    out_shapes: tuple[tuple[int, ...], ...]
+    out_dtypes: tuple[DType, ...]
+    #: The bound type variables, e.g. ``{"T": float32}``.
+    types: Mapping[str, DType] = field(default_factory=dict)
+    backend: Any = None
+    #: True when the kernel may write each output that the op declares in ``aliases``
+    #: into the buffer of its input (the caller owns those buffers exclusively);
+    #: a kernel may ignore it and return new arrays.
+    inplace: bool = False
+    #: Scratch space kept with the context: a context serves every call of one plan,
+    #: so a kernel derives what it needs from attributes and shapes once and keeps it here.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+GradFn = Callable[..., Sequence[Any]]
+DTypeFn = Callable[[Mapping[str, DType], Mapping[str, Any]], Sequence[DType]]
+KernelFn = Callable[..., Any]
+
+
+# --------------------------------------------------------------------------- OpDef
+
+
+class OpDef:
+    """One op, declared once: signature, shape function, dtype rule and gradient.
+
+    Calling an OpDef runs the op (eagerly, or by adding a node when given graph
+    tensors): ``add(x, y)``. Inputs are positional, in declaration order (a
+    variadic input takes a list); attributes are keywords.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        inputs: Sequence[str | ArgDef],
+        outputs: Sequence[str | ArgDef],
+        type_vars: Mapping[str, str | Iterable[DType | str]] | None = None,
+        attrs: Sequence[str | AttrDef] = (),
+        shape_fn: ShapeFn,
+        dtype_fn: DTypeFn | None = None,
+        gradient: GradFn | None = None,
+        differentiable: bool = True,
+        composite: Callable[..., Any] | None = None,
+        version: int = 1,
+        doc: str = "",
+        stateful: bool = False,
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise OpDefinitionError(
+                f"op name {name!r} is not valid; use an identifier, optionally namespaced: 'myorg.ZeroOut'"
+            )
+        self.name = name
+        self.version = int(version)
+        self.inputs = tuple(_parse_arg(name, s) for s in inputs)
+        self.outputs = tuple(_parse_arg(name, s) for s in outputs)
+        self.type_vars: dict[str, tuple[DType, ...]] = {k: _dt.parse_dtype_set(v) for k, v in (type_vars or {}).items()}
+        self.attrs = {a.name: a for a in (_parse_attr(name, s) for s in attrs)}
+        self.shape_fn = shape_fn
+        self.dtype_fn = dtype_fn
+        self._gradient: GradFn | None = None
+        self.gradient = gradient
+        self.differentiable = bool(differentiable)
+        self.composite = composite
+        self.stateful = stateful
+        #: Output name -> input name: outputs that a kernel may write into their input's
+        #: buffer when the caller gives that buffer up (TensorFlow's ``forward_input``),
+        #: as optimizer updates do with a variable and its slots.
+        self.aliases: dict[str, str] = dict(aliases or {})
+        self.doc = doc
+        #: The distribution (or plugin) that registered this op; filled in by the registry.
+        self.provider: str = "opcore"
+        self._check()
+        self._input_index = {a.name: i for i, a in enumerate(self.inputs)}
+        self._defaults = {k: a.default for k, a in self.attrs.items() if a.has_default}
+        self._required_attrs = tuple(k for k, a in self.attrs.items() if not a.has_default and not a.optional)
+        #: Dispatch's cached plans for eager calls, keyed by backend, dtypes, shapes and attributes.
+        self._plans: dict[Any, tuple[Any, ...]] = {}
+
+    def _check(self) -> None:
+        names = [a.name for a in self.inputs] + [a.name for a in self.outputs] + list(self.attrs)
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise OpDefinitionError(f"{self.name}: names used twice: {sorted(dup)}")
+        type_attrs = {k for k, a in self.attrs.items() if a.type == "type"}
+        for arg in self.inputs + self.outputs:
+            if arg.type in self.type_vars or arg.type in type_attrs:
+                continue
+            try:
+                _dt.as_dtype(arg.type)
+            except DTypeError:
+                raise OpDefinitionError(
+                    f"{self.name}: argument {arg.name!r} has type {arg.type!r}, which is neither a "
+                    f"type variable ({', '.join(self.type_vars) or 'none declared'}), a type attribute "
+                    "nor a dtype name"
+                ) from None
+        for arg in self.outputs:
+            if arg.count is not None and (arg.count not in self.attrs or self.attrs[arg.count].type != "int"):
+                raise OpDefinitionError(
+                    f"{self.name}: variadic output {arg.name!r} needs an int attribute {arg.count!r} for its count"
+                )
+        for tv in self.type_vars:
+            if not any(a.type == tv for a in self.inputs) and self.dtype_fn is None:
+                used_by_attr = tv in self.attrs
+                if not used_by_attr:
+                    raise OpDefinitionError(
+                        f"{self.name}: type variable {tv!r} is bound by no input; "
+                        "bind it with an input or give a dtype_fn"
+                    )
+        in_names, out_names = {a.name for a in self.inputs}, {a.name for a in self.outputs}
+        for out_name, in_name in self.aliases.items():
+            if out_name not in out_names or in_name not in in_names:
+                raise OpDefinitionError(
+                    f"{self.name}: aliases maps outputs to inputs; {out_name!r} -> {in_name!r} names "
+                    f"{'no output' if out_name not in out_names else 'no input'} of the op"
+                )
+        if self.gradient is not None and not self.differentiable:
+            raise OpDefinitionError(f"{self.name}: marked not differentiable but given a gradient")
+
+    @property
+    def gradient(self) -> GradFn | None:
+        """The gradient function; exceptions it raises name this op and its provider."""
+        return self._gradient
+
+    @gradient.setter
+    def gradient(self, fn: GradFn | None) -> None:
+        self._gradient = None if fn is None else _noted_gradient(self, fn)
+        #: The gradient function as given (without the error annotation).
+        self.gradient_impl = fn
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    @property
+    def signature(self) -> str:
+        s = f"{self.name}({', '.join(str(a) for a in self.inputs)}"
+        if self.attrs:
+            s += "; " + ", ".join(str(a) for a in self.attrs.values())
+        s += f") -> ({', '.join(str(a) for a in self.outputs)})"
+        if self.type_vars:
+            s += "; " + "; ".join(f"{k} in {{{', '.join(d.name for d in v)}}}" for k, v in self.type_vars.items())
+        return s
+
+    def input_index(self, name: str) -> int:
+        return self._input_index[name]
+
+    def dtype_combinations(self) -> list[dict[str, DType]]:
+        """Every binding of the type variables the op allows."""
+        keys = list(self.type_vars)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.type_vars[k] for k in keys))]
+
+    def type_key(self, binding: Mapping[str, DType]) -> tuple[DType, ...]:
+        return tuple(binding[k] for k in self.type_vars)
+
+    def same_signature(self, other: OpDef) -> bool:
+        return (self.signature, self.version) == (other.signature, other.version)
+
+    # -- calling -------------------------------------------------------------------
+
+    def bind_attrs(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """Check call attributes against the declaration; fill defaults."""
+        unknown = [k for k in attrs if k not in self.attrs]
+        if unknown:
+            raise OpDefinitionError(
+                f"{self.name}: unknown attribute(s) {', '.join(map(repr, unknown))}; "
+                f"the op takes {', '.join(self.attrs) or 'no attributes'}"
+            )
+        out = dict(self._defaults)
+        for k, v in attrs.items():
+            out[k] = self.attrs[k].check(self.name, v)
+        for k in self._required_attrs:
+            if k not in out:
+                raise OpDefinitionError(f"{self.name}: missing required attribute {k!r} ({self.attrs[k]})")
+        for k, a in self.attrs.items():
+            if a.optional and k not in out:
+                out[k] = None
+        return out
+
+    def infer(
+        self, shapes: Mapping[str, Shape | list[Shape]], binding: Mapping[str, DType], attrs: Mapping[str, Any]
+    ) -> tuple[list[Shape], list[DType]]:
+        """Run the shape function and dtype rule: the outputs' shapes and dtypes."""
+        ctx = ShapeContext(self.name, shapes, attrs, binding)
+        try:
+            result = self.shape_fn(ctx)
+        except Exception as exc:
+            if not isinstance(exc, OpcoreError):
+                add_note(exc, f"raised by the shape function of op {self.name!r} (from {self.provider!r})")
+            raise
+        out_shapes = [result] if isinstance(result, Shape) else list(result)
+        n = self.num_outputs(attrs)
+        if len(out_shapes) != n:
+            raise OpDefinitionError(f"{self.name}: shape function returned {len(out_shapes)} shapes for {n} outputs")
+        if self.dtype_fn is not None:
+            out_dtypes = list(self.dtype_fn(binding, attrs))
+        else:
+            out_dtypes = []
+            for a in self.outputs:
+                d = self._output_dtype(a, binding, attrs)
+                out_dtypes.extend([d] * (attrs[a.count] if a.count else 1))
+        return out_shapes, out_dtypes
+
+    def num_outputs(self, attrs: Mapping[str, Any]) -> int:
+        """How many output tensors a call with these (bound) attributes produces."""
+        return sum(attrs[a.count] if a.count else 1 for a in self.outputs)
+
+    def _output_dtype(self, arg: ArgDef, binding: Mapping[str, DType], attrs: Mapping[str, Any]) -> DType:
+        if arg.type in binding:
+            return binding[arg.type]
+        if arg.type in attrs:
+            return _dt.as_dtype(attrs[arg.type])
+        return _dt.as_dtype(arg.type)
+
+    def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Any:
+        return _call_op(self, inputs, attrs, name)
+
+    def __repr__(self) -> str:
+        return f"<OpDef {self.signature} v{self.version} from {self.provider}>"
+
+
+def _noted_gradient(op: OpDef, fn: GradFn) -> GradFn:
+    def gradient(*args: Any, **kwargs: Any) -> Sequence[Any]:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not isinstance(exc, OpcoreError):
+                add_note(exc, f"raised by the gradient of op {op.name!r} (from {op.provider!r})")
+            raise
+
+    gradient.__wrapped__ = fn  # type: ignore[attr-defined]
+    return gradient
+
+
+def _call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
+    # Dispatch sits above the op definitions in the layering: this is the one upward
+    # call. It is resolved on first use and then bound directly, off the hot path.
+    global _call_op
+    from opcore.dispatch import call_op
+
+    _call_op = call_op
+    return call_op(op, inputs, attrs, name)
