@@ -5,7 +5,7 @@ through ``ctx.backend.runtime`` when they run.
 """
 
 from opcore.registry import KernelTable
-from opcore_ckernels.kernels import array, broadcast, math, nn, random, reduce, train
+from opcore_ckernels.kernels import array, broadcast, image, math, nn, random, reduce, train
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,
@@ -13,6 +13,7 @@ TABLES: tuple[KernelTable, ...] = (
     array.KERNELS,
     reduce.KERNELS,
     nn.KERNELS,
+    image.KERNELS,
     random.KERNELS,
     train.KERNELS,
 )

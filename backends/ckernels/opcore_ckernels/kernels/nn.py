@@ -1,67 +1,32 @@
-"""OpenCL kernels: nn family (softmax and losses, bias add, conv2d, pooling and their gradients).
+"""Device kernels: nn family (softmax and losses, L2 loss, bias add).
 
 - Softmax, LogSoftmax and the softmax cross-entropies are fused row kernels:
   one work-item per row (any axis: a row is ``n`` elements ``inner`` apart),
   maximum subtracted first, accumulation in float for float16.
 - L2Loss and BiasAddGrad are one work-group per output value with a tree
   reduction in local memory.
-- Image ops take NHWC or NCHW directly: host-built index maps (from shapes and
-  attributes only, cached on the device) say which input element of one image
-  each tap reads, and the kernels add the image offset, so a map does not grow
-  with the batch. Conv2D is im2col through such a map plus a GEMM
-  (:func:`opcore_ckernels.gemm.matmul`); its input gradient is a GEMM and a
-  col2im through the inverse map (for each input element, the columns that
-  read it: a gather-sum, no atomics); its filter gradient is a GEMM of the
-  im2col columns and the output gradient. Pooling reduces over the window map;
-  MaxPoolGrad finds each window's first maximum on the device, then every
-  input element sums the gradients of the windows that routed to it.
+
+Convolution and pooling are in :mod:`opcore_ckernels.kernels.image`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_ckernels.kernels._common import (
+    buffer_or_dummy,
+    empty_output,
+    group_size,
+    num_elements,
+    storage_and_acc_types,
+)
 from opcore_ckernels.kernels._elementwise import elementwise
-from opcore_ckernels.kernels._gather import index_map
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _types(dtype: Any) -> tuple[str, str]:
-    """(storage type, accumulator type): float16 is accumulated in float."""
-    t = ctype(dtype)
-    return t, ("float" if t == "half" else t)
-
-
-def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
-
-
-def _dummy(rt: Any) -> Any:
-    """A small buffer to pass where an argument is a zero-size array (its buffer is None)."""
-    return rt.cached(("nn-dummy",), lambda: np.zeros(4, np.int64))
-
-
-def _buf(rt: Any, a: Any) -> Any:
-    return a.data if a.size else _dummy(rt).data
-
-
-def _empty(ctx: KernelContext, i: int = 0) -> Any:
-    return ctx.backend.runtime.empty(ctx.out_shapes[i], ctx.out_dtypes[i].np)
-
-
-def _group_size(rt: Any) -> int:
-    """Work-group size of the reduction kernels: a power of two, at most 256."""
-    limit = min(256, int(rt.max_work_group_size))
-    return 1 << (limit.bit_length() - 1)
 
 
 # --------------------------------------------------------------------------- softmax family
@@ -151,18 +116,18 @@ __kernel void sparse_sce_rows(__global T* loss, __global T* backprop, __global c
 
 
 def _row_source(dtype: Any) -> str:
-    t, a = _types(dtype)
+    t, a = storage_and_acc_types(dtype)
     return _ROW_SOURCE.format(t=t, a=a)
 
 
 def _softmax_like(ctx: KernelContext, logits: Any, name: str) -> Any:
     rt = ctx.backend.runtime
-    out = _empty(ctx)
+    out = empty_output(ctx)
     if out.size == 0:
         return out
     shape = tuple(logits.shape)
     axis = ctx.attrs["axis"] % len(shape)
-    n, inner = shape[axis], _size(shape[axis + 1 :])
+    n, inner = shape[axis], num_elements(shape[axis + 1 :])
     rows = out.size // n
     kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), name)
     rt.launch(kernel, (rows,), [out.data, logits.data, np.int64(n), np.int64(inner), np.int64(rows)])
@@ -182,12 +147,19 @@ def log_softmax(ctx: KernelContext, logits: Any) -> Any:
 @KERNELS.kernel("SoftmaxCrossEntropyWithLogits")
 def softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> tuple[Any, Any]:
     rt = ctx.backend.runtime
-    loss, backprop = _empty(ctx, 0), _empty(ctx, 1)
+    loss, backprop = empty_output(ctx, 0), empty_output(ctx, 1)
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
         kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), "sce_rows")
-        args = [loss.data, _buf(rt, backprop), _buf(rt, logits), _buf(rt, labels), np.int64(n), np.int64(rows)]
+        args = [
+            loss.data,
+            buffer_or_dummy(rt, backprop),
+            buffer_or_dummy(rt, logits),
+            buffer_or_dummy(rt, labels),
+            np.int64(n),
+            np.int64(rows),
+        ]
         rt.launch(kernel, (rows,), args)
     return loss, backprop
 
@@ -197,7 +169,7 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
     # An out-of-range label cannot raise without reading the labels back to the host:
     # like TensorFlow on GPUs, its row gets NaN instead.
     rt = ctx.backend.runtime
-    loss, backprop = _empty(ctx, 0), _empty(ctx, 1)
+    loss, backprop = empty_output(ctx, 0), empty_output(ctx, 1)
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
@@ -207,14 +179,21 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
             lambda: _row_source(logits.dtype) + _SPARSE_SOURCE.format(label=label),
             "sparse_sce_rows",
         )
-        args = [loss.data, _buf(rt, backprop), _buf(rt, logits), labels.data, np.int64(n), np.int64(rows)]
+        args = [
+            loss.data,
+            buffer_or_dummy(rt, backprop),
+            buffer_or_dummy(rt, logits),
+            labels.data,
+            np.int64(n),
+            np.int64(rows),
+        ]
         rt.launch(kernel, (rows,), args)
     return loss, backprop
 
 
 @KERNELS.kernel("SigmoidCrossEntropyWithLogits")
 def sigmoid_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> Any:
-    _, a = _types(logits.dtype)
+    _, a = storage_and_acc_types(logits.dtype)
     temps = [f"const {a} x = ({a})a, z = ({a})b;"]
     return elementwise(ctx, [logits, labels], [f"fmax(x, ({a})0) - x * z + log1p(exp(-fabs(x)))"], temps=temps)[0]
 
@@ -258,14 +237,14 @@ ROW_REDUCE(sumsq_channels, v * v)
 def _reduce_channels(ctx: KernelContext, x: Any, outer: int, channels: int, inner: int, name: str,
                      scale: float) -> Any:  # fmt: skip
     rt = ctx.backend.runtime
-    out = _empty(ctx)
+    out = empty_output(ctx)
     if channels == 0:
         return out
-    t, a = _types(x.dtype)
-    group = _group_size(rt)
+    t, a = storage_and_acc_types(x.dtype)
+    group = group_size(rt)
     kernel = rt.kernel(("channels", t, group), lambda: _REDUCE_SOURCE.format(t=t, a=a, group=group), name)
     acc = np.float64 if a == "double" else np.float32
-    args = [out.data, _buf(rt, x), np.int64(outer), np.int64(channels), np.int64(inner), acc(scale)]
+    args = [out.data, buffer_or_dummy(rt, x), np.int64(outer), np.int64(channels), np.int64(inner), acc(scale)]
     rt.launch(kernel, (channels * group,), args, local_size=(group,))
     return out
 
@@ -291,404 +270,5 @@ def bias_add(ctx: KernelContext, value: Any, bias: Any) -> Any:
 def bias_add_grad(ctx: KernelContext, out_backprop: Any) -> Any:
     shape = tuple(out_backprop.shape)
     axis = _channel_axis(ctx.attrs["data_format"], len(shape))
-    outer, channels, inner = _size(shape[:axis]), shape[axis], _size(shape[axis + 1 :])
+    outer, channels, inner = num_elements(shape[:axis]), shape[axis], num_elements(shape[axis + 1 :])
     return _reduce_channels(ctx, out_backprop, outer, channels, inner, "sum_channels", 1.0)
-
-
-# --------------------------------------------------------------------------- image geometry (host)
-
-
-class _Geometry:
-    """Window geometry of one conv/pool call and the index maps derived from it (host side).
-
-    Element indices are within one image in its own layout (NHWC or NCHW); -1
-    marks a tap on the padding.
-    """
-
-    def __init__(self, attrs: Any, image_shape: Sequence[int], window: Sequence[int] | None) -> None:
-        self.nchw = attrs["data_format"] == "NCHW"
-        pick = (2, 3) if self.nchw else (1, 2)
-        n, a, b, c = (int(s) for s in image_shape)
-        self.n, self.h, self.w, self.c = (n, b, c, a) if self.nchw else (n, a, b, c)
-        self.sh, self.sw = (int(attrs["strides"][i]) for i in pick)
-        self.dh, self.dw = (int(attrs["dilations"][i]) for i in pick) if "dilations" in attrs else (1, 1)
-        self.kh, self.kw = (int(v) for v in window) if window is not None else (int(attrs["ksize"][i]) for i in pick)
-        self.padding = attrs["padding"]
-        eff_h, eff_w = (self.kh - 1) * self.dh + 1, (self.kw - 1) * self.dw + 1
-        if self.padding == "SAME":
-            self.ho, self.wo = -(-self.h // self.sh), -(-self.w // self.sw)
-            # TensorFlow puts the odd padding row/column at the bottom/right.
-            self.top = max((self.ho - 1) * self.sh + eff_h - self.h, 0) // 2
-            self.left = max((self.wo - 1) * self.sw + eff_w - self.w, 0) // 2
-        else:
-            self.ho, self.wo = (self.h - eff_h) // self.sh + 1, (self.w - eff_w) // self.sw + 1
-            self.top = self.left = 0
-        self.ho, self.wo = max(self.ho, 0), max(self.wo, 0)
-        self.key = (self.nchw, self.h, self.w, self.c, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw,
-                    self.padding)  # fmt: skip
-
-    @property
-    def image(self) -> int:
-        """Elements in one input image."""
-        return self.h * self.w * self.c
-
-    @property
-    def taps(self) -> int:
-        return self.kh * self.kw
-
-    def _spatial(self) -> np.ndarray:
-        """(Ho, Wo, kh, kw): the input position row * w + col each tap reads, or -1 on the padding."""
-        rows = np.arange(self.ho)[:, None] * self.sh + np.arange(self.kh)[None, :] * self.dh - self.top
-        cols = np.arange(self.wo)[:, None] * self.sw + np.arange(self.kw)[None, :] * self.dw - self.left
-        r, c = rows[:, None, :, None], cols[None, :, None, :]
-        ok = (r >= 0) & (r < self.h) & (c >= 0) & (c < self.w)
-        return np.where(ok, r * self.w + c, -1).astype(np.int64)
-
-    def _element(self, spatial: np.ndarray, channel: np.ndarray) -> np.ndarray:
-        e = channel * (self.h * self.w) + spatial if self.nchw else spatial * self.c + channel
-        return np.where(spatial < 0, -1, e).astype(np.int64)
-
-    def conv_map(self) -> np.ndarray:
-        """im2col map (Ho * Wo, kh * kw * C): columns ordered like the filter's (kh, kw, C) rows."""
-        sp = self._spatial()[..., None]
-        return self._element(sp, np.arange(self.c)).reshape(self.ho * self.wo, self.taps * self.c)
-
-    def pool_map(self) -> np.ndarray:
-        """Window map (pooled elements of one image in its layout, kh * kw)."""
-        sp = self._spatial().reshape(self.ho, self.wo, self.taps)
-        if self.nchw:
-            e = self._element(sp[None], np.arange(self.c)[:, None, None, None])
-        else:
-            e = self._element(sp[:, :, None, :], np.arange(self.c)[None, None, :, None])
-        return e.reshape(-1, self.taps)
-
-
-def _inverse(forward: np.ndarray, size: int, div: int = 1) -> np.ndarray:
-    """For each of ``size`` input elements, the flat positions (// ``div``) of ``forward`` that read it.
-
-    Shape (size, width) with width the largest count, padded with -1;
-    positions are in increasing order, so sums have a fixed order.
-    """
-    flat = forward.reshape(-1)
-    where = np.nonzero(flat >= 0)[0]
-    values = flat[where]
-    counts = np.bincount(values, minlength=size)
-    width = int(counts.max()) if counts.size else 0
-    order = np.argsort(values, kind="stable")
-    values, where = values[order], where[order]
-    starts = np.cumsum(counts) - counts
-    inv = np.full((size, width), -1, np.int64)
-    inv[values, np.arange(values.size) - starts[values]] = where // div
-    return inv
-
-
-# --------------------------------------------------------------------------- image kernels (device)
-
-_IMAGE_SOURCE = """
-#define T {t}
-#define A {a}
-
-/* out[b, j] = src[b * s + idx[b * istride + j]] (0 where the index is -1), j < m. */
-__kernel void bgather(__global T* out, __global const T* src, __global const long* idx, const long m,
-                      const long s, const long istride, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, j = i - b * m;
-  const long k = idx[b * istride + j];
-  out[i] = k < 0 ? (T)0 : src[b * s + k];
-}}
-
-__kernel void fill_zero(__global T* out, const long total) {{
-  const long i = get_global_id(0);
-  if (i < total) out[i] = (T)0;
-}}
-
-/* Pooling over windows idx[p, 0..R) of image b (m pooled and s input elements per image). */
-__kernel void pool_max(__global T* out, __global const T* src, __global const long* idx, const int R,
-                       const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
-  A acc = -INFINITY;
-  for (int r = 0; r < R; ++r) {{
-    const long k = idx[p * R + r];
-    if (k < 0) continue;
-    const A v = (A)src[b * s + k];
-    acc = (v > acc || isnan(v)) ? v : acc;
-  }}
-  out[i] = (T)acc;
-}}
-
-__kernel void pool_mean(__global T* out, __global const T* src, __global const long* idx, const int R,
-                        const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
-  A acc = 0;
-  int cnt = 0;
-  for (int r = 0; r < R; ++r) {{
-    const long k = idx[p * R + r];
-    if (k < 0) continue;
-    acc += (A)src[b * s + k];
-    ++cnt;
-  }}
-  out[i] = (T)(acc / (A)cnt);
-}}
-
-/* The input element of each window's first maximum (row-major; padding reads as -inf, NaN wins,
-   like numpy.argmax), or -1 when that is on the padding. */
-__kernel void pool_argmax(__global long* arg, __global const T* src, __global const long* idx, const int R,
-                          const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
-  long best = idx[p * R];
-  A bv = best < 0 ? (A)(-INFINITY) : (A)src[b * s + best];
-  for (int r = 1; r < R; ++r) {{
-    const long k = idx[p * R + r];
-    const A v = k < 0 ? (A)(-INFINITY) : (A)src[b * s + k];
-    if (v > bv || (isnan(v) && !isnan(bv))) {{ best = k; bv = v; }}
-  }}
-  arg[i] = best;
-}}
-
-/* out[b, e] = sum over r of src[b * s + inv[e, r]] (inv -1: nothing), e < E. */
-__kernel void gsum_plain(__global T* out, __global const T* src, __global const long* inv, const int width,
-                         const long E, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
-  A acc = 0;
-  for (int r = 0; r < width; ++r) {{
-    const long k = inv[e * width + r];
-    if (k >= 0) acc += (A)src[b * s + k];
-  }}
-  out[i] = (T)acc;
-}}
-
-/* The same with a weight per (e, r). */
-__kernel void gsum_weighted(__global T* out, __global const T* src, __global const long* inv,
-                            __global const A* wts, const int width, const long E, const long s,
-                            const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
-  A acc = 0;
-  for (int r = 0; r < width; ++r) {{
-    const long k = inv[e * width + r];
-    if (k >= 0) acc += wts[e * width + r] * (A)src[b * s + k];
-  }}
-  out[i] = (T)acc;
-}}
-
-/* The same, counting only windows k whose maximum arg[b * s + k] is element e. */
-__kernel void gsum_routed(__global T* out, __global const T* src, __global const long* inv,
-                          __global const long* arg, const int width, const long E, const long s,
-                          const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
-  A acc = 0;
-  for (int r = 0; r < width; ++r) {{
-    const long k = inv[e * width + r];
-    if (k >= 0 && arg[b * s + k] == e) acc += (A)src[b * s + k];
-  }}
-  out[i] = (T)acc;
-}}
-"""
-
-
-def _image_kernel(rt: Any, dtype: Any, name: str) -> Any:
-    t, a = _types(dtype)
-    return rt.kernel(("image", t), lambda: _IMAGE_SOURCE.format(t=t, a=a), name)
-
-
-def _zeros(rt: Any, shape: Sequence[int], dtype: Any) -> Any:
-    out = rt.empty(tuple(shape), np.dtype(dtype))
-    rt.launch(_image_kernel(rt, out.dtype, "fill_zero"), (int(out.size),), [out.data, np.int64(out.size)])
-    return out
-
-
-def _bgather(rt: Any, src: Any, idx: Any, m: int, s: int, batches: int, shape: Sequence[int],
-             istride: int = 0) -> Any:  # fmt: skip
-    out = rt.empty(tuple(shape), src.dtype)
-    total = batches * m
-    args = [_buf(rt, out), _buf(rt, src), _buf(rt, idx), np.int64(m), np.int64(s), np.int64(istride), np.int64(total)]
-    rt.launch(_image_kernel(rt, src.dtype, "bgather"), (total,), args)
-    return out
-
-
-def _im2col(ctx: KernelContext, x: Any, g: _Geometry) -> Any:
-    """The im2col columns of ``x``: shape (N, Ho * Wo, kh * kw * C)."""
-    idx = index_map(ctx, ("conv-im2col", *g.key), g.conv_map)
-    m = g.ho * g.wo * g.taps * g.c
-    return _bgather(ctx.backend.runtime, x, idx, m, g.image, g.n, (g.n, g.ho * g.wo, g.taps * g.c))
-
-
-def _matmul(ctx: KernelContext, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, ...]) -> Any:
-    from opcore_ckernels.gemm import matmul
-
-    return matmul(ctx.backend.runtime, a, b, ta, tb, shape, ctx.out_dtypes[0])
-
-
-@KERNELS.kernel("Conv2D")
-def conv2d(ctx: KernelContext, input: Any, filter: Any) -> Any:
-    g = _Geometry(ctx.attrs, input.shape, filter.shape[:2])
-    if _size(ctx.out_shapes[0]) == 0:
-        return _empty(ctx)
-    k, o, p = g.taps * g.c, int(filter.shape[3]), g.ho * g.wo
-    cols = _im2col(ctx, input, g)
-    w = filter.reshape(k, o)
-    if g.nchw:
-        # (O, K) @ (K, Ho*Wo) per image gives NCHW directly.
-        y = _matmul(ctx, w, cols, True, True, (g.n, o, p))
-    else:
-        y = _matmul(ctx, cols.reshape(g.n * p, k), w, False, False, (g.n * p, o))
-    return y.reshape(ctx.out_shapes[0])
-
-
-@KERNELS.kernel("Conv2DBackpropInput")
-def conv2d_backprop_input(ctx: KernelContext, input_like: Any, filter: Any, out_backprop: Any) -> Any:
-    rt = ctx.backend.runtime
-    g = _Geometry(ctx.attrs, input_like.shape, filter.shape[:2])
-    if _size(ctx.out_shapes[0]) == 0:
-        return _empty(ctx)
-    k, o, p = g.taps * g.c, int(filter.shape[3]), g.ho * g.wo
-    if p == 0:
-        return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
-    w = filter.reshape(k, o)
-    if g.nchw:
-        dcols = _matmul(ctx, out_backprop.reshape(g.n, o, p), w, True, True, (g.n, p, k))
-    else:
-        dcols = _matmul(ctx, out_backprop.reshape(g.n * p, o), w, False, True, (g.n * p, k))
-    inv = index_map(ctx, ("conv-col2im", *g.key), lambda: _inverse(g.conv_map(), g.image))
-    width = int(inv.shape[1]) if len(inv.shape) == 2 else 0
-    out = _empty(ctx)
-    total = g.n * g.image
-    args = [out.data, dcols.data, _buf(rt, inv), np.int32(width), np.int64(g.image), np.int64(p * k),
-            np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_plain"), (total,), args)
-    return out
-
-
-@KERNELS.kernel("Conv2DBackpropFilter")
-def conv2d_backprop_filter(ctx: KernelContext, input: Any, filter_like: Any, out_backprop: Any) -> Any:
-    rt = ctx.backend.runtime
-    g = _Geometry(ctx.attrs, input.shape, filter_like.shape[:2])
-    if _size(ctx.out_shapes[0]) == 0:
-        return _empty(ctx)
-    k, o, p = g.taps * g.c, int(filter_like.shape[3]), g.ho * g.wo
-    cols = _im2col(ctx, input, g).reshape(g.n * p, k)
-    dy = out_backprop
-    if g.nchw:
-        # (N, O, Ho*Wo) -> (N, Ho*Wo, O), so the batch folds into the GEMM's inner dimension.
-        key = ("nn-transpose", o, p)
-        idx = index_map(ctx, key, lambda: (np.arange(o)[None, :] * p + np.arange(p)[:, None]).reshape(-1))
-        dy = _bgather(rt, dy, idx, p * o, p * o, g.n, (g.n, p, o))
-    dw = _matmul(ctx, cols, dy.reshape(g.n * p, o), True, False, (k, o))
-    return dw.reshape(ctx.out_shapes[0])
-
-
-# --------------------------------------------------------------------------- pooling
-
-
-def _pool(ctx: KernelContext, x: Any) -> tuple[_Geometry, Any]:
-    g = _Geometry(ctx.attrs, x.shape, None)
-    return g, index_map(ctx, ("pool-window", *g.key), g.pool_map)
-
-
-def _pool_launch(ctx: KernelContext, name: str, g: _Geometry, src: Any, idx: Any, out: Any) -> Any:
-    rt = ctx.backend.runtime
-    m = g.ho * g.wo * g.c
-    total = g.n * m
-    args = [out.data, _buf(rt, src), idx.data, np.int32(g.taps), np.int64(m), np.int64(g.image), np.int64(total)]
-    rt.launch(_image_kernel(rt, src.dtype, name), (total,), args)
-    return out
-
-
-def _argmax(ctx: KernelContext, g: _Geometry, x: Any, idx: Any) -> Any:
-    arg = ctx.backend.runtime.empty((g.n * g.ho * g.wo * g.c,), np.int64)
-    return _pool_launch(ctx, "pool_argmax", g, x, idx, arg)
-
-
-@KERNELS.kernel("MaxPool")
-def max_pool(ctx: KernelContext, input: Any) -> Any:
-    out = _empty(ctx)
-    if out.size == 0:
-        return out
-    g, idx = _pool(ctx, input)
-    return _pool_launch(ctx, "pool_max", g, input, idx, out)
-
-
-@KERNELS.kernel("AvgPool")
-def avg_pool(ctx: KernelContext, input: Any) -> Any:
-    out = _empty(ctx)
-    if out.size == 0:
-        return out
-    g, idx = _pool(ctx, input)
-    return _pool_launch(ctx, "pool_mean", g, input, idx, out)
-
-
-def _pool_inverse(ctx: KernelContext, g: _Geometry) -> tuple[Any, int]:
-    """For each input element of an image, the pooled elements whose windows read it."""
-    inv = index_map(ctx, ("pool-inverse", *g.key), lambda: _inverse(g.pool_map(), g.image, g.taps))
-    return inv, int(inv.shape[1]) if len(inv.shape) == 2 else 0
-
-
-@KERNELS.kernel("MaxPoolGrad")
-def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: Any) -> Any:
-    rt = ctx.backend.runtime
-    out = _empty(ctx)
-    if out.size == 0:
-        return out
-    g, idx = _pool(ctx, orig_input)
-    pooled = g.ho * g.wo * g.c
-    if pooled == 0:
-        return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
-    arg = _argmax(ctx, g, orig_input, idx)
-    inv, width = _pool_inverse(ctx, g)
-    total = g.n * g.image
-    args = [out.data, grad.data, _buf(rt, inv), arg.data, np.int32(width), np.int64(g.image), np.int64(pooled),
-            np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_routed"), (total,), args)
-    return out
-
-
-@KERNELS.kernel("MaxPoolGradGrad")
-def max_pool_grad_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: Any) -> Any:
-    out = _empty(ctx)
-    if out.size == 0:
-        return out
-    g, idx = _pool(ctx, orig_input)
-    arg = _argmax(ctx, g, orig_input, idx)
-    pooled = g.ho * g.wo * g.c
-    return _bgather(ctx.backend.runtime, grad, arg, pooled, g.image, g.n, ctx.out_shapes[0], istride=pooled)
-
-
-def _avg_weights(g: _Geometry, dtype: Any) -> np.ndarray:
-    """1 / (real elements of the window) for each entry of the pooling inverse map (0 where unused)."""
-    fwd = g.pool_map()
-    counts = (fwd >= 0).sum(axis=1)
-    inv = _inverse(fwd, g.image, g.taps)
-    safe = np.where(inv >= 0, inv, 0)
-    w = np.where(inv >= 0, 1.0 / np.maximum(counts[safe], 1), 0.0)
-    return w.astype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
-
-
-@KERNELS.kernel("AvgPoolGrad")
-def avg_pool_grad(ctx: KernelContext, orig_input_like: Any, grad: Any) -> Any:
-    rt = ctx.backend.runtime
-    out = _empty(ctx)
-    if out.size == 0:
-        return out
-    g = _Geometry(ctx.attrs, orig_input_like.shape, None)
-    pooled = g.ho * g.wo * g.c
-    if pooled == 0:
-        return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
-    inv, width = _pool_inverse(ctx, g)
-    wts = rt.cached(("pool-avg-weights", np.dtype(out.dtype).name, *g.key), lambda: _avg_weights(g, out.dtype))
-    total = g.n * g.image
-    args = [out.data, grad.data, _buf(rt, inv), _buf(rt, wts), np.int32(width), np.int64(g.image),
-            np.int64(pooled), np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_weighted"), (total,), args)
-    return out

@@ -1,0 +1,40 @@
+"""Helpers shared by the nn and image kernel families."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from opcore.registry import KernelContext
+from opcore_ckernels.source import ctype
+
+
+def storage_and_acc_types(dtype: Any) -> tuple[str, str]:
+    """(storage type, accumulator type): float16 is accumulated in float."""
+    t = ctype(dtype)
+    return t, ("float" if t == "half" else t)
+
+
+def num_elements(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def dummy_buffer(rt: Any) -> Any:
+    """A small buffer to pass where an argument is a zero-size array (its buffer is None)."""
+    return rt.cached(("nn-dummy",), lambda: np.zeros(4, np.int64))
+
+
+def buffer_or_dummy(rt: Any, a: Any) -> Any:
+    return a.data if a.size else dummy_buffer(rt).data
+
+
+def empty_output(ctx: KernelContext, i: int = 0) -> Any:
+    return ctx.backend.runtime.empty(ctx.out_shapes[i], ctx.out_dtypes[i].np)
+
+
+def group_size(rt: Any) -> int:
+    """Work-group size of the reduction kernels: a power of two, at most 256."""
+    limit = min(256, int(rt.max_work_group_size))
+    return 1 << (limit.bit_length() - 1)
