@@ -327,21 +327,21 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
         config, weights = _load_keras(target)
         return _without_names(config), weights
 
+    def rewrite_entry(meta_in: dict[str, str], tensors: Any, key: str, digests_key: str, text: str) -> None:
+        """Write ``target`` again with the JSON entry ``key`` replaced by ``text`` and its digest updated,
+        so the loader's structure checks, not its digest check, meet the mutation."""
+        meta = dict(meta_in)
+        digests = json.loads(meta[digests_key])
+        meta[key] = text
+        digests[key] = hashlib.sha256(text.encode()).hexdigest()
+        meta[digests_key] = json.dumps(digests)
+        save_file(tensors, str(target), metadata=meta)
+
     def write_graph_json(text: str) -> None:
-        meta = dict(ckpt_meta)
-        digests = json.loads(meta["opcore.sha256"])
-        meta["opcore.graph"] = text
-        digests["opcore.graph"] = hashlib.sha256(text.encode()).hexdigest()
-        meta["opcore.sha256"] = json.dumps(digests)
-        save_file(ckpt_tensors, str(target), metadata=meta)
+        rewrite_entry(ckpt_meta, ckpt_tensors, "opcore.graph", "opcore.sha256", text)
 
     def write_architecture(text: str) -> None:
-        meta = dict(model_meta)
-        digests = json.loads(meta["opcore.keras.sha256"])
-        meta["opcore.keras.model"] = text
-        digests["opcore.keras.model"] = hashlib.sha256(text.encode()).hexdigest()
-        meta["opcore.keras.sha256"] = json.dumps(digests)
-        save_file(model_tensors, str(target), metadata=meta)
+        rewrite_entry(model_meta, model_tensors, "opcore.keras.model", "opcore.keras.sha256", text)
 
     def json_case(name: str, original_text: str, write: Callable[[str], None], load: Callable[[], Any]) -> Any:
         @seed(seed_value)

@@ -49,6 +49,12 @@ class CheckFailure(AssertionError):
         self.repro = repro
         self.traceback = traceback
 
+    @classmethod
+    def crashed(cls, message: str, exc: BaseException, *, check: str, shapes: str, repro: str) -> CheckFailure:
+        """A failure for code that raised ``exc``, keeping the last frames of its traceback."""
+        frames = "".join(traceback.format_exception(exc)[-6:])
+        return cls(message, check=check, shapes=shapes, repro=repro, traceback=frames)
+
 
 class MissingKernel(CheckFailure):
     """The op, or an op it is built from, has no kernel on the backend (KernelNotFoundError)."""
@@ -227,13 +233,7 @@ def check_forward(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "KernelNotFoundError"
         raise MissingKernel(first, check="missing-kernel", shapes=shp, repro=snap) from None
     except Exception as exc:  # the kernel crashed: a failure, with the snippet that shows it
-        raise CheckFailure(
-            f"{type(exc).__name__}: {exc}",
-            check="crash",
-            shapes=shp,
-            repro=snap,
-            traceback="".join(traceback.format_exception(exc)[-6:]),
-        ) from None
+        raise CheckFailure.crashed(f"{type(exc).__name__}: {exc}", exc, check="crash", shapes=shp, repro=snap) from None
     # inputs must not be mutated (on the device or on the host)
     for i, (t, b) in enumerate(zip(tensors, before)):
         items = t if isinstance(t, list) else [t]
@@ -307,12 +307,12 @@ def check_graph(
         with opcore.Session(graph=g, backend=backend) as sess:
             got = sess.run(fetches, feed_dict=feed)
     except Exception as exc:
-        raise CheckFailure(
+        raise CheckFailure.crashed(
             f"running the graph in a session failed where eager execution worked: {type(exc).__name__}: {exc}",
+            exc,
             check="graph",
             shapes=shp,
             repro=snap,
-            traceback="".join(traceback.format_exception(exc)[-6:]),
         ) from None
     for k, (e, v) in enumerate(zip(eager, got)):
         actual, expected = np.asarray(v), e.numpy()

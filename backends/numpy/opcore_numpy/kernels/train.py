@@ -27,11 +27,13 @@ def _work(x: np.ndarray) -> np.ndarray:
 
 
 def _scratch(ctx: KernelContext, like: np.ndarray) -> np.ndarray:
-    """A work array shaped like ``like``, kept with the plan's context (one per thread)."""
-    key = ("scratch", threading.get_ident())
-    buf: np.ndarray | None = ctx.memo.get(key)
+    """A work array shaped like ``like``, kept with the plan's context, one per thread."""
+    per_thread = ctx.memo.get("scratch")
+    if per_thread is None:
+        per_thread = ctx.memo.setdefault("scratch", threading.local())
+    buf: np.ndarray | None = getattr(per_thread, "buf", None)
     if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-        buf = ctx.memo[key] = np.empty_like(like)
+        buf = per_thread.buf = np.empty_like(like)
     return buf
 
 
