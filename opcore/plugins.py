@@ -195,9 +195,7 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
 
 
 def _quarantine(name: str, dist: str, version: str, error: str) -> PluginRecord:
-    registry = get_registry()
-    for earlier in reversed(_journals.pop(name, [])):
-        registry.rollback(earlier)
+    _roll_back(name)
     rec = PluginRecord(name, dist, version, "quarantined", error, traceback.format_exc())
     _records[name] = rec
     if _pm.get_plugin(name) is not None:
@@ -205,11 +203,16 @@ def _quarantine(name: str, dist: str, version: str, error: str) -> PluginRecord:
     return rec
 
 
-def _forget(name: str) -> None:
-    """Undo everything known about ``name``, as if it had never been loaded."""
+def _roll_back(name: str) -> None:
+    """Undo every registration ``name`` made, newest first."""
     registry = get_registry()
     for earlier in reversed(_journals.pop(name, [])):
         registry.rollback(earlier)
+
+
+def _forget(name: str) -> None:
+    """Undo everything known about ``name``, as if it had never been loaded."""
+    _roll_back(name)
     _records.pop(name, None)
     if _pm.get_plugin(name) is not None:
         _pm.unregister(name=name)
