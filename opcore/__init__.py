@@ -98,7 +98,7 @@ from opcore.ops.reduce import *  # noqa: F403
 from opcore.ops.train import *  # noqa: F403
 from opcore.plugins import allow_overrides, ensure_loaded, list_plugins, load_plugin, register_plugin
 from opcore.registry import KernelContext, OpDef, Registry, define_op
-from opcore.session import Session
+from opcore.session import Session, get_default_session
 from opcore.shapes import Shape
 from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dlpack
 from opcore.variables import assign, assign_add, assign_sub
@@ -148,6 +148,7 @@ __all__ = [
     "enable_eager_execution",
     "executing_eagerly",
     "get_default_graph",
+    "get_default_session",
     "global_variables",
     "global_variables_initializer",
     "gradients",

@@ -80,7 +80,7 @@ def convert_inputs(
         vals = []
         for x in items:
             if isinstance(x, Variable):
-                for tape in _context.active_tapes:
+                for tape in _context.state.tapes:
                     tape.watch_variable(x)
                 x = x.value()
             if isinstance(x, Tensor):

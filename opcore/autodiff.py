@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from opcore import dispatch
+from opcore import _context, dispatch
 from opcore.errors import GradientError
 from opcore.registry import GradContext, OpDef
 from opcore.tensor import Tensor, Variable
@@ -118,7 +118,7 @@ class GradientTape:
         if self._recording:
             raise GradientError("this GradientTape is already recording; nest a new tape instead")
         self._recording = True
-        dispatch.active_tapes.append(self)
+        _context.start_tape(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,7 +126,7 @@ class GradientTape:
 
     def _stop(self) -> None:
         if self._recording:
-            dispatch.active_tapes.remove(self)
+            _context.stop_tape(self)
             self._recording = False
 
     def watch(self, tensor: Any) -> None:
@@ -212,7 +212,7 @@ class GradientTape:
         finally:
             if was_recording and self.persistent:
                 self._recording = True
-                dispatch.active_tapes.append(self)
+                _context.start_tape(self)
             if not self.persistent:
                 self._entries.clear()
 
@@ -242,7 +242,7 @@ class _Paused:
     def __exit__(self, *exc: object) -> None:
         if self.was:
             self.tape._recording = True
-            dispatch.active_tapes.append(self.tape)
+            _context.start_tape(self.tape)
 
 
 def gradients(ys: Any, xs: Any, grad_ys: Any = None) -> list[Any]:

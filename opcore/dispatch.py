@@ -64,9 +64,8 @@ class Builder(Protocol):
     def add_op(self, op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any: ...
 
 
-# The lists live in opcore._context; bound here for speed on the hot path.
-active_tapes: list[Recorder] = _context.active_tapes
-graph_stack: list[Builder] = _context.graph_stack
+# This thread's graphs and tapes (opcore._context), bound here for speed on the hot path.
+_state = _context.state
 _MAX_PLANS = 1024
 
 
@@ -168,8 +167,12 @@ _registry.on_change = clear_cache
 
 def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None = None) -> Any:
     """Run ``op`` on ``inputs`` (eagerly, or as a graph node for symbolic inputs)."""
-    if graph_stack:
-        return _call_slow(op, inputs, attrs, name, None)
+    if _context.active:  # some thread builds a graph or records: is it this one?
+        if _state.graphs or _context.eager_disabled:
+            return _call_slow(op, inputs, attrs, name, None)
+        recording = bool(_state.tapes)
+    else:
+        recording = False
     # Fast paths: one or two eager tensors on one backend, no attributes. The key is
     # the spec tokens themselves (a mixed-backend pair never finds a plan).
     n = len(inputs)
@@ -188,7 +191,7 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                     # The common case inline: one output of the native type, as inferred.
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
                         out = Tensor(r, backend, dtype, shape, spec)
-                        if active_tapes:
+                        if recording:
                             _record(op, inputs, (out,), bound)
                         return out
                     return _finish(op, plan, inputs, r)
@@ -205,7 +208,7 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                         raise
                     if type(r) is native and r.shape == shape and r.dtype is npdtype:
                         out = Tensor(r, backend, dtype, shape, spec)
-                        if active_tapes:
+                        if recording:
                             _record(op, inputs, (out,), bound)
                         return out
                     return _finish(op, plan, inputs, r)
@@ -232,7 +235,7 @@ def call_with_key(op: OpDef, key: Any, x: Tensor, make_attrs: Any) -> Any:
     For callers that know a cheaper key than the attributes themselves: indexing
     keys its StridedSlice plan on the index expression, not on seven attribute lists.
     """
-    if not graph_stack and type(x) is Tensor:
+    if type(x) is Tensor and (not _context.active or _context.executing_eagerly()):
         plan = op._plans.get(key)
         if plan is not None:
             return _run(op, plan, (x,))
@@ -252,7 +255,7 @@ def update_variables(
     and tensors read from it before the update keep their old values.
     """
     attrs = attrs or {}
-    inplace = bool(op.aliases) and not graph_stack and all(_may_overwrite(v) for v in variables)
+    inplace = bool(op.aliases) and _context.executing_eagerly() and all(_may_overwrite(v) for v in variables)
     outs: Any
     if inplace:
         key = _call_key(inputs, attrs, ())
@@ -301,16 +304,15 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
         if kind == _TENSOR:
             natives.append(x._value)
         elif kind == _VARIABLE:
-            if active_tapes:
-                for tape in active_tapes:
-                    tape.watch_variable(x)
+            for tape in _state.tapes:
+                tape.watch_variable(x)
             natives.append(x._value._value)
         elif kind == _SCALAR:
             natives.append(_scalar_native(op, arg.name, x, want, backend))
         else:
             natives.append(to_tensor(op, arg.name, x, want, backend)._value)
     r = _launch(plan[0], plan[1], natives)
-    if active_tapes:  # what the tape sees: the tensors the kernel ran on
+    if _context.active and _state.tapes:  # what the tape sees: the tensors the kernel ran on
         seen = []
         for x, kind, want, v in zip(inputs, kinds, wants, natives):
             if kind == _TENSOR:
@@ -339,11 +341,11 @@ def _finish(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any], result: Any
             out = Tensor(result, backend, dtype, shape, spec)
         else:
             out = _wrap(op, backend, (result,), out_specs)[0]
-        if active_tapes:
+        if _context.active and _state.tapes:
             _record(op, inputs, (out,), bound)
         return out
     outs = _wrap(op, backend, tuple(result), out_specs)
-    if active_tapes:
+    if _context.active and _state.tapes:
         _record(op, inputs, outs, bound)
     return group_outputs(op, bound, outs)
 
@@ -360,8 +362,8 @@ def _call_slow(
     flat = [x for item in inputs for x in (item if isinstance(item, (list, tuple)) else (item,))]
 
     symbolic = [x for x in flat if getattr(x, "_opcore_symbolic", False)]
-    if symbolic or graph_stack:
-        builder: Builder = symbolic[0].graph if symbolic else graph_stack[-1]
+    builder: Builder | None = symbolic[0].graph if symbolic else _context.building_graph()
+    if builder is not None:
         return builder.add_op(op, inputs, bound, name)
 
     if op.composite is not None:
@@ -391,7 +393,7 @@ def _call_slow(
     outs = _wrap(op, backend, results, out_specs)
     if kd is not None and key is not None:  # a fallback is never cached: the policy may change
         _store_plan(op, key, inputs, converted, binding, (fn, ctx, backend, out_specs, bound, outs))
-    if active_tapes:
+    if _state.tapes:
         _record(op, converted, outs, bound)
     return group_outputs(op, bound, outs)
 
@@ -466,5 +468,5 @@ def group_outputs(op: OpDef, attrs: Mapping[str, Any], outs: Sequence[Any]) -> A
 
 
 def _record(op: OpDef, inputs: Sequence[Any], outs: Sequence[Tensor], attrs: dict[str, Any]) -> None:
-    for tape in list(active_tapes):
+    for tape in list(_state.tapes):
         tape.record(op, inputs, outs, attrs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -79,8 +80,25 @@ class Node:
     def flat_inputs(self) -> list[SymbolicTensor]:
         return [t for item in self.inputs for t in (item if isinstance(item, list) else (item,))]
 
+    def run(self, feed_dict: dict[Any, Any] | None = None, session: Any = None) -> None:
+        """Run this node in ``session``, else in this thread's default session (TF1's ``op.run()``)."""
+        _session_for(self.graph, session, f"node {self.name!r}.run()").run(self, feed_dict)
+
     def __repr__(self) -> str:
         return f"<Node {self.name!r} type={self.type}>"
+
+
+def _session_for(graph: Graph, session: Any, what: str) -> Any:
+    if session is None:
+        session = _context.default_session()
+        if session is None:
+            raise GraphError(
+                f"{what} needs a session: pass session=sess, or run it inside `with opcore.Session() as sess:` "
+                "(or `with sess.as_default():`), which makes that session the default"
+            )
+    if session.graph is not graph:
+        raise GraphError(f"{what}: the session runs another graph than the one this belongs to")
+    return session
 
 
 class SymbolicTensor(TensorOps):
@@ -115,11 +133,8 @@ class SymbolicTensor(TensorOps):
         return f"{self.node.name}:{self.index}"
 
     def eval(self, feed_dict: dict[Any, Any] | None = None, session: Any = None) -> np.ndarray:
-        """The value in ``session`` (or a new session on this graph)."""
-        from opcore.session import Session
-
-        sess = Session(self.graph) if session is None else session
-        value: np.ndarray = sess.run(self, feed_dict)
+        """The value in ``session``, else in this thread's default session (``with opcore.Session():``)."""
+        value: np.ndarray = _session_for(self.graph, session, f"{self.name!r}.eval()").run(self, feed_dict)
         return value
 
     def __bool__(self) -> bool:
@@ -196,20 +211,32 @@ class Graph:
         self.nodes: list[Node] = []
         self._names: set[str] = set()
         self._counts: dict[str, itertools.count[int]] = {}
-        self._scopes: list[str] = []
         self.variables: list[GraphVariable] = []
         self.version = 1
+        # Threads may build one graph together: names are taken under a lock, and
+        # each thread has its own name scopes (as in TensorFlow 1).
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    @property
+    def _scopes(self) -> list[str]:
+        local = self._local
+        try:
+            return local.scopes  # type: ignore[no-any-return]
+        except AttributeError:
+            local.scopes = []
+            return local.scopes  # type: ignore[no-any-return]
 
     # -- building context ------------------------------------------------------------
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Graph]:
         """Build into this graph inside the block."""
-        _context.graph_stack.append(self)
+        _context.enter_graph(self)
         try:
             yield self
         finally:
-            _context.graph_stack.pop()
+            _context.exit_graph(self)
 
     @contextlib.contextmanager
     def name_scope(self, name: str) -> Iterator[str]:
@@ -222,17 +249,20 @@ class Graph:
 
     def unique_name(self, base: str, mark: bool = True) -> str:
         base = base.strip("/").replace(":", "_") or "node"
-        full = f"{self._scopes[-1]}/{base}" if self._scopes else base
-        name = full
-        while name in self._names:
-            name = f"{full}_{next(self._counts.setdefault(full, itertools.count(1)))}"
-        if mark:
-            self._names.add(name)
+        scopes = self._scopes
+        full = f"{scopes[-1]}/{base}" if scopes else base
+        with self._lock:
+            name = full
+            while name in self._names:
+                name = f"{full}_{next(self._counts.setdefault(full, itertools.count(1)))}"
+            if mark:
+                self._names.add(name)
         return name
 
     def _new_node(self, kind: str, name: str, op: OpDef | None = None) -> Node:
-        node = Node(self, kind, self.unique_name(name), op)
-        self.nodes.append(node)
+        with self._lock:
+            node = Node(self, kind, self.unique_name(name), op)
+            self.nodes.append(node)
         return node
 
     # -- inputs ------------------------------------------------------------------------
@@ -381,45 +411,35 @@ class Graph:
 
 # --------------------------------------------------------------------------- module-level API
 
-_default_graph: Graph | None = None
-_eager_disabled = False
+_context.new_graph = Graph
 
 
 def get_default_graph() -> Graph:
-    """The graph being built, else the process-wide default graph."""
-    global _default_graph
+    """The graph this thread is building, else this thread's default graph.
+
+    As in TensorFlow 1, the default graph belongs to the thread: a new thread
+    starts with a fresh one (build into a shared graph with ``with g.as_default():``).
+    """
     g = _context.building_graph()
-    if g is not None:
-        return g  # type: ignore[no-any-return]
-    if _default_graph is None:
-        _default_graph = Graph()
-    return _default_graph
+    return g if g is not None else _context.default_graph()  # type: ignore[no-any-return]
 
 
 def reset_default_graph() -> None:
-    """Start a fresh process-wide default graph (TF1's ``tf.reset_default_graph``)."""
-    global _default_graph
-    old = _default_graph
-    _default_graph = Graph()
-    if _eager_disabled and old is not None and old in _context.graph_stack:
-        _context.graph_stack[_context.graph_stack.index(old)] = _default_graph
+    """Start a fresh default graph for this thread (TF1's ``tf.reset_default_graph``)."""
+    if _context.state.graphs:
+        raise GraphError("reset_default_graph() inside `with graph.as_default():`; leave the block first")
+    _context.state.default_graph = Graph()
 
 
 def disable_eager_execution() -> None:
-    """Build into the default graph from now on (TF1 programs); undo with :func:`enable_eager_execution`."""
-    global _eager_disabled
-    if not _eager_disabled:
-        _context.graph_stack.insert(0, get_default_graph())
-        _eager_disabled = True
+    """Build into the default graph from now on, in every thread (TF1 programs); undo with
+    :func:`enable_eager_execution`."""
+    _context.set_eager_disabled(True)
 
 
 def enable_eager_execution() -> None:
-    global _eager_disabled
-    if _eager_disabled:
-        g = get_default_graph() if _default_graph is None else _default_graph
-        if g in _context.graph_stack:
-            _context.graph_stack.remove(g)
-        _eager_disabled = False
+    """Execute eagerly again outside ``with graph.as_default():`` blocks."""
+    _context.set_eager_disabled(False)
 
 
 def _building(what: str) -> Graph:

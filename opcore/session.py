@@ -10,11 +10,13 @@ cross to the host. Variables live in the session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from opcore import _context
 from opcore._kernels import check_results, kernel_failed, resolve_kernel
 from opcore.backend import Backend, current_backend, get_backend
 from opcore.errors import DTypeError, GraphError, KernelContractError, ShapeError
@@ -23,7 +25,7 @@ from opcore.registry import KernelContext
 from opcore.shapes import Shape
 from opcore.tensor import Tensor
 
-__all__ = ["Session"]
+__all__ = ["Session", "get_default_session"]
 
 _OP, _CONST, _READ, _ASSIGN, _NOOP = range(5)
 #: Compiled plans kept per session (one per fetches, feeds and feed shapes), least recently used dropped first.
@@ -57,10 +59,27 @@ class Session:
         self._closed = False
 
     def __enter__(self) -> Session:
+        # As in TensorFlow 1, the session of a ``with`` block is this thread's default
+        # session: ``t.eval()`` and ``node.run()`` use it.
+        _context.state.sessions.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        sessions = _context.state.sessions
+        if sessions and sessions[-1] is self:
+            sessions.pop()
         self.close()
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Session]:
+        """Make this session this thread's default inside the block, without closing it after."""
+        sessions = _context.state.sessions
+        sessions.append(self)
+        try:
+            yield self
+        finally:
+            if sessions and sessions[-1] is self:
+                sessions.pop()
 
     def close(self) -> None:
         self._values.clear()
@@ -299,6 +318,11 @@ class Session:
                 continue
             out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
+
+
+def get_default_session() -> Session | None:
+    """This thread's default session (the innermost ``with Session():`` or ``as_default()``), or None."""
+    return _context.default_session()  # type: ignore[no-any-return]
 
 
 def _reseeded(ctx: KernelContext, run: int) -> KernelContext:

@@ -270,7 +270,7 @@ class Tensor(TensorOps):
         # Basic indexing keys its StridedSlice plan on the index itself, so a repeated
         # ``t[0]`` or ``t[:, 1:3]`` costs a lookup, not the seven attribute lists.
         k = _indexing.index_key(key)
-        if k is None or _context.graph_stack:
+        if k is None or (_context.active and not _context.executing_eagerly()):
             return _indexing.getitem(self, key)
         try:
             return _dispatch_call_with_key(
@@ -362,8 +362,8 @@ class Variable(TensorOps):
 
     def _read(self) -> Tensor:
         # An operator reads the value as an op input would: watched by recording tapes.
-        if _context.active_tapes:
-            for tape in _context.active_tapes:
+        if _context.active:
+            for tape in _context.state.tapes:
                 tape.watch_variable(self)
         return self._value
 

@@ -212,6 +212,25 @@ def test_malformed_graph_json_raises_checkpoint_error_naming_the_problem(
     assert g.nodes == [] and g.variables == []
 
 
+@pytest.mark.parametrize(
+    ("provider", "hint"),
+    [
+        ("opcore-zero-out", "pip install opcore-zero-out"),
+        ("x; rm -rf ~", "install the package that provides it ('x; rm -rf ~' is not a valid distribution name)"),
+        ("--index-url=http://evil.example/simple", "is not a valid distribution name"),
+    ],
+)
+def test_missing_op_names_a_pip_command_only_for_a_valid_distribution(provider: str, hint: str) -> None:
+    meta, consts = _exported()
+    node = _node(meta, "MatMul")
+    node["op"], node["provider"] = "NoSuchOp", provider
+    with pytest.raises(opcore.CheckpointError) as err:
+        import_graph(meta, consts, opcore.Graph())
+    assert hint in str(err.value)
+    if "pip install" not in hint:
+        assert "pip install" not in str(err.value)
+
+
 def _rewrite_graph_json(path: Path, text: str) -> None:
     """Replace the graph JSON of a checkpoint, with digests recomputed (a well-formed file with a bad graph)."""
     from opcore.io.checkpoint import tensor_digest

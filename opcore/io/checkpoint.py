@@ -29,7 +29,7 @@ from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default
 from opcore.io._json import expect, expect_bool, expect_int, expect_keys, expect_str, parse_json
 from opcore.io.atomic import atomic_write, remove_stale_temporaries
 from opcore.plugins import ensure_loaded
-from opcore.registry import get_registry
+from opcore.registry import get_registry, install_hint
 from opcore.shapes import Shape
 
 __all__ = ["Saver", "export_graph", "import_graph", "import_meta_graph"]
@@ -169,7 +169,7 @@ def _check_graph(meta: Any, consts: dict[str, np.ndarray]) -> list[dict[str, Any
             if op is None:
                 raise CheckpointError(
                     f"the graph needs op {op_name!r} (node {name!r}), provided by distribution "
-                    f"{provider!r}, which is not installed here: pip install {provider}"
+                    f"{provider!r}, which is not installed here: {install_hint(provider)}"
                 )
             if op.version != version:
                 raise CheckpointError(
