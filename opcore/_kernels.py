@@ -13,17 +13,23 @@ nothing for it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from opcore.backend import Backend, current_fallback_policy, get_backend, stats
 from opcore.dtypes import DType
-from opcore.errors import KernelContractError, KernelNotFoundError, OpcoreError
+from opcore.errors import DTypeError, KernelContractError, KernelNotFoundError, OpcoreError
 from opcore.registry import KernelContext, OpDef, add_note, get_registry
 
-__all__ = ["FallbackWarning", "check_results", "kernel_failed", "resolve_kernel"]
+__all__ = [
+    "FallbackWarning",
+    "check_dtypes",
+    "check_results",
+    "kernel_failed",
+    "resolve_kernel",
+]
 
 _registry = get_registry()
 
@@ -81,6 +87,15 @@ def _contract_error(
         f"[{', '.join(got)}] but the shape function inferred [{', '.join(expected)}]. "
         "This is a bug in the backend's kernel; run `opcore conformance` for the backend."
     )
+
+
+def check_dtypes(op: OpDef, backend: Backend, binding: dict[str, DType], out_dtypes: Iterable[DType]) -> None:
+    """Raise DTypeError when ``backend`` cannot run ``op`` with these input and output dtypes."""
+    reason = backend.unsupported((*binding.values(), *out_dtypes))
+    if reason:
+        what = ", ".join(f"{k}={v.name}" for k, v in binding.items())
+        outs = ", ".join(d.name for d in out_dtypes)
+        raise DTypeError(f"{op.name} ({what} -> {outs}) cannot run on backend {backend.name!r}: {reason}")
 
 
 def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:

@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,6 +86,20 @@ class Backend:
         if dtype.name in caps and not caps[dtype.name]:
             return False, f"the {self.name} device has no {dtype.name} support"
         return True, ""
+
+    def unsupported(self, dtypes: Iterable[DType]) -> str:
+        """Why a kernel reading or writing ``dtypes`` cannot run here (empty when it can).
+
+        The one rule for every caller: a kernel needs device support for each
+        dtype it reads (the op's type variables) and each it writes (its outputs).
+        Eager dispatch and sessions raise DTypeError with the reason; the
+        conformance suite reports such an item as unsupported.
+        """
+        for d in dtypes:
+            ok, reason = self.supports(d)
+            if not ok:
+                return reason
+        return ""
 
     def from_numpy(self, array: np.ndarray) -> Any:
         """Move a host array onto the backend."""

@@ -23,11 +23,10 @@ import numpy as np
 
 from opcore import _context
 from opcore._convert import bind_positional, bind_type_vars, convert_inputs, to_tensor
-from opcore._kernels import FallbackWarning, check_results, kernel_failed, resolve_kernel
+from opcore._kernels import FallbackWarning, check_dtypes, check_results, kernel_failed, resolve_kernel
 from opcore.backend import Backend, current_backend
 from opcore.dtypes import DType
 from opcore.errors import (
-    DTypeError,
     OpDefinitionError,
 )
 from opcore.plugins import ensure_loaded
@@ -382,10 +381,7 @@ def _call_slow(
     ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend, inplace)
     out_specs = tuple(zip(shapes, out_dtypes))
     if kd is not None:
-        for d in out_dtypes:
-            ok, reason = backend.supports(d)
-            if not ok:
-                raise DTypeError(f"{op.name}: cannot produce {d} on backend {backend.name!r}: {reason}")
+        check_dtypes(op, backend, binding, out_dtypes)
     fn = kd.fn if kd is not None else resolve_kernel(op, backend, binding)
     natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
     result = _launch(fn, ctx, natives)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from opcore import _context
-from opcore._kernels import check_results, kernel_failed, resolve_kernel
+from opcore._kernels import check_dtypes, check_results, kernel_failed, resolve_kernel
 from opcore.backend import Backend, current_backend, get_backend
 from opcore.errors import DTypeError, GraphError, KernelContractError, ShapeError
 from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default_graph
-from opcore.registry import KernelContext
+from opcore.registry import KernelContext, get_registry
 from opcore.shapes import Shape
 from opcore.tensor import Tensor
 
@@ -257,6 +257,8 @@ class Session:
             concrete.append(inferred.as_tuple())
         for t, c in zip(node.outputs, concrete):
             shapes[id(t)] = c
+        if get_registry().kernel(op.name, self.backend.name, op.type_key(node.binding)) is not None:
+            check_dtypes(op, self.backend, node.binding, out_dtypes)
         fn = resolve_kernel(op, self.backend, node.binding)
         ctx = KernelContext(op.name, node.attrs, tuple(concrete), tuple(out_dtypes), node.binding, self.backend)
         varies = op.stateful and "seed2" in node.attrs

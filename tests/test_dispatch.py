@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import opcore
+from opcore.hookspecs import hookimpl
+from opcore.registry import KernelContext, Registry
 
 
 def test_wrong_shapes_name_op_inputs_and_shapes() -> None:
@@ -125,3 +129,52 @@ def test_positional_attributes_like_tensorflow() -> None:
     assert opcore.reshape(x, [-1]).shape == (6,)
     with pytest.raises(opcore.OpDefinitionError, match="given both by position and by keyword"):
         opcore.reduce_sum(x, 1, axis=0)
+
+
+class _HalfReader:
+    """Kernels on the toy backend (which has no float16) that read float16 and write other dtypes."""
+
+    @hookimpl
+    def opcore_register_kernels(self, registry: Registry) -> None:
+        def greater(ctx: KernelContext, x: Any, y: Any) -> Any:
+            raise AssertionError("a float16 kernel ran on a device without float16")
+
+        registry.register_kernel("Greater", "toy", greater, "float16")
+        registry.register_kernel("Cast", "toy", greater, "float16")
+
+
+@pytest.fixture(scope="module")
+def toy_half_kernels(toy: str) -> str:
+    reg = opcore.get_registry()
+    if reg.kernel("Greater", "toy", (opcore.float16,)) is None:
+        rec = opcore.register_plugin(_HalfReader(), name="toy-half-kernels")
+        assert rec.status == "loaded", rec.error
+    return toy
+
+
+def test_kernels_reading_a_dtype_the_device_lacks_raise_dtype_error(toy_half_kernels: str) -> None:
+    with opcore.use_backend(toy_half_kernels):
+        x = opcore.constant(np.array([1.0, 2.0], np.float16))
+        with pytest.raises(opcore.DTypeError, match=r"Greater \(T=float16 -> bool\) cannot run on backend 'toy'"):
+            opcore.greater(x, x)
+        with pytest.raises(opcore.DTypeError, match=r"Cast .*float16.* cannot run on backend 'toy'"):
+            opcore.cast(x, opcore.float32)
+    g = opcore.Graph()
+    with g.as_default():
+        p = opcore.placeholder(opcore.float16, [2])
+        out = opcore.greater(p, p)
+    with (
+        opcore.Session(g, backend=toy_half_kernels) as sess,
+        pytest.raises(opcore.DTypeError, match="cannot run on backend 'toy'"),
+    ):
+        sess.run(out, {p: np.ones(2, np.float16)})
+
+
+def test_conformance_uses_the_same_dtype_rule_as_dispatch(toy_half_kernels: str) -> None:
+    from opcore_conformance.runner import Item, _unsupported_reason
+
+    reg = opcore.get_registry()
+    item = Item("Greater", toy_half_kernels, {"T": "float16"}, True, None, True, None)
+    assert "float16" in _unsupported_reason(reg.ops["Greater"], item)
+    ok = Item("Greater", toy_half_kernels, {"T": "float32"}, True, None, True, None)
+    assert _unsupported_reason(reg.ops["Greater"], ok) == ""

@@ -332,12 +332,11 @@ def plan(
 
 
 def _unsupported_reason(op: OpDef, item: Item) -> str:
-    b = opcore.get_backend(item.backend)
-    for d in item.binding.values():
-        ok, reason = b.supports(opcore.as_dtype(d))
-        if not ok:
-            return reason
-    return ""
+    """Dispatch's own rule (every dtype the kernel reads or writes), for the item's type
+    variables and the outputs whose dtype they do not decide."""
+    fixed = [opcore.as_dtype(a.type) for a in op.outputs if a.type not in item.binding and a.type not in op.attrs]
+    dtypes = [opcore.as_dtype(d) for d in item.binding.values()]
+    return opcore.get_backend(item.backend).unsupported([*dtypes, *fixed])
 
 
 def run_item(item: Item, max_examples: int = DEFAULT_EXAMPLES) -> Result:
