@@ -20,11 +20,12 @@ import numpy as np
 
 from opcore.backend import Backend, current_fallback_policy, get_backend, stats
 from opcore.dtypes import DType
-from opcore.errors import DTypeError, KernelContractError, KernelNotFoundError, OpcoreError
+from opcore.errors import DTypeError, KernelContractError, KernelNotFoundError, OpcoreError, ResourceExhaustedError
 from opcore.registry import KernelContext, OpDef, add_note, get_registry
 
 __all__ = [
     "FallbackWarning",
+    "check_allocation",
     "check_dtypes",
     "check_results",
     "kernel_failed",
@@ -38,12 +39,54 @@ class FallbackWarning(UserWarning):
     """An op ran on NumPy because its backend has no kernel (fallback policy ``warn``)."""
 
 
+def _nbytes(shape: Sequence[int], dtype: DType) -> int:
+    n = dtype.np.itemsize
+    for d in shape:
+        n *= d
+    return n
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+_limits: dict[int, int | None] = {}
+
+
+def check_allocation(op: OpDef, backend: Backend, shapes: Sequence[Sequence[int]], dtypes: Sequence[DType]) -> None:
+    """Raise ResourceExhaustedError when one output of ``op`` is larger than ``backend`` can hold."""
+    key = id(backend)
+    if key not in _limits:
+        _limits[key] = backend.max_allocation()
+    limit = _limits[key]
+    if limit is None:
+        return
+    for i, (shape, dtype) in enumerate(zip(shapes, dtypes)):
+        n = _nbytes(shape, dtype)
+        if n > limit:
+            raise ResourceExhaustedError(
+                f"{op.name}: output {i} of shape {tuple(shape)} {dtype.name} needs {_size(n)}, more than the "
+                f"{_size(limit)} that one array can have on backend {backend.name!r}"
+            )
+
+
 def kernel_failed(exc: Exception, ctx: KernelContext) -> None:
     """Note on ``exc`` (raised by the kernel ``ctx`` was made for) the op, backend and provider.
 
     opcore's own errors already say all that and get no note; nor does an
-    exception that a nested kernel call already noted.
+    exception that a nested kernel call already noted. An out-of-memory error
+    (as the backend recognises it) becomes ResourceExhaustedError naming the op
+    and the sizes of its outputs, with the original as its cause.
     """
+    if not isinstance(exc, OpcoreError) and ctx.backend.is_out_of_memory(exc):
+        total = sum(_nbytes(s, d) for s, d in zip(ctx.out_shapes, ctx.out_dtypes))
+        outs = ", ".join(f"{tuple(s)} {d.name}" for s, d in zip(ctx.out_shapes, ctx.out_dtypes))
+        raise ResourceExhaustedError(
+            f"{ctx.op}: out of memory on backend {ctx.backend.name!r} (outputs {outs}: {_size(total)}): {exc}"
+        ) from exc
     if isinstance(exc, OpcoreError) or any(n.startswith("raised by the kernel") for n in getattr(exc, "__notes__", ())):
         return
     op = _registry.ops.get(ctx.op)

@@ -87,6 +87,22 @@ class Backend:
             return False, f"the {self.name} device has no {dtype.name} support"
         return True, ""
 
+    def max_allocation(self) -> int | None:
+        """The largest single array in bytes this device can hold, or None when unknown.
+
+        Dispatch and sessions refuse an op whose output alone is larger with
+        ResourceExhaustedError before its kernel runs. Called once per backend.
+        """
+        return None
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by a kernel, means the device ran out of memory.
+
+        Backends whose array library has its own out-of-memory errors extend this;
+        dispatch turns such errors into ResourceExhaustedError naming the op.
+        """
+        return isinstance(exc, MemoryError)
+
     def unsupported(self, dtypes: Iterable[DType]) -> str:
         """Why a kernel reading or writing ``dtypes`` cannot run here (empty when it can).
 

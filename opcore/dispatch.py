@@ -23,7 +23,14 @@ import numpy as np
 
 from opcore import _context
 from opcore._convert import bind_positional, bind_type_vars, convert_inputs, to_tensor
-from opcore._kernels import FallbackWarning, check_dtypes, check_results, kernel_failed, resolve_kernel
+from opcore._kernels import (
+    FallbackWarning,
+    check_allocation,
+    check_dtypes,
+    check_results,
+    kernel_failed,
+    resolve_kernel,
+)
 from opcore.backend import Backend, current_backend
 from opcore.dtypes import DType
 from opcore.errors import (
@@ -382,6 +389,7 @@ def _call_slow(
     out_specs = tuple(zip(shapes, out_dtypes))
     if kd is not None:
         check_dtypes(op, backend, binding, out_dtypes)
+    check_allocation(op, backend, shapes, out_dtypes)
     fn = kd.fn if kd is not None else resolve_kernel(op, backend, binding)
     natives = [[t._value for t in item] if isinstance(item, list) else item._value for item in converted]
     result = _launch(fn, ctx, natives)

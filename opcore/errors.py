@@ -19,6 +19,7 @@ __all__ = [
     "OpcoreError",
     "OpDefinitionError",
     "PluginError",
+    "ResourceExhaustedError",
     "ShapeError",
     "UnknownBackendError",
     "UnknownOpError",
@@ -35,6 +36,15 @@ class ShapeError(OpcoreError, ValueError):
 
 class DTypeError(OpcoreError, TypeError):
     """A dtype outside an op's allowed set, or dtypes that cannot be combined."""
+
+
+class ResourceExhaustedError(OpcoreError, MemoryError):
+    """An op needs more memory than its device has (TensorFlow's ResourceExhaustedError).
+
+    The message names the op, the backend and the size asked for. Raised before
+    the kernel runs when an output alone exceeds what the device can hold, and
+    for an out-of-memory error the kernel or the device raised.
+    """
 
 
 class OpDefinitionError(OpcoreError, ValueError):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from opcore import _context
-from opcore._kernels import check_dtypes, check_results, kernel_failed, resolve_kernel
+from opcore._kernels import check_allocation, check_dtypes, check_results, kernel_failed, resolve_kernel
 from opcore.backend import Backend, current_backend, get_backend
 from opcore.errors import DTypeError, GraphError, KernelContractError, ShapeError
 from opcore.graph import Graph, GraphVariable, Node, SymbolicTensor, get_default_graph
@@ -259,6 +259,7 @@ class Session:
             shapes[id(t)] = c
         if get_registry().kernel(op.name, self.backend.name, op.type_key(node.binding)) is not None:
             check_dtypes(op, self.backend, node.binding, out_dtypes)
+        check_allocation(op, self.backend, concrete, out_dtypes)
         fn = resolve_kernel(op, self.backend, node.binding)
         ctx = KernelContext(op.name, node.attrs, tuple(concrete), tuple(out_dtypes), node.binding, self.backend)
         varies = op.stateful and "seed2" in node.attrs

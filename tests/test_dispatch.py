@@ -178,3 +178,56 @@ def test_conformance_uses_the_same_dtype_rule_as_dispatch(toy_half_kernels: str)
     assert "float16" in _unsupported_reason(reg.ops["Greater"], item)
     ok = Item("Greater", toy_half_kernels, {"T": "float32"}, True, None, True, None)
     assert _unsupported_reason(reg.ops["Greater"], ok) == ""
+
+
+def test_an_output_larger_than_the_device_is_a_typed_error_before_the_kernel_runs() -> None:
+    for make in (lambda: opcore.zeros([2**40]), lambda: opcore.random_normal([2**20, 2**20], seed=1)):
+        with pytest.raises(opcore.ResourceExhaustedError, match=r"needs 4\.0 TiB, more than .* on backend 'numpy'"):
+            make()
+    g = opcore.Graph()
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None, 1])
+        out = opcore.matmul(x, x, transpose_b=True)
+    with opcore.Session(g) as sess:
+        with pytest.raises(MemoryError, match=r"MatMul: output 0 of shape \(1048576, 1048576\) float32 needs 4\.0 TiB"):
+            sess.run(out, {x: np.ones((2**20, 1), np.float32)})
+        assert sess.run(out, {x: np.ones((2, 1), np.float32)}).shape == (2, 2)  # the session still works
+
+
+class _Exhausted:
+    """A toy kernel that runs out of memory, as an array library reports it."""
+
+    @hookimpl
+    def opcore_register_kernels(self, registry: Registry) -> None:
+        def neg(ctx: KernelContext, x: Any) -> Any:
+            raise MemoryError("cannot allocate 96 bytes")
+
+        registry.register_kernel("Neg", "toy", neg, "float32")
+
+
+def test_out_of_memory_in_a_kernel_becomes_resource_exhausted_naming_the_op(toy: str) -> None:
+    if opcore.get_registry().kernel("Neg", "toy", (opcore.float32,)) is None:
+        rec = opcore.register_plugin(_Exhausted(), name="toy-exhausted")
+        assert rec.status == "loaded", rec.error
+    with opcore.use_backend(toy):
+        x = opcore.constant(np.ones((4, 6), np.float32))
+        with pytest.raises(
+            opcore.ResourceExhaustedError,
+            match=r"Neg: out of memory on backend 'toy' \(outputs \(4, 6\) float32: 96 bytes\)",
+        ) as err:
+            opcore.negative(x)
+    assert isinstance(err.value.__cause__, MemoryError)
+
+
+def test_random_ops_draw_in_the_target_dtype() -> None:
+    import tracemalloc
+
+    opcore.random_normal([8], seed=1)  # plans and kernels loaded before measuring
+    for op in (opcore.random_normal, opcore.random_uniform, opcore.truncated_normal):
+        tracemalloc.start()
+        x = op([500, 500], dtype="float32", seed=2)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert x.dtype is opcore.float32
+        # float32 result 1 MB: a float64 draw alone would take 2 MB more.
+        assert peak < 2.9e6, (op.__name__, peak)

@@ -94,6 +94,20 @@ class CudaBackend(Backend):
         props = cupy.cuda.runtime.getDeviceProperties(self._device_index())
         return {"float64": True, "float16": (props["major"], props["minor"]) >= (5, 3)}
 
+    def max_allocation(self) -> int | None:
+        import cupy
+
+        with cupy.cuda.Device(self._device_index()):
+            return int(cupy.cuda.runtime.memGetInfo()[1])
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        import cupy
+
+        # CuPy's OutOfMemoryError is a MemoryError; cuBLAS and driver allocation failures are not.
+        if isinstance(exc, (MemoryError, cupy.cuda.memory.OutOfMemoryError)):
+            return True
+        return "CUDA_ERROR_OUT_OF_MEMORY" in str(exc) or "cudaErrorMemoryAllocation" in str(exc)
+
     def from_numpy(self, array: np.ndarray) -> Any:
         return self.runtime.to_device(array)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -23,6 +24,13 @@ class NumpyBackend(Backend):
 
     def capabilities(self) -> dict[str, bool]:
         return {"float64": True, "float16": True}
+
+    def max_allocation(self) -> int | None:
+        # The machine's physical memory: a larger array could only be swapped or overcommitted.
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+            return None
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         return np.asarray(array)

@@ -121,6 +121,22 @@ class OpenCLBackend(Backend):
         ext = d.extensions.split()
         return {"float64": "cl_khr_fp64" in ext or bool(d.double_fp_config), "float16": "cl_khr_fp16" in ext}
 
+    def max_allocation(self) -> int | None:
+        return int(self.runtime.device.max_mem_alloc_size)
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        import pyopencl as cl
+
+        if isinstance(exc, cl.Error):
+            code = getattr(exc, "code", None)
+            return code in (
+                cl.status_code.MEM_OBJECT_ALLOCATION_FAILURE,
+                cl.status_code.OUT_OF_RESOURCES,
+                cl.status_code.OUT_OF_HOST_MEMORY,
+                cl.status_code.INVALID_BUFFER_SIZE,
+            )
+        return isinstance(exc, MemoryError)
+
     # -- data ---------------------------------------------------------------------------
 
     def from_numpy(self, array: np.ndarray) -> Any:

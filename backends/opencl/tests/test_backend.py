@@ -83,3 +83,21 @@ def test_to_and_from_numpy_backend(dtype: str) -> None:
     a = opcore.constant(np.arange(6).reshape(2, 3).astype(dtype))
     b = a.to("opencl")
     assert b.backend == "opencl" and b.to("numpy").numpy().tolist() == a.numpy().tolist()
+
+
+def test_huge_outputs_and_device_allocation_failures_are_resource_exhausted() -> None:
+    import pyopencl as cl
+
+    b = opcore.get_backend("opencl")
+    with (
+        opcore.use_backend("opencl"),
+        pytest.raises(opcore.ResourceExhaustedError, match=r"Fill: .* on backend 'opencl'"),
+    ):
+        opcore.zeros([2**40])
+    try:
+        cl.Buffer(b.runtime.context, cl.mem_flags.READ_WRITE, 2**50)
+    except cl.Error as exc:
+        assert b.is_out_of_memory(exc)
+    else:
+        pytest.fail("a 1 PiB buffer was created")
+    assert not b.is_out_of_memory(ValueError("not memory"))

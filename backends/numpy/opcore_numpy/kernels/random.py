@@ -23,15 +23,26 @@ def _generator(seed: int, seed2: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(key=key))
 
 
+def _draw_dtype(dtype: np.dtype) -> type[np.floating]:
+    """Draw in the target precision (float64 only for float64 outputs): no float64
+    temporary twice the size of a float32 result."""
+    return np.float64 if dtype == np.float64 else np.float32
+
+
 def _uniform(ctx: KernelContext, shape: tuple[int, ...], dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
     gen = _generator(ctx.attrs["seed"], ctx.attrs["seed2"])
-    u = gen.random(shape)
-    out = np.asarray(lo + (hi - lo) * u).astype(dtype)
+    work = _draw_dtype(dtype)
+    if abs(float(hi) - float(lo)) > float(np.finfo(work).max):  # a range wider than float32 holds
+        work = np.float64
+    u = np.asarray(gen.random(shape, dtype=work))
+    u *= work(hi) - work(lo)
+    u += work(lo)
+    out = u.astype(dtype, copy=False)
     # Rounding to a narrow dtype can land on maxval: clip to the largest value below it.
     limit = dtype.type(hi)
     if limit >= hi:
         limit = np.nextafter(limit, dtype.type(-np.inf))
-    return np.asarray(np.minimum(out, limit), dtype=dtype)
+    return np.minimum(out, limit, out=out)
 
 
 @KERNELS.kernel("RandomUniform")
@@ -54,16 +65,19 @@ def random_uniform_int(ctx: KernelContext) -> np.ndarray:
 @KERNELS.kernel("RandomStandardNormal")
 def random_standard_normal(ctx: KernelContext) -> np.ndarray:
     gen = _generator(ctx.attrs["seed"], ctx.attrs["seed2"])
-    return np.asarray(gen.standard_normal(ctx.out_shapes[0])).astype(ctx.out_dtypes[0].np)
+    dtype = ctx.out_dtypes[0].np
+    return np.asarray(gen.standard_normal(ctx.out_shapes[0], dtype=_draw_dtype(dtype))).astype(dtype, copy=False)
 
 
 @KERNELS.kernel("TruncatedNormal")
 def truncated_normal(ctx: KernelContext) -> np.ndarray:
     gen = _generator(ctx.attrs["seed"], ctx.attrs["seed2"])
-    out = np.asarray(gen.standard_normal(ctx.out_shapes[0]))
+    dtype = ctx.out_dtypes[0].np
+    work = _draw_dtype(dtype)
+    out = np.asarray(gen.standard_normal(ctx.out_shapes[0], dtype=work))
     bad = np.abs(out) > _TRUNCATE_AT
     # About 4.6% of draws are re-drawn per round, so this loop ends after a few rounds.
     while bad.any():
-        out[bad] = gen.standard_normal(int(bad.sum()))
+        out[bad] = gen.standard_normal(int(bad.sum()), dtype=work)
         bad = np.abs(out) > _TRUNCATE_AT
-    return out.astype(ctx.out_dtypes[0].np)
+    return out.astype(dtype, copy=False)
