@@ -341,3 +341,23 @@ def test_dropout_outside_training_is_the_identity() -> None:
 def test_dropout_rejects_rates_outside_0_1(rate: float) -> None:
     with pytest.raises(OpDefinitionError, match="rate"):
         nn.dropout(const([1.0]), rate)
+
+
+def test_conv2d_memory_does_not_grow_with_dilation_or_padding() -> None:
+    import tracemalloc
+
+    x = opcore.constant(np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1))
+    w = opcore.Variable(np.ones((3, 3, 1, 1), np.float32))
+    tracemalloc.start()
+    with opcore.GradientTape() as tape:
+        y = opcore.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 5000, 5000, 1])
+        loss = opcore.reduce_sum(y)
+    g = tape.gradient(loss, w)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Only the centre tap ever reads the input: y == x, and only the centre of dw is non-zero.
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    expected = np.zeros((3, 3, 1, 1), np.float32)
+    expected[1, 1] = x.numpy().sum()
+    np.testing.assert_array_equal(g.numpy(), expected)
+    assert peak < 1e6, peak  # explicit padding would need (10004 x 10004) floats: 400 MB

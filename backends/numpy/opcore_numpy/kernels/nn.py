@@ -160,10 +160,6 @@ class _Geometry:
             return x
         return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
 
-    def padded_hw(self) -> tuple[int, int]:
-        (t, b), (left, r) = self.pads
-        return self.h + t + b, self.w + left + r
-
     def crop(self, xp: np.ndarray) -> np.ndarray:
         (t, _), (left, _) = self.pads
         return xp[:, t : t + self.h, left : left + self.w, :]
@@ -174,33 +170,51 @@ class _Geometry:
         win = win[:, :: self.sh, :: self.sw, :, :: self.dh, :: self.dw]
         return win[:, : self.ho, : self.wo]
 
-    def columns(self, xp: np.ndarray) -> np.ndarray:
-        """im2col: the windows of the padded NHWC input as a C-contiguous (N*Ho*Wo, kh*kw*C) matrix.
+    @staticmethod
+    def _tap(offset: int, stride: int, size: int, out: int) -> tuple[slice, slice] | None:
+        """For one window offset along one axis (``offset`` = tap * dilation - leading pad): the
+        output positions whose input position lies inside the input, and those input positions."""
+        lo = max(0, (stride - 1 - offset) // stride)  # the first o with o * stride + offset >= 0
+        hi = min(out, (size - 1 - offset) // stride + 1) if offset < size else 0
+        if lo >= hi:
+            return None
+        start = lo * stride + offset
+        return slice(lo, hi), slice(start, start + (hi - lo - 1) * stride + 1, stride)
+
+    def taps(self) -> Iterator[tuple[int, int, tuple[slice, ...], tuple[slice, ...]]]:
+        """Each window offset (i, j) that reads real input: the output region and the input region
+        it reads. Padding is never materialised, so memory does not depend on pads or dilation."""
+        (t, _), (left, _) = self.pads
+        every = slice(None)
+        for i in range(self.kh):
+            rows = self._tap(i * self.dh - t, self.sh, self.h, self.ho)
+            if rows is None:
+                continue
+            for j in range(self.kw):
+                cols = self._tap(j * self.dw - left, self.sw, self.w, self.wo)
+                if cols is None:
+                    continue
+                yield i, j, (every, rows[0], cols[0], every), (every, rows[1], cols[1], every)
+
+    def columns(self, x: np.ndarray) -> np.ndarray:
+        """im2col: the windows of the unpadded NHWC input as a C-contiguous (N*Ho*Wo, kh*kw*C) matrix.
 
         Built with kh*kw strided slice copies (each reads whole channel rows), which is
-        much faster than reshaping a window view whose innermost axes are the window.
+        much faster than reshaping a window view whose innermost axes are the window;
+        positions in the padding are zeros.
         """
-        n, c = xp.shape[0], xp.shape[3]
-        cols = np.empty((n, self.ho, self.wo, self.kh, self.kw, c), dtype=xp.dtype)
-        rows_end, cols_end = (self.ho - 1) * self.sh + 1, (self.wo - 1) * self.sw + 1
-        for i in range(self.kh):
-            r0 = i * self.dh
-            for j in range(self.kw):
-                c0 = j * self.dw
-                cols[:, :, :, i, j, :] = xp[:, r0 : r0 + rows_end : self.sh, c0 : c0 + cols_end : self.sw, :]
+        n, c = x.shape[0], x.shape[3]
+        cols = np.zeros((n, self.ho, self.wo, self.kh, self.kw, c), dtype=x.dtype)
+        for i, j, out, src in self.taps():
+            cols[(*out[:3], i, j, out[3])] = x[src]
         return cols.reshape(n * self.ho * self.wo, self.kh * self.kw * c)
 
     def scatter(self, cols: np.ndarray, n: int, c: int, dtype: np.dtype) -> np.ndarray:
-        """Add ``cols`` (N, Ho, Wo, kh, kw, C) back onto the padded input grid; return it cropped."""
-        hp, wp = self.padded_hw()
-        xp = np.zeros((n, hp, wp, c), dtype=dtype)
-        rows_end, cols_end = (self.ho - 1) * self.sh + 1, (self.wo - 1) * self.sw + 1
-        for i in range(self.kh):
-            r0 = i * self.dh
-            for j in range(self.kw):
-                c0 = j * self.dw
-                xp[:, r0 : r0 + rows_end : self.sh, c0 : c0 + cols_end : self.sw, :] += cols[:, :, :, i, j, :]
-        return self.crop(xp)
+        """Add ``cols`` (N, Ho, Wo, kh, kw, C) back onto the (unpadded) input grid."""
+        x = np.zeros((n, self.h, self.w, c), dtype=dtype)
+        for i, j, out, src in self.taps():
+            x[src] += cols[(*out[:3], i, j, out[3])]
+        return x
 
 
 def _nhwc_dims(shape: Sequence[int], nchw: bool) -> tuple[int, int, int, int]:
@@ -219,7 +233,7 @@ def conv2d(ctx: KernelContext, input: np.ndarray, filter: np.ndarray) -> np.ndar
     g = _Geometry(ctx, x.shape[1:3], w.shape[:2], "filter")
     if g.empty or x.shape[0] == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
-    out = g.columns(g.pad(x)) @ w.reshape(-1, w.shape[3])  # one GEMM
+    out = g.columns(x) @ w.reshape(-1, w.shape[3])  # one GEMM
     return _out(ctx, g.from_nhwc(out.reshape(x.shape[0], g.ho, g.wo, w.shape[3])))
 
 
@@ -249,7 +263,7 @@ def conv2d_backprop_filter(
     dy = _work(g.to_nhwc(out_backprop))
     if g.empty or x.shape[0] == 0:
         return np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
-    dw = g.columns(g.pad(x)).T @ dy.reshape(-1, dy.shape[3])  # one GEMM: (kh*kw*C, O)
+    dw = g.columns(x).T @ dy.reshape(-1, dy.shape[3])  # one GEMM: (kh*kw*C, O)
     return _out(ctx, dw.reshape(g.kh, g.kw, x.shape[3], dy.shape[3]))
 
 
