@@ -14,6 +14,7 @@ __all__ = [
     "DTypeError",
     "GradientError",
     "GraphError",
+    "InvalidArgumentError",
     "KernelContractError",
     "KernelNotFoundError",
     "OpcoreError",
@@ -36,6 +37,14 @@ class ShapeError(OpcoreError, ValueError):
 
 class DTypeError(OpcoreError, TypeError):
     """A dtype outside an op's allowed set, or dtypes that cannot be combined."""
+
+
+class InvalidArgumentError(OpcoreError, ValueError, TypeError):
+    """A Python API called with an argument it cannot take (an optimizer's loss that is not
+    callable when executing eagerly, a learning rate that is not a number ...).
+
+    Both a ValueError and a TypeError, so code that caught either keeps working.
+    """
 
 
 class ResourceExhaustedError(OpcoreError, MemoryError):

@@ -160,14 +160,24 @@ class Session:
                 raise GraphError(f"cannot feed {t.name!r}: it belongs to another graph than this session's")
             if isinstance(value, Tensor):
                 value = value.numpy()
-            arr = np.asarray(value)
+            try:
+                arr = np.asarray(value)
+            except (ValueError, TypeError) as exc:  # ragged nested lists
+                raise ShapeError(f"cannot feed {t.name!r}: the value is not a rectangular array ({exc})") from None
             want = t.dtype.np
             weak = not isinstance(value, (np.ndarray, np.generic))
-            if arr.dtype != want and not (weak or np.can_cast(arr.dtype, want, "same_kind")):
+            # Python numbers and lists convert (a weak type); strings, bytes, objects and complex
+            # numbers into a real placeholder never do.
+            foreign = arr.dtype.kind not in "biufc" or (arr.dtype.kind == "c" and want.kind != "c")
+            if arr.dtype != want and (foreign or not (weak or np.can_cast(arr.dtype, want, "same_kind"))):
                 raise DTypeError(
                     f"cannot feed {arr.dtype} data to {t.name!r}, which expects {t.dtype}; "
                     f"convert it first, e.g. value.astype({t.dtype.name!r})"
                 )
+            if weak and arr.dtype.kind in "iu" and want.kind in "iu" and arr.size:
+                info = np.iinfo(want)
+                if arr.min() < info.min or arr.max() > info.max:
+                    raise DTypeError(f"cannot feed {t.name!r}: a value is outside the range of {t.dtype}")
             if not t.shape.is_compatible_with(arr.shape):
                 raise ShapeError(
                     f"cannot feed a value of shape {Shape(arr.shape)} to {t.name!r}, which has shape {t.shape}"

@@ -58,6 +58,29 @@ def test_feed_errors_name_the_placeholder_expected_and_actual() -> None:
         assert sess.run(y, {x: np.ones((2, 3)), n: 4}) == 10.0  # float64 data converts to float32
 
 
+@pytest.mark.parametrize(
+    ("feed", "error", "message"),
+    [
+        ([["a", "b", "c"]], opcore.DTypeError, r"cannot feed <U1 data to 'images:0', which expects float32"),
+        ([[b"a", b"b", b"c"]], opcore.DTypeError, r"cannot feed \|S1 data"),
+        ([[1 + 2j, 0, 0]], opcore.DTypeError, r"cannot feed complex128 data"),
+        ([[None, 1.0, 2.0]], opcore.DTypeError, r"cannot feed object data"),
+        ([[1.0, 2.0, 3.0], [1.0]], opcore.ShapeError, r"'images:0': the value is not a rectangular array"),
+    ],
+)
+def test_string_object_complex_and_ragged_feeds_are_typed_errors(feed: object, error: type, message: str) -> None:
+    g = opcore.Graph()
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None, 3], name="images")
+        n = opcore.placeholder(opcore.int32, [None], name="counts")
+    with opcore.Session(g) as sess:
+        with pytest.raises(error, match=message):
+            sess.run(x, {x: feed})
+        with pytest.raises(opcore.DTypeError, match=r"'counts:0': a value is outside the range of int32"):
+            sess.run(n, {n: [1, 2**40]})
+        assert sess.run(x, {x: [[1, 2, 3]]}).tolist() == [[1.0, 2.0, 3.0]]  # Python numbers convert
+
+
 def test_variables_initialization_and_assignment() -> None:
     g = opcore.Graph()
     with g.as_default():

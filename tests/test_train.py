@@ -594,3 +594,19 @@ def test_graph_compute_and_apply_gradients() -> None:
 def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_eager_minimize_misuse_raises_opcore_errors_that_stay_value_and_type_errors() -> None:
+    v = opcore.Variable(1.0)
+    opt = opcore.train.GradientDescentOptimizer(0.1)
+    cases = [
+        (lambda: opt.minimize(v * v), r"loss must be a zero-argument callable"),
+        (lambda: opt.minimize(lambda: opcore.constant(3.0)), r"no variables to optimize"),
+        (lambda: opt.minimize(lambda: v * v, var_list=[1.0]), r"can only optimize opcore.Variable"),
+        (lambda: opt.apply_gradients([1.0]), r"apply_gradients takes \(gradient, variable\) pairs"),
+    ]
+    for call, message in cases:
+        with pytest.raises(opcore.InvalidArgumentError, match=message) as err:
+            call()
+        assert isinstance(err.value, ValueError) and isinstance(err.value, TypeError)
+    assert float(v.numpy()) == 1.0  # nothing was applied

@@ -31,7 +31,7 @@ from opcore import _context
 from opcore import dtypes as _dt
 from opcore.autodiff import GradientTape, gradients
 from opcore.dtypes import DType
-from opcore.errors import DTypeError
+from opcore.errors import DTypeError, InvalidArgumentError
 from opcore.graph import Graph, GraphVariable, group, trainable_variables
 from opcore.ops import math as _math
 from opcore.tensor import Variable
@@ -59,9 +59,9 @@ def check_hyperparameter(owner: str, name: str, value: Any) -> Any:
             raise DTypeError(f"{owner}: {name} must be a floating tensor, got dtype {dtype}")
         shape = getattr(value, "shape", None)
         if shape is not None and shape.rank not in (None, 0):
-            raise ValueError(f"{owner}: {name} must be a scalar, got shape {shape}")
+            raise InvalidArgumentError(f"{owner}: {name} must be a scalar, got shape {shape}")
         return value
-    raise TypeError(
+    raise InvalidArgumentError(
         f"{owner}: {name} must be a number, a scalar tensor, a learning-rate schedule or a "
         f"zero-argument callable, got {type(value).__name__}"
     )
@@ -141,7 +141,7 @@ class Optimizer:
         if _context.executing_eagerly():
             if tape is None:
                 if not callable(loss):
-                    raise TypeError(
+                    raise InvalidArgumentError(
                         f"{self._name}: when executing eagerly, loss must be a zero-argument callable "
                         "returning the loss (e.g. `lambda: opcore.reduce_mean(...)`), or pass the "
                         "GradientTape that computed it as tape="
@@ -156,14 +156,18 @@ class Optimizer:
                     loss = loss()
             variables = vars_given if vars_given is not None else tape.watched_variables()
             if not variables:
-                raise ValueError(f"{self._name}: no variables to optimize (the loss read no trainable variable)")
+                raise InvalidArgumentError(
+                    f"{self._name}: no variables to optimize (the loss read no trainable variable)"
+                )
             grads = tape.gradient(loss, list(variables))
         else:
             if callable(loss) and not hasattr(loss, "dtype"):
                 loss = loss()
             variables = vars_given if vars_given is not None else trainable_variables()
             if not variables:
-                raise ValueError(f"{self._name}: no variables to optimize (the graph has no trainable variables)")
+                raise InvalidArgumentError(
+                    f"{self._name}: no variables to optimize (the graph has no trainable variables)"
+                )
             grads = gradients(loss, list(variables))
         return list(zip(grads, variables))
 
@@ -179,12 +183,14 @@ class Optimizer:
         pairs = list(grads_and_vars)
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"{self._name}: apply_gradients takes (gradient, variable) pairs, got {pair!r}")
+                raise InvalidArgumentError(
+                    f"{self._name}: apply_gradients takes (gradient, variable) pairs, got {pair!r}"
+                )
         self._check_var_list([v for _, v in pairs])
         live = [(g, v) for g, v in pairs if g is not None]
         if not live:
             names = ", ".join(repr(v.name) for _, v in pairs) or "none"
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{self._name}: no gradients provided for any variable ({names}); check that the loss "
                 "depends on them through differentiable ops"
             )
@@ -242,7 +248,7 @@ class Optimizer:
         grads_and_vars = self.compute_gradients(loss, var_list, tape)
         if all(g is None for g, _ in grads_and_vars):
             names = ", ".join(repr(v.name) for _, v in grads_and_vars)
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{self._name}: no gradients provided for any variable ({names}); the loss does not depend "
                 "on them through differentiable ops"
             )
@@ -345,7 +351,7 @@ class Optimizer:
         out = list(var_list)
         for v in out:
             if not isinstance(v, _VARIABLE_TYPES):
-                raise TypeError(
+                raise InvalidArgumentError(
                     f"{self._name}: can only optimize opcore.Variable objects, got {type(v).__name__}; "
                     "wrap trainable values in opcore.Variable"
                 )

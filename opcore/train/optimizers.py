@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from opcore.dispatch import update_variables
+from opcore.errors import InvalidArgumentError
 from opcore.ops import train as _ops
 from opcore.ops.math import multiply
 from opcore.registry import OpDef
@@ -122,7 +123,7 @@ class AdagradOptimizer(Optimizer):
     def __init__(self, learning_rate: Any, initial_accumulator_value: float = 0.1, name: str = "Adagrad") -> None:
         super().__init__(learning_rate, name)
         if not float(initial_accumulator_value) > 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{type(self).__name__}: initial_accumulator_value must be positive, got {initial_accumulator_value!r}"
             )
         self._initial_accumulator_value = float(initial_accumulator_value)
@@ -437,7 +438,7 @@ def get(identifier: Any) -> Optimizer:
     if isinstance(identifier, str):
         factory = _BY_NAME.get(identifier.lower())
         if factory is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown optimizer {identifier!r}; known names: {', '.join(sorted(_BY_NAME))} "
                 "(or pass an optimizer object, e.g. opcore.train.Adam(learning_rate=1e-3))"
             )
@@ -446,9 +447,9 @@ def get(identifier: Any) -> Optimizer:
         name = str(identifier["class_name"])
         cls = _CLASSES.get(name)
         if cls is None:
-            raise ValueError(f"unknown optimizer class {name!r}; known: {', '.join(sorted(_CLASSES))}")
+            raise InvalidArgumentError(f"unknown optimizer class {name!r}; known: {', '.join(sorted(_CLASSES))}")
         return cls.from_config(identifier.get("config", {}))
-    raise TypeError(
+    raise InvalidArgumentError(
         f"cannot make an optimizer from {type(identifier).__name__} {identifier!r}; pass one of the names "
         f"{', '.join(sorted(_BY_NAME))}, a config dict or an optimizer object"
     )

@@ -27,6 +27,7 @@ import numpy as np
 
 from opcore import _context
 from opcore import dtypes as _dt
+from opcore.errors import InvalidArgumentError
 from opcore.ops import math as _math
 from opcore.tensor import constant
 
@@ -46,12 +47,12 @@ _FLOAT = _dt.float32
 def _step_as_float(step: Any) -> Any:
     """The step as a float32 scalar tensor (Python numbers become constants)."""
     if isinstance(step, (bool, np.bool_)):
-        raise TypeError(f"a schedule's step must be a number or a scalar tensor, got {step!r}")
+        raise InvalidArgumentError(f"a schedule's step must be a number or a scalar tensor, got {step!r}")
     if isinstance(step, (int, float, np.integer, np.floating)):
         return constant(float(step), dtype=_FLOAT)
     dtype = getattr(step, "dtype", None)
     if dtype is None:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"a schedule's step must be an int, a scalar tensor or a variable (e.g. the global step), "
             f"got {type(step).__name__}"
         )
@@ -61,7 +62,7 @@ def _step_as_float(step: Any) -> Any:
 def _positive(name: str, value: Any) -> float:
     v = float(value)
     if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be > 0, got {value!r}")
     return v
 
 
@@ -170,12 +171,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.boundaries = [float(b) for b in boundaries]
         self.values = [float(v) for v in values]
         if len(self.values) != len(self.boundaries) + 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"PiecewiseConstantDecay: values must have one more entry than boundaries, got "
                 f"{len(self.boundaries)} boundaries and {len(self.values)} values"
             )
         if any(b >= a for b, a in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError(f"PiecewiseConstantDecay: boundaries must be strictly increasing, got {list(boundaries)}")
+            raise InvalidArgumentError(
+                f"PiecewiseConstantDecay: boundaries must be strictly increasing, got {list(boundaries)}"
+            )
 
     def __call__(self, step: Any) -> Any:
         s = _step_as_float(step)
@@ -206,13 +209,13 @@ def deserialize(config: Mapping[str, Any]) -> LearningRateSchedule:
     name = config.get("class_name")
     cls = _SCHEDULES.get(str(name))
     if cls is None:
-        raise ValueError(f"unknown learning-rate schedule {name!r}; known: {', '.join(sorted(_SCHEDULES))}")
+        raise InvalidArgumentError(f"unknown learning-rate schedule {name!r}; known: {', '.join(sorted(_SCHEDULES))}")
     return cls.from_config(config.get("config", {}))
 
 
 def _tf1(schedule: LearningRateSchedule, global_step: Any, what: str) -> Any:
     if global_step is None:
-        raise ValueError(f"{what}: global_step is required (e.g. opcore.train.get_or_create_global_step())")
+        raise InvalidArgumentError(f"{what}: global_step is required (e.g. opcore.train.get_or_create_global_step())")
     if _context.executing_eagerly():
         bound: Callable[[], Any] = functools.partial(schedule, global_step)
         return bound
