@@ -101,7 +101,9 @@ class _NEVER:
 #               _VARIABLE, _SCALAR, _ARRAY per input
 #  12 wants     the DType each input is converted to
 #
-# Plans live in ``op._plans``, keyed by the call signature (see _call_key); the
+# Plans live in ``op._plans``, keyed by the call signature: the spec token of a lone
+# tensor, the pair of a tensor pair, _attr_key for one tensor with plain attribute
+# values, _call_key for everything else (keys of the four forms never collide); the
 # registry clears them on every change, and each op keeps at most _MAX_PLANS.
 
 _TENSOR, _VARIABLE, _SCALAR, _ARRAY = range(4)
@@ -206,18 +208,28 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             if type(x) is Tensor:
                 plan = op._plans.get(x._spec)
                 if plan is not None:
-                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
-                    try:
-                        r = fn(ctx, x._value)
-                    except Exception as exc:
-                        kernel_failed(exc, ctx)
-                        raise
-                    if type(r) is native and r.shape == shape and r.dtype is npdtype:
-                        out = Tensor(r, backend, dtype, shape, spec)
-                        if recording:
-                            _record(op, inputs, (out,), bound)
-                        return out
-                    return _finish(op, plan, inputs, r)
+                    return _run_one(op, plan, x, inputs, recording)
+    if n and op._one_input and type(x := inputs[0]) is Tensor and (attrs or n > 1):
+        # One tensor with attributes (keyword or positional): reduce_sum(m, axis=1),
+        # reshape(m, [-1]). Keyed on the attribute values themselves when they are
+        # ints, bools, strings, None or lists of ints; anything else takes the general key.
+        key = _attr_key(x._spec, attrs, inputs[1:] if n > 1 else ())
+        if key is not None:
+            plan = op._plans.get(key)
+            if plan is None:
+                return _call_slow(op, inputs, attrs, name, key)
+            fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
+            try:
+                r = fn(ctx, x._value)
+            except Exception as exc:
+                kernel_failed(exc, ctx)
+                raise
+            if type(r) is native and r.shape == shape and r.dtype is npdtype:
+                out = Tensor(r, backend, dtype, shape, spec)
+                if recording:
+                    _record(op, (x,), (out,), bound)
+                return out
+            return _finish(op, plan, (x,), r)
     n_in = len(op.inputs)
     if n == n_in:
         key = _call_key(inputs, attrs, ())
@@ -234,6 +246,70 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
     return _call_slow(op, inputs, attrs, name, key)
 
 
+def _run_one(op: OpDef, plan: tuple[Any, ...], x: Tensor, inputs: Sequence[Any], recording: bool) -> Any:
+    """Run a plan for one plain tensor input, the common result inline."""
+    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
+    try:
+        r = fn(ctx, x._value)
+    except Exception as exc:
+        kernel_failed(exc, ctx)
+        raise
+    if type(r) is native and r.shape == shape and r.dtype is npdtype:
+        out = Tensor(r, backend, dtype, shape, spec)
+        if recording:
+            _record(op, inputs, (out,), bound)
+        return out
+    return _finish(op, plan, inputs, r)
+
+
+_ATTR_KEY = object()  # marks keys made by _attr_key: they never equal a _call_key
+_TRUE, _FALSE = object(), object()  # bools in _attr_key (True == 1 as a Python value)
+
+
+def _attr_key(spec: object, attrs: dict[str, Any], positional: Sequence[Any]) -> Any:
+    """The plan key of one tensor with attributes that are ints, bools, strings, None or lists
+    or tuples of ints; None for anything else (the general key). Type-exact: ``1``,
+    ``True`` and ``1.0`` never share a key."""
+    if not attrs and len(positional) == 1:  # reduce_sum(m, 1), reshape(m, [-1]): the short key
+        v = positional[0]
+        t = type(v)
+        if t is int:  # (never equal to a _call_key, whose parts are tokens, types and tuples)
+            return (spec, v)
+        if t is list or t is tuple:
+            for e in v:
+                if type(e) is not int:
+                    return None
+            return (spec, tuple(v))
+    parts: list[Any] = [_ATTR_KEY, spec]
+    for v in positional:
+        t = type(v)
+        if t is int or t is str or v is None:
+            parts.append(v)
+        elif t is bool:
+            parts.append(_TRUE if v else _FALSE)
+        elif t is list or t is tuple:
+            for e in v:
+                if type(e) is not int:
+                    return None
+            parts.append((t, *v))
+        else:
+            return None
+    for k, v in attrs.items():
+        t = type(v)
+        if t is int or t is str or v is None:
+            parts.append((k, v))
+        elif t is bool:
+            parts.append((k, _TRUE if v else _FALSE))
+        elif t is list or t is tuple:
+            for e in v:
+                if type(e) is not int:
+                    return None
+            parts.append((k, t, *v))
+        else:
+            return None
+    return tuple(parts)
+
+
 def call_with_key(op: OpDef, key: Any, x: Tensor, make_attrs: Any) -> Any:
     """Run the one-input ``op`` on tensor ``x`` with attributes that ``make_attrs()`` builds,
     caching the plan under ``key`` (which must determine the attributes, with ``x._spec``).
@@ -244,7 +320,7 @@ def call_with_key(op: OpDef, key: Any, x: Tensor, make_attrs: Any) -> Any:
     if type(x) is Tensor and (not _context.active or _context.executing_eagerly()):
         plan = op._plans.get(key)
         if plan is not None:
-            return _run(op, plan, (x,))
+            return _run_one(op, plan, x, (x,), _context.active > 0 and bool(_state.tapes))
         return _call_slow(op, (x,), make_attrs(), None, key)
     return call_op(op, (x,), make_attrs())
 

@@ -347,6 +347,8 @@ class OpDef:
         self._required_attrs = tuple(k for k, a in self.attrs.items() if not a.has_default and not a.optional)
         #: Dispatch's cached plans for eager calls, keyed by backend, dtypes, shapes and attributes.
         self._plans: dict[Any, tuple[Any, ...]] = {}
+        #: One non-variadic tensor input: dispatch's one-tensor-with-attributes fast path applies.
+        self._one_input = len(self.inputs) == 1 and not self.inputs[0].variadic
 
     def _check(self) -> None:
         names = [a.name for a in self.inputs] + [a.name for a in self.outputs] + list(self.attrs)

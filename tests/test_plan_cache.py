@@ -261,3 +261,43 @@ def test_unneeded_input_gradients_are_not_computed(monkeypatch: pytest.MonkeyPat
     gw = tape.gradient(y, w)
     assert gw.numpy().tolist() == [[8.0] * 3] * 4
     assert calls.count("MatMul") == 1  # only x^T @ dy; dy @ w^T for the data is skipped
+
+
+def test_one_tensor_with_attributes_takes_one_plan_per_attribute_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    calls = [
+        (lambda: opcore.reduce_sum(m, axis=1), [3.0, 12.0]),
+        (lambda: opcore.reduce_sum(m, 1), [3.0, 12.0]),
+        (lambda: opcore.reduce_sum(m, axis=1, keepdims=True), [[3.0], [12.0]]),
+        (lambda: opcore.reduce_mean(m, axis=[0, 1]), 2.5),
+        (lambda: opcore.reshape(m, [-1]), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]),
+        (lambda: opcore.reshape(m, shape=(3, 2)), [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]),
+    ]
+    for call, expected in calls:
+        assert call().numpy().tolist() == expected  # makes the plan
+    slow: list[str] = []
+    real = dispatch._call_slow
+    monkeypatch.setattr(dispatch, "_call_slow", lambda op, *a, **k: slow.append(op.name) or real(op, *a, **k))
+    for call, expected in calls:
+        assert call().numpy().tolist() == expected
+    assert slow == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: opcore.reduce_sum(m, axis=1.0),
+        lambda m: opcore.reduce_sum(m, axis=True),
+        lambda m: opcore.reshape(m, [-1.0]),
+        lambda m: opcore.reshape(m, [True, 6]),
+        lambda m: opcore.reshape(m, [np.float64(6)]),
+    ],
+)
+def test_attribute_values_equal_to_a_cached_plans_are_still_type_checked(call: Any) -> None:
+    m = opcore.constant(np.ones((1, 6), np.float32))
+    opcore.reduce_sum(m, axis=1)
+    opcore.reshape(m, [-1])
+    opcore.reshape(m, [1, 6])
+    for _ in range(2):
+        with pytest.raises(OpDefinitionError):
+            call(m)

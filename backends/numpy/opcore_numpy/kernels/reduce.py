@@ -28,13 +28,18 @@ def _finish(ctx: KernelContext, value: Any) -> np.ndarray:
     return np.asarray(value).astype(ctx.out_dtypes[0].np, copy=False).reshape(ctx.out_shapes[0])
 
 
+_add_reduce = np.add.reduce
+
+
 @KERNELS.kernel("Sum")
 def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    if x.dtype == np.float16:
-        out = np.add.reduce(x, axis=_axes(ctx, x), dtype=np.float32, keepdims=ctx.attrs["keepdims"])
+    dtype = x.dtype
+    if dtype.type is np.float16:
+        out = _add_reduce(x, _axes(ctx, x), np.float32, None, ctx.attrs["keepdims"])
         return _finish(ctx, out)
     # In x's own dtype: integers wrap as TensorFlow's do (NumPy would widen small ones).
-    out = np.add.reduce(x, axis=_axes(ctx, x), dtype=x.dtype, keepdims=ctx.attrs["keepdims"])
+    # (Positional arguments: the ufunc parses them faster than keywords.)
+    out = _add_reduce(x, _axes(ctx, x), dtype, None, ctx.attrs["keepdims"])
     return out if type(out) is np.ndarray else _finish(ctx, out)
 
 
