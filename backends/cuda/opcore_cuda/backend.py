@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,11 @@ class CudaBackend(Backend):
         import cupy
 
         return isinstance(value, cupy.ndarray)
+
+    def may_overwrite(self, array: Any) -> bool:
+        # As NumPy: the one tensor holding it, this call's argument and getrefcount's own;
+        # a view holds its base, so an array with a view (or that is a view) is never written.
+        return sys.getrefcount(array) <= 3 and array.base is None and array.flags.c_contiguous
 
     def from_dlpack(self, value: Any) -> Any:
         """Share a CUDA producer on this device (made contiguous if it is a strided view); copy a host one.

@@ -150,6 +150,15 @@ class OpenCLBackend(Backend):
 
         return isinstance(value, cla.Array)
 
+    def may_overwrite(self, array: Any) -> bool:
+        # References to the array: the one tensor holding it, this call's argument and
+        # getrefcount's own. Views (reshapes, slices) are other Arrays on the same buffer,
+        # so the buffer must have no holder but this array. The queue is in order, so a
+        # kernel still reading the old values runs before the update writes.
+        if sys.getrefcount(array) > 3 or array.offset:
+            return False
+        return sys.getrefcount(array.base_data) <= 2
+
     def shape_of(self, array: Any) -> tuple[int, ...]:
         return tuple(array.shape)
 

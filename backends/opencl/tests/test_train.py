@@ -51,3 +51,36 @@ def test_update_matches_numpy_and_leaves_inputs_alone(op, layout, attrs, dtype: 
         assert np.allclose(g.numpy(), w.numpy(), rtol=tol, atol=tol)
     for d, c in zip(dev, copies):
         assert np.array_equal(d.numpy(), c)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_optimizer_steps_write_into_the_variable_buffers_when_nothing_else_reads_them(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(1)
+    grads = [rng.standard_normal((8, 5)).astype(np.float32) for _ in range(5)]
+    rt = opcore.get_backend("opencl").runtime
+    allocated: list[tuple[int, ...]] = []
+    real_empty = rt.empty
+    monkeypatch.setattr(rt, "empty", lambda shape, dtype: allocated.append(tuple(shape)) or real_empty(shape, dtype))
+    results = {}
+    for backend, hold in (("numpy", False), ("opencl", True), ("opencl", False)):
+        with opcore.use_backend(backend):
+            v = opcore.Variable(np.ones((8, 5), np.float32))
+            opt = opcore.train.AdamOptimizer(0.01) if name == "adam" else opcore.train.GradientDescentOptimizer(0.1)
+            opt.apply_gradients([(opcore.constant(grads[0]), v)])
+            allocated.clear()
+            held = []
+            for g in grads[1:]:
+                if hold:
+                    held.append((v.value(), v.numpy()))  # keeps the buffer alive: the update must not write it
+                opt.apply_gradients([(opcore.constant(g), v)])
+            for tensor, values in held:
+                np.testing.assert_array_equal(tensor.numpy(), values)
+            if backend == "opencl":
+                new_buffers = allocated.count((8, 5))
+                # Held: new buffers for the variable (and Adam's two slots) every step; free: none.
+                assert new_buffers == (4 * (3 if name == "adam" else 1) if hold else 0), (hold, allocated)
+            results[(backend, hold)] = v.numpy()
+    np.testing.assert_allclose(results[("opencl", False)], results[("numpy", False)], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[("opencl", True)], results[("numpy", False)], rtol=1e-5, atol=1e-6)

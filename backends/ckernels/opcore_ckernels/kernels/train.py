@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore.registry import KernelTable
+from opcore.registry import KernelTable, get_registry
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
@@ -32,7 +32,14 @@ def _fused(ctx: Any, inputs: Sequence[Any], names: Sequence[str], steps: Sequenc
     rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
     t = ctype(ctx.out_dtypes[0].np)
-    results = [rt.empty(shape, d.np) for d in ctx.out_dtypes]
+    if ctx.inplace:
+        # The caller gave up the variable's and its slots' buffers (the op's aliases):
+        # each work item reads its element of every input before writing its outputs,
+        # so the new values can go straight into those buffers.
+        aliased = _aliased_inputs(ctx)
+        results = [inputs[j] if j is not None else rt.empty(shape, d.np) for j, d in zip(aliased, ctx.out_dtypes)]
+    else:
+        results = [rt.empty(shape, d.np) for d in ctx.out_dtypes]
     n = int(results[0].size)
     if n == 0:
         return results[0] if len(results) == 1 else tuple(results)
@@ -55,6 +62,17 @@ def _fused(ctx: Any, inputs: Sequence[Any], names: Sequence[str], steps: Sequenc
     args = [r.data for r in results] + [x.data for x in inputs] + [np.int64(n)]
     rt.launch(rt.kernel(key, source, "update"), (n,), args)
     return results[0] if len(results) == 1 else tuple(results)
+
+
+def _aliased_inputs(ctx: Any) -> list[int | None]:
+    """For each output, the index of the input whose buffer it may take (the op's aliases)."""
+    found: list[int | None] | None = ctx.memo.get("aliased")
+    if found is None:
+        op = get_registry().ops[ctx.op]
+        names = [a.name for a in op.inputs]
+        found = [names.index(op.aliases[o.name]) if o.name in op.aliases else None for o in op.outputs]
+        ctx.memo["aliased"] = found
+    return found
 
 
 @KERNELS.kernel("ApplyGradientDescent")
