@@ -55,6 +55,8 @@ from opcore import keras
 from opcore.io import Saver, export_graph, import_meta_graph
 
 LOADERS = ("graph_json", "checkpoint", "keras_architecture", "keras_weights")
+#: Inputs per Hypothesis run.
+CHUNK = 1000
 
 # ----------------------------------------------------------------------------- the real files
 
@@ -343,9 +345,11 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
     def write_architecture(text: str) -> None:
         rewrite_entry(model_meta, model_tensors, "opcore.keras.model", "opcore.keras.sha256", text)
 
-    def json_case(name: str, original_text: str, write: Callable[[str], None], load: Callable[[], Any]) -> Any:
-        @seed(seed_value)
-        @run_settings
+    def json_case(
+        name: str, original_text: str, write: Callable[[str], None], load: Callable[[], Any], n: int, chunk_seed: int
+    ) -> Any:
+        @seed(chunk_seed)
+        @settings(run_settings, max_examples=n)
         @given(st.lists(json_mutation, min_size=1, max_size=4))
         def case(mutations: list[tuple[str, int, Any]]) -> None:
             text = mutate_json(original_text, mutations)
@@ -355,9 +359,9 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
 
         return case
 
-    def bytes_case(name: str, raw: bytes, load: Callable[[], Any], original: Any) -> Any:
-        @seed(seed_value)
-        @run_settings
+    def bytes_case(name: str, raw: bytes, load: Callable[[], Any], original: Any, n: int, chunk_seed: int) -> Any:
+        @seed(chunk_seed)
+        @settings(run_settings, max_examples=n)
         @given(st.lists(byte_mutation, min_size=1, max_size=3))
         def case(mutations: list[tuple[str, int, int, int]]) -> None:
             data = mutate_bytes(raw, mutations)
@@ -368,17 +372,22 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
 
         return case
 
-    cases = {
-        "graph_json": lambda: json_case("graph_json", ckpt_meta["opcore.graph"], write_graph_json, load_ckpt),
-        "checkpoint": lambda: bytes_case("checkpoint", ckpt_raw, load_ckpt, want_ckpt),
-        "keras_architecture": lambda: json_case(
-            "keras_architecture", model_meta["opcore.keras.model"], write_architecture, load_model
+    cases: dict[str, Callable[[int, int], Any]] = {
+        "graph_json": lambda n, s: json_case(
+            "graph_json", ckpt_meta["opcore.graph"], write_graph_json, load_ckpt, n, s
         ),
-        "keras_weights": lambda: bytes_case("keras_weights", model_raw, load_model, want_model),
+        "checkpoint": lambda n, s: bytes_case("checkpoint", ckpt_raw, load_ckpt, want_ckpt, n, s),
+        "keras_architecture": lambda n, s: json_case(
+            "keras_architecture", model_meta["opcore.keras.model"], write_architecture, load_model, n, s
+        ),
+        "keras_weights": lambda n, s: bytes_case("keras_weights", model_raw, load_model, want_model, n, s),
     }
     for name in loaders:
         started = time.perf_counter()
-        cases[name]()()
+        # In chunks, each a fresh Hypothesis run with its own seed: one run of 20,000
+        # examples keeps every explored choice in memory, which would hide the loaders' own.
+        for start in range(0, per_loader, CHUNK):
+            cases[name](min(CHUNK, per_loader - start), seed_value * 1_000_003 + start)()
         elapsed = time.perf_counter() - started
         rate = tallies[name].inputs / elapsed
         print(
