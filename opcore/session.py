@@ -234,9 +234,15 @@ class Session:
                 shapes[id(out)] = out.shape.as_tuple()
                 plan.steps.append((_READ, node.variable, slot(out)))
             elif kind == "assign":
-                src = node.inputs[0]
-                shapes[id(node.outputs[0])] = shapes[id(src)]
-                plan.steps.append((_ASSIGN, node.variable, slot(src), slot(node.outputs[0])))
+                src, var = node.inputs[0], node.variable
+                assert var is not None
+                want = var.shape.as_tuple()
+                got = shapes[id(src)]
+                if got is not None and got != want:
+                    raise _assign_mismatch(var, got)
+                shapes[id(node.outputs[0])] = want
+                # A value whose shape is only known at run time is checked when it arrives.
+                plan.steps.append((_ASSIGN, var, slot(src), slot(node.outputs[0]), want if got is None else None))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
             else:
@@ -350,7 +356,9 @@ class Session:
                     raise _uninitialized(var)
                 vals[s] = v
             elif kind == _ASSIGN:
-                _, var, src, s = step
+                _, var, src, s, want = step
+                if want is not None and backend.shape_of(vals[src]) != want:
+                    raise _assign_mismatch(var, backend.shape_of(vals[src]))
                 self._values[var] = vals[src]
                 vals[s] = vals[src]
         out: list[Any] = []
@@ -360,6 +368,13 @@ class Session:
                 continue
             out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
+
+
+def _assign_mismatch(var: GraphVariable, shape: tuple[int, ...]) -> ShapeError:
+    return ShapeError(
+        f"cannot assign a value of shape {Shape(shape)} to variable {var.name!r} of shape {var.shape} "
+        "(the value's shape became known when the graph ran)"
+    )
 
 
 def get_default_session() -> Session | None:

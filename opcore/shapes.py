@@ -61,11 +61,13 @@ class _ValueDependent:
         return "VALUE_DEPENDENT"
 
 
-#: A dimension that the op's kernel decides when it runs, from the input values (the
-#: number of true elements of a mask, of unique values, ...). A shape function puts it in
-#: the shape it returns: ``Shape([VALUE_DEPENDENT, rank])``. The shape holds ``None`` there
-#: and lists the position in :attr:`Shape.value_dependent`.
 VALUE_DEPENDENT = _ValueDependent()
+"""A dimension that the op's kernel decides when it runs, from the input values.
+
+The number of true elements of a mask, of distinct values, ... A shape function
+puts it in the shape it returns, ``Shape([VALUE_DEPENDENT, rank])``; the shape
+holds ``None`` there and lists the position in :attr:`Shape.value_dependent`.
+"""
 
 ShapeLike = Union["Shape", Sequence[Dim | _ValueDependent], None]
 

@@ -352,3 +352,20 @@ def test_graph_gradients_through_boolean_mask_and_unique_run_with_unknown_sizes(
             got = sess.run(dx, {x: xv, m: mv})
             want = np.where(mv[:, None], 2 * xv + 1, 0.0)
             assert np.array_equal(got, want)
+
+
+def test_assigning_a_value_whose_shape_is_known_only_at_run_time_checks_it_then() -> None:
+    g = opcore.Graph()
+    with g.as_default():
+        v = opcore.Variable(np.zeros(2), name="v")
+        x = opcore.placeholder(opcore.float64, [None])
+        update = v.assign(opcore.boolean_mask(x, x > 0))
+        fed = v.assign(x)
+    with opcore.Session(graph=g) as sess:
+        sess.run(v.initializer)
+        assert sess.run(update, {x: [1.0, -1.0, 2.0]}).tolist() == [1.0, 2.0]
+        with pytest.raises(ShapeError, match=r"shape \(3,\) to variable 'v' of shape \(2,\)"):
+            sess.run(update, {x: [1.0, 3.0, 2.0]})
+        with pytest.raises(ShapeError, match=r"shape \(1,\) to variable 'v'"):
+            sess.run(fed, {x: [1.0]})
+        assert sess.run(v).tolist() == [1.0, 2.0]  # the failed runs left it alone

@@ -65,6 +65,7 @@ def _vector(ctx: ShapeContext, name: str) -> Dim:
 
 
 def _where_shape(ctx: ShapeContext) -> Shape:
+    """[number of true elements (value-dependent), rank of condition]."""
     return Shape([VALUE_DEPENDENT, ctx.input("condition").rank])
 
 
@@ -110,6 +111,7 @@ def _mask_layout(ctx: ShapeContext, tensor: Shape, mask: Shape) -> tuple[int, in
 
 
 def _boolean_mask_shape(ctx: ShapeContext) -> Shape:
+    """tensor's shape with the mask's dimensions replaced by one: the number of true elements (value-dependent)."""
     tensor = ctx.input("tensor")
     layout = _mask_layout(ctx, tensor, ctx.input("mask"))
     if layout is None or tensor.dims is None:
@@ -142,6 +144,7 @@ _BOOLEAN_MASK = define_op(
 
 
 def _boolean_mask_grad_shape(ctx: ShapeContext) -> Shape:
+    """The shape of ``like``; dy must have it with the mask's dimensions replaced by one."""
     dy, like = ctx.input("dy"), ctx.input("like")
     layout = _mask_layout(ctx, like, ctx.input("mask"))
     if layout is not None and like.dims is not None:
@@ -196,6 +199,7 @@ def boolean_mask(tensor: Any, mask: Any, axis: int | None = None, name: str | No
 
 
 def _unique_shape(ctx: ShapeContext) -> list[Shape]:
+    """y: [number of distinct values (value-dependent)]; idx: x's shape; x must be 1-D."""
     _index_dtype(ctx, "out_idx")
     return [Shape([VALUE_DEPENDENT]), Shape([_vector(ctx, "x")])]
 
@@ -250,6 +254,7 @@ def unique(x: Any, out_idx: Any = dt.int32, name: str | None = None) -> Any:
 
 
 def _setdiff_shape(ctx: ShapeContext) -> list[Shape]:
+    """out and idx: [number of elements of x not in y (value-dependent)]; x and y must be 1-D."""
     _index_dtype(ctx, "out_idx")
     _vector(ctx, "x")
     _vector(ctx, "y")
