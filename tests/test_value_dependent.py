@@ -369,3 +369,21 @@ def test_assigning_a_value_whose_shape_is_known_only_at_run_time_checks_it_then(
         with pytest.raises(ShapeError, match=r"shape \(1,\) to variable 'v'"):
             sess.run(fed, {x: [1.0]})
         assert sess.run(v).tolist() == [1.0, 2.0]  # the failed runs left it alone
+
+
+def test_a_saved_graph_with_value_dependent_ops_loads_and_runs() -> None:
+    from opcore.io import export_graph, import_graph
+
+    g = opcore.Graph()
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None], name="x")
+        opcore.unique(opcore.boolean_mask(x, x > 0), out_idx=opcore.int64, name="u")
+        opcore.where(x > 1, name="w")
+        opcore.setdiff1d(x, [1.0], name="d")
+    loaded = import_graph(*export_graph(g))
+    fetch = [loaded.get_tensor_by_name(n) for n in ("u:0", "u:1", "w:0", "d:0", "d:1")]
+    assert fetch[0].shape == Shape([None]) and fetch[2].shape == Shape([None, 1])
+    with opcore.Session(loaded) as sess:
+        y, idx, w, out, pos = sess.run(fetch, {loaded.get_tensor_by_name("x:0"): [1.0, 2.0, -1.0, 2.0, 3.0]})
+    assert y.tolist() == [1.0, 2.0, 3.0] and idx.tolist() == [0, 1, 1, 2] and idx.dtype == np.int64
+    assert w.tolist() == [[1], [3], [4]] and out.tolist() == [2.0, -1.0, 2.0, 3.0] and pos.tolist() == [1, 2, 3, 4]

@@ -115,3 +115,16 @@ def test_a_session_on_the_device_runs_ops_after_a_value_dependent_one() -> None:
             flat = v[rows].reshape(-1)
             assert np.array_equal(got_y[got_idx], flat)
             assert np.array_equal(got_y, flat[np.sort(np.unique(flat, return_index=True)[1])])
+
+
+@pytest.mark.parametrize("inner", [0, 1, 16, 17, 40])
+def test_boolean_mask_and_its_gradient_copy_short_and_long_rows(inner: int) -> None:
+    rng = np.random.default_rng(inner)
+    t = rng.standard_normal((3, 9, inner)).astype(np.float32)
+    mask = rng.random(9) < 0.5
+    got = opcore.boolean_mask(_dev(t), mask, axis=1).numpy()
+    assert _same(got, t[:, mask])
+    dy = rng.standard_normal(got.shape).astype(np.float32)
+    want = np.zeros_like(t)
+    want[:, mask] = dy
+    assert _same(opcore.boolean_mask_grad(_dev(dy), mask, _dev(t), axis=1).numpy(), want)

@@ -18,9 +18,12 @@ host, so the size of a value-dependent output must be read there before the
 output can exist. Ops that know the total already (BooleanMaskGrad) skip it.
 
 **Sorting** (for Unique and ListDiff) is a bitonic sort of (value, index) pairs
-padded to a power of two, one launch per stage. The order is total: numbers
-ascending, NaNs after every number, the padding last, ties broken by index, so
-equal values end up adjacent with the first occurrence first.
+padded to a power of two. Blocks of two elements per work-item are sorted in
+local memory in one launch; each later stage runs its long-distance steps as
+one launch each over global memory and finishes its short-distance steps in
+local memory in one more launch. The order is total: numbers ascending, NaNs
+after every number, the padding last, ties broken by index, so equal values
+end up adjacent with the first occurrence first.
 """
 
 from __future__ import annotations
@@ -164,6 +167,38 @@ __kernel void sort_step(__global T* keys, __global long* index, const long j, co
     keys[i] = kl; keys[l] = ki; index[i] = il; index[l] = ii;
   }
 }
+
+/* One work-group per block of 2 * GROUP elements, in local memory: with stage == 0 every stage up
+   to the block's size (the blocks come out sorted, alternately ascending and descending); else the
+   steps of distance < 2 * GROUP of that stage. */
+__kernel void sort_block(__global T* keys, __global long* index, const long stage) {
+  __local T lk[2 * GROUP];
+  __local long li[2 * GROUP];
+  const long lid = get_local_id(0);
+  const long base = get_group_id(0) * 2 * GROUP;
+  lk[lid] = keys[base + lid];
+  li[lid] = index[base + lid];
+  lk[lid + GROUP] = keys[base + lid + GROUP];
+  li[lid + GROUP] = index[base + lid + GROUP];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (long k = stage ? stage : 2; k <= (stage ? stage : 2 * GROUP); k <<= 1) {
+    for (long j = stage ? GROUP : k >> 1; j > 0; j >>= 1) {
+      const long a = ((lid & ~(j - 1)) << 1) | (lid & (j - 1));
+      const long b = a | j;
+      const T ka = lk[a], kb = lk[b];
+      const long ia = li[a], ib = li[b];
+      const int ascending = ((base + a) & k) == 0;
+      if (ascending ? before(kb, ib, ka, ia) : before(ka, ia, kb, ib)) {
+        lk[a] = kb; lk[b] = ka; li[a] = ib; li[b] = ia;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+  }
+  keys[base + lid] = lk[lid];
+  index[base + lid] = li[lid];
+  keys[base + lid + GROUP] = lk[lid + GROUP];
+  index[base + lid + GROUP] = li[lid + GROUP];
+}
 """
 
 
@@ -178,23 +213,31 @@ def sort_pairs(ctx: Any, x: Any) -> tuple[Any, Any, int]:
     size = 1 << max(0, (n - 1).bit_length())
     t = ctype(x.dtype)
     isnan = "isnan(v)" if is_float(x.dtype) else "0"
+    group = group_size(rt)
 
     def source() -> str:
-        return f"#define T {t}\n#define ISNAN(v) ({isnan})\n" + _SORT
+        return f"#define T {t}\n#define ISNAN(v) ({isnan})\n#define GROUP {group}\n" + _SORT
 
-    init = rt.kernel(("sort_pairs", t), source, "sort_init")
-    step = rt.kernel(("sort_pairs", t), source, "sort_step")
+    init = rt.kernel(("sort_pairs", t, group), source, "sort_init")
+    step = rt.kernel(("sort_pairs", t, group), source, "sort_step")
+    block = rt.kernel(("sort_pairs", t, group), source, "sort_block")
     keys = rt.empty((size,), x.dtype)
     index = rt.empty((size,), np.int64)
     if n == 0:
         return keys, index, size
     rt.launch(init, (size,), [keys.data, index.data, x.data, np.int64(n), np.int64(size)])
-    k = 2
+    width = 2 * group  # elements a work-group sorts in local memory
+    local = size >= width
+    if local:
+        rt.launch(block, (size // 2,), [keys.data, index.data, np.int64(0)], local_size=(group,))
+    k = 2 * width if local else 2
     while k <= size:
         j = k >> 1
-        while j > 0:
+        while j >= (width if local else 1):
             rt.launch(step, (size,), [keys.data, index.data, np.int64(j), np.int64(k), np.int64(size)])
             j >>= 1
+        if local:
+            rt.launch(block, (size // 2,), [keys.data, index.data, np.int64(k)], local_size=(group,))
         k <<= 1
     return keys, index, size
 

@@ -90,30 +90,68 @@ def _mask_split(shape: tuple[int, ...], mask_shape: tuple[int, ...], axis: int) 
     return _size(mask_shape), _size(shape[ax + len(mask_shape) :])
 
 
+# The tensor is [outer, m, inner]: BooleanMask's output row (o, j) is row (o, pos[j]) of it, and
+# BooleanMaskGrad's output row (o, d) is row (o, rank[d]) of dy, or zeros. Short rows are copied
+# by one work-item each (one division per row); long rows get one work-item per element, so
+# neighbouring work-items touch neighbouring elements.
 _MASK_GATHER = """
-__kernel void mask_gather(__global T* out, __global const T* x, __global const long* pos, const long m,
-                          const long kept, const long inner, const long n) {
+__kernel void mask_gather_rows(__global T* out, __global const T* x, __global const long* pos, const long m,
+                               const long kept, const long inner, const long rows) {
+  const long r = get_global_id(0); if (r >= rows) return;
+  const long o = r / kept, j = r - o * kept;
+  __global const T* src = x + (o * m + pos[j]) * inner;
+  __global T* dst = out + r * inner;
+  for (long i = 0; i < inner; ++i) dst[i] = src[i];
+}
+__kernel void mask_gather_elements(__global T* out, __global const T* x, __global const long* pos, const long m,
+                                   const long kept, const long inner, const long n) {
   const long g = get_global_id(0); if (g >= n) return;
-  const long i = g % inner;
-  const long j = (g / inner) % kept;
-  const long o = g / (inner * kept);
+  const long r = g / inner, i = g - r * inner;
+  const long o = r / kept, j = r - o * kept;
   out[g] = x[(o * m + pos[j]) * inner + i];
 }
-__kernel void mask_scatter(__global T* out, __global const T* dy, __global const long* rank, const long m,
-                           const long kept, const long inner, const long n) {
+__kernel void mask_scatter_rows(__global T* out, __global const T* dy, __global const long* rank, const long m,
+                                const long kept, const long inner, const long rows) {
+  const long r = get_global_id(0); if (r >= rows) return;
+  const long o = r / m, d = r - o * m;
+  const long k = rank[d];
+  __global T* dst = out + r * inner;
+  if (k < 0) {
+    for (long i = 0; i < inner; ++i) dst[i] = (T)0;
+  } else {
+    __global const T* src = dy + (o * kept + k) * inner;
+    for (long i = 0; i < inner; ++i) dst[i] = src[i];
+  }
+}
+__kernel void mask_scatter_elements(__global T* out, __global const T* dy, __global const long* rank, const long m,
+                                    const long kept, const long inner, const long n) {
   const long g = get_global_id(0); if (g >= n) return;
-  const long i = g % inner;
-  const long d = (g / inner) % m;
-  const long o = g / (inner * m);
-  const long r = rank[d];
-  out[g] = r >= 0 ? dy[(o * kept + r) * inner + i] : (T)0;
+  const long r = g / inner, i = g - r * inner;
+  const long o = r / m, d = r - o * m;
+  const long k = rank[d];
+  out[g] = k >= 0 ? dy[(o * kept + k) * inner + i] : (T)0;
 }
 """
 
+#: Rows up to this many elements are copied by one work-item each.
+ROW_COPY = 16
 
-def _mask_kernel(rt: Any, dtype: Any, name: str) -> Any:
+
+def _launch_rows(rt: Any, dtype: Any, name: str, args: list[Any], rows: int, inner: int) -> None:
+    """Run ``mask_gather`` or ``mask_scatter`` over ``rows`` rows of ``inner`` elements."""
     t = ctype(dtype)
-    return rt.kernel(("mask_gather", t), lambda: f"#define T {t}\n" + _MASK_GATHER, name)
+
+    def source() -> str:
+        return f"#define T {t}\n" + _MASK_GATHER
+
+    by_rows = rt.kernel(("mask_gather", t), source, f"{name}_rows")
+    by_elements = rt.kernel(("mask_gather", t), source, f"{name}_elements")
+    if rows * inner == 0:
+        return
+    if inner <= ROW_COPY:
+        rt.launch(by_rows, (rows,), [*args, np.int64(rows)])
+    else:
+        rt.launch(by_elements, (rows * inner,), [*args, np.int64(rows * inner)])
 
 
 @KERNELS.kernel("BooleanMask")
@@ -130,7 +168,6 @@ def boolean_mask(ctx: KernelContext, tensor: Any, mask: Any) -> Any:
         emit="if (keep) { pos[p] = i; ++p; }",
         outputs="__global long* pos",
     )
-    gather = _mask_kernel(rt, tensor.dtype, "mask_gather")
     made: list[Any] = []
 
     def outputs(total: int) -> list[Any]:
@@ -140,9 +177,9 @@ def boolean_mask(ctx: KernelContext, tensor: Any, mask: Any) -> Any:
     kept = compact.run(m, [mask.data], outputs) if m else 0
     out_shape = (*shape[:ax], kept, *shape[ax + len(mask.shape) :])
     out = rt.empty(out_shape, tensor.dtype)
-    if out.size:
-        args = [out.data, tensor.data, made[0].data, np.int64(m), np.int64(kept), np.int64(inner)]
-        rt.launch(gather, (out.size,), [*args, np.int64(out.size)])
+    args = [data(rt, out), data(rt, tensor), data(rt, made[0]) if made else None, np.int64(m), np.int64(kept),
+            np.int64(inner)]  # fmt: skip
+    _launch_rows(rt, tensor.dtype, "mask_gather", args, out.size // inner if inner else 0, inner)
     return out
 
 
@@ -161,14 +198,14 @@ def boolean_mask_grad(ctx: KernelContext, dy: Any, mask: Any, like: Any) -> Any:
         emit="rank[i] = keep ? p : -1; p += keep;",
         outputs="__global long* rank",
     )
-    scatter = _mask_kernel(rt, dy.dtype, "mask_scatter")
     out = rt.empty(shape, dy.dtype)
     if out.size == 0:
+        _launch_rows(rt, dy.dtype, "mask_scatter", [], 0, inner)  # (builds the kernels)
         return out
     rank = rt.empty((m,), np.int64)
     compact.run(m, [mask.data], lambda total: [rank.data], total=kept)
     args = [out.data, data(rt, dy), rank.data, np.int64(m), np.int64(kept), np.int64(inner)]
-    rt.launch(scatter, (out.size,), [*args, np.int64(out.size)])
+    _launch_rows(rt, dy.dtype, "mask_scatter", args, out.size // inner, inner)
     return out
 
 
