@@ -97,6 +97,7 @@ from opcore.ops.math import *  # noqa: F403
 from opcore.ops.nn import *  # noqa: F403
 from opcore.ops.random import *  # noqa: F403
 from opcore.ops.reduce import *  # noqa: F403
+from opcore.ops.selection import *  # noqa: F403
 from opcore.ops.train import *  # noqa: F403
 from opcore.plugins import allow_overrides, ensure_loaded, list_plugins, load_plugin, register_plugin
 from opcore.registry import KernelContext, OpDef, Registry, define_op
@@ -226,6 +227,7 @@ __all__ += ops.math.__all__
 __all__ += ops.array.__all__
 __all__ += ops.indexing.__all__
 __all__ += ops.reduce.__all__
+__all__ += ops.selection.__all__
 __all__ += ops.random.__all__
 __all__ += ops.nn.__all__
 __all__ += ops.train.__all__

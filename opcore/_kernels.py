@@ -28,6 +28,7 @@ __all__ = [
     "check_allocation",
     "check_dtypes",
     "check_results",
+    "fits",
     "kernel_failed",
     "resolve_kernel",
 ]
@@ -39,10 +40,11 @@ class FallbackWarning(UserWarning):
     """An op ran on NumPy because its backend has no kernel (fallback policy ``warn``)."""
 
 
-def _nbytes(shape: Sequence[int], dtype: DType) -> int:
+def _nbytes(shape: Sequence[int | None], dtype: DType) -> int:
+    """The bytes of an array (a value-dependent dimension, None, counts as 0: not known yet)."""
     n = dtype.np.itemsize
     for d in shape:
-        n *= d
+        n *= d or 0
     return n
 
 
@@ -56,7 +58,9 @@ def _size(n: int) -> str:
 _limits: dict[int, int | None] = {}
 
 
-def check_allocation(op: OpDef, backend: Backend, shapes: Sequence[Sequence[int]], dtypes: Sequence[DType]) -> None:
+def check_allocation(
+    op: OpDef, backend: Backend, shapes: Sequence[Sequence[int | None]], dtypes: Sequence[DType]
+) -> None:
     """Raise ResourceExhaustedError when one output of ``op`` is larger than ``backend`` can hold."""
     key = id(backend)
     if key not in _limits:
@@ -100,7 +104,9 @@ def check_results(op: OpDef, backend: Backend, results: Sequence[Any], out_specs
 
     The one contract check, for eager plans and session plans alike: the inline
     comparison where the backend's arrays carry NumPy dtypes, the backend's own
-    ``shape_of``/``dtype_of`` otherwise.
+    ``shape_of``/``dtype_of`` otherwise. A ``None`` in an inferred shape is a
+    value-dependent dimension (see :data:`~opcore.shapes.VALUE_DEPENDENT`): any size
+    is right there, every other dimension must be as inferred.
     """
     if len(results) != len(out_specs):
         raise KernelContractError(
@@ -111,8 +117,16 @@ def check_results(op: OpDef, backend: Backend, results: Sequence[Any], out_specs
         same_type = native is not None and type(r) is native  # (kept apart: no narrowing of r)
         if same_type and r.shape == shape and r.dtype == dtype.np:
             continue
-        if not backend.is_native(r) or backend.shape_of(r) != shape or backend.dtype_of(r) != dtype.np:
+        if not backend.is_native(r) or backend.dtype_of(r) != dtype.np:
             _contract_error(op, backend, results, out_specs)
+        actual = backend.shape_of(r)
+        if actual != shape and not (None in shape and fits(actual, shape)):
+            _contract_error(op, backend, results, out_specs)
+
+
+def fits(actual: Sequence[int], inferred: Sequence[int | None]) -> bool:
+    """Whether the concrete shape ``actual`` agrees with ``inferred`` (``None`` matches any size)."""
+    return len(actual) == len(inferred) and all(d is None or d == a for a, d in zip(actual, inferred))
 
 
 def _contract_error(
@@ -124,7 +138,7 @@ def _contract_error(
             got.append(f"{backend.shape_of(r)} {backend.dtype_of(r)}")
         else:
             got.append(f"a {type(r).__name__} (not a {backend.array_type})")
-    expected = [f"{s} {d}" for s, d in out_specs]
+    expected = [f"{_shape_text(s)} {d}" for s, d in out_specs]
     raise KernelContractError(
         f"{op.name} kernel on backend {backend.name!r} broke its contract: it returned "
         f"[{', '.join(got)}] but the shape function inferred [{', '.join(expected)}]. "
@@ -139,6 +153,12 @@ def check_dtypes(op: OpDef, backend: Backend, binding: dict[str, DType], out_dty
         what = ", ".join(f"{k}={v.name}" for k, v in binding.items())
         outs = ", ".join(d.name for d in out_dtypes)
         raise DTypeError(f"{op.name} ({what} -> {outs}) cannot run on backend {backend.name!r}: {reason}")
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    """``(2, 3)``; a value-dependent dimension shows as ``?``."""
+    inner = ", ".join("?" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def resolve_kernel(op: OpDef, backend: Backend, binding: dict[str, DType]) -> Any:

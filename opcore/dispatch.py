@@ -455,10 +455,7 @@ def _call_slow(
 
     converted, binding, backend = convert_inputs(op, inputs, bound)
     out_shapes, out_dtypes = _infer(op, converted, binding, bound)
-    for s in out_shapes:
-        if not s.is_fully_defined:
-            raise OpDefinitionError(f"{op.name}: shape function left an output shape undefined in eager mode: {s}")
-    shapes = tuple(s.as_tuple() for s in out_shapes)
+    shapes = tuple(_eager_shape(op, s) for s in out_shapes)
     types = op.type_key(binding)
     kd = _registry.kernel(op.name, backend.name, types)
     ctx = KernelContext(op.name, bound, shapes, tuple(out_dtypes), binding, backend, inplace)
@@ -507,11 +504,14 @@ def _store_plan(
     # dtype; a backend whose arrays carry other dtype objects is asked instead.
     inline = single and backend.native_type is not None and isinstance(getattr(first, "dtype", None), np.dtype)
     shape, dtype = out_specs[0] if single else (None, None)
+    fixed = shape is None or None not in shape
+    if not fixed:  # the kernel decides a dim (VALUE_DEPENDENT): every result goes through check_results
+        inline = False
     op._plans[key] = (
         fn, ctx, backend, out_specs, single, bound,
         backend.native_type if inline else _NEVER, shape, dtype,
         dtype.np if inline and dtype is not None else None,
-        outs[0]._spec if single else None,
+        outs[0]._spec if single and fixed else None,
         None if all(k == _TENSOR for k in kinds) else tuple(kinds), tuple(wants),
     )  # fmt: skip
 
@@ -525,9 +525,24 @@ def _infer(
     return op.infer(shapes, binding, attrs)
 
 
+def _eager_shape(op: OpDef, s: Shape) -> tuple[int | None, ...]:
+    """An inferred output shape for a kernel: every dim known, but for the value-dependent ones (None)."""
+    dims = s.dims
+    if dims is None or any(d is None and i not in s.value_dependent for i, d in enumerate(dims)):
+        raise OpDefinitionError(
+            f"{op.name}: shape function left an output shape undefined in eager mode: {s} (a dimension that "
+            "the kernel decides from the input values is marked opcore.shapes.VALUE_DEPENDENT)"
+        )
+    return dims
+
+
 def _wrap(op: OpDef, backend: Backend, results: Sequence[Any], out_specs: Sequence[tuple[Any, DType]]) -> list[Tensor]:
     check_results(op, backend, results, out_specs)
-    return [Tensor(r, backend, dtype, shape) for r, (shape, dtype) in zip(results, out_specs)]
+    # A value-dependent dim (None in the plan) takes the size the kernel chose.
+    return [
+        Tensor(r, backend, dtype, backend.shape_of(r) if None in shape else shape)
+        for r, (shape, dtype) in zip(results, out_specs)
+    ]
 
 
 def group_outputs(op: OpDef, attrs: Mapping[str, Any], outs: Sequence[Any]) -> Any:

@@ -264,12 +264,15 @@ class KernelContext:
     """What a kernel sees besides its native input arrays.
 
     ``out_shapes`` and ``out_dtypes`` are what the frontend inferred; the kernel
-    must return native arrays of exactly those shapes and dtypes.
+    must return native arrays of exactly those shapes and dtypes. A dimension
+    that the shape function marked :data:`~opcore.shapes.VALUE_DEPENDENT` is
+    ``None`` in ``out_shapes``: the kernel decides it (``where(cond)`` counts the
+    true elements), and every other dimension must still be as inferred.
     """
 
     op: str
     attrs: Mapping[str, Any]
-    out_shapes: tuple[tuple[int, ...], ...]
+    out_shapes: tuple[tuple[int | None, ...], ...]
     out_dtypes: tuple[DType, ...]
     #: The bound type variables, e.g. ``{"T": float32}``.
     types: Mapping[str, DType] = field(default_factory=dict)

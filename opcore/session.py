@@ -6,6 +6,12 @@ KernelContext (output shapes inferred by the same shape functions as eager
 execution), and integer slots for the values. Running a plan is one loop over
 kernels; values stay on the backend between ops and only feeds and fetches
 cross to the host. Variables live in the session.
+
+An op whose output size depends on values (``where(cond)``, ``boolean_mask``,
+``unique``: a dimension marked :data:`~opcore.shapes.VALUE_DEPENDENT`) makes the
+shapes after it known only when the plan runs. The ops downstream of it are
+planned late: their shapes are inferred from the values that reach them, once
+per combination of input shapes (a small cache per step).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from opcore.tensor import Tensor
 
 __all__ = ["Session", "get_default_session"]
 
-_OP, _CONST, _READ, _ASSIGN, _NOOP = range(5)
+_OP, _CONST, _READ, _ASSIGN, _NOOP, _LATE = range(6)
 #: Compiled plans kept per session (one per fetches, feeds and feed shapes), least recently used dropped first.
 _MAX_PLANS = 64
+#: Kernel contexts kept per late-planned step (one per combination of input shapes seen at run time).
+_MAX_LATE_CONTEXTS = 64
 
 
 class _Plan:
@@ -190,7 +198,8 @@ class Session:
     def _compile(self, targets: list[SymbolicTensor | Node], feeds: list[tuple[SymbolicTensor, np.ndarray]]) -> _Plan:
         plan = _Plan()
         slots: dict[int, int] = {}  # id(SymbolicTensor) -> slot
-        shapes: dict[int, tuple[int, ...]] = {}
+        # id(SymbolicTensor) -> its shape, or None when a value-dependent op before it decides it at run time
+        shapes: dict[int, tuple[int, ...] | None] = {}
 
         def slot(t: SymbolicTensor) -> int:
             s = slots.get(id(t))
@@ -235,9 +244,15 @@ class Session:
                 shapes[id(out)] = out.shape.as_tuple()
                 plan.steps.append((_READ, node.variable, slot(out)))
             elif kind == "assign":
-                src = node.inputs[0]
-                shapes[id(node.outputs[0])] = shapes[id(src)]
-                plan.steps.append((_ASSIGN, node.variable, slot(src), slot(node.outputs[0])))
+                src, var = node.inputs[0], node.variable
+                assert var is not None
+                want = var.shape.as_tuple()
+                got = shapes[id(src)]
+                if got is not None and got != want:
+                    raise _assign_mismatch(var, got)
+                shapes[id(node.outputs[0])] = want
+                # A value whose shape is only known at run time is checked when it arrives.
+                plan.steps.append((_ASSIGN, var, slot(src), slot(node.outputs[0]), want if got is None else None))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
             else:
@@ -246,35 +261,66 @@ class Session:
         return plan
 
     def _compile_op(
-        self, node: Node, shapes: dict[int, tuple[int, ...]], slot: Callable[[SymbolicTensor], int]
+        self, node: Node, shapes: dict[int, tuple[int, ...] | None], slot: Callable[[SymbolicTensor], int]
     ) -> tuple[Any, ...]:
         op = node.op
         assert op is not None
-        in_shapes: dict[str, Any] = {}
+        in_shapes: list[Any] = []
         in_slots: list[Any] = []
-        for arg, item in zip(op.inputs, node.inputs):
+        for item in node.inputs:
             if isinstance(item, list):
-                in_shapes[arg.name] = [Shape(shapes[id(t)]) for t in item]
+                in_shapes.append([shapes[id(t)] for t in item])
                 in_slots.append([slot(t) for t in item])
             else:
-                in_shapes[arg.name] = Shape(shapes[id(item)])
+                in_shapes.append(shapes[id(item)])
                 in_slots.append(slot(item))
-        out_shapes, out_dtypes = op.infer(in_shapes, node.binding, node.attrs)
-        concrete: list[tuple[int, ...]] = []
+        fn = resolve_kernel(op, self.backend, node.binding)
+        varies = op.stateful and "seed2" in node.attrs
+        out_slots = [slot(t) for t in node.outputs]
+        if any(s is None for item in in_shapes for s in (item if isinstance(item, list) else (item,))):
+            # An input's shape is decided at run time: plan this op when its inputs arrive.
+            for t in node.outputs:
+                shapes[id(t)] = None
+            late: dict[Any, tuple[KernelContext, list[tuple[Any, Any]]]] = {}
+            return (_LATE, fn, late, in_slots, out_slots, None, node, varies)
+        ctx, specs = self._kernel_context(node, in_shapes)
+        for t, (c, _) in zip(node.outputs, specs):
+            shapes[id(t)] = None if None in c else c
+        return (_OP, fn, ctx, in_slots, out_slots, specs, node, varies)
+
+    def _kernel_context(self, node: Node, in_shapes: list[Any]) -> tuple[KernelContext, list[tuple[Any, Any]]]:
+        """The KernelContext and the (shape, dtype) of each output of ``node`` for concrete input shapes."""
+        op = node.op
+        assert op is not None
+        named: dict[str, Any] = {}
+        for arg, item in zip(op.inputs, in_shapes):
+            named[arg.name] = [Shape(s) for s in item] if isinstance(item, list) else Shape(item)
+        out_shapes, out_dtypes = op.infer(named, node.binding, node.attrs)
+        concrete: list[tuple[int | None, ...]] = []
         for inferred in out_shapes:
-            if not inferred.is_fully_defined:
+            dims = inferred.dims
+            if dims is None or any(d is None and i not in inferred.value_dependent for i, d in enumerate(dims)):
                 raise ShapeError(f"{op.name} ({node.name!r}): output shape {inferred} is not known at run time")
-            concrete.append(inferred.as_tuple())
-        for t, c in zip(node.outputs, concrete):
-            shapes[id(t)] = c
+            concrete.append(dims)  # None only where the kernel decides (VALUE_DEPENDENT)
         if get_registry().kernel(op.name, self.backend.name, op.type_key(node.binding)) is not None:
             check_dtypes(op, self.backend, node.binding, out_dtypes)
         check_allocation(op, self.backend, concrete, out_dtypes)
-        fn = resolve_kernel(op, self.backend, node.binding)
         ctx = KernelContext(op.name, node.attrs, tuple(concrete), tuple(out_dtypes), node.binding, self.backend)
-        varies = op.stateful and "seed2" in node.attrs
-        out_slots = [slot(t) for t in node.outputs]
-        return (_OP, fn, ctx, in_slots, out_slots, [(s, d) for s, d in zip(concrete, out_dtypes)], node, varies)
+        return ctx, list(zip(concrete, out_dtypes))
+
+    def _late_context(
+        self, node: Node, cache: dict[Any, Any], args: list[Any]
+    ) -> tuple[KernelContext, list[tuple[Any, Any]]]:
+        """A late-planned step's context for the shapes of the values that reached it (cached)."""
+        shape_of = self.backend.shape_of
+        in_shapes = [[shape_of(a) for a in x] if isinstance(x, list) else shape_of(x) for x in args]
+        key = tuple(tuple(s) if isinstance(s, list) else s for s in in_shapes)
+        made = cache.get(key)
+        if made is None:
+            if len(cache) >= _MAX_LATE_CONTEXTS:
+                cache.clear()
+            made = cache[key] = self._kernel_context(node, in_shapes)
+        return made
 
     # -- executing -----------------------------------------------------------------------
 
@@ -287,11 +333,13 @@ class Session:
         native = backend.native_type
         for step in plan.steps:
             kind = step[0]
-            if kind == _OP:
+            if kind in (_OP, _LATE):
                 _, fn, ctx, in_slots, out_slots, specs, node, varies = step
+                args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
+                if kind == _LATE:
+                    ctx, specs = self._late_context(node, ctx, args)
                 if varies:
                     ctx = _reseeded(ctx, self._runs)
-                args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
                 try:
                     result = fn(ctx, *args)
                 except Exception as exc:
@@ -321,7 +369,9 @@ class Session:
                     raise _uninitialized(var)
                 vals[s] = v
             elif kind == _ASSIGN:
-                _, var, src, s = step
+                _, var, src, s, want = step
+                if want is not None and backend.shape_of(vals[src]) != want:
+                    raise _assign_mismatch(var, backend.shape_of(vals[src]))
                 self._values[var] = vals[src]
                 vals[s] = vals[src]
         out: list[Any] = []
@@ -331,6 +381,13 @@ class Session:
                 continue
             out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
+
+
+def _assign_mismatch(var: GraphVariable, shape: tuple[int, ...]) -> ShapeError:
+    return ShapeError(
+        f"cannot assign a value of shape {Shape(shape)} to variable {var.name!r} of shape {var.shape} "
+        "(the value's shape became known when the graph ran)"
+    )
 
 
 def get_default_session() -> Session | None:

@@ -6,6 +6,13 @@ it must work on partially known shapes: an unknown dimension (``None``) or an
 unknown rank propagates instead of failing, while a contradiction between two
 known values raises :class:`~opcore.errors.ShapeError` naming the op, the
 inputs and both shapes.
+
+Some ops have outputs whose size depends on the input *values*, not only on
+their shapes (``where(cond)``, ``boolean_mask``, ``unique``, ``setdiff1d``).
+Their shape functions return :data:`VALUE_DEPENDENT` for such a dimension: the
+kernel decides it when it runs. In a graph that dimension is unknown (``None``);
+eagerly, the kernel gets ``None`` in its place in ``ctx.out_shapes`` and the
+result contract checks every other dimension.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ __all__ = [
     "ShapeContext",
     "ShapeFn",
     "ShapeLike",
+    "VALUE_DEPENDENT",
     "as_shape",
     "broadcast",
     "broadcast_pair",
@@ -33,35 +41,77 @@ __all__ = [
 ]
 
 Dim = int | None
-ShapeLike = Union["Shape", Sequence[Dim], None]
+
+
+class _ValueDependent:
+    """The type of :data:`VALUE_DEPENDENT` (one instance)."""
+
+    __slots__ = ()
+    _instance: _ValueDependent | None = None
+
+    def __new__(cls) -> _ValueDependent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "VALUE_DEPENDENT"
+
+    def __reduce__(self) -> str:
+        return "VALUE_DEPENDENT"
+
+
+VALUE_DEPENDENT = _ValueDependent()
+"""A dimension that the op's kernel decides when it runs, from the input values.
+
+The number of true elements of a mask, of distinct values, ... A shape function
+puts it in the shape it returns, ``Shape([VALUE_DEPENDENT, rank])``; the shape
+holds ``None`` there and lists the position in :attr:`Shape.value_dependent`.
+"""
+
+ShapeLike = Union["Shape", Sequence[Dim | _ValueDependent], None]
 
 
 class Shape:
-    """A possibly partial shape: ``Shape([None, 784])``, or ``Shape(None)`` for unknown rank."""
+    """A possibly partial shape: ``Shape([None, 784])``, or ``Shape(None)`` for unknown rank.
 
-    __slots__ = ("dims",)
+    A dimension given as :data:`VALUE_DEPENDENT` is unknown (``None``) and its position is
+    recorded in :attr:`value_dependent`: the op's kernel decides it from the input values.
+    """
+
+    __slots__ = ("dims", "value_dependent")
 
     dims: tuple[Dim, ...] | None
+    #: The positions of the dimensions that a kernel decides when it runs (see
+    #: :data:`VALUE_DEPENDENT`); empty for every shape that no shape function marked.
+    value_dependent: tuple[int, ...]
 
-    def __init__(self, dims: Iterable[Dim] | None) -> None:
+    def __init__(self, dims: Iterable[Dim | _ValueDependent] | None) -> None:
+        self.value_dependent = ()
         if dims is None:
             self.dims = None
             return
         out: list[Dim] = []
+        marked: list[int] = []
         for d in dims:
-            if d is None or (isinstance(d, int) and not isinstance(d, bool) and d == -1):
+            if d is VALUE_DEPENDENT:
+                marked.append(len(out))
+                out.append(None)
+            elif d is None or (isinstance(d, int) and not isinstance(d, bool) and d == -1):
                 out.append(None)
             elif isinstance(d, int) and not isinstance(d, bool) and d >= 0:
                 out.append(int(d))
             else:
                 try:
-                    v = int(d.__index__())  # numpy integers
+                    v = int(d.__index__())  # type: ignore[union-attr]  # numpy integers
                 except (AttributeError, TypeError):
                     raise ShapeError(f"a dimension must be a non-negative int or None, got {d!r}") from None
                 if v < 0:
                     raise ShapeError(f"a dimension must be non-negative or None, got {v}")
                 out.append(v)
         self.dims = tuple(out)
+        if marked:
+            self.value_dependent = tuple(marked)
 
     @classmethod
     def unknown(cls) -> Shape:
@@ -135,7 +185,10 @@ class Shape:
         return hash(self.dims)
 
     def __repr__(self) -> str:
-        return f"Shape({list(self.dims) if self.dims is not None else None})"
+        if self.dims is None:
+            return "Shape(None)"
+        marked = set(self.value_dependent)
+        return f"Shape([{', '.join('VALUE_DEPENDENT' if i in marked else repr(d) for i, d in enumerate(self.dims))}])"
 
     def __str__(self) -> str:
         if self.dims is None:

@@ -27,6 +27,7 @@ _FAMILIES = {
     "opcore.ops.math": "math",
     "opcore.ops.array": "array",
     "opcore.ops.indexing": "indexing",
+    "opcore.ops.selection": "selection",
     "opcore.ops.reduce": "reduce",
     "opcore.ops.image": "image",
     "opcore.ops.nn": "nn",

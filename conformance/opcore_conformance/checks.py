@@ -249,15 +249,17 @@ def check_forward(
     binding_d = {k: opcore.as_dtype(v) for k, v in binding.items()}
     exp_shapes, exp_dtypes = op.infer(in_shapes, binding_d, bound)
     for k, (o, s, d) in enumerate(zip(outs, exp_shapes, exp_dtypes)):
-        if o.shape != s or o.dtype is not d:
+        if not shape_agrees(o.shape, s) or o.dtype is not d:
             raise CheckFailure(
-                f"output {k} has shape {o.shape} dtype {o.dtype}, the shape function says {s} {d}",
+                f"output {k} has shape {o.shape} dtype {o.dtype}, the shape function says {s} {d}"
+                + (" (? marks a value-dependent dimension)" if s.value_dependent else ""),
                 check="shape",
                 shapes=shp,
                 repro=snap,
             )
     if graph:
-        check_graph(op, spec, prepared, outs, backend, snap, shp)
+        dynamic = any(s.value_dependent for s in exp_shapes)
+        check_graph(op, spec, prepared, outs, backend, snap, shp, unknown_dims=dynamic)
     if spec.random:
         _check_random(op, spec, prepared, outs, backend, snap, shp)
         return
@@ -267,6 +269,13 @@ def check_forward(
         o, r = outs[k], np.asarray(ref[k])
         actual = o.numpy()
         ok, max_abs, max_rel, tol = compare(actual, r, o.dtype.name, spec.tolerance)
+        if not ok and tol == "shape":
+            raise CheckFailure(
+                f"output {k} has shape {Shape(actual.shape)}, the reference's has {Shape(r.shape)}",
+                check="forward",
+                shapes=shp,
+                repro=snap,
+            )
         if not ok:
             worst = worst_element(actual, r)
             raise CheckFailure(
@@ -281,34 +290,94 @@ def check_forward(
             )
 
 
+def shape_agrees(actual: Shape, inferred: Shape) -> bool:
+    """Whether an eager result's shape is what the shape function inferred (any size where it is value-dependent)."""
+    if inferred.value_dependent:
+        return actual.rank == inferred.rank and actual.is_compatible_with(inferred)
+    return actual == inferred
+
+
 def check_graph(
-    op: OpDef, spec: OpSpec, prepared: Prepared, eager: Sequence[Any], backend: str, snap: str, shp: str
+    op: OpDef,
+    spec: OpSpec,
+    prepared: Prepared,
+    eager: Sequence[Any],
+    backend: str,
+    snap: str,
+    shp: str,
+    unknown_dims: bool = False,
 ) -> None:
-    """The same call through a placeholder graph and a session agrees with eager execution."""
+    """The same call through a placeholder graph and a session agrees with eager execution.
+
+    With ``unknown_dims`` (an op with value-dependent output dimensions) it runs
+    twice more: with placeholders whose dimensions are all unknown, and with an
+    Identity after each output, so that the session plans an op whose input
+    shapes are only known at run time.
+    """
+    _graph_run(op, spec, prepared, eager, backend, snap, shp, unknown_dims=False, downstream=False)
+    if unknown_dims:
+        _graph_run(op, spec, prepared, eager, backend, snap, shp, unknown_dims=True, downstream=False)
+        if all(_has_identity(backend, e.dtype) for e in eager):
+            _graph_run(op, spec, prepared, eager, backend, snap, shp, unknown_dims=True, downstream=True)
+
+
+def _has_identity(backend: str, dtype: Any) -> bool:
+    return opcore.get_registry().kernel("Identity", backend, (dtype,)) is not None
+
+
+def _graph_run(
+    op: OpDef,
+    spec: OpSpec,
+    prepared: Prepared,
+    eager: Sequence[Any],
+    backend: str,
+    snap: str,
+    shp: str,
+    *,
+    unknown_dims: bool,
+    downstream: bool,
+) -> None:
+    how = " (placeholders of unknown dimensions)" if unknown_dims else ""
+    how = " (placeholders of unknown dimensions, an Identity after each output)" if downstream else how
     g = opcore.Graph()
     with g.as_default():
         placeholders: list[Any] = []
         feed: dict[Any, Any] = {}
         for i, x in enumerate(prepared.host):
             items = x if isinstance(x, list) else [x]
-            phs = [g.placeholder(np.asarray(a).dtype.name, np.shape(a), name=f"x{i}_{j}") for j, a in enumerate(items)]
+            phs = [
+                g.placeholder(np.asarray(a).dtype.name, [None] * np.ndim(a) if unknown_dims else np.shape(a),
+                              name=f"x{i}_{j}")
+                for j, a in enumerate(items)
+            ]  # fmt: skip
             feed.update(zip(phs, items))
             placeholders.append(phs if isinstance(x, list) else phs[0])
         try:
             fetches = _flatten_outputs(op(*placeholders, **prepared.attrs))
+            if downstream:
+                fetches = [opcore.identity(f) for f in fetches]
         except Exception as exc:
             raise CheckFailure(
-                f"building the graph failed where eager execution worked: {type(exc).__name__}: {exc}",
+                f"building the graph{how} failed where eager execution worked: {type(exc).__name__}: {exc}",
                 check="graph",
                 shapes=shp,
                 repro=snap,
             ) from None
+    for k, (e, f) in enumerate(zip(eager, fetches)):
+        if not f.shape.is_compatible_with(e.shape):
+            raise CheckFailure(
+                f"output {k} of the graph{how} has the static shape {f.shape}, which does not admit the eager "
+                f"result's shape {e.shape}",
+                check="graph",
+                shapes=shp,
+                repro=snap,
+            )
     try:
         with opcore.Session(graph=g, backend=backend) as sess:
             got = sess.run(fetches, feed_dict=feed)
     except Exception as exc:
         raise CheckFailure.crashed(
-            f"running the graph in a session failed where eager execution worked: {type(exc).__name__}: {exc}",
+            f"running the graph{how} in a session failed where eager execution worked: {type(exc).__name__}: {exc}",
             exc,
             check="graph",
             shapes=shp,
@@ -318,7 +387,7 @@ def check_graph(
         actual, expected = np.asarray(v), e.numpy()
         if actual.shape != expected.shape or actual.dtype != expected.dtype:
             raise CheckFailure(
-                f"output {k} of the session is {actual.shape} {actual.dtype}, eager gave {expected.shape} "
+                f"output {k} of the session{how} is {actual.shape} {actual.dtype}, eager gave {expected.shape} "
                 f"{expected.dtype}",
                 check="graph",
                 shapes=shp,
@@ -329,7 +398,7 @@ def check_graph(
         ok, max_abs, max_rel, tol = compare(actual, expected, e.dtype.name, spec.tolerance)
         if not ok:
             raise CheckFailure(
-                f"output {k} of the session differs from eager execution: max abs error {max_abs:.3g} ({tol}); "
+                f"output {k} of the session{how} differs from eager execution: max abs error {max_abs:.3g} ({tol}); "
                 f"worst element {worst_element(actual, expected)} (eager value as expected)",
                 check="graph",
                 max_abs=max_abs,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opcore import dtypes as dt
+from opcore.errors import OpDefinitionError
 from opcore.ops._broadcast import sum_to_like
 from opcore.registry import GradContext, define_op
 from opcore.shapes import Shape, ShapeContext, broadcast, matmul_shape, unchanged
@@ -379,7 +380,7 @@ def _select_grad(ctx: GradContext, dy: Any) -> list[Any]:
     return [None, sum_to_like(where(condition, dy, 0), x), sum_to_like(where(condition, 0, dy), y)]
 
 
-where = define_op(
+select = define_op(
     "Select",
     inputs=["condition: bool", "x: T", "y: T"],
     outputs=["z: T"],
@@ -388,6 +389,35 @@ where = define_op(
     gradient=_select_grad,
     doc="Elementwise ``x if condition else y``; the three inputs broadcast together.",
 )
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Any:
+    """``x`` where ``condition`` is true, else ``y``; or, with neither, the coordinates of the true elements.
+
+    With ``x`` and ``y`` (TensorFlow's ``tf.where(condition, x, y)``, op
+    ``Select``): elementwise ``x if condition else y``, the three broadcasting
+    together; the gradient flows to ``x`` and ``y``. With neither
+    (``tf.where(condition)``, op ``Where``): an int64 matrix with one row per
+    true (nonzero) element of ``condition``, in row-major order, holding its
+    coordinates; its first dimension depends on the values.
+
+    >>> import opcore
+    >>> c = opcore.constant([[True, False], [False, True]])
+    >>> opcore.where(c, 1.0, -1.0).numpy().tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+    >>> opcore.where(c).numpy().tolist()
+    [[0, 0], [1, 1]]
+    """
+    if x is None and y is None:
+        from opcore.ops.selection import where_indices  # a later family
+
+        return where_indices(condition, name=name)
+    if x is None or y is None:
+        raise OpDefinitionError(
+            f"where: give both x and y (select elementwise) or neither (coordinates of the true elements); "
+            f"got {'only y' if x is None else 'only x'}"
+        )
+    return select(condition, x, y, name=name)
 
 
 # --------------------------------------------------------------------------- cast

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from opcore_conformance.spec import OpSpec
-from opcore_conformance.specs import array, broadcast, math, nn, random, reduce, train
+from opcore_conformance.specs import array, broadcast, math, nn, random, reduce, selection, train
 
 BUILTIN_SPECS: list[OpSpec] = [
     *broadcast.SPECS,
     *math.SPECS,
     *array.SPECS,
+    *selection.SPECS,
     *reduce.SPECS,
     *nn.SPECS,
     *random.SPECS,

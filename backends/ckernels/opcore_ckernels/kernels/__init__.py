@@ -5,12 +5,13 @@ through ``ctx.backend.runtime`` when they run.
 """
 
 from opcore.registry import KernelTable
-from opcore_ckernels.kernels import array, broadcast, image, math, nn, random, reduce, train
+from opcore_ckernels.kernels import array, broadcast, image, math, nn, random, reduce, selection, train
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,
     math.KERNELS,
     array.KERNELS,
+    selection.KERNELS,
     reduce.KERNELS,
     nn.KERNELS,
     image.KERNELS,
