@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,12 @@ class CudaBackend(Backend):
         import cupy
 
         return isinstance(value, cupy.ndarray)
+
+    def deferred_checks(self) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """Kernels' error flags (invalid indices) are read when the scope ends: see ``opcore_ckernels.checks``."""
+        from opcore_ckernels.checks import deferred
+
+        return deferred()
 
     def from_dlpack(self, value: Any) -> Any:
         """Share a CUDA producer on this device (made contiguous if it is a strided view); copy a host one.
