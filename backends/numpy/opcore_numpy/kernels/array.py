@@ -115,9 +115,16 @@ def slice_(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     return np.array(x[key])
 
 
+#: The unsigned dtype of each index dtype (the ops take int32 and int64 indices).
+_UNSIGNED = {np.dtype(np.int32): np.dtype(np.uint32), np.dtype(np.int64): np.dtype(np.uint64)}
+
+
 def check_range(op: str, name: str, values: np.ndarray, size: int, meaning: str) -> None:
     """Raise InvalidIndexError for the first entry of ``values`` (C order) outside ``[0, size)``."""
-    if values.size == 0 or (values.min() >= 0 and values.max() < size):
+    if values.size == 0:
+        return
+    # One pass: read as unsigned, a negative index is larger than any size.
+    if values.view(_UNSIGNED[values.dtype]).max() < size:
         return
     bad = (values < 0) | (values >= size)
     where = np.unravel_index(int(np.argmax(bad)), values.shape)
