@@ -1,19 +1,20 @@
 """What checking gather's indices costs: GatherV2 with and without the check, on NumPy and OpenCL.
 
-    python benchmarks/index_checks.py [--calls 200] [--repeats 5]
+    python benchmarks/index_checks.py [--calls 40] [--rounds 15]
 
 Every backend raises InvalidIndexError for an index outside ``[0, dim)``. On
 NumPy the kernel scans the indices (min and max) before ``np.take``; on a device
 the gather kernel writes the first bad position into an error flag that the host
 reads back (``opcore_ckernels.checks``). Measured per call, float32 params,
-axis 0, best of --repeats runs of --calls calls:
+axis 0: the median of --rounds batches of --calls calls, the variants taking
+turns within each round so that a machine whose load changes slows them alike:
 
 - ``numpy``: ``opcore.gather`` on NumPy, checked, and with the scan replaced by
   a no-op (the same kernel otherwise).
 - ``opencl, latency``: one call waited for: a checked call (it reads its flag
   before returning, so it waits for the device) vs the kernel built without the
   check (under ``checks.disabled()``) followed by ``queue.finish()``.
-- ``opencl, throughput``: --calls calls, then ``queue.finish()``: checked eager
+- ``opencl, throughput``: a batch of --calls calls, then ``queue.finish()``: checked eager
   calls (a wait per call), checked calls whose flags are read once the loop is
   done (``checks.deferred()``, what a session run does) and unchecked calls
   (no wait at all until the end).
@@ -44,16 +45,33 @@ from opcore_numpy.kernels import array as numpy_array
 CONFIGS = [(50_000, 128, 256), (50_000, 128, 8192), (1_000_000, 4, 65_536)]
 
 
-def per_call(fn: Callable[[], Any], calls: int, repeats: int) -> float:
-    """Seconds per call: best of ``repeats`` runs of ``calls`` calls (after a warm-up run)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(calls):
+def timed(fn: Callable[[], Any], calls: int) -> float:
+    t = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t) / calls
+
+
+Variant = tuple[Callable[[], Any], Callable[[], contextlib.AbstractContextManager[Any]]]
+
+
+def paired(variants: dict[str, Variant], calls: int, rounds: int) -> dict[str, float]:
+    """Seconds per call of each variant: the median of ``rounds`` rounds of ``calls`` calls.
+
+    The variants take turns within every round (in a rotating order), so a machine
+    whose load changes during the run slows them alike.
+    """
+    names = list(variants)
+    samples: dict[str, list[float]] = {k: [] for k in names}
+    for fn, context in variants.values():  # warm-up: kernels built, pools filled
+        with context():
             fn()
-        best = min(best, time.perf_counter() - t)
-    return best / calls
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn, context = variants[name]
+            with context():
+                samples[name].append(timed(fn, calls))
+    return {k: float(np.median(v)) for k, v in samples.items()}
 
 
 @contextlib.contextmanager
@@ -66,16 +84,20 @@ def numpy_unchecked() -> Iterator[None]:
         numpy_array.check_range = original
 
 
-def measure(rows: int, width: int, n: int, calls: int, repeats: int) -> dict[str, float]:
+def measure(rows: int, width: int, n: int, calls: int, rounds: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     params_h = rng.standard_normal((rows, width)).astype(np.float32)
     idx_h = rng.integers(0, rows, size=n).astype(np.int32)
+    plain = contextlib.nullcontext
     out: dict[str, float] = {}
 
     p_np, i_np = opcore.constant(params_h), opcore.constant(idx_h)
-    out["numpy checked"] = per_call(lambda: opcore.gather(p_np, i_np), calls, repeats)
-    with numpy_unchecked():
-        out["numpy unchecked"] = per_call(lambda: opcore.gather(p_np, i_np), calls, repeats)
+
+    def gather_np() -> Any:
+        return opcore.gather(p_np, i_np)
+
+    timings = paired({"checked": (gather_np, plain), "unchecked": (gather_np, numpy_unchecked)}, calls, rounds)
+    out.update({f"numpy {k}": v for k, v in timings.items()})
 
     rt = opcore.get_backend("opencl").runtime
     p_cl, i_cl = opcore.constant(params_h, backend="opencl"), opcore.constant(idx_h, backend="opencl")
@@ -94,18 +116,14 @@ def measure(rows: int, width: int, n: int, calls: int, repeats: int) -> dict[str
             opcore.gather(p_cl, i_cl)
         rt.queue.finish()
 
-    def deferred_loop() -> None:
-        with checks.deferred():
-            for _ in range(calls):
-                opcore.gather(p_cl, i_cl)
-        rt.queue.finish()
-
-    out["latency checked"] = per_call(gather_cl, calls, repeats)
-    out["throughput checked"] = per_call(loop, 1, repeats) / calls
-    out["throughput deferred"] = per_call(deferred_loop, 1, repeats) / calls
-    with checks.disabled():
-        out["latency unchecked"] = per_call(waited, calls, repeats)
-        out["throughput unchecked"] = per_call(loop, 1, repeats) / calls
+    timings = paired({"checked": (gather_cl, plain), "unchecked": (waited, checks.disabled)}, calls, rounds)
+    out.update({f"latency {k}": v for k, v in timings.items()})
+    timings = paired(
+        {"checked": (loop, plain), "deferred": (loop, checks.deferred), "unchecked": (loop, checks.disabled)},
+        1,
+        rounds,
+    )
+    out.update({f"throughput {k}": v / calls for k, v in timings.items()})
 
     g = opcore.Graph()
     with g.as_default():
@@ -114,16 +132,19 @@ def measure(rows: int, width: int, n: int, calls: int, repeats: int) -> dict[str
     with opcore.Session(graph=g, backend="opencl") as sess:
         feed = {ids: idx_h}
         assert np.isclose(sess.run(total, feed), params_h[idx_h].sum(dtype=np.float64), rtol=1e-3)
-        out["session checked"] = per_call(lambda: sess.run(total, feed), max(calls // 4, 1), repeats)
-        with checks.disabled():
-            out["session unchecked"] = per_call(lambda: sess.run(total, feed), max(calls // 4, 1), repeats)
+
+        def run() -> Any:
+            return sess.run(total, feed)
+
+        timings = paired({"checked": (run, plain), "unchecked": (run, checks.disabled)}, max(calls // 4, 1), rounds)
+        out.update({f"session {k}": v for k, v in timings.items()})
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--calls", type=int, default=200)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--calls", type=int, default=40, help="calls per timed batch")
+    p.add_argument("--rounds", type=int, default=15, help="timed batches per variant (the median is shown)")
     args = p.parse_args()
     print(f"OpenCL device: {opcore.get_backend('opencl').runtime.device.name.strip()}")
     print("gather, float32 params, axis 0; microseconds per call (ratio: checked / unchecked)\n")
@@ -137,7 +158,7 @@ def main() -> None:
     print("-" * len(head))
     key = None
     for rows, width, n in CONFIGS:
-        m = {k: v * 1e6 for k, v in measure(rows, width, n, args.calls, args.repeats).items()}
+        m = {k: v * 1e6 for k, v in measure(rows, width, n, args.calls, args.rounds).items()}
         r_np = m["numpy checked"] / m["numpy unchecked"]
         r_cl = m["latency checked"] / m["latency unchecked"]
         r_s = m["session checked"] / m["session unchecked"]
@@ -150,7 +171,7 @@ def main() -> None:
         )
     rt = opcore.get_backend("opencl").runtime
     flag = rt.to_device(np.full(1, checks.NO_ERROR, np.int32))
-    read = per_call(lambda: rt.get(flag), args.calls, args.repeats) * 1e6
+    read = paired({"read": (lambda: rt.get(flag), contextlib.nullcontext)}, args.calls, args.rounds)["read"] * 1e6
     print(f"\nreading one clean flag on an idle queue (the fixed price of an eager check): {read:.1f} us")
     print(f"key ratio: OpenCL gather latency with the check / without, embedding lookup: {key:.2f}x")
 
