@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -174,8 +174,26 @@ class Backend:
         except (TypeError, ValueError):
             return False
 
+    def deferred_checks(self) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """A scope in which kernels may postpone their checks of input values to its end.
+
+        A device kernel cannot raise: it reports an invalid index through an error
+        flag that the host must read back, which waits for the device. Outside this
+        scope (eager calls) a kernel reads its flag before returning, so the call
+        raises; inside it the backend may collect the flags and read them when the
+        scope exits, raising the first error (in launch order) then. The scope
+        yields a function that reads the collected flags at once (sessions call it
+        before a variable takes a new value). Sessions run every plan inside it.
+        The default postpones nothing: a host backend checks as it goes.
+        """
+        return contextlib.nullcontext(_nothing_pending)
+
     def __repr__(self) -> str:
         return f"<Backend {self.name!r} from {self.provider or '?'}>"
+
+
+def _nothing_pending() -> None:
+    """The checks a backend without deferred checks has pending: none."""
 
 
 @dataclass

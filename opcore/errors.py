@@ -7,6 +7,8 @@ working for callers that do not know about opcore.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "BackendMismatchError",
     "BackendUnavailableError",
@@ -15,6 +17,7 @@ __all__ = [
     "GradientError",
     "GraphError",
     "InvalidArgumentError",
+    "InvalidIndexError",
     "KernelContractError",
     "KernelNotFoundError",
     "OpcoreError",
@@ -33,6 +36,34 @@ class OpcoreError(Exception):
 
 class ShapeError(OpcoreError, ValueError):
     """Shapes that contradict an op's shape function, or a bad shape value."""
+
+
+class InvalidIndexError(ShapeError, IndexError):
+    """An index or class label outside its valid range: in an op's input values, or in its attributes.
+
+    Raised with the same type and message on every backend (each op's doc states
+    its rule). A :class:`ShapeError` and an :class:`IndexError`, so code catching
+    either keeps working. ``op``, ``position`` (a tuple into the input; empty for a
+    scalar) and ``value`` are set when the bad index comes from an input's values.
+    """
+
+    op: str = ""
+    position: tuple[int, ...] = ()
+    value: int | None = None
+
+    @classmethod
+    def out_of_range(
+        cls, op: str, name: str, position: Sequence[int], value: int, size: int, meaning: str
+    ) -> InvalidIndexError:
+        """The error for ``name[position] = value`` outside ``[0, size)``, where ``size`` is ``meaning``.
+
+        >>> print(InvalidIndexError.out_of_range("GatherV2", "indices", [1], 10, 10, "the size of params along axis 0"))
+        GatherV2: indices[1] = 10 is out of range: it must be in [0, 10), the size of params along axis 0
+        """
+        where = f"{name}[{', '.join(str(int(p)) for p in position)}]" if len(position) else name
+        exc = cls(f"{op}: {where} = {int(value)} is out of range: it must be in [0, {size}), {meaning}")
+        exc.op, exc.position, exc.value = op, tuple(int(p) for p in position), int(value)
+        return exc
 
 
 class DTypeError(OpcoreError, TypeError):

@@ -327,6 +327,22 @@ class Session:
     def _execute(self, plan: _Plan, feed_values: list[np.ndarray]) -> list[Any]:
         backend = self.backend
         vals: list[Any] = [None] * plan.n_slots
+        # Kernels' value checks (invalid indices on a device) are read when the steps are done,
+        # or before a variable takes a value computed after them.
+        with backend.deferred_checks() as check_pending:
+            self._steps(plan, feed_values, vals, check_pending)
+        out: list[Any] = []
+        for fs in plan.fetch_slots:
+            if fs is None:
+                out.append(None)
+                continue
+            out.append(np.array(backend.download(vals[fs]), copy=True))
+        return out
+
+    def _steps(
+        self, plan: _Plan, feed_values: list[np.ndarray], vals: list[Any], check_pending: Callable[[], None]
+    ) -> None:
+        backend = self.backend
         v: Any
         for s, v in zip(plan.feed_slots, feed_values):
             vals[s] = backend.upload(v)
@@ -372,15 +388,9 @@ class Session:
                 _, var, src, s, want = step
                 if want is not None and backend.shape_of(vals[src]) != want:
                     raise _assign_mismatch(var, backend.shape_of(vals[src]))
+                check_pending()
                 self._values[var] = vals[src]
                 vals[s] = vals[src]
-        out: list[Any] = []
-        for fs in plan.fetch_slots:
-            if fs is None:
-                out.append(None)
-                continue
-            out.append(np.array(backend.download(vals[fs]), copy=True))
-        return out
 
 
 def _assign_mismatch(var: GraphVariable, shape: tuple[int, ...]) -> ShapeError:

@@ -238,9 +238,9 @@ class ShapeContext:
     def attr(self, name: str) -> Any:
         return self.attrs[name]
 
-    def error(self, message: str) -> ShapeError:
-        """A ShapeError whose message starts with the op's name."""
-        return ShapeError(f"{self.op}: {message}")
+    def error(self, message: str, kind: type[ShapeError] = ShapeError) -> ShapeError:
+        """A ShapeError (or the subclass ``kind``, e.g. InvalidIndexError) whose message starts with the op's name."""
+        return kind(f"{self.op}: {message}")
 
 
 ShapeFn = Callable[[ShapeContext], "Shape | Sequence[Shape]"]

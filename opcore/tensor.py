@@ -277,7 +277,7 @@ class Tensor(TensorOps):
                 _indexing.strided_slice, ("[]", self._spec, k), self, lambda: _indexing.strided_slice_attrs(key)
             )
         except ShapeError as e:
-            raise ShapeError(f"cannot index a tensor of shape {self.shape} with {key!r}: {e}") from None
+            raise type(e)(f"cannot index a tensor of shape {self.shape} with {key!r}: {e}") from None
 
     def __len__(self) -> int:
         if not self._shape:

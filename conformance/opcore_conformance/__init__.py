@@ -14,13 +14,14 @@ from importlib import resources
 from typing import Any
 
 from opcore_conformance.runner import FAILING, SCHEMA_VERSION, VERDICTS, Item, Report, Result, plan, run, run_plan
-from opcore_conformance.spec import Case, Invalid, OpSpec, make_array
+from opcore_conformance.spec import BadValues, Case, Invalid, OpSpec, make_array
 from opcore_conformance.xfail import XfailEntry, XfailFileError, load_xfail, parse_xfail
 
 __all__ = [
     "FAILING",
     "SCHEMA_VERSION",
     "VERDICTS",
+    "BadValues",
     "Case",
     "Invalid",
     "Item",

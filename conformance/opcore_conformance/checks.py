@@ -13,7 +13,7 @@ import numpy as np
 import opcore
 from opcore.registry import OpDef
 from opcore.shapes import Shape
-from opcore_conformance.spec import Case, Invalid, OpSpec, make_array
+from opcore_conformance.spec import BadValues, Case, Invalid, OpSpec, make_array
 
 #: (rtol, atol) for comparing a dtype's results with the float64 reference.
 TOLERANCES: dict[str, tuple[float, float]] = {
@@ -96,6 +96,11 @@ def prepare(op: OpDef, spec: OpSpec, case: Case, binding: Mapping[str, str], rng
                 host.append([make_array(rng, tuple(s), dt, domain) for s in shape])
             else:
                 host.append(make_array(rng, tuple(shape), dt, domain))
+    if case.values:
+        dts = input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **attrs})
+        for i, v in case.values.items():
+            with np.errstate(invalid="ignore"):  # NaN given to an integer dtype: whatever the cast makes of it
+                host[i] = np.asarray(v).astype(dts[i])
     return Prepared(case, host, attrs)
 
 
@@ -214,7 +219,10 @@ def worst_element(actual: np.ndarray, expected: np.ndarray) -> str:
     err = np.where(np.isnan(err), 0.0, err)
     idx = np.unravel_index(int(np.argmax(err)), a.shape)
     where = tuple(int(i) for i in idx)
-    return f"at index {where}: expected {e[where].item()!r}, got {a[where].item()!r}"
+    # Integers (an index, a count) read as integers.
+    want, got = (np.asarray(v)[where].item() if np.asarray(v).dtype.kind in "iub" else w[where].item()
+                 for v, w in ((expected, e), (actual, a)))  # fmt: skip
+    return f"at index {where}: expected {want!r}, got {got!r}"
 
 
 def check_forward(
@@ -278,9 +286,10 @@ def check_forward(
             )
         if not ok:
             worst = worst_element(actual, r)
+            case = f"case {prepared.case.label!r}: " if prepared.case.label else ""
             raise CheckFailure(
-                f"output {k} differs from the reference: max abs error {max_abs:.3g}, max rel error {max_rel:.3g} ({tol})"
-                + (f"; worst element {worst}" if worst else ""),
+                f"{case}output {k} differs from the reference: max abs error {max_abs:.3g}, "
+                f"max rel error {max_rel:.3g} ({tol})" + (f"; worst element {worst}" if worst else ""),
                 check="forward",
                 max_abs=max_abs,
                 max_rel=max_rel,
@@ -596,6 +605,98 @@ def check_invalid(op: OpDef, inv: Invalid, binding: Mapping[str, str], backend: 
             check="invalid",
         ) from None
     raise CheckFailure(f"invalid call {inv.label or inv.shapes} {inv.attrs} did not raise {inv.error}", check="invalid")
+
+
+def bad_values_inputs(op: OpDef, bad: BadValues, binding: Mapping[str, str], rng: np.random.Generator) -> list[Any]:
+    """The host inputs of a :class:`BadValues` call, in the tested dtypes."""
+    dts = input_dtypes(op, binding, {**{k: a.default for k, a in op.attrs.items() if a.has_default}, **bad.attrs})
+    host: list[Any] = []
+    for i, (shape, dt) in enumerate(zip(bad.shapes, dts)):
+        if i in bad.values:
+            host.append(np.asarray(bad.values[i]).astype(dt))
+        elif isinstance(shape, list):
+            host.append([make_array(rng, tuple(s), dt) for s in shape])
+        else:
+            host.append(make_array(rng, tuple(shape), dt))
+    return host
+
+
+def check_bad_values(
+    op: OpDef, bad: BadValues, binding: Mapping[str, str], backend: str, rng: np.random.Generator
+) -> None:
+    """Invalid input values raise the same typed error, naming the op, the position and the value, on every backend.
+
+    Eagerly, and from a session run (where a device backend may read its error
+    flags at the end of the run): a result instead of the error, another error
+    type, or a message without the position and value fails with check ``bad-values``.
+    """
+    prepared = Prepared(
+        Case(list(bad.shapes), dict(bad.attrs), bad.label), bad_values_inputs(op, bad, binding, rng), dict(bad.attrs)
+    )
+    snap = repro_snippet(op, prepared, backend)
+    shp = shapes_text(prepared)
+    expected = getattr(opcore.errors, bad.error)
+    what = f"{op.name} with {bad.label or 'invalid values'} ({_values_text(bad, prepared.host)})"
+    rule = f"every backend must raise {bad.error} naming the op, the position and the value (see the op's doc)"
+
+    def judge(run: Any, where: str) -> None:
+        try:
+            got = run()
+        except expected as exc:
+            missing = [m for m in (op.name, *bad.mentions) if m not in str(exc)]
+            if missing:
+                raise CheckFailure(
+                    f"{what} {where}: {bad.error} was raised but its message lacks {missing}: {exc}",
+                    check="bad-values",
+                    shapes=shp,
+                    repro=snap,
+                ) from None
+            return
+        except Exception as exc:
+            raise CheckFailure.crashed(
+                f"{what} {where}: raised {type(exc).__name__}: {exc}; {rule}",
+                exc,
+                check="bad-values",
+                shapes=shp,
+                repro=snap,
+            ) from None
+        raise CheckFailure(
+            f"{what} {where}: returned {_short(got)} instead of raising {bad.error}; {rule}",
+            check="bad-values",
+            shapes=shp,
+            repro=snap,
+        )
+
+    def eager() -> Any:
+        _, outs = call(op, prepared.host, prepared.attrs, backend)
+        return [o.numpy() for o in outs]
+
+    def session() -> Any:
+        g = opcore.Graph()
+        with g.as_default():
+            feed: dict[Any, Any] = {}
+            placeholders: list[Any] = []
+            for i, x in enumerate(prepared.host):
+                items = x if isinstance(x, list) else [x]
+                phs = [g.placeholder(a.dtype.name, np.shape(a), name=f"x{i}_{j}") for j, a in enumerate(items)]
+                feed.update(zip(phs, items))
+                placeholders.append(phs if isinstance(x, list) else phs[0])
+            fetches = _flatten_outputs(op(*placeholders, **prepared.attrs))
+        with opcore.Session(graph=g, backend=backend) as sess:
+            return sess.run(fetches, feed_dict=feed)
+
+    judge(eager, "in eager execution")
+    judge(session, "in a session")
+
+
+def _values_text(bad: BadValues, host: Sequence[Any]) -> str:
+    parts = [f"input {i} = {np.asarray(host[i]).tolist()!r}" for i in sorted(bad.values)]
+    return ", ".join(parts + ([f"attrs {bad.attrs}"] if bad.attrs else []))
+
+
+def _short(results: Sequence[Any]) -> str:
+    text = ", ".join(np.array2string(np.asarray(r), threshold=8, precision=4) for r in results)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def check_unclaimed(op: OpDef, spec: OpSpec, binding: Mapping[str, str], backend: str) -> None:

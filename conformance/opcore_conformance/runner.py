@@ -369,6 +369,8 @@ def run_item(item: Item, max_examples: int = DEFAULT_EXAMPLES) -> Result:
             rng = np.random.default_rng(7)
             for inv in spec.invalid:
                 checks.check_invalid(op, inv, item.binding, item.backend, rng)
+            for bad in spec.bad_values:
+                checks.check_bad_values(op, bad, item.binding, item.backend, rng)
         except (checks.MissingKernel, opcore.KernelNotFoundError) as exc:
             if item.claimed:
                 raise

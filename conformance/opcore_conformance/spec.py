@@ -3,8 +3,9 @@
 An :class:`OpSpec` is plain data about one op: a float64 NumPy *reference*
 (independent of any backend's kernel), how to draw valid input shapes and
 attributes (with Hypothesis), fixed edge cases (scalars, zero-size,
-broadcasting), the value domain of each input, and invalid calls that must
-fail in the frontend. Specs for the built-in ops live in
+broadcasting), the value domain of each input, invalid calls that must
+fail in the frontend, and calls with invalid input *values* (an index out of
+range) that every backend must refuse with the same typed error. Specs for the built-in ops live in
 ``opcore_conformance.specs``; an op plugin supplies its own through the
 ``opcore_conformance_specs`` hook.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 __all__ = [
+    "BadValues",
     "Case",
     "Draw",
     "Invalid",
@@ -44,6 +46,7 @@ DOMAINS = (
     "probs",
     "away_from_zero",
     "extremes",
+    "nan",
 )
 
 #: The values of the ``extremes`` domain besides subnormals: NaN, infinities, signed zeros, halves
@@ -64,6 +67,9 @@ class Case:
     grad: bool = True
     #: Value domains of the inputs for this case, overriding the spec's ``domains``.
     domains: Sequence[str] | None = None
+    #: Fixed values of some inputs (input position -> values, cast to the tested dtype), replacing
+    #: what the domains or ``make_inputs`` give: edge cases such as ``[[1, nan, 3]]``.
+    values: Mapping[int, Any] | None = None
 
 
 @dataclass
@@ -76,6 +82,26 @@ class Invalid:
     label: str = ""
     #: Optional per-input dtype names overriding the tested binding (for dtype errors).
     dtypes: list[str] | None = None
+
+
+@dataclass
+class BadValues:
+    """A call whose input *values* are invalid (an index or label out of range).
+
+    Shapes and attributes are valid, so the frontend cannot see the problem: the
+    kernel must. Every backend must raise ``error`` (an ``opcore.errors`` class
+    name) whose message names the op and contains each string of ``mentions``
+    (the position and the value), eagerly and from a session run. ``values`` maps
+    an input position to the values that input holds (cast to the tested dtype);
+    the other inputs are drawn for their shape in ``shapes``.
+    """
+
+    shapes: list[InputShape]
+    values: Mapping[int, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    error: str = "InvalidIndexError"
+    mentions: Sequence[str] = ()
+    label: str = ""
 
 
 @dataclass
@@ -103,6 +129,8 @@ class OpSpec:
     make_inputs: Callable[[np.random.Generator, Case, Mapping[str, str]], list[Any]] | None = None
     grad_inputs: Sequence[int] | None = None
     invalid: Sequence[Invalid] = ()
+    #: Calls with invalid input values that every backend must refuse with the same error.
+    bad_values: Sequence[BadValues] = ()
     #: Multiplies the dtype's default tolerances (for ops that lose precision, e.g. sums).
     tolerance: float = 1.0
     #: Multiplies the finite-difference tolerance (for ops with kinks, e.g. max).
@@ -134,6 +162,14 @@ def make_array(rng: np.random.Generator, shape: ShapeT, dtype: str, domain: str 
         pool = np.array([*EXTREMES, tiny, -tiny, tiny * 1000, -tiny * 1000])
         with np.errstate(over="ignore"):  # beyond float16's range is infinity, by intent
             return pool[rng.integers(0, len(pool), size=shape)].astype(dt)
+    if domain == "nan":
+        # Ordinary values with NaNs among them: about one in three, and a NaN first when there is room.
+        vals = rng.uniform(-2.0, 2.0, size=shape)
+        if vals.size:
+            flat = vals.reshape(-1)
+            flat[rng.random(flat.size) < 0.35] = np.nan
+            flat[0] = np.nan
+        return np.asarray(vals).astype(dt)
     if domain == "positive":
         vals = rng.uniform(0.5, 2.0, size=shape)
     elif domain in ("nonzero", "away_from_zero"):

@@ -527,7 +527,10 @@ _ONE_HOT = define_op(
     ],
     shape_fn=_one_hot_shape,
     differentiable=False,
-    doc="One-hot encoding along a new ``axis``; indices outside [0, depth) give all-off rows.",
+    doc=(
+        "One-hot encoding along a new ``axis``. Invalid indices, on every backend: an index outside "
+        "[0, depth), negative ones included, is no error; it gives a row of ``off_value`` (TensorFlow's rule)."
+    ),
 )
 
 
@@ -543,7 +546,7 @@ def one_hot(
     """One-hot encode int ``indices`` into a new axis of length ``depth``.
 
     Indices outside ``[0, depth)`` (negative ones included) give rows of ``off_value``,
-    as in TensorFlow.
+    as in TensorFlow, on every backend: they are not an error.
 
     >>> # one_hot([0, 2], 3) -> [[1, 0, 0], [0, 0, 1]] (float32)
     """

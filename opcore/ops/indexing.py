@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from opcore import dtypes as dt
-from opcore.errors import OpDefinitionError, ShapeError
+from opcore.errors import InvalidIndexError, OpDefinitionError, ShapeError
 from opcore.registry import GradContext, define_op
 from opcore.shapes import Dim, Shape, ShapeContext, normalize_axis
 
@@ -74,7 +74,11 @@ def _strided_slice_dims(ctx: ShapeContext, x: Shape, attrs: Any) -> Shape:
             if _bit(attrs["begin_mask"], i):
                 b = 0 if s > 0 else -1
             if dim is not None and not -dim <= b < dim:
-                raise ctx.error(f"index {b} is out of bounds for axis {axis} with size {dim} (x has shape {x})")
+                raise ctx.error(
+                    f"index {b} is out of bounds for axis {axis} with size {dim} (x has shape {x}); "
+                    f"an index must be in [-{dim}, {dim})",
+                    InvalidIndexError,
+                )
         elif dim is None:
             out.append(None)
         else:
@@ -121,7 +125,11 @@ strided_slice = define_op(
     doc=(
         "TensorFlow's strided slice: per entry of begin/end/strides a slice, with bit masks for a "
         "full begin/end, an ellipsis, a new axis, or an index that drops the axis (``shrink``). "
-        "A shrunk axis uses begin[i] (0, or -1 for a negative stride, when begin_mask masks it)."
+        "A shrunk axis uses begin[i] (0, or -1 for a negative stride, when begin_mask masks it). "
+        "Out of range, on every backend, as in Python and TensorFlow: the begin and end of a slice are "
+        "clamped to the axis (they never raise); the index of a shrunk axis must lie in [-dim, dim) "
+        "(negative ones count from the end), else InvalidIndexError. Both are decided by the shape "
+        "function before any kernel runs (in a session, from the fed shapes when a dim was unknown)."
     ),
 )
 
@@ -146,7 +154,10 @@ strided_slice_grad = define_op(
     attrs=_SLICE_ATTRS,
     shape_fn=_strided_slice_grad_shape,
     gradient=_strided_slice_grad_grad,
-    doc="Scatter ``dy`` into zeros shaped like ``like`` at the positions StridedSlice reads.",
+    doc=(
+        "Scatter ``dy`` into zeros shaped like ``like`` at the positions StridedSlice reads; "
+        "out-of-range begin/end/shrink indices follow StridedSlice's rule."
+    ),
 )
 
 
@@ -159,8 +170,10 @@ def _slice_shape(ctx: ShapeContext) -> Shape:
     if len(begin) != len(size):
         raise ctx.error(f"begin {list(begin)} and size {list(size)} must have the same length")
     for b, s in zip(begin, size):
-        if b < 0 or s < -1:
-            raise ctx.error(f"begin {list(begin)} must be >= 0 and size {list(size)} >= -1")
+        if b < 0:
+            raise ctx.error(f"begin {list(begin)} must be >= 0 (Slice counts no index from the end)", InvalidIndexError)
+        if s < -1:
+            raise ctx.error(f"size {list(size)} must be >= -1 (-1: to the end of the axis)")
     if x.dims is None:
         return Shape(None if s == -1 else s for s in size)
     if len(x.dims) != len(begin):
@@ -168,7 +181,9 @@ def _slice_shape(ctx: ShapeContext) -> Shape:
     out: list[Dim] = []
     for i, (d, b, s) in enumerate(zip(x.dims, begin, size)):
         if d is not None and (b > d or (s != -1 and b + s > d)):
-            raise ctx.error(f"slice [{b}, {b}+{s}) of axis {i} is out of bounds for x with shape {x}")
+            raise ctx.error(
+                f"slice [{b}, {b}+{s}) of axis {i} is out of bounds for x with shape {x}", InvalidIndexError
+            )
         out.append(s if s != -1 else (None if d is None else d - b))
     return Shape(out)
 
@@ -188,7 +203,11 @@ slice = define_op(  # TensorFlow's name; getitem uses _py_slice
     attrs=["begin: list(int)", "size: list(int)"],
     shape_fn=_slice_shape,
     gradient=_slice_grad,
-    doc="The block of ``x`` starting at ``begin`` of extent ``size`` (-1: to the end of the axis).",
+    doc=(
+        "The block of ``x`` starting at ``begin`` of extent ``size`` (-1: to the end of the axis). "
+        "Nothing is clamped, on every backend, as in TensorFlow: a negative begin, or a block reaching "
+        "past the end of an axis, raises InvalidIndexError from the shape function before any kernel runs."
+    ),
 )
 
 
@@ -199,8 +218,9 @@ def getitem(x: Any, key: Any) -> Any:
     """``x[key]`` with basic indexing, as one StridedSlice.
 
     Supports ints (negative count from the end), slices with any nonzero step,
-    ``None`` (a new axis) and ``...``. Out-of-range ints raise ShapeError naming
-    the index and the shape.
+    ``None`` (a new axis) and ``...``. Out-of-range ints raise InvalidIndexError
+    (a ShapeError and an IndexError) naming the index and the shape; slice bounds
+    are clamped to the axis, as in Python.
 
     ``t[1, ::-1, None]`` becomes ``strided_slice(t, [1, 0, 0], [2, 0, 0], [1, -1, 1],
     begin_mask=0b010, end_mask=0b010, new_axis_mask=0b100, shrink_axis_mask=0b001)``.
@@ -210,7 +230,7 @@ def getitem(x: Any, key: Any) -> Any:
     try:
         return strided_slice(x, **attrs)
     except ShapeError as e:
-        raise ShapeError(f"cannot index a tensor of shape {shape} with {key!r}: {e}") from None
+        raise type(e)(f"cannot index a tensor of shape {shape} with {key!r}: {e}") from None
 
 
 def strided_slice_attrs(key: Any) -> dict[str, Any]:
@@ -314,7 +334,12 @@ gather = define_op(
     gradient=_gather_grad,
     doc=(
         "Take the slices of ``params`` along ``axis`` at ``indices``; output shape "
-        "params.shape[:axis] + indices.shape + params.shape[axis+1:]. Indices must lie in [0, dim)."
+        "params.shape[:axis] + indices.shape + params.shape[axis+1:]. "
+        "Invalid indices, on every backend: each index must lie in [0, dim), dim = params.shape[axis] "
+        "(a negative index is not counted from the end); any other raises InvalidIndexError naming the "
+        "first bad position (C order) and its value, even when the output is empty. TensorFlow's CPU "
+        "kernel raises too, where its GPU kernel returns zeros; device backends check on the device and "
+        "raise at the call (in a session, at the end of the run at the latest)."
     ),
 )
 
@@ -345,5 +370,9 @@ gather_grad = define_op(
     attrs=["axis: int = 0"],
     shape_fn=_gather_grad_shape,
     gradient=_gather_grad_grad,
-    doc="Add the slices of ``dy`` into zeros shaped like ``like`` at ``indices`` (GatherV2's gradient).",
+    doc=(
+        "Add the slices of ``dy`` into zeros shaped like ``like`` at ``indices`` (GatherV2's gradient); "
+        "repeated indices add up. Invalid indices follow GatherV2's rule (dim = like.shape[axis]): "
+        "InvalidIndexError on every backend, never a silently dropped slice."
+    ),
 )

@@ -210,8 +210,20 @@ pow = _binary(
     "``log(x)`` and is defined for x > 0 only (0 elsewhere).",
     _pow_grad,
 )
-maximum = _binary("Maximum", dt.NUMERIC, "Elementwise maximum with broadcasting; NaN propagates.", _maximum_grad)
-minimum = _binary("Minimum", dt.NUMERIC, "Elementwise minimum with broadcasting; NaN propagates.", _minimum_grad)
+maximum = _binary(
+    "Maximum",
+    dt.NUMERIC,
+    "Elementwise maximum with broadcasting. NaN, on every backend: NaN propagates, the result is NaN where "
+    "either input is (TensorFlow, NumPy's maximum, PyTorch). Ties send the whole gradient to x.",
+    _maximum_grad,
+)
+minimum = _binary(
+    "Minimum",
+    dt.NUMERIC,
+    "Elementwise minimum with broadcasting. NaN, on every backend: NaN propagates, the result is NaN where "
+    "either input is (TensorFlow, NumPy's minimum, PyTorch). Ties send the whole gradient to x.",
+    _minimum_grad,
+)
 
 
 # --------------------------------------------------------------------------- unary

@@ -200,7 +200,11 @@ _SPARSE_SOFTMAX_CROSS_ENTROPY = define_op(
     gradient=_sparse_sce_grad,
     doc=(
         "Cross-entropy between class indices ``labels`` (in [0, classes)) and ``softmax(logits)`` over the "
-        "last axis: ``loss = -log_softmax(logits)[..., labels]``, ``backprop = softmax(logits) - one_hot(labels)``."
+        "last axis: ``loss = -log_softmax(logits)[..., labels]``, ``backprop = softmax(logits) - one_hot(labels)``. "
+        "Invalid labels, on every backend: a label outside [0, classes), classes = logits.shape[-1], raises "
+        "InvalidIndexError naming the first bad position (C order) and its value. TensorFlow's CPU kernel "
+        "raises too, where its GPU kernel gives NaN rows; device backends check on the device and raise at "
+        "the call (in a session, at the end of the run at the latest)."
     ),
 )
 
@@ -220,6 +224,7 @@ def sparse_softmax_cross_entropy_with_logits(*, labels: Any, logits: Any, name: 
     """Per-example cross-entropy of integer class ``labels`` (int32/int64) and ``softmax(logits)``.
 
     ``labels`` has the shape of ``logits`` without its last axis; the gradient flows to ``logits`` only.
+    A label outside ``[0, classes)`` raises :class:`~opcore.errors.InvalidIndexError` on every backend.
     """
     loss, _ = _SPARSE_SOFTMAX_CROSS_ENTROPY(logits, labels, name=name)
     return loss

@@ -106,7 +106,8 @@ reduce_max = define_op(
     gradient=_extremum_grad,
     doc=(
         "Maximum over ``axis`` (None: all axes); an empty reduction gives the lowest value "
-        "(-inf for floats). The gradient is shared equally among tied maxima."
+        "(-inf for floats). The gradient is shared equally among tied maxima. NaN, on every backend: "
+        "NaN propagates, a reduced slice holding a NaN gives NaN (TensorFlow since 2.4, NumPy's max)."
     ),
 )
 
@@ -120,7 +121,8 @@ reduce_min = define_op(
     gradient=_extremum_grad,
     doc=(
         "Minimum over ``axis`` (None: all axes); an empty reduction gives the highest value "
-        "(+inf for floats). The gradient is shared equally among tied minima."
+        "(+inf for floats). The gradient is shared equally among tied minima. NaN, on every backend: "
+        "NaN propagates, a reduced slice holding a NaN gives NaN (TensorFlow since 2.4, NumPy's min)."
     ),
 )
 
@@ -177,7 +179,12 @@ def _arg_shape(ctx: ShapeContext) -> Shape:
     return Shape(d for i, d in enumerate(x.dims) if i != ax)
 
 
-_ARG_DOC = "Index of the {} along ``axis`` (the first one among ties), as ``output_type`` (int32 or int64)."
+_ARG_DOC = (
+    "Index of the {what} along ``axis`` (the first one among ties), as ``output_type`` (int32 or int64). "
+    "NaN, on every backend: a NaN counts as {inf}, so NaNs are skipped and a slice of NaNs only gives 0. "
+    "This is TensorFlow's rule (its CPU kernel never picks a NaN: ``{name}([[1, nan, {ex}]], axis=1)`` is 2); "
+    "NumPy and PyTorch return the first NaN's index instead (1 there). Integer inputs have no NaN."
+)
 
 argmax = define_op(
     "ArgMax",
@@ -187,7 +194,7 @@ argmax = define_op(
     attrs=["axis: int = 0", "output_type: type = int64"],
     shape_fn=_arg_shape,
     differentiable=False,
-    doc=_ARG_DOC.format("largest value"),
+    doc=_ARG_DOC.format(what="largest value", inf="-inf", name="argmax", ex=3),
 )
 
 argmin = define_op(
@@ -198,7 +205,7 @@ argmin = define_op(
     attrs=["axis: int = 0", "output_type: type = int64"],
     shape_fn=_arg_shape,
     differentiable=False,
-    doc=_ARG_DOC.format("smallest value"),
+    doc=_ARG_DOC.format(what="smallest value", inf="+inf", name="argmin", ex=-3),
 )
 
 

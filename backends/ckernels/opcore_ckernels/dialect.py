@@ -58,6 +58,8 @@ __device__ inline long get_group_id(int d) { return d == 0 ? blockIdx.x : d == 1
 __device__ inline long get_local_size(int d) { return d == 0 ? blockDim.x : d == 1 ? blockDim.y : blockDim.z; }
 __device__ inline long get_num_groups(int d) { return d == 0 ? gridDim.x : d == 1 ? gridDim.y : gridDim.z; }
 __device__ inline long get_global_size(int d) { return get_num_groups(d) * get_local_size(d); }
+/* OpenCL C's 32-bit atomics */
+__device__ inline int atomic_min(int* p, int v) { return atomicMin(p, v); }
 """
 
 #: NVRTC options every CUDA rendering is compiled with.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,6 +126,12 @@ class CudaBackend(Backend):
         # As NumPy: the one tensor holding it, this call's argument and getrefcount's own;
         # a view holds its base, so an array with a view (or that is a view) is never written.
         return sys.getrefcount(array) <= 3 and array.base is None and array.flags.c_contiguous
+
+    def deferred_checks(self) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """Kernels' error flags (invalid indices) are read when the scope ends: see ``opcore_ckernels.checks``."""
+        from opcore_ckernels.checks import deferred
+
+        return deferred()
 
     def from_dlpack(self, value: Any) -> Any:
         """Share a CUDA producer on this device (made contiguous if it is a strided view); copy a host one.

@@ -85,8 +85,10 @@ def test_gather_gradient_adds_repeated_indices():
 
 
 def test_gather_rejects_out_of_range_indices():
-    with pytest.raises(ShapeError, match="not in"):
+    with pytest.raises(ShapeError, match=r"indices\[0\] = 3 is out of range: it must be in \[0, 3\)") as e:
         A.gather(opcore.constant(np.ones(3)), np.array([3]))
+    assert isinstance(e.value, opcore.InvalidIndexError) and isinstance(e.value, IndexError)
+    assert (e.value.op, e.value.position, e.value.value) == ("GatherV2", (0,), 3)
 
 
 def test_one_hot_out_of_range_rows_are_off():

@@ -6,11 +6,13 @@ plugin is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -164,6 +166,12 @@ class OpenCLBackend(Backend):
 
     def dtype_of(self, array: Any) -> np.dtype[Any]:
         return np.dtype(array.dtype)
+
+    def deferred_checks(self) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """Kernels' error flags (invalid indices) are read when the scope ends: see ``opcore_ckernels.checks``."""
+        from opcore_ckernels.checks import deferred
+
+        return deferred()
 
 
 _BUILDS: dict[Any, str | None] = {}

@@ -56,28 +56,38 @@ def test_concat_split_pack_unpack_roundtrip() -> None:
         assert np.array_equal(piece.numpy(), parts[2][:, i : i + 1])
 
 
-def test_gather_matches_numpy_and_gives_zeros_out_of_range() -> None:
+def test_gather_matches_numpy_and_raises_out_of_range() -> None:
     params = np.arange(24, dtype=np.float32).reshape(2, 3, 4) + 1
     idx = np.array([[2, 0], [1, 2]], dtype=np.int64)
     assert np.array_equal(A.gather(_dev(params), _dev(idx), axis=1).numpy(), np.take(params, idx, axis=1))
-    # Out-of-range indices cannot raise on the device: they read zeros (documented deviation).
-    bad = np.array([3, -1, 0], dtype=np.int32)
-    out = A.gather(_dev(params), _dev(bad), axis=1).numpy()
+    bad = np.array([0, 3, -1, 0], dtype=np.int32)
+    with pytest.raises(opcore.InvalidIndexError, match=r"GatherV2: indices\[1\] = 3 is out of range"):
+        A.gather(_dev(params), _dev(bad), axis=1)
+
+
+def test_gather_without_its_check_reads_zeros_not_out_of_bounds() -> None:
+    from opcore_ckernels.checks import disabled
+
+    params = np.arange(24, dtype=np.float32).reshape(2, 3, 4) + 1
+    with disabled():
+        out = A.gather(_dev(params), _dev(np.array([3, -1, 0], dtype=np.int32)), axis=1).numpy()
     assert np.array_equal(out[:, 2], params[:, 0])
     assert not out[:, :2].any()
 
 
-def test_gather_grad_sums_repeated_indices_and_drops_out_of_range() -> None:
+def test_gather_grad_sums_repeated_indices_and_raises_out_of_range() -> None:
     rng = np.random.default_rng(2)
     like = np.zeros((3, 4, 2))
-    idx = np.array([1, 3, 1, 1, 7], dtype=np.int32)  # 7 is out of range
-    dy = rng.standard_normal((3, 5, 2))
+    idx = np.array([1, 3, 1, 1], dtype=np.int32)
+    dy = rng.standard_normal((3, 4, 2))
     out = A.gather_grad(_dev(dy), _dev(idx), _dev(like), axis=1).numpy()
     want = np.zeros_like(like)
     for j, k in enumerate(idx):
-        if k < 4:
-            want[:, k] += dy[:, j]
+        want[:, k] += dy[:, j]
     assert np.allclose(out, want, rtol=1e-12, atol=0)
+    bad = np.array([1, 3, 7, 1, -2], dtype=np.int32)
+    with pytest.raises(opcore.InvalidIndexError, match=r"GatherGrad: indices\[2\] = 7 is out of range"):
+        A.gather_grad(_dev(rng.standard_normal((3, 5, 2))), _dev(bad), _dev(like), axis=1)
 
 
 def test_one_hot_out_of_range_rows_are_off() -> None:

@@ -115,9 +115,23 @@ def test_cross_entropies_on_long_rows() -> None:
     _same("SigmoidCrossEntropyWithLogits", [RNG.standard_normal((30, 40)) * 50, z], {}, rtol=1e-10)
 
 
-def test_sparse_cross_entropy_out_of_range_label_gives_nan_row() -> None:
+@pytest.mark.parametrize("backend", ["numpy", "opencl"])
+def test_sparse_cross_entropy_out_of_range_label_raises(backend: str) -> None:
     logits = RNG.standard_normal((3, 4))
-    loss, backprop = _run("opencl", "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, 4, 0])], {})
+    with pytest.raises(opcore.InvalidIndexError) as e:
+        _run(backend, "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, 4, -1])], {})
+    assert str(e.value) == (
+        "SparseSoftmaxCrossEntropyWithLogits: labels[1] = 4 is out of range: it must be in [0, 4), "
+        "the number of classes (the last dimension of logits)"
+    )
+
+
+def test_sparse_cross_entropy_kernel_without_its_check_still_reads_nothing_out_of_bounds() -> None:
+    from opcore_ckernels.checks import disabled
+
+    logits = RNG.standard_normal((3, 4))
+    with disabled():
+        loss, backprop = _run("opencl", "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, 4, 0])], {})
     assert np.isnan(loss[1]) and np.all(np.isnan(backprop[1]))
     assert np.all(np.isfinite(loss[[0, 2]])) and np.all(np.isfinite(backprop[[0, 2]]))
 

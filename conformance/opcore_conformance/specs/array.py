@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from opcore_conformance.spec import Case, Draw, Invalid, OpSpec, make_array
+from opcore_conformance.spec import BadValues, Case, Draw, Invalid, OpSpec, make_array
 
 
 def _shape(draw: Draw, min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 4) -> tuple[int, ...]:
@@ -26,6 +26,8 @@ def _axis(draw: Draw, rank: int) -> int:
 
 
 BAD_ATTR = "OpDefinitionError"
+#: The error of an index out of range, in values (every backend's kernel) or attributes (the shape function).
+BAD_INDEX = "InvalidIndexError"
 
 # --------------------------------------------------------------------------- Reshape / Transpose / ExpandDims / Squeeze
 
@@ -577,7 +579,8 @@ SPECS = [
             Case([(4, 3)], _ss([5, 0], [-9, 3], [-2, 1], new_axis_mask=0), label="clamped"),
         ],
         invalid=[
-            Invalid([(4, 3)], _ss([4], [5], [1], shrink_axis_mask=1), label="index out of range"),
+            Invalid([(4, 3)], _ss([4], [5], [1], shrink_axis_mask=1), error=BAD_INDEX, label="index out of range"),
+            Invalid([(4, 3)], _ss([0, -4], [1, -3], [1, 1], shrink_axis_mask=2), error=BAD_INDEX, label="index < -dim"),
             Invalid([(4, 3)], _ss([0, 0, 0], [1, 1, 1], [1, 1, 1]), label="too many indices"),
             Invalid([(4, 3)], _ss([0], [1], [0]), label="zero stride"),
             Invalid([(4, 3)], _ss([0, 0], [1], [1, 1]), label="lengths differ"),
@@ -611,9 +614,10 @@ SPECS = [
             Case([(4, 3)], {"begin": [1, 0], "size": [2, -1]}),
         ],
         invalid=[
-            Invalid([(4, 3)], {"begin": [3, 0], "size": [2, 1]}, label="out of bounds"),
+            Invalid([(4, 3)], {"begin": [3, 0], "size": [2, 1]}, error=BAD_INDEX, label="out of bounds"),
+            Invalid([(4, 3)], {"begin": [0, 4], "size": [1, -1]}, error=BAD_INDEX, label="begin past the end"),
             Invalid([(4, 3)], {"begin": [0], "size": [1]}, label="rank mismatch"),
-            Invalid([(4, 3)], {"begin": [-1, 0], "size": [1, 1]}, label="negative begin"),
+            Invalid([(4, 3)], {"begin": [-1, 0], "size": [1, 1]}, error=BAD_INDEX, label="negative begin"),
             Invalid([(4, 3)], {"begin": [0, 0], "size": "all"}, error=BAD_ATTR, label="bad attr type"),
         ],
     ),
@@ -633,6 +637,20 @@ SPECS = [
             Invalid([(3,), (2,)], dtypes=["float32", "float32"], error="DTypeError", label="float indices"),
             Invalid([(3,), (2,)], {"axis": "0"}, error=BAD_ATTR, label="bad attr type"),
         ],
+        bad_values=[
+            # The case: OpenCL used to give [3., 0.] here.
+            BadValues([(10,), (2,)], {1: [3, 10]}, mentions=["indices[1] = 10"], label="an index past the end"),
+            BadValues([(10,), (3,)], {1: [0, -1, 2]}, mentions=["indices[1] = -1"], label="a negative index"),
+            BadValues(
+                [(2, 3, 4), (2, 2)],
+                {1: [[0, 2], [3, -5]]},
+                {"axis": 1},
+                mentions=["indices[1, 0] = 3"],
+                label="the first bad index, in C order, along axis 1",
+            ),
+            BadValues([(0, 3), (2,)], {1: [1, 7]}, {"axis": 1}, mentions=["indices[1] = 7"], label="an empty output"),
+            BadValues([(3, 2), ()], {1: 3}, mentions=["indices = 3"], label="a scalar index"),
+        ],
     ),
     OpSpec(
         "GatherGrad",
@@ -648,6 +666,17 @@ SPECS = [
         invalid=[
             Invalid([(3, 3), (2,), (3, 4)], {"axis": 1}, label="dy does not match"),
             Invalid([(2,), (2,), (3,)], {"axis": 1}, label="axis out of range"),
+        ],
+        bad_values=[
+            BadValues([(3,), (3,), (4,)], {1: [1, 4, 0]}, mentions=["indices[1] = 4"], label="an index past the end"),
+            BadValues(
+                [(2, 2, 3), (2,), (2, 5, 3)],
+                {1: [-1, 9]},
+                {"axis": 1},
+                mentions=["indices[0] = -1"],
+                label="a negative index, along axis 1",
+            ),
+            BadValues([(0, 2), (2,), (0, 3)], {1: [0, 3]}, {"axis": 1}, mentions=["indices[1] = 3"], label="empty dx"),
         ],
     ),
     OpSpec(

@@ -54,6 +54,8 @@ def _bad_dtype(dtype: str, n: int) -> Invalid:
 def _separated(rng: np.random.Generator, case: Case, binding: Mapping[str, str]) -> list[Any]:
     """x near even numbers, y near odd ones: never equal, so max/min have no ties (kinks)."""
     dtype = np.dtype(binding["T"])
+    if case.domains is not None:  # an edge case (NaN, infinities): values from its domains, ties and all
+        return [make_array(rng, tuple(s), dtype.name, d) for s, d in zip(case.shapes, case.domains)]
     lo = 0 if dtype.kind == "u" else -2
     out = []
     for i, shape in enumerate(case.shapes):
@@ -135,12 +137,16 @@ def _binary(
     domains: Sequence[str] = ("real", "real"),
     bad_dtype: str | None = "bool",
     extremes: bool = False,
+    nan: bool = False,
     **kwargs: Any,
 ) -> OpSpec:
     invalid = [NOT_BROADCASTABLE] + ([_bad_dtype(bad_dtype, 2)] if bad_dtype else [])
     examples = list(BINARY_EXAMPLES)
     if extremes:  # defined for every value: NaN, infinities and subnormals (kept, never flushed to zero)
         examples.append(Case([(8, 8), (8, 8)], label="extremes", grad=False, domains=["extremes", "extremes"]))
+    if nan:  # NaN in one input only, against ordinary values
+        examples.append(Case([(4, 5), (4, 5)], label="NaN in x", grad=False, domains=["nan", "real"]))
+        examples.append(Case([(4, 5), (5,)], label="NaN in y", grad=False, domains=["real", "nan"]))
     return OpSpec(
         op,
         reference=reference,
@@ -192,8 +198,9 @@ SPECS: list[OpSpec] = [
     _binary("FloorDiv", np.floor_divide, ("real", "nonzero")),
     _binary("FloorMod", np.mod, ("real", "nonzero")),
     _binary("Pow", np.power, ("positive", "real"), make_inputs=_pow_inputs, tolerance=2.0),
-    _binary("Maximum", np.maximum, make_inputs=_separated),
-    _binary("Minimum", np.minimum, make_inputs=_separated),
+    # NaN propagates from either side (TensorFlow, NumPy); the edge cases hold NaN, infinities and ties.
+    _binary("Maximum", np.maximum, make_inputs=_separated, extremes=True, nan=True),
+    _binary("Minimum", np.minimum, make_inputs=_separated, extremes=True, nan=True),
     # -- unary
     _unary("Neg", np.negative),
     _unary("Abs", np.abs, "away_from_zero"),

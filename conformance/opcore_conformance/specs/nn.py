@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from opcore_conformance.spec import Case, Draw, Invalid, OpSpec, make_array
+from opcore_conformance.spec import BadValues, Case, Draw, Invalid, OpSpec, make_array
 
 # --------------------------------------------------------------------------- softmax family
 
@@ -526,6 +526,14 @@ SPECS = [
             Invalid([(2, 5), (3,)], label="batch mismatch"),
             Invalid([(2, 5), (2, 1)], label="labels rank"),
             Invalid([(2, 5), (2,)], dtypes=["float32", "float32"], error="DTypeError", label="float labels"),
+        ],
+        bad_values=[
+            # NumPy used to raise a plain ValueError here, and OpenCL to give a NaN row.
+            BadValues([(3, 4), (3,)], {1: [1, 4, 0]}, mentions=["labels[1] = 4"], label="a label = classes"),
+            BadValues(
+                [(2, 2, 3), (2, 2)], {1: [[0, 2], [-1, 7]]}, mentions=["labels[1, 0] = -1"], label="a negative label"
+            ),
+            BadValues([(5,), ()], {1: 5}, mentions=["labels = 5"], label="a scalar label"),
         ],
         tolerance=4.0,
     ),

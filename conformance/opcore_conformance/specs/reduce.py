@@ -2,6 +2,10 @@
 
 References are plain NumPy: float64 for floats; integers in their own dtype, so wrap-around
 on overflow matches the kernels' fixed-width arithmetic.
+
+NaN rules (each op's doc states them): reductions propagate NaN; ArgMax and ArgMin read NaN
+as -inf and +inf, TensorFlow's rule, so they never pick a NaN over a number. The NaN
+examples (``nan`` domain: a NaN first and about one value in three) hold every backend to them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ REDUCE_EXAMPLES = [
     Case([(0, 3)], label="zero-size, all axes"),
     Case([(2, 3, 4)], {"axis": [-1, 0], "keepdims": True}),
     Case([(2, 3)], {"axis": []}, label="no axes"),
+]
+#: Max and Min propagate NaN (their doc's rule), in long (staged) rows too.
+EXTREMUM_EXAMPLES = [
+    *REDUCE_EXAMPLES,
+    Case([(5, 700)], {"axis": [1]}, label="NaN propagates", grad=False, domains=["nan"]),
+    Case([(3, 4)], {"axis": [0]}, label="NaN propagates, columns", grad=False, domains=["nan"]),
+    Case([(2, 3)], label="NaN propagates, all axes", grad=False, values={0: [[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]}),
 ]
 REDUCE_INVALID = [
     Invalid([(2, 3)], {"axis": [2]}, label="axis out of range"),
@@ -79,7 +90,11 @@ def _min_ref(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
 
 
 def _distinct(rng: np.random.Generator, case: Case, binding: Mapping[str, str]) -> list[Any]:
-    """Distinct values, so max/min/arg* have no ties (no kinks for finite differences)."""
+    """Distinct values, so max/min/arg* have no ties (no kinks for finite differences).
+
+    A case in the ``nan`` domain gets NaNs among them too (floats only): the first element and
+    about one in three, so whole rows of NaN and rows that start with one occur.
+    """
     shape = case.shapes[0]
     assert isinstance(shape, tuple)
     n = int(np.prod(shape))
@@ -90,6 +105,9 @@ def _distinct(rng: np.random.Generator, case: Case, binding: Mapping[str, str]) 
     vals = vals - n // 2
     if dtype.kind == "f":
         vals = vals * 0.25 + rng.uniform(-0.05, 0.05, size=n)
+        if case.domains and case.domains[0] == "nan" and n:
+            vals[rng.random(n) < 0.35] = np.nan
+            vals[0] = np.nan
     return [vals.reshape(shape).astype(dtype)]
 
 
@@ -117,17 +135,30 @@ def _draw_arg(draw: Draw, binding: Mapping[str, str]) -> Case:
     )
 
 
-def _arg_ref(fn: Any) -> Any:
+def _arg_ref(fn: Any, nan_as: float) -> Any:
+    """The first index of the best value, NaN read as ``nan_as`` (-inf for argmax, +inf for argmin)."""
+
     def ref(x: np.ndarray, axis: int, output_type: Any) -> np.ndarray:
+        if x.dtype.kind == "f":
+            x = np.where(np.isnan(x), nan_as, x)
         return np.asarray(fn(x, axis=axis)).astype(np.dtype(str(output_type)))
 
     return ref
 
 
+_NAN = np.nan
+_INF = np.inf
 ARG_EXAMPLES = [
     Case([(3,)], label="vector"),
     Case([(2, 0)], {"axis": 0}, label="zero-size"),
     Case([(2, 3)], {"axis": -1, "output_type": "int32"}),
+    # TensorFlow's rule: argmax([[1, nan, 3]], axis=1) == 2 (NumPy and PyTorch say 1).
+    Case([(1, 3)], {"axis": 1}, label="NaN is skipped", values={0: [[1.0, _NAN, 3.0]]}),
+    Case([(1, 3)], {"axis": 1}, label="NaN is skipped, argmin side", values={0: [[-1.0, _NAN, -3.0]]}),
+    Case([(2, 3)], {"axis": 1}, label="NaN first", values={0: [[_NAN, 1.0, 2.0], [_NAN, -2.0, -1.0]]}),
+    Case([(3, 2)], {"axis": 1}, label="only NaN", values={0: [[_NAN, _NAN], [_NAN, -_INF], [_INF, _NAN]]}),
+    Case([(4, 700)], {"axis": 1}, label="NaN in long rows", domains=["nan"]),
+    Case([(5, 3)], {"axis": 0}, label="NaN down columns", domains=["nan"]),
 ]
 ARG_INVALID = [
     Invalid([(2, 3)], {"axis": 2}, label="axis out of range"),
@@ -153,19 +184,19 @@ def _unreduce_ref(dy: np.ndarray, like: np.ndarray, axis: Any, keepdims: bool) -
     return np.broadcast_to(dy, like.shape).copy()
 
 
-def _reduce_spec(op: str, reference: Any, **kw: Any) -> OpSpec:
-    return OpSpec(op, reference=reference, draw=_draw_reduce, examples=REDUCE_EXAMPLES, invalid=REDUCE_INVALID, **kw)
+def _reduce_spec(op: str, reference: Any, examples: Any = REDUCE_EXAMPLES, **kw: Any) -> OpSpec:
+    return OpSpec(op, reference=reference, draw=_draw_reduce, examples=examples, invalid=REDUCE_INVALID, **kw)
 
 
 SPECS = [
     _reduce_spec("Sum", _sum_ref, tolerance=4.0),
     _reduce_spec("Mean", _mean_ref, tolerance=4.0),
-    _reduce_spec("Max", _max_ref, make_inputs=_distinct),
-    _reduce_spec("Min", _min_ref, make_inputs=_distinct),
+    _reduce_spec("Max", _max_ref, EXTREMUM_EXAMPLES, make_inputs=_distinct),
+    _reduce_spec("Min", _min_ref, EXTREMUM_EXAMPLES, make_inputs=_distinct),
     _reduce_spec("Prod", _prod_ref, make_inputs=_with_zeros, tolerance=4.0),
     OpSpec(
         "ArgMax",
-        reference=_arg_ref(np.argmax),
+        reference=_arg_ref(np.argmax, -np.inf),
         draw=_draw_arg,
         examples=ARG_EXAMPLES,
         make_inputs=_distinct,
@@ -173,7 +204,7 @@ SPECS = [
     ),
     OpSpec(
         "ArgMin",
-        reference=_arg_ref(np.argmin),
+        reference=_arg_ref(np.argmin, np.inf),
         draw=_draw_arg,
         examples=ARG_EXAMPLES,
         make_inputs=_distinct,

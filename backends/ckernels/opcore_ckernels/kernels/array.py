@@ -7,10 +7,11 @@ built once per (op, shapes, attributes) and kept on the device; the gather,
 scatter and gather-reduce kernels of :mod:`._gather` do the work.
 
 GatherV2, GatherGrad and OneHot depend on index *values*, which stay on the
-device: they have kernels of their own. An index outside ``[0, dim)`` cannot
-raise there (that would need a device-to-host round trip), so GatherV2 gives
-zeros for it and GatherGrad ignores it, as TensorFlow does on GPUs; the NumPy
-backend raises ShapeError instead. OneHot gives off-value rows, as everywhere.
+device: they have kernels of their own. GatherV2 and GatherGrad report an index
+outside ``[0, dim)`` through an error flag (:mod:`opcore_ckernels.checks`), so
+the call raises InvalidIndexError as on NumPy (in a session, at the end of the
+run at the latest); the kernel itself never reads out of bounds. OneHot gives
+off-value rows for such indices, as everywhere: that is its rule, not an error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelTable
+from opcore_ckernels.checks import REPORT, RangeCheck
 from opcore_ckernels.kernels._elementwise import elementwise
 from opcore_ckernels.kernels._gather import gather as _gather
 from opcore_ckernels.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
@@ -271,14 +273,18 @@ def unpack(ctx: Any, x: Any) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------- value-dependent indices
 
 _GATHER = """
-__kernel void gather_v2(__global T* out, __global const T* params, __global const I* indices,
+__kernel void gather_v2(__global T* out, __global const T* params, __global const I* indices, __global int* err,
                         const long dim, const long nidx, const long inner, const long n) {
   const long g = get_global_id(0); if (g >= n) return;
   const long i = g % inner;
   const long j = (g / inner) % nidx;
   const long o = g / (inner * nidx);
   const long k = (long)indices[j];
-  out[g] = (k >= 0 && k < dim) ? params[(o * dim + k) * inner + i] : (T)0;
+  if (k >= 0 && k < dim) { out[g] = params[(o * dim + k) * inner + i]; return; }
+  out[g] = (T)0;  /* nothing is read out of bounds; the flag makes the call raise */
+#if CHECK
+  if (o == 0 && i == 0) REPORT(err, j);  /* one report per bad index */
+#endif
 }
 """
 
@@ -309,18 +315,24 @@ def _dummy(ctx: Any) -> Any:
 
 @KERNELS.kernel("GatherV2")
 def gather(ctx: Any, params: Any, indices: Any) -> Any:
-    """``take(params, indices, axis)``; indices outside ``[0, dim)`` give zeros (see the module doc)."""
+    """``take(params, indices, axis)``; an index outside ``[0, dim)`` raises (see the module doc)."""
     rt = ctx.backend.runtime
     shape = tuple(params.shape)
     axis = ctx.attrs["axis"] % len(shape)
     out = rt.empty(ctx.out_shapes[0], params.dtype)
+    check = RangeCheck(ctx, indices, shape[axis], "GatherV2", "indices", f"the size of params along axis {axis}")
     if out.size == 0:
+        check.scan()  # no kernel reads the indices: check them all the same
         return out
     inner = _size(shape[axis + 1 :])
     t, i = ctype(params.dtype), ctype(indices.dtype)
-    kernel = rt.kernel(("gather_v2", t, i), lambda: _define(_GATHER, T=t, I=i), "gather_v2")
-    args = [out.data, params.data, indices.data, np.int64(shape[axis]), np.int64(indices.size), np.int64(inner)]
-    rt.launch(kernel, (out.size,), [*args, np.int64(out.size)])
+    kernel = rt.kernel(
+        ("gather_v2", t, i, check.on), lambda: _define(REPORT + _GATHER, T=t, I=i, CHECK=int(check.on)), "gather_v2"
+    )
+    args = [out.data, params.data, indices.data, check.flag]
+    args += [np.int64(shape[axis]), np.int64(indices.size), np.int64(inner), np.int64(out.size)]
+    rt.launch(kernel, (out.size,), args)
+    check.done()
     return out
 
 
@@ -329,13 +341,14 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
     """Sum the slices of ``dy`` into zeros shaped like ``like``: each output element scans the indices.
 
     No atomics: output element (o, d, i) adds ``dy[o, j, i]`` for every j with
-    ``indices[j] == d``, in increasing j (NumPy's ``add.at`` order). Indices
-    outside ``[0, dim)`` match no element and are dropped.
+    ``indices[j] == d``, in increasing j (NumPy's ``add.at`` order). An index
+    outside ``[0, dim)`` matches no element; a check kernel of its own reports it.
     """
     rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
     axis = ctx.attrs["axis"] % len(shape)
     out = rt.empty(shape, dy.dtype)
+    RangeCheck(ctx, indices, shape[axis], "GatherGrad", "indices", f"the size of like along axis {axis}").scan()
     if out.size == 0:
         return out
     inner = _size(shape[axis + 1 :])

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_ckernels.checks import REPORT, RangeCheck
 from opcore_ckernels.kernels._common import (
     buffer_or_dummy,
     empty_output,
@@ -27,6 +28,9 @@ from opcore_ckernels.kernels._elementwise import elementwise
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
+
+#: What the class count of SparseSoftmaxCrossEntropyWithLogits is, in its error message (as on NumPy).
+CLASSES = "the number of classes (the last dimension of logits)"
 
 
 # --------------------------------------------------------------------------- softmax family
@@ -92,14 +96,19 @@ __kernel void sce_rows(__global T* loss, __global T* backprop, __global const T*
 """
 
 _SPARSE_SOURCE = """
-/* The same with integer class labels; a label outside [0, n) gives NaN loss and backprop for its row. */
+/* The same with integer class labels. A label outside [0, n) is reported through the flag ``err`` (the call
+   raises) and gives NaN loss and backprop for its row, never an out-of-bounds read. */
+#define CHECK {check}
 __kernel void sparse_sce_rows(__global T* loss, __global T* backprop, __global const T* x,
-                              __global const {label}* labels, const long n, const long rows) {{
+                              __global const {label}* labels, __global int* err, const long n, const long rows) {{
   const long r = get_global_id(0);
   if (r >= rows) return;
   const long base = r * n;
   const long lab = (long)labels[r];
   if (lab < 0 || lab >= n) {{
+#if CHECK
+    REPORT(err, r);
+#endif
     loss[r] = (T)NAN;
     for (long k = 0; k < n; ++k) backprop[base + k] = (T)NAN;
     return;
@@ -166,17 +175,17 @@ def softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> tuple
 
 @KERNELS.kernel("SparseSoftmaxCrossEntropyWithLogits")
 def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> tuple[Any, Any]:
-    # An out-of-range label cannot raise without reading the labels back to the host:
-    # like TensorFlow on GPUs, its row gets NaN instead.
+    # An out-of-range label is reported through an error flag: the call raises, as on NumPy.
     rt = ctx.backend.runtime
     loss, backprop = empty_output(ctx, 0), empty_output(ctx, 1)
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
         label = ctype(labels.dtype)
+        check = RangeCheck(ctx, labels, n, "SparseSoftmaxCrossEntropyWithLogits", "labels", CLASSES)
         kernel = rt.kernel(
-            ("sparse_rows", logits.dtype.name, label),
-            lambda: _row_source(logits.dtype) + _SPARSE_SOURCE.format(label=label),
+            ("sparse_rows", logits.dtype.name, label, check.on),
+            lambda: _row_source(logits.dtype) + REPORT + _SPARSE_SOURCE.format(label=label, check=int(check.on)),
             "sparse_sce_rows",
         )
         args = [
@@ -184,10 +193,12 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
             buffer_or_dummy(rt, backprop),
             buffer_or_dummy(rt, logits),
             labels.data,
+            check.flag,
             np.int64(n),
             np.int64(rows),
         ]
         rt.launch(kernel, (rows,), args)
+        check.done()
     return loss, backprop
 
 

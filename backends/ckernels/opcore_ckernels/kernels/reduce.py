@@ -16,7 +16,9 @@ sums and products wrap (computed in unsigned arithmetic, where C defines
 wrap-around); an integer mean is the int64 sum divided by the count,
 truncated toward zero (0 when empty); a float mean of nothing is NaN; max and
 min propagate NaN and give the lowest/highest value when empty; ArgMax and
-ArgMin return the first occurrence (the first NaN, if any, as NumPy does).
+ArgMin return the first occurrence, reading NaN as -inf (ArgMax) or +inf
+(ArgMin), so a NaN is never picked over a number (TensorFlow's rule; the
+op's doc says more).
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ __kernel void arg(__global OUTI* out_idx, __global SRC* out_val, __global const 
   const long lo = (g % nchunks) * chunk;
   const long hi = min(width, lo + chunk);
   const long b = base[k];
-  SRC best = src[b + roff[lo]];
+  SRC best = KEY(src[b + roff[lo]]);
   long at = has_idx ? src_idx[b + roff[lo]] : lo;
   for (long r = lo + 1; r < hi; ++r) {
-    const SRC v = src[b + roff[r]];
-    if (!ISNAN(best) && (BETTER || ISNAN(v))) { best = v; at = has_idx ? src_idx[b + roff[r]] : r; }
+    const SRC v = KEY(src[b + roff[r]]);
+    if (BETTER) { best = v; at = has_idx ? src_idx[b + roff[r]] : r; }
   }
   out_idx[g] = (OUTI)at;
   out_val[g] = best;
@@ -275,11 +277,14 @@ def _arg(ctx: Any, x: Any, better: str) -> Any:
     t = ctype(dt)
 
     def kernel(outi: str) -> Any:
+        # NaN reads as the worst value (-inf for ArgMax), so it is never picked over a number;
+        # partial results of a staged pass hold values read that way.
+        worst = "-INFINITY" if better == ">" else "INFINITY"
         defines = {
             "SRC": t,
             "OUTI": outi,
             "BETTER": f"(v {better} best)",
-            "ISNAN(v)": "isnan(v)" if dt.kind == "f" else "0",
+            "KEY(v)": f"(isnan(v) ? (SRC)({worst}) : (v))" if dt.kind == "f" else "(v)",
         }
 
         def source() -> str:

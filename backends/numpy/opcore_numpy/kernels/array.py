@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore.errors import ShapeError
+from opcore.errors import InvalidIndexError
 from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
@@ -115,26 +115,33 @@ def slice_(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     return np.array(x[key])
 
 
-def _check_indices(op: str, indices: np.ndarray, size: int) -> None:
-    bad = (indices < 0) | (indices >= size)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ShapeError(
-            f"{op}: indices{list(where)} = {int(indices[where])} is not in [0, {size}) (the size of params along axis)"
-        )
+#: The unsigned dtype of each index dtype (the ops take int32 and int64 indices).
+_UNSIGNED = {np.dtype(np.int32): np.dtype(np.uint32), np.dtype(np.int64): np.dtype(np.uint64)}
+
+
+def check_range(op: str, name: str, values: np.ndarray, size: int, meaning: str) -> None:
+    """Raise InvalidIndexError for the first entry of ``values`` (C order) outside ``[0, size)``."""
+    if values.size == 0:
+        return
+    # One pass: read as unsigned, a negative index is larger than any size.
+    if values.view(_UNSIGNED[values.dtype]).max() < size:
+        return
+    bad = (values < 0) | (values >= size)
+    where = np.unravel_index(int(np.argmax(bad)), values.shape)
+    raise InvalidIndexError.out_of_range(op, name, where, int(values[where]), size, meaning)
 
 
 @KERNELS.kernel("GatherV2")
 def gather(ctx: KernelContext, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
     axis = ctx.attrs["axis"] % params.ndim
-    _check_indices("GatherV2", indices, params.shape[axis])
+    check_range("GatherV2", "indices", indices, params.shape[axis], f"the size of params along axis {axis}")
     return np.asarray(np.take(params, indices, axis=axis))
 
 
 @KERNELS.kernel("GatherGrad")
 def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: np.ndarray) -> np.ndarray:
     axis = ctx.attrs["axis"] % like.ndim
-    _check_indices("GatherGrad", indices, like.shape[axis])
+    check_range("GatherGrad", "indices", indices, like.shape[axis], f"the size of like along axis {axis}")
     out = np.zeros(ctx.out_shapes[0], dtype=ctx.out_dtypes[0].np)
     # Move the gathered axis to the front so np.add.at scatters whole slices.
     moved = np.moveaxis(out, axis, 0)

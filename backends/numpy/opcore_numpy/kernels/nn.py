@@ -15,8 +15,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels.array import check_range
 
 KERNELS = KernelTable()
+
+#: What the class count of SparseSoftmaxCrossEntropyWithLogits is, in its error message.
+_CLASSES = "the number of classes (the last dimension of logits)"
 
 
 def _work(x: np.ndarray) -> np.ndarray:
@@ -65,12 +69,7 @@ def sparse_softmax_cross_entropy(
     ctx: KernelContext, logits: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     classes = logits.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels[(labels < 0) | (labels >= classes)].ravel()[0]
-        raise ValueError(
-            f"SparseSoftmaxCrossEntropyWithLogits: label {int(bad)} is out of range; labels must be in "
-            f"[0, {classes}) for logits with shape {logits.shape}"
-        )
+    check_range("SparseSoftmaxCrossEntropyWithLogits", "labels", labels, classes, _CLASSES)
     ls = _log_softmax(_work(logits), -1)
     idx = labels.astype(np.intp)[..., None]
     loss = -np.take_along_axis(ls, idx, axis=-1)[..., 0]

@@ -92,14 +92,22 @@ def reduce_min(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     return _finish(ctx, out)
 
 
+def _nan_as(x: np.ndarray, value: float) -> np.ndarray:
+    """``x`` with NaN read as ``value`` (the arg-reductions' rule: a NaN is never picked over a number)."""
+    if x.dtype.kind != "f":
+        return x
+    nan = np.isnan(x)
+    return np.where(nan, np.asarray(value, x.dtype), x) if nan.any() else x
+
+
 @KERNELS.kernel("ArgMax")
 def argmax(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    return _finish(ctx, np.argmax(x, axis=ctx.attrs["axis"] % x.ndim))
+    return _finish(ctx, np.argmax(_nan_as(x, -np.inf), axis=ctx.attrs["axis"] % x.ndim))
 
 
 @KERNELS.kernel("ArgMin")
 def argmin(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
-    return _finish(ctx, np.argmin(x, axis=ctx.attrs["axis"] % x.ndim))
+    return _finish(ctx, np.argmin(_nan_as(x, np.inf), axis=ctx.attrs["axis"] % x.ndim))
 
 
 @KERNELS.kernel("UnreduceLike")
