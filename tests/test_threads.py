@@ -151,6 +151,7 @@ def test_disable_eager_execution_gives_each_thread_its_own_default_graph() -> No
         assert x.graph is main_graph
     finally:
         opcore.enable_eager_execution()
+        opcore.reset_default_graph()  # leave no nodes behind for other tests
     assert isinstance(opcore.constant(3.0), opcore.Tensor)
 
 
