@@ -269,3 +269,63 @@ def test_diabetes() -> None:
 def test_bad_test_split(bad: Any) -> None:
     with pytest.raises(DatasetError, match="test_split"):
         digits.load_data(test_split=bad)
+
+
+# -- keras.datasets.mnist ---------------------------------------------------------------------
+
+
+def test_keras_mnist_load_data_gives_kerass_uint8_arrays(real_mnist_dir: Path) -> None:
+    from opcore import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
+    assert y_train[:5].tolist() == [5, 0, 4, 1, 9] and y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    assert x_train.max() == 255 and x_train.min() == 0
+    (flat, labels), _ = mnist.load_data(normalize=False)
+    np.testing.assert_array_equal(x_train.reshape(60000, -1), flat)
+    np.testing.assert_array_equal(y_train, labels)
+    x_train[0, 0, 0] = 1  # the caller's own copy, as Keras gives
+    # a folder of IDX files, or a Keras mnist.npz
+    (x2, _), _ = keras.datasets.mnist.load_data(str(real_mnist_dir))
+    assert x2.shape == (60000, 28, 28)
+
+
+def test_keras_mnist_reads_a_keras_npz_without_pickle(real_mnist_dir: Path, tmp_path: Path) -> None:
+    from opcore import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    good = tmp_path / "mnist.npz"
+    np.savez(good, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    (a, b), (c, d) = keras.datasets.mnist.load_data(str(good))
+    for got, want in ((a, x_train), (b, y_train), (c, x_test), (d, y_test)):
+        np.testing.assert_array_equal(got, want)
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, x_train=x_train, y_train=y_train)
+    with pytest.raises(DatasetError, match=r"lacks \['x_test', 'y_test'\]"):
+        keras.datasets.mnist.load_data(str(missing))
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x_train=x_train.astype(np.float32), y_train=y_train, x_test=x_test, y_test=y_test)
+    with pytest.raises(DatasetError, match="'x_train' is float32"):
+        keras.datasets.mnist.load_data(str(wrong))
+    pickled = tmp_path / "pickled.npz"
+    objects = np.empty(2, dtype=object)
+    np.savez(pickled, x_train=objects, y_train=y_train, x_test=x_test, y_test=y_test)
+    with pytest.raises(DatasetError, match=r"not a readable \.npz file"):
+        keras.datasets.mnist.load_data(str(pickled))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match=r"not a readable \.npz file"):
+        keras.datasets.mnist.load_data(str(tmp_path / "junk.npz"))
+    with pytest.raises(DatasetError, match="neither a folder"):
+        keras.datasets.mnist.load_data(str(tmp_path / "nowhere"))
+
+
+def test_keras_mnist_offline_without_files_lists_where_it_looked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from opcore import keras
+
+    monkeypatch.setenv("OPCORE_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(DatasetError, match=r"(?s)MNIST files not found.*OPCORE_DATA_DIR/mnist.*user cache"):
+        keras.datasets.mnist.load_data()
