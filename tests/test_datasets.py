@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import os
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tomllib
 
 import opcore
 from opcore.datasets import DataSet, DatasetError, diabetes, digits, mnist
@@ -329,3 +333,49 @@ def test_keras_mnist_offline_without_files_lists_where_it_looked(
     monkeypatch.setenv("OPCORE_DATA_DIR", str(tmp_path / "empty"))
     with pytest.raises(DatasetError, match=r"(?s)MNIST files not found.*OPCORE_DATA_DIR/mnist.*user cache"):
         keras.datasets.mnist.load_data()
+
+
+def test_bundled_sets_are_scikit_learns_data() -> None:
+    sk_datasets = pytest.importorskip(
+        "sklearn.datasets", reason="scikit-learn is not installed (the oracle for the bundled copies)"
+    )
+    from opcore.datasets._bundled import load_array
+
+    sk_digits, sk_diabetes = sk_datasets.load_digits(), sk_datasets.load_diabetes()
+    np.testing.assert_array_equal(load_array("digits_images.npy.gz"), sk_digits.data)
+    np.testing.assert_array_equal(load_array("digits_labels.npy.gz"), sk_digits.target)
+    np.testing.assert_array_equal(load_array("diabetes_data.npy.gz"), sk_diabetes.data)
+    np.testing.assert_array_equal(load_array("diabetes_target.npy.gz"), sk_diabetes.target)
+    (x, _), (x_test, _) = digits.load_data(test_split=0.5, normalize=False)
+    assert sorted(map(bytes, np.concatenate([x, x_test]).astype(np.uint8))) == sorted(
+        map(bytes, sk_digits.data.astype(np.uint8))
+    )
+
+
+def test_bundled_sets_need_neither_scikit_learn_nor_scipy() -> None:
+    code = (
+        "import sys, opcore\n"
+        "from opcore.datasets import diabetes, digits\n"
+        "digits.load_data(); diabetes.load_data()\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'})\n"
+        "assert not loaded, loaded\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    core = " ".join(pyproject["project"]["dependencies"]).lower()
+    assert "scikit-learn" not in core and "scipy" not in core
+    # the files travel with the package
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["opcore"]
+    data = Path(digits.__file__).parent / "data"
+    for file in data.iterdir():
+        assert any(fnmatch.fnmatch(f"datasets/data/{file.name}", p) for p in patterns), file.name
+
+
+def test_a_damaged_bundled_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opcore.datasets import _bundled
+
+    monkeypatch.setattr(_bundled, "_cache", {})
+    monkeypatch.setitem(_bundled.SHA256, "digits_labels.npy.gz", "0" * 64)
+    with pytest.raises(DatasetError, match=r"digits_labels\.npy\.gz is damaged.*reinstall opcore"):
+        digits.load_data()
