@@ -379,3 +379,21 @@ def test_a_damaged_bundled_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(_bundled.SHA256, "digits_labels.npy.gz", "0" * 64)
     with pytest.raises(DatasetError, match=r"digits_labels\.npy\.gz is damaged.*reinstall opcore"):
         digits.load_data()
+
+
+def test_bundled_sets_hold_the_published_values() -> None:
+    """Facts of the two sets as published (checked without scikit-learn)."""
+    from opcore.datasets._bundled import load_array
+
+    images, labels = load_array("digits_images.npy.gz"), load_array("digits_labels.npy.gz")
+    assert images.shape == (1797, 64) and images.dtype == np.uint8 and images.max() == 16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert images[0, :16].tolist() == [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]
+    data, target = load_array("diabetes_data.npy.gz"), load_array("diabetes_target.npy.gz")
+    assert data.shape == (442, 10) and target.shape == (442,)
+    assert target[:5].tolist() == [151.0, 75.0, 141.0, 206.0, 135.0] and target.sum() == 67243.0
+    np.testing.assert_allclose(data[0, :4], [0.038076, 0.05068, 0.061696, 0.021872], atol=1e-6)
+    np.testing.assert_allclose((data**2).sum(axis=0), np.ones(10), rtol=1e-10)  # each column scaled to norm 1
+    np.testing.assert_allclose(data.mean(axis=0), np.zeros(10), atol=1e-12)
+    with pytest.raises(ValueError, match="read-only"):
+        images[0, 0] = 1
