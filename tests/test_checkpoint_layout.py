@@ -246,6 +246,7 @@ def test_var_list_as_a_dict_names_the_tensors(tmp_path: Path) -> None:
         ({"max_to_keep": 2.5}, "max_to_keep must be an int"),
         ({"write_version": 3}, "write_version must be 2"),
         ({"keep_checkpoint_every_n_hours": 0}, "keep_checkpoint_every_n_hours must be > 0"),
+        ({"keep_checkpoint_every_n_hours": "soon"}, "keep_checkpoint_every_n_hours must be > 0"),
         ({"var_list": [opcore.Variable(1.0)]}, "saves the variables of a graph"),
         ({"var_list": {"": None}}, "var_list keys are the names"),
         ({"var_list": "w"}, "must be a list or dict"),

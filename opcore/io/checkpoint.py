@@ -508,7 +508,10 @@ class Saver:
             raise CheckpointError(f"Saver: max_to_keep must be an int or None, got {max_to_keep!r}")
         if max_to_keep is not None and max_to_keep < 0:
             raise CheckpointError(f"Saver: max_to_keep must be >= 0 (0 or None keeps every file), got {max_to_keep}")
-        hours = float(keep_checkpoint_every_n_hours)
+        try:
+            hours = float(keep_checkpoint_every_n_hours)
+        except (TypeError, ValueError):
+            hours = float("nan")
         if not hours > 0:
             raise CheckpointError(
                 f"Saver: keep_checkpoint_every_n_hours must be > 0, got {keep_checkpoint_every_n_hours!r}"
