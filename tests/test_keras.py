@@ -502,7 +502,28 @@ def test_tf1_losses_name_the_other_cross_entropy() -> None:
 def test_keras_utils_doctests() -> None:
     import doctest
 
-    from opcore.keras import models, utils
+    from opcore.keras import layers, models, utils
 
-    for module in (utils, models):
+    for module in (utils, models, layers):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_input_layer_first_in_a_sequential(tmp_path: Path) -> None:
+    for first in (
+        L.InputLayer(input_shape=(28, 28)),
+        L.InputLayer(shape=(28, 28)),
+        L.InputLayer(batch_input_shape=(None, 28, 28)),
+    ):
+        model = keras.Sequential([first, L.Flatten(), L.Dense(3)])
+        assert model.output_shape == opcore.Shape([None, 3]) and [type(x).__name__ for x in model.layers] == [
+            "Flatten",
+            "Dense",
+        ]
+    model.save(str(tmp_path / "m.safetensors"))
+    assert keras.models.load_model(str(tmp_path / "m.safetensors")).inputs[0].shape == opcore.Shape([None, 28, 28])
+    with pytest.raises(ModelError, match="can only come first"):
+        keras.Sequential([L.Dense(2, input_dim=3), L.InputLayer(input_shape=(2,))])
+    with pytest.raises(ModelError, match="needs the input shape"):
+        L.InputLayer()
+    with pytest.raises(ModelError, match="not both"):
+        L.InputLayer(input_shape=(2,), shape=(2,))

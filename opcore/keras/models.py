@@ -25,6 +25,7 @@ from opcore.keras._engine import Model
 from opcore.keras._errors import ModelError
 from opcore.keras._functional import KerasTensor, is_symbolic, symbolic_call
 from opcore.keras._saving import load_model, serialize_layer
+from opcore.keras.layers import InputLayer
 from opcore.layers.base import Layer
 from opcore.shapes import Shape, as_shape
 
@@ -72,6 +73,15 @@ class Sequential(Model):
                 raise ModelError(f"Sequential {self.name!r}: an Input can only come first")
             self._input_spec = layer
             self._inputs = [layer]
+            return
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_spec is not None:
+                raise ModelError(f"Sequential {self.name!r}: an InputLayer can only come first")
+            declared = layer.batch_input_shape
+            assert declared is not None
+            dtype = _dt.as_dtype(layer.dtype) if layer.dtype is not None else _dt.float32
+            self._input_spec = KerasTensor(declared, dtype, layer.name)
+            self._inputs = [self._input_spec]
             return
         if not isinstance(layer, Layer):
             raise ModelError(f"Sequential {self.name!r}: add() takes a Layer, got {type(layer).__name__}")
