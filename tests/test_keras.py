@@ -527,3 +527,16 @@ def test_input_layer_first_in_a_sequential(tmp_path: Path) -> None:
         L.InputLayer()
     with pytest.raises(ModelError, match="not both"):
         L.InputLayer(input_shape=(2,), shape=(2,))
+
+
+def test_a_one_element_list_is_the_single_input(digit_data: Any) -> None:
+    """``model.predict([x_test])``, as Keras courses write it, is ``model.predict(x_test)``."""
+    (x_train, y_train), (x_test, _) = digit_data
+    model = keras.Sequential([L.Flatten(), L.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit([x_train], [y_train], epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict([x_test]), model.predict(x_test))
+    assert model.predict([x_test]).shape == (len(x_test), 10)
+    assert model.evaluate([x_test[:10]], [np.zeros(10, np.int64)]) == model.evaluate(
+        x_test[:10], np.zeros(10, np.int64)
+    )
