@@ -502,9 +502,9 @@ def test_tf1_losses_name_the_other_cross_entropy() -> None:
 def test_keras_utils_doctests() -> None:
     import doctest
 
-    from opcore.keras import layers, models, utils
+    from opcore.keras import layers, losses, models, optimizers, utils
 
-    for module in (utils, models, layers):
+    for module in (utils, models, layers, optimizers, losses):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
@@ -540,3 +540,43 @@ def test_a_one_element_list_is_the_single_input(digit_data: Any) -> None:
     assert model.evaluate([x_test[:10]], [np.zeros(10, np.int64)]) == model.evaluate(
         x_test[:10], np.zeros(10, np.int64)
     )
+
+
+def test_keras_2_course_programs_as_written(digit_data: Any) -> None:
+    """keras/examples/mnist_mlp.py and mnist_cnn.py of the Keras 2 era, on the digits (8x8) instead of MNIST."""
+    (x_train, y_train), (x_test, y_test) = digit_data
+    num_classes = 10
+    y_train_1h = keras.utils.to_categorical(y_train, num_classes)
+    y_test_1h = keras.utils.to_categorical(y_test, num_classes)
+
+    model = keras.models.Sequential()
+    model.add(L.Dense(64, activation="relu", input_shape=(64,)))
+    model.add(L.Dropout(0.2))
+    model.add(L.Dense(num_classes, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(lr=0.003), metrics=["accuracy"])
+    model.fit(x_train, y_train_1h, batch_size=32, epochs=8, verbose=0, validation_data=(x_test, y_test_1h))
+    score = model.evaluate(x_test, y_test_1h, verbose=0)
+    assert score[1] > 0.9, score
+
+    images = x_train.reshape(x_train.shape[0], 8, 8, 1)
+    cnn = keras.models.Sequential()
+    cnn.add(L.Conv2D(8, kernel_size=(3, 3), activation="relu", input_shape=(8, 8, 1)))
+    cnn.add(L.MaxPooling2D(pool_size=(2, 2)))
+    cnn.add(L.Flatten())
+    cnn.add(L.Dense(num_classes, activation="softmax"))
+    cnn.compile(
+        loss=keras.losses.categorical_crossentropy, optimizer=keras.optimizers.Adam(lr=0.01), metrics=["accuracy"]
+    )
+    cnn.fit(images, y_train_1h, batch_size=64, epochs=5, verbose=0)
+    assert cnn.evaluate(x_test.reshape(-1, 8, 8, 1), y_test_1h)[1] > 0.85
+
+
+def test_keras_optimizer_and_loss_names() -> None:
+    assert keras.optimizers.Adam(lr=0.5).get_config()["learning_rate"] == 0.5
+    assert keras.optimizers.SGD(lr=0.2, momentum=0.9).get_config()["momentum"] == 0.9
+    with pytest.raises(opcore.OpDefinitionError, match="learning_rate or its older name lr, not both"):
+        keras.optimizers.Adam(learning_rate=0.1, lr=0.2)
+    assert isinstance(keras.optimizers.get("rmsprop"), keras.optimizers.RMSprop)
+    y, p = np.array([[0.0, 1.0]], np.float32), opcore.constant([[0.5, 0.5]])
+    assert float(keras.losses.mean_squared_error(y, p)) == pytest.approx(0.25)
+    assert float(keras.losses.categorical_crossentropy(y, p)) == pytest.approx(np.log(2), rel=1e-6)
