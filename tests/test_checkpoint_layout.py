@@ -281,6 +281,9 @@ def test_restore_errors_say_what_to_pass(tmp_path: Path) -> None:
             Saver().restore(sess, str(tmp_path / "model.ckpt"))
         with pytest.raises(opcore.CheckpointError, match="is a folder; give a file prefix inside it"):
             Saver().save(sess, str(tmp_path))
+        with pytest.raises(opcore.CheckpointError, match="would overwrite the folder's state file 'checkpoint'"):
+            Saver(write_version=1).save(sess, str(tmp_path / "checkpoint"))
+        assert Saver().save(sess, str(tmp_path / "checkpoint")).endswith("checkpoint")  # .index, .data, .meta
 
 
 def test_shape_mismatch_is_found_in_the_index_before_reading_data(tmp_path: Path) -> None:

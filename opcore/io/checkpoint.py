@@ -643,6 +643,12 @@ class Saver:
         if not meta_graph_suffix or "/" in meta_graph_suffix or os.sep in meta_graph_suffix:
             raise CheckpointError(f"Saver.save: meta_graph_suffix must be a plain suffix, got {meta_graph_suffix!r}")
         prefix = path if global_step is None else f"{path}-{self._step_text(sess, global_step)}"
+        state_name = STATE_FILENAME if latest_filename is None else latest_filename
+        if write_state and self.write_version == 1 and os.path.basename(prefix) == state_name:
+            raise CheckpointError(
+                f"Saver.save: the checkpoint {prefix!r} would overwrite the folder's state file {state_name!r}; "
+                "choose another name"
+            )
         values = {name: np.asarray(sess.variable_value(v), order="C") for name, v in self._vars(sess).items()}
         graph = (self._graph or sess.graph) if write_meta_graph else None
         folder = os.path.dirname(prefix) or "."
