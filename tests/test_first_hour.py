@@ -8,6 +8,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,70 @@ def test_test_script_reports_progress_in_its_long_phases() -> None:
     nvrtc = next(line for line in text.splitlines() if "opcore_cuda.nvrtc_check" in line)
     assert "--progress-every" in nvrtc and nvrtc.rstrip().endswith("&")  # beside the other phases
     assert "wait" in text and "phase()" in text
+
+
+FAKE_TOOLS = r"""#!/usr/bin/env bash
+# Stands in for .venv/bin/python, ruff, mypy and opcore: says what it was asked and exits as told.
+tool=$(basename "$0")
+case "$tool $*" in
+  "python -c"*) echo "3.11.7 (fake)" ;;
+  "python -m pip"*) ;;
+  "python -m opcore_cuda.nvrtc_check"*)
+    echo "NVRTC: 1/2 items"; sleep "${FAKE_NVRTC_SECONDS:-0}"; echo "NVRTC: 2/2 items"
+    touch "$FAKE_MARKS/nvrtc-finished"; exit "${FAKE_NVRTC_STATUS:-0}" ;;
+  "python -m pytest"*) echo "pytest ran"; exit "${FAKE_PYTEST_STATUS:-0}" ;;
+  *) echo "$tool $*" ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_test_checkout(tmp_path: Path) -> Path:
+    """A checkout with the real setup.sh and test.sh, and a .venv whose programs only report their calls."""
+    (tmp_path / "scripts").mkdir()
+    for name in ("setup.sh", "test.sh"):
+        shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("python", "ruff", "mypy", "opcore"):
+        (bin_dir / tool).write_text(FAKE_TOOLS)
+        (bin_dir / tool).chmod(0o755)
+    (tmp_path / "marks").mkdir()
+    return tmp_path
+
+
+def _test_sh(checkout: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(checkout / "scripts" / "test.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FAKE_MARKS": str(checkout / "marks"), **env},
+    )
+
+
+def test_test_script_phases_and_the_background_nvrtc_check(fake_test_checkout: Path) -> None:
+    proc = _test_sh(fake_test_checkout, FAKE_NVRTC_SECONDS="2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    phases = re.findall(r"^== \[\d+:\d\d\] (\S+)", out, flags=re.M)
+    assert phases == ["CUDA", "ruff", "mypy", "pytest", "conformance:", "conformance:", "conformance:", "NVRTC", "all"]
+    # the background check's output is shown, whole, under its own heading near the end
+    tail = out[out.index("NVRTC compile check (started") :]
+    assert "NVRTC: 1/2 items" in tail and "NVRTC: 2/2 items" in tail
+    assert "opcore conformance --backend opencl --quiet --progress-every 30" in out
+
+
+def test_test_script_fails_when_the_nvrtc_check_fails(fake_test_checkout: Path) -> None:
+    proc = _test_sh(fake_test_checkout, FAKE_NVRTC_STATUS="3")
+    assert proc.returncode == 3
+    assert "NVRTC compile check failed (exit status 3)" in proc.stdout
+    assert "all checks passed" not in proc.stdout
+
+
+def test_a_failing_phase_stops_the_background_check(fake_test_checkout: Path) -> None:
+    proc = _test_sh(fake_test_checkout, FAKE_PYTEST_STATUS="1", FAKE_NVRTC_SECONDS="3")
+    assert proc.returncode == 1 and "pytest ran" in proc.stdout
+    time.sleep(4)
+    assert not (fake_test_checkout / "marks" / "nvrtc-finished").exists()  # killed, not left running
