@@ -118,6 +118,35 @@ def _num_classes(x: Any, who: str) -> int:
     return last
 
 
+def _check_one_hot_labels(
+    y_true: Any, y_pred: Any, who: str, sparse: str = "loss='sparse_categorical_crossentropy'"
+) -> None:
+    """Refuse class-index labels given to a loss that wants one-hot labels, naming the sparse loss."""
+    true, pred = _static_shape(y_true), _static_shape(y_pred)
+    if true.rank is None or pred.rank is None or pred.rank == 0:
+        return
+    classes = pred[-1]
+    indices = true.rank == pred.rank - 1 or (true.rank == pred.rank and true[-1] == 1 and classes not in (None, 1))
+    if indices:
+        raise ShapeError(
+            f"{who}: labels of shape {true} look like class indices, but {who} wants one-hot labels of the "
+            f"predictions' shape {pred}. Use {sparse} for integer labels, or one-hot encode them first with "
+            "keras.utils.to_categorical(y, num_classes)"
+        )
+
+
+def _check_index_labels(y_true: Any, y_pred: Any, who: str, dense: str = "loss='categorical_crossentropy'") -> None:
+    """Refuse one-hot labels given to a loss that wants class indices, naming the categorical loss."""
+    true, pred = _static_shape(y_true), _static_shape(y_pred)
+    if true.rank is None or pred.rank is None or true.rank != pred.rank or true[-1] in (None, 1):
+        return
+    raise ShapeError(
+        f"{who}: labels of shape {true} look one-hot (one column per class), but {who} wants class indices of "
+        f"shape {Shape(pred.dims[:-1] if pred.dims else None)}. Use {dense} for one-hot labels, or pass the "
+        "indices (y.argmax(axis=-1))"
+    )
+
+
 def _clip(p: Any, eps: float = EPSILON) -> Any:
     return _math.minimum(_math.maximum(p, eps), 1.0 - eps)
 
@@ -169,6 +198,7 @@ def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0, l
     ``weights`` is per example (shape of ``logits`` without its last axis, or a scalar).
     With ``label_smoothing`` s the labels become ``labels * (1 - s) + s / num_classes``.
     """
+    _check_one_hot_labels(onehot_labels, logits, "softmax_cross_entropy", "sparse_softmax_cross_entropy")
     labels, logits = _float_pair(onehot_labels, logits)
     if label_smoothing:
         n = _num_classes(logits, "softmax_cross_entropy")
@@ -186,6 +216,7 @@ def _int_labels(labels: Any) -> Any:
 
 def sparse_softmax_cross_entropy(labels: Any, logits: Any, weights: Any = 1.0) -> Any:
     """Mean over examples of the cross-entropy of class indices ``labels`` and ``softmax(logits)``."""
+    _check_index_labels(labels, logits, "sparse_softmax_cross_entropy", "softmax_cross_entropy")
     d = _dtype_of(logits)
     if d is None or not d.is_floating:
         logits = _math.cast(logits, _dt.float32)
@@ -250,7 +281,10 @@ def categorical_crossentropy(
 
     ``y_pred`` holds probabilities (normalised to sum 1, then clipped to ``[1e-7, 1 - 1e-7]``)
     or, with ``from_logits=True``, logits (computed stably through log-softmax).
+    Integer class labels (shape ``[batch]`` or ``[batch, 1]``) raise a
+    :class:`~opcore.errors.ShapeError` that points to ``sparse_categorical_crossentropy``.
     """
+    _check_one_hot_labels(y_true, y_pred, "categorical_crossentropy")
     y_true, y_pred = _float_pair(y_true, y_pred)
     if label_smoothing:
         n = _num_classes(y_pred, "categorical_crossentropy")
@@ -269,8 +303,11 @@ def sparse_categorical_crossentropy(
     """Keras's sparse categorical cross-entropy of class indices ``y_true`` and ``y_pred`` (last axis).
 
     ``y_true`` has the shape of ``y_pred`` without its last axis, or with a last axis of 1
-    (``[batch, 1]``, as Keras allows); it may be float (it is cast to int64).
+    (``[batch, 1]``, as Keras allows); it may be float (it is cast to int64). One-hot labels
+    (the predictions' shape) raise a :class:`~opcore.errors.ShapeError` that points to
+    ``categorical_crossentropy``.
     """
+    _check_index_labels(y_true, y_pred, "sparse_categorical_crossentropy")
     pred_dtype = _dtype_of(y_pred)
     if pred_dtype is None or not pred_dtype.is_floating:
         y_pred = _math.cast(y_pred, _dt.float32)

@@ -1,13 +1,23 @@
 """Fuzz every file loader of opcore with mutated copies of real files.
 
-Four loaders, each fed files made by saving small real models:
+Eight loaders, each fed files made by saving small real models. A checkpoint
+in TensorFlow 1's layout (``Saver().save``: ``.meta``, ``.index``,
+``.data-00000-of-00001`` and the ``checkpoint`` state file) gives five:
 
-- ``graph_json``: the graph JSON of a checkpoint, mutated as JSON (values
+- ``graph_json``: the graph JSON of the ``.meta`` file, mutated as JSON (values
   replaced, fields dropped, lists reordered, deep nesting, text edits), written
   back with valid digests so that the graph checks themselves are exercised;
   loaded with ``import_meta_graph`` and ``Saver.restore``.
-- ``checkpoint``: the raw bytes of a checkpoint file (header, graph, tensors)
-  mutated; loaded the same way.
+- ``meta``: the raw bytes of the ``.meta`` file mutated; loaded the same way.
+- ``index``: the ``.index`` JSON mutated as JSON; loaded the same way.
+- ``data``: the raw bytes of the ``.data-00000-of-00001`` file mutated; loaded the same way.
+- ``state``: the ``checkpoint`` state file mutated as JSON; loaded with
+  ``latest_checkpoint`` (None, meaning no checkpoint, is a valid answer), then as above.
+
+and three more:
+
+- ``checkpoint``: the raw bytes of a single-file checkpoint
+  (``Saver(write_version=1)``: header, graph, tensors) mutated; loaded the same way.
 - ``keras_architecture``: the architecture JSON of a Keras model file, mutated
   as JSON and written back with a valid digest; loaded with ``load_model``.
 - ``keras_weights``: the raw bytes of a Keras model file mutated; loaded with
@@ -54,14 +64,21 @@ import opcore
 from opcore import keras
 from opcore.io import Saver, export_graph, import_meta_graph
 
-LOADERS = ("graph_json", "checkpoint", "keras_architecture", "keras_weights")
+LOADERS = ("graph_json", "meta", "index", "data", "state", "checkpoint", "keras_architecture", "keras_weights")
 #: Inputs per Hypothesis run.
 CHUNK = 1000
+#: The files of a checkpoint in TensorFlow 1's layout, by loader.
+LAYOUT_FILES = {
+    "meta": "model.ckpt.meta",
+    "index": "model.ckpt.index",
+    "data": "model.ckpt.data-00000-of-00001",
+    "state": "checkpoint",
+}
 
 # ----------------------------------------------------------------------------- the real files
 
 
-def _make_checkpoint(path: Path) -> None:
+def _make_checkpoint(path: Path, version: int) -> None:
     g = opcore.Graph()
     with g.as_default():
         x = opcore.placeholder(opcore.float32, [None, 3], name="x")
@@ -73,7 +90,7 @@ def _make_checkpoint(path: Path) -> None:
         opcore.reduce_sum(y * 2.0, axis=1, name="out")
     with opcore.Session(g) as sess:
         sess.run(g.group([v.initializer for v in g.variables]))
-        Saver().save(sess, str(path))
+        Saver(write_version=version).save(sess, str(path))
 
 
 def _make_keras_model(path: Path) -> None:
@@ -93,6 +110,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]
 
 
 def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The graph, constants and variable values of the checkpoint at ``path`` (a prefix or a single file)."""
     g = opcore.Graph()
     with g.as_default():
         saver = import_meta_graph(str(path))
@@ -264,6 +282,8 @@ class Tally:
 
 
 def _run_one(tally: Tally, load: Callable[[], Any], original: Any, check_values: bool, what: str) -> None:
+    """Load one mutated input; with ``check_values`` a successful load must give ``original`` (or None,
+    which a loader returns when it finds nothing to load, such as a state file naming no checkpoint)."""
     tally.inputs += 1
     if tracemalloc.is_tracing():
         tracemalloc.reset_peak()
@@ -293,7 +313,7 @@ def _load_and_check(tally: Tally, load: Callable[[], Any], original: Any, check_
         finally:
             tally.warnings += len(caught)
     tally.loaded += 1
-    if check_values and not _same(result, original):
+    if check_values and result is not None and not _same(result, original):
         tally.silent.append(what)
 
 
@@ -304,16 +324,24 @@ def _peak_rss_mb() -> float:
 
 def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) -> dict[str, Tally]:
     ckpt, model = workdir / "model.ckpt", workdir / "model.safetensors"
-    _make_checkpoint(ckpt)
+    layout = workdir / "layout"
+    _make_checkpoint(ckpt, 1)
+    _make_checkpoint(layout / "model.ckpt", 2)
     _make_keras_model(model)
     ckpt_raw, model_raw = ckpt.read_bytes(), model.read_bytes()
-    ckpt_meta, ckpt_tensors = _read_safetensors(ckpt)
+    layout_raw = {name: (layout / file).read_bytes() for name, file in LAYOUT_FILES.items()}
+    meta_meta, meta_tensors = _read_safetensors(layout / LAYOUT_FILES["meta"])
     model_meta, model_tensors = _read_safetensors(model)
     want_ckpt = _load_checkpoint(ckpt)
+    if not _same(_load_checkpoint(layout / "model.ckpt"), want_ckpt):
+        raise AssertionError("the two checkpoint layouts of one graph load differently")
     want_model = _load_keras(model)
     want_model = (_without_names(want_model[0]), want_model[1])
     target = workdir / "fuzzed"
     tallies = {name: Tally() for name in loaders}
+    # Hypothesis runs in chunks of CHUNK inputs, each with its own seed: one run of 20,000
+    # examples keeps every explored choice in memory, which would hide the loaders' own.
+    chunk = {"n": per_loader, "seed": seed_value}
     run_settings = settings(
         max_examples=per_loader,
         database=None,
@@ -324,6 +352,18 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
 
     def load_ckpt() -> Any:
         return _load_checkpoint(target)
+
+    def load_layout() -> Any:
+        return _load_checkpoint(layout / "model.ckpt")
+
+    def load_latest() -> Any:
+        prefix = opcore.train.latest_checkpoint(str(layout))
+        return None if prefix is None else _load_checkpoint(Path(prefix))
+
+    def write_layout(name: str, data: bytes) -> None:
+        """The original checkpoint files, with ``name``'s replaced by ``data``."""
+        for other, raw in layout_raw.items():
+            (layout / LAYOUT_FILES[other]).write_bytes(data if other == name else raw)
 
     def load_model() -> Any:
         config, weights = _load_keras(target)
@@ -340,16 +380,20 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
         save_file(tensors, str(target), metadata=meta)
 
     def write_graph_json(text: str) -> None:
-        rewrite_entry(ckpt_meta, ckpt_tensors, "opcore.graph", "opcore.sha256", text)
+        write_layout("meta", layout_raw["meta"])
+        meta = dict(meta_meta)
+        digests = json.loads(meta["opcore.sha256"])
+        meta["opcore.graph"] = text
+        digests["opcore.graph"] = hashlib.sha256(text.encode()).hexdigest()
+        meta["opcore.sha256"] = json.dumps(digests)
+        save_file(meta_tensors, str(layout / LAYOUT_FILES["meta"]), metadata=meta)
 
     def write_architecture(text: str) -> None:
         rewrite_entry(model_meta, model_tensors, "opcore.keras.model", "opcore.keras.sha256", text)
 
-    def json_case(
-        name: str, original_text: str, write: Callable[[str], None], load: Callable[[], Any], n: int, chunk_seed: int
-    ) -> Any:
-        @seed(chunk_seed)
-        @settings(run_settings, max_examples=n)
+    def json_case(name: str, original_text: str, write: Callable[[str], None], load: Callable[[], Any]) -> Any:
+        @seed(chunk["seed"])
+        @settings(run_settings, max_examples=chunk["n"])
         @given(st.lists(json_mutation, min_size=1, max_size=4))
         def case(mutations: list[tuple[str, int, Any]]) -> None:
             text = mutate_json(original_text, mutations)
@@ -359,35 +403,54 @@ def fuzz(per_loader: int, seed_value: int, loaders: list[str], workdir: Path) ->
 
         return case
 
-    def bytes_case(name: str, raw: bytes, load: Callable[[], Any], original: Any, n: int, chunk_seed: int) -> Any:
-        @seed(chunk_seed)
-        @settings(run_settings, max_examples=n)
+    def bytes_case(
+        name: str, raw: bytes, load: Callable[[], Any], original: Any, write: Callable[[bytes], Any] | None = None
+    ) -> Any:
+        @seed(chunk["seed"])
+        @settings(run_settings, max_examples=chunk["n"])
         @given(st.lists(byte_mutation, min_size=1, max_size=3))
         def case(mutations: list[tuple[str, int, int, int]]) -> None:
             data = mutate_bytes(raw, mutations)
             if data == raw:
                 tallies[name].unchanged += 1
-            target.write_bytes(data)
+            (write or target.write_bytes)(data)
             _run_one(tallies[name], load, original, data != raw, f"{name} {mutations!r}")
 
         return case
 
-    cases: dict[str, Callable[[int, int], Any]] = {
-        "graph_json": lambda n, s: json_case(
-            "graph_json", ckpt_meta["opcore.graph"], write_graph_json, load_ckpt, n, s
+    def layout_json_case(name: str, load: Callable[[], Any]) -> Any:
+        """JSON mutations of a file that carries no digest of itself: a load must still give the original values."""
+
+        @seed(chunk["seed"])
+        @settings(run_settings, max_examples=chunk["n"])
+        @given(st.lists(json_mutation, min_size=1, max_size=4))
+        def case(mutations: list[tuple[str, int, Any]]) -> None:
+            text = mutate_json(layout_raw[name].decode(), mutations)
+            write_layout(name, text.encode())
+            _run_one(tallies[name], load, want_ckpt, True, f"{name} {mutations!r}"[:400])
+
+        return case
+
+    def layout_bytes_case(name: str) -> Any:
+        return bytes_case(name, layout_raw[name], load_layout, want_ckpt, lambda data: write_layout(name, data))
+
+    cases = {
+        "graph_json": lambda: json_case("graph_json", meta_meta["opcore.graph"], write_graph_json, load_layout),
+        "meta": lambda: layout_bytes_case("meta"),
+        "index": lambda: layout_json_case("index", load_layout),
+        "data": lambda: layout_bytes_case("data"),
+        "state": lambda: layout_json_case("state", load_latest),
+        "checkpoint": lambda: bytes_case("checkpoint", ckpt_raw, load_ckpt, want_ckpt),
+        "keras_architecture": lambda: json_case(
+            "keras_architecture", model_meta["opcore.keras.model"], write_architecture, load_model
         ),
-        "checkpoint": lambda n, s: bytes_case("checkpoint", ckpt_raw, load_ckpt, want_ckpt, n, s),
-        "keras_architecture": lambda n, s: json_case(
-            "keras_architecture", model_meta["opcore.keras.model"], write_architecture, load_model, n, s
-        ),
-        "keras_weights": lambda n, s: bytes_case("keras_weights", model_raw, load_model, want_model, n, s),
+        "keras_weights": lambda: bytes_case("keras_weights", model_raw, load_model, want_model),
     }
     for name in loaders:
         started = time.perf_counter()
-        # In chunks, each a fresh Hypothesis run with its own seed: one run of 20,000
-        # examples keeps every explored choice in memory, which would hide the loaders' own.
         for start in range(0, per_loader, CHUNK):
-            cases[name](min(CHUNK, per_loader - start), seed_value * 1_000_003 + start)()
+            chunk["n"], chunk["seed"] = min(CHUNK, per_loader - start), seed_value * 1_000_003 + start
+            cases[name]()()
         elapsed = time.perf_counter() - started
         rate = tallies[name].inputs / elapsed
         print(

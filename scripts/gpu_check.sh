@@ -2,7 +2,7 @@
 # The CUDA backend's first-run checklist on a GPU machine, as one command (about 9 minutes at most).
 #
 # Expects python3 with CuPy, cuda-bindings, cuda-pathfinder, numpy, pluggy, safetensors, tqdm,
-# hypothesis, pytest, scikit-learn (and torch for the comparison) already installed; needs no
+# hypothesis and pytest (and torch for the comparison) already installed; needs no
 # package index. Logs and JSON go to $OUT (default build/gpu-check). Every step is bounded by
 # `timeout` and a failing step does not stop the later ones; the summary lists each step's status.
 set -uo pipefail

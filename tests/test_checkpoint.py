@@ -57,7 +57,7 @@ def test_corrupted_and_truncated_files_raise_checkpoint_error(tmp_path: Path) ->
     path = tmp_path / "m.ckpt"
     with opcore.Session(g) as sess:
         sess.run(g.group([v.initializer for v in g.variables]))
-        Saver().save(sess, str(path))
+        Saver(write_version=1).save(sess, str(path))  # the single-file format
         raw = path.read_bytes()
         path.write_bytes(raw[: len(raw) // 2])
         with pytest.raises(opcore.CheckpointError, match="corrupted or truncated"):
@@ -71,11 +71,37 @@ def test_corrupted_and_truncated_files_raise_checkpoint_error(tmp_path: Path) ->
         import_meta_graph(str(path), graph=opcore.Graph())
 
 
+@pytest.mark.parametrize("damaged", [".data-00000-of-00001", ".index", ".meta"])
+def test_corrupted_and_truncated_files_of_the_tensorflow_layout_raise_checkpoint_error(
+    tmp_path: Path, damaged: str
+) -> None:
+    g = _model()[0]
+    prefix = str(tmp_path / "m.ckpt")
+    file = Path(prefix + damaged)
+    with opcore.Session(g) as sess:
+        sess.run(g.group([v.initializer for v in g.variables]))
+        Saver().save(sess, prefix)
+        raw = file.read_bytes()
+        for bad in (raw[: len(raw) // 2], b"\x00" * 64, b""):
+            file.write_bytes(bad)
+            with pytest.raises(opcore.CheckpointError, match=r"m\.ckpt"):
+                if damaged == ".meta":
+                    import_meta_graph(prefix, graph=opcore.Graph())
+                else:
+                    Saver().restore(sess, prefix)
+        file.unlink()
+        with pytest.raises(opcore.CheckpointError, match=r"no checkpoint|missing"):
+            if damaged == ".meta":
+                import_meta_graph(prefix, graph=opcore.Graph())
+            else:
+                Saver().restore(sess, prefix)
+
+
 _SAVER_SCRIPT = textwrap.dedent(
     """
     import sys, numpy as np, opcore
     from opcore.io import Saver
-    path, big = sys.argv[1], int(sys.argv[2])
+    path, big, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     g = opcore.Graph()
     with g.as_default():
         x = opcore.placeholder(opcore.float32, [None, 4], name="x")
@@ -86,31 +112,37 @@ _SAVER_SCRIPT = textwrap.dedent(
     with opcore.Session(g) as sess:
         sess.run(g.group([v.initializer for v in g.variables]))
         if big == 0:
-            Saver().save(sess, path)
+            Saver(write_version=version).save(sess, path)
         else:
             sess.run(bump)
             print("saving", flush=True)
             while True:  # keep saving until killed
-                Saver().save(sess, path)
+                Saver(write_version=version).save(sess, path)
     """
 )
 
 
-def test_kill_during_second_save_leaves_first_checkpoint_intact(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 1], ids=["tensorflow-layout", "single-file"])
+def test_kill_during_second_save_leaves_first_checkpoint_intact(tmp_path: Path, version: int) -> None:
     path = str(tmp_path / "model.ckpt")
     script = tmp_path / "saver.py"
     script.write_text(_SAVER_SCRIPT)
-    first = subprocess.run([sys.executable, str(script), path, "0"], capture_output=True, text=True, timeout=120)
+    first = subprocess.run(
+        [sys.executable, str(script), path, "0", str(version)], capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr
-    original = Path(path).read_bytes()
+    original = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("model.ckpt")}
+    assert len(original) == (3 if version == 2 else 1)
 
     # the second save writes a big variable; kill it while a temporary file exists
-    proc = subprocess.Popen([sys.executable, str(script), path + ".second", str(40_000_000)], stdout=subprocess.DEVNULL)
-    target = Path(path + ".second")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), path + ".second", str(40_000_000), str(version)], stdout=subprocess.DEVNULL
+    )
+    target = path + ".second"
     deadline = time.time() + 60
     killed_mid_write = False
     while time.time() < deadline:
-        if any(p.name.startswith(".model.ckpt.second.tmp-") for p in tmp_path.iterdir()):
+        if any(p.name.startswith(".model.ckpt.second") and ".tmp-" in p.name for p in tmp_path.iterdir()):
             os.kill(proc.pid, signal.SIGKILL)
             killed_mid_write = True
             break
@@ -118,10 +150,17 @@ def test_kill_during_second_save_leaves_first_checkpoint_intact(tmp_path: Path) 
     proc.wait(timeout=30)
     assert killed_mid_write
     # the interrupted checkpoint never appears half-written: it is absent, or a complete earlier save
-    if target.exists():
-        import_meta_graph(str(target), graph=opcore.Graph())
+    if os.path.exists(target + ".index") or os.path.exists(target):
+        g = opcore.Graph()
+        with g.as_default():
+            saver = import_meta_graph(target)
+        with opcore.Session(g) as sess:
+            saver.restore(sess, target)
+    # the state file names one of the two complete checkpoints
+    if version == 2:
+        assert opcore.train.latest_checkpoint(str(tmp_path)) in (path, target)
     # ... and the first one is untouched and loads, giving the same outputs
-    assert Path(path).read_bytes() == original
+    assert {name: (tmp_path / name).read_bytes() for name in original} == original
     g = opcore.Graph()
     with g.as_default():
         saver = import_meta_graph(path)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import os
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tomllib
 
 import opcore
 from opcore.datasets import DataSet, DatasetError, diabetes, digits, mnist
@@ -269,3 +273,127 @@ def test_diabetes() -> None:
 def test_bad_test_split(bad: Any) -> None:
     with pytest.raises(DatasetError, match="test_split"):
         digits.load_data(test_split=bad)
+
+
+# -- keras.datasets.mnist ---------------------------------------------------------------------
+
+
+def test_keras_mnist_load_data_gives_kerass_uint8_arrays(real_mnist_dir: Path) -> None:
+    from opcore import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
+    assert y_train[:5].tolist() == [5, 0, 4, 1, 9] and y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    assert x_train.max() == 255 and x_train.min() == 0
+    (flat, labels), _ = mnist.load_data(normalize=False)
+    np.testing.assert_array_equal(x_train.reshape(60000, -1), flat)
+    np.testing.assert_array_equal(y_train, labels)
+    x_train[0, 0, 0] = 1  # the caller's own copy, as Keras gives
+    # a folder of IDX files, or a Keras mnist.npz
+    (x2, _), _ = keras.datasets.mnist.load_data(str(real_mnist_dir))
+    assert x2.shape == (60000, 28, 28)
+
+
+def test_keras_mnist_reads_a_keras_npz_without_pickle(real_mnist_dir: Path, tmp_path: Path) -> None:
+    from opcore import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    good = tmp_path / "mnist.npz"
+    np.savez(good, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    (a, b), (c, d) = keras.datasets.mnist.load_data(str(good))
+    for got, want in ((a, x_train), (b, y_train), (c, x_test), (d, y_test)):
+        np.testing.assert_array_equal(got, want)
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, x_train=x_train, y_train=y_train)
+    with pytest.raises(DatasetError, match=r"lacks \['x_test', 'y_test'\]"):
+        keras.datasets.mnist.load_data(str(missing))
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x_train=x_train.astype(np.float32), y_train=y_train, x_test=x_test, y_test=y_test)
+    with pytest.raises(DatasetError, match="'x_train' is float32"):
+        keras.datasets.mnist.load_data(str(wrong))
+    pickled = tmp_path / "pickled.npz"
+    objects = np.empty(2, dtype=object)
+    np.savez(pickled, x_train=objects, y_train=y_train, x_test=x_test, y_test=y_test)
+    with pytest.raises(DatasetError, match=r"not a readable \.npz file"):
+        keras.datasets.mnist.load_data(str(pickled))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match=r"not a readable \.npz file"):
+        keras.datasets.mnist.load_data(str(tmp_path / "junk.npz"))
+    with pytest.raises(DatasetError, match="neither a folder"):
+        keras.datasets.mnist.load_data(str(tmp_path / "nowhere"))
+
+
+def test_keras_mnist_offline_without_files_lists_where_it_looked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from opcore import keras
+
+    monkeypatch.setenv("OPCORE_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(DatasetError, match=r"(?s)MNIST files not found.*OPCORE_DATA_DIR/mnist.*user cache"):
+        keras.datasets.mnist.load_data()
+
+
+def test_bundled_sets_are_scikit_learns_data() -> None:
+    sk_datasets = pytest.importorskip(
+        "sklearn.datasets", reason="scikit-learn is not installed (the oracle for the bundled copies)"
+    )
+    from opcore.datasets._bundled import load_array
+
+    sk_digits, sk_diabetes = sk_datasets.load_digits(), sk_datasets.load_diabetes()
+    np.testing.assert_array_equal(load_array("digits_images.npy.gz"), sk_digits.data)
+    np.testing.assert_array_equal(load_array("digits_labels.npy.gz"), sk_digits.target)
+    np.testing.assert_array_equal(load_array("diabetes_data.npy.gz"), sk_diabetes.data)
+    np.testing.assert_array_equal(load_array("diabetes_target.npy.gz"), sk_diabetes.target)
+    (x, _), (x_test, _) = digits.load_data(test_split=0.5, normalize=False)
+    assert sorted(map(bytes, np.concatenate([x, x_test]).astype(np.uint8))) == sorted(
+        map(bytes, sk_digits.data.astype(np.uint8))
+    )
+
+
+def test_bundled_sets_need_neither_scikit_learn_nor_scipy() -> None:
+    code = (
+        "import sys, opcore\n"
+        "from opcore.datasets import diabetes, digits\n"
+        "digits.load_data(); diabetes.load_data()\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'})\n"
+        "assert not loaded, loaded\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    core = " ".join(pyproject["project"]["dependencies"]).lower()
+    assert "scikit-learn" not in core and "scipy" not in core
+    # the files travel with the package
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["opcore"]
+    data = Path(digits.__file__).parent / "data"
+    for file in data.iterdir():
+        assert any(fnmatch.fnmatch(f"datasets/data/{file.name}", p) for p in patterns), file.name
+
+
+def test_a_damaged_bundled_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opcore.datasets import _bundled
+
+    monkeypatch.setattr(_bundled, "_cache", {})
+    monkeypatch.setitem(_bundled.SHA256, "digits_labels.npy.gz", "0" * 64)
+    with pytest.raises(DatasetError, match=r"digits_labels\.npy\.gz is damaged.*reinstall opcore"):
+        digits.load_data()
+
+
+def test_bundled_sets_hold_the_published_values() -> None:
+    """Facts of the two sets as published (checked without scikit-learn)."""
+    from opcore.datasets._bundled import load_array
+
+    images, labels = load_array("digits_images.npy.gz"), load_array("digits_labels.npy.gz")
+    assert images.shape == (1797, 64) and images.dtype == np.uint8 and images.max() == 16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert images[0, :16].tolist() == [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]
+    data, target = load_array("diabetes_data.npy.gz"), load_array("diabetes_target.npy.gz")
+    assert data.shape == (442, 10) and target.shape == (442,)
+    assert target[:5].tolist() == [151.0, 75.0, 141.0, 206.0, 135.0] and target.sum() == 67243.0
+    np.testing.assert_allclose(data[0, :4], [0.038076, 0.05068, 0.061696, 0.021872], atol=1e-6)
+    np.testing.assert_allclose((data**2).sum(axis=0), np.ones(10), rtol=1e-10)  # each column scaled to norm 1
+    np.testing.assert_allclose(data.mean(axis=0), np.zeros(10), atol=1e-12)
+    with pytest.raises(ValueError, match="read-only"):
+        images[0, 0] = 1

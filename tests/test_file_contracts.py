@@ -34,18 +34,26 @@ def _graph() -> tuple[opcore.Graph, Any, Any]:
     return g, x, y
 
 
-def _saved_checkpoint(path: Path) -> opcore.Graph:
+def _saved_checkpoint(path: Path, version: int = 1) -> opcore.Graph:
+    """A checkpoint at ``path``: by default opcore's single file, whose bytes these tests edit directly."""
     g, _, _ = _graph()
     with opcore.Session(g) as sess:
         sess.run(g.group([v.initializer for v in g.variables]))
-        Saver().save(sess, str(path))
+        Saver(write_version=version).save(sess, str(path))
     return g
 
 
 # ----------------------------------------------------------------------------- concurrent saves
 
 
-def test_eight_threads_saving_to_one_path_all_succeed(tmp_path: Path) -> None:
+_LAYOUT = {
+    1: ["checkpoint", "shared.ckpt"],
+    2: ["checkpoint", "shared.ckpt.data-00000-of-00001", "shared.ckpt.index", "shared.ckpt.meta"],
+}
+
+
+@pytest.mark.parametrize("version", [2, 1], ids=["tensorflow-layout", "single-file"])
+def test_eight_threads_saving_to_one_path_all_succeed(tmp_path: Path, version: int) -> None:
     g, _, y = _graph()
     path = tmp_path / "shared.ckpt"
     errors: list[BaseException] = []
@@ -57,7 +65,7 @@ def test_eight_threads_saving_to_one_path_all_succeed(tmp_path: Path) -> None:
             try:
                 start.wait()
                 for _ in range(5):
-                    Saver().save(sess, str(path))
+                    Saver(write_version=version).save(sess, str(path))
             except BaseException as exc:  # collected and reported below
                 errors.append(exc)
 
@@ -67,7 +75,7 @@ def test_eight_threads_saving_to_one_path_all_succeed(tmp_path: Path) -> None:
         for t in threads:
             t.join()
     assert errors == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.ckpt"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == _LAYOUT[version]  # no temporary file left
     g2 = opcore.Graph()
     with g2.as_default():
         saver = import_meta_graph(str(path))
@@ -83,29 +91,45 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="stale temporaries are recognised by process id only on POSIX")
-@pytest.mark.parametrize("then", ["save", "restore", "load_model"])
+@pytest.mark.parametrize("then", ["save", "restore", "load_model", "save-v2", "restore-v2", "import-v2"])
 def test_temporary_file_of_a_killed_save_is_removed_by_the_next_save_or_load(tmp_path: Path, then: str) -> None:
     path = tmp_path / "m.ckpt"
+    version = 2 if then.endswith("-v2") else 1
     if then == "load_model":
         model = keras.Sequential([keras.layers.Input(shape=(2,)), keras.layers.Dense(1)])
         model.save(str(path))
     else:
-        _saved_checkpoint(path)
-    stale = tmp_path / f".m.ckpt.tmp-{_dead_pid()}-1-abcdef"
-    stale.write_bytes(b"\0" * 1000)
-    live = tmp_path / f".m.ckpt.tmp-{os.getpid()}-1-abcdef"  # a save of this process in progress
+        _saved_checkpoint(path, version)
+    if version == 1:
+        names = ["m.ckpt"]
+    elif then == "import-v2":
+        names = ["m.ckpt.meta"]
+    else:
+        names = ["m.ckpt.index", "m.ckpt.data-00000-of-00001"]
+    dead = _dead_pid()
+    stale = [tmp_path / f".{name}.tmp-{dead}-1-abcdef" for name in names]
+    for file in stale:
+        file.write_bytes(b"\0" * 1000)
+    live = tmp_path / f".{names[0]}.tmp-{os.getpid()}-1-abcdef"  # a save of this process in progress
     live.write_bytes(b"\0" * 10)
     other = tmp_path / ".other.ckpt.tmp-1-1-abcdef"  # another checkpoint's file: not ours to touch
     other.write_bytes(b"")
-    if then == "save":
-        _saved_checkpoint(path)
+    if then.startswith("save"):
+        _saved_checkpoint(path, version)
     elif then == "restore":
         g = opcore.Graph()
         with g.as_default():
             import_meta_graph(str(path))
+    elif then == "restore-v2":
+        g = _saved_checkpoint(tmp_path / "unrelated.ckpt", 2)
+        with opcore.Session(g) as sess:
+            Saver().restore(sess, str(path))
+    elif then == "import-v2":
+        with opcore.Graph().as_default():
+            import_meta_graph(str(path))
     else:
         keras.models.load_model(str(path))
-    assert not stale.exists()
+    assert not any(file.exists() for file in stale)
     assert live.exists() and other.exists()
 
 

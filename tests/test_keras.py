@@ -354,3 +354,229 @@ def test_nested_sequential_in_functional_model(tmp_path: Path) -> None:
     model.save(tmp_path / "nested.safetensors")
     loaded = keras.models.load_model(tmp_path / "nested.safetensors")
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
+
+
+# -- the Keras 2 course idioms: input_shape / input_dim, to_categorical, label checks ---------
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        lambda: L.Dense(64, activation="relu", input_shape=(64,)),
+        lambda: L.Dense(64, activation="relu", input_dim=64),
+        lambda: L.Dense(64, activation="relu", batch_input_shape=(None, 64)),
+        lambda: L.Dense(64, activation="relu", input_shape=64),
+    ],
+    ids=["input_shape", "input_dim", "batch_input_shape", "input_shape-int"],
+)
+def test_first_layer_declares_the_input_shape(first: Any, digit_data: Any, tmp_path: Path) -> None:
+    (x_train, y_train), (x_test, y_test) = digit_data
+    model = keras.Sequential([first(), L.Dense(10, activation="softmax")])
+    assert model.built and model.output_shape == opcore.Shape([None, 10])
+    assert model.inputs[0].shape == opcore.Shape([None, 64])
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)  # before any data: the model is built
+    assert any("4,160" in line for line in lines) and lines[-3] == "Trainable params: 4,810"
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=10, verbose=0, seed=0)
+    assert model.evaluate(x_test, y_test)[1] > 0.9
+    model.save(str(tmp_path / "m.safetensors"))
+    loaded = keras.models.load_model(str(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(loaded.predict(x_test), model.predict(x_test))
+    assert loaded.layers[0].batch_input_shape == opcore.Shape([None, 64])
+
+
+def test_input_shape_on_conv_and_flatten_layers() -> None:
+    model = keras.Sequential(
+        [
+            L.Conv2D(4, 3, activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    assert model.output_shape == opcore.Shape([None, 10])
+    flat = keras.Sequential([L.Flatten(input_shape=(28, 28)), L.Dense(3)])
+    assert flat.predict(np.zeros((2, 28, 28), np.uint8)).shape == (2, 3)
+
+
+def test_add_builds_from_the_first_layers_input_dim_and_batch_size() -> None:
+    model = keras.Sequential()
+    model.add(L.Dense(5, input_dim=3, batch_size=4))
+    model.add(L.Dense(2))
+    assert model.built and model.inputs[0].shape == opcore.Shape([4, 3]) and model.output_shape == opcore.Shape([4, 2])
+    with pytest.raises(opcore.ShapeError, match=r"expects shape \(4, 3\), got \(2, 3\)"):
+        model.predict(np.zeros((2, 3), np.float32), batch_size=2)
+
+
+def test_declared_input_shape_refuses_other_inputs() -> None:
+    model = keras.Sequential([L.Dense(4, input_dim=3), L.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(opcore.ShapeError, match=r"expects shape \(\?, 3\), got \(8, 5\)"):
+        model.fit(np.zeros((8, 5), np.float32), np.zeros((8, 1), np.float32), verbose=0)
+    # a later layer that declares a shape it will not get: refused, and the model is as before
+    with pytest.raises(opcore.ShapeError, match=r"declared with input shape \(\?, 7\).*got inputs of shape \(\?, 1\)"):
+        model.add(L.Dense(2, input_dim=7))
+    assert len(model.layers) == 2
+    with pytest.raises(opcore.ShapeError, match=r"declared with input shape \(\?, 3\)"):
+        L.Dense(2, input_dim=3)(np.zeros((2, 4), np.float32))
+    with pytest.raises(opcore.ShapeError, match=r"declared with input shape \(\?, 3\)"):
+        L.Dense(2, input_dim=3)(keras.Input(shape=(4,)))
+    assert L.Dense(2, input_dim=3)(np.zeros((2, 3), np.float32)).shape == opcore.Shape([2, 2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"input_dim": 0}, "input_dim must be a positive int"),
+        ({"input_dim": 3, "input_shape": (4,)}, "input_dim=3 contradicts input_shape"),
+        ({"input_shape": "abc"}, "input_shape must be a tuple of positive ints"),
+        ({"input_shape": (3, -1)}, "input_shape must be a tuple of positive ints"),
+        ({"batch_input_shape": (None, 3), "input_shape": (3,)}, "not both"),
+        ({"batch_input_shape": ()}, "needs a batch dimension"),
+        ({"batch_size": 8}, "batch_size needs input_shape"),
+        ({"batch_size": 0, "input_dim": 2}, "batch_size must be a positive int"),
+    ],
+)
+def test_bad_input_shape_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(opcore.OpDefinitionError, match=message):
+        L.Dense(2, **kwargs)
+
+
+def test_to_categorical() -> None:
+    out = keras.utils.to_categorical([2, 0, 1, 2])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.eye(3, dtype=np.float32)[[2, 0, 1, 2]])
+    np.testing.assert_array_equal(keras.utils.to_categorical(np.array([[1], [3]]), 5), np.eye(5)[[1, 3]])
+    assert keras.utils.to_categorical(np.zeros((2, 3), np.int64), 4).shape == (2, 3, 4)
+    assert keras.utils.to_categorical([1.0, 0.0], dtype="int32").dtype == np.int32
+    assert keras.utils.to_categorical(np.array([], np.int64), 3).shape == (0, 3)
+    for bad, kwargs, message in [
+        ([0, 3], {"num_classes": 3}, "class index 3 is out of range for num_classes=3"),
+        ([0, -1], {}, "must be >= 0"),
+        ([0.5], {}, "whole class indices"),
+        (["a"], {}, "integer class indices"),
+        ([1], {"num_classes": 0}, "num_classes must be a positive int"),
+    ]:
+        with pytest.raises(ModelError, match=message):
+            keras.utils.to_categorical(bad, **kwargs)
+
+
+def test_normalize() -> None:
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(keras.utils.normalize(x), [[0.6, 0.8], [0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(keras.utils.normalize(x, axis=0)[:, 0], [3 / np.sqrt(10), 0, 1 / np.sqrt(10)])
+    np.testing.assert_allclose(keras.utils.normalize([[1.0, 3.0]], order=1), [[0.25, 0.75]])
+
+
+def test_integer_labels_with_categorical_crossentropy_name_the_sparse_loss(digit_data: Any) -> None:
+    (x_train, y_train), _ = digit_data
+    model = _mlp()
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    for labels in (y_train, y_train[:, None]):
+        with pytest.raises(opcore.ShapeError, match=r"sparse_categorical_crossentropy.*to_categorical"):
+            model.fit(x_train, labels, epochs=1, verbose=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(opcore.ShapeError, match=r"look one-hot.*Use loss='categorical_crossentropy'"):
+        model.fit(x_train, keras.utils.to_categorical(y_train, 10), epochs=1, verbose=0)
+    # the fixes the messages name both work
+    model.fit(x_train[:64], y_train[:64, None], epochs=1, verbose=0)
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(x_train[:64], keras.utils.to_categorical(y_train[:64], 10), epochs=1, verbose=0)
+
+
+def test_tf1_losses_name_the_other_cross_entropy() -> None:
+    logits = opcore.constant(np.zeros((4, 3), np.float32))
+    with pytest.raises(opcore.ShapeError, match="Use sparse_softmax_cross_entropy"):
+        opcore.losses.softmax_cross_entropy(np.array([0, 1, 2, 0]), logits)
+    with pytest.raises(opcore.ShapeError, match="Use softmax_cross_entropy"):
+        opcore.losses.sparse_softmax_cross_entropy(np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], logits)
+    g = opcore.Graph()
+    with g.as_default():
+        y = opcore.placeholder(opcore.int64, [None])
+        p = opcore.placeholder(opcore.float32, [None, 10])
+        with pytest.raises(opcore.ShapeError, match="sparse_categorical_crossentropy"):
+            opcore.losses.categorical_crossentropy(y, p)
+
+
+def test_keras_utils_doctests() -> None:
+    import doctest
+
+    from opcore.keras import layers, losses, models, optimizers, utils
+
+    for module in (utils, models, layers, optimizers, losses):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_input_layer_first_in_a_sequential(tmp_path: Path) -> None:
+    for first in (
+        L.InputLayer(input_shape=(28, 28)),
+        L.InputLayer(shape=(28, 28)),
+        L.InputLayer(batch_input_shape=(None, 28, 28)),
+    ):
+        model = keras.Sequential([first, L.Flatten(), L.Dense(3)])
+        assert model.output_shape == opcore.Shape([None, 3]) and [type(x).__name__ for x in model.layers] == [
+            "Flatten",
+            "Dense",
+        ]
+    model.save(str(tmp_path / "m.safetensors"))
+    assert keras.models.load_model(str(tmp_path / "m.safetensors")).inputs[0].shape == opcore.Shape([None, 28, 28])
+    with pytest.raises(ModelError, match="can only come first"):
+        keras.Sequential([L.Dense(2, input_dim=3), L.InputLayer(input_shape=(2,))])
+    with pytest.raises(ModelError, match="needs the input shape"):
+        L.InputLayer()
+    with pytest.raises(ModelError, match="not both"):
+        L.InputLayer(input_shape=(2,), shape=(2,))
+
+
+def test_a_one_element_list_is_the_single_input(digit_data: Any) -> None:
+    """``model.predict([x_test])``, as Keras courses write it, is ``model.predict(x_test)``."""
+    (x_train, y_train), (x_test, _) = digit_data
+    model = keras.Sequential([L.Flatten(), L.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit([x_train], [y_train], epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict([x_test]), model.predict(x_test))
+    assert model.predict([x_test]).shape == (len(x_test), 10)
+    assert model.evaluate([x_test[:10]], [np.zeros(10, np.int64)]) == model.evaluate(
+        x_test[:10], np.zeros(10, np.int64)
+    )
+
+
+def test_keras_2_course_programs_as_written(digit_data: Any) -> None:
+    """keras/examples/mnist_mlp.py and mnist_cnn.py of the Keras 2 era, on the digits (8x8) instead of MNIST."""
+    (x_train, y_train), (x_test, y_test) = digit_data
+    num_classes = 10
+    y_train_1h = keras.utils.to_categorical(y_train, num_classes)
+    y_test_1h = keras.utils.to_categorical(y_test, num_classes)
+
+    model = keras.models.Sequential()
+    model.add(L.Dense(64, activation="relu", input_shape=(64,)))
+    model.add(L.Dropout(0.2))
+    model.add(L.Dense(num_classes, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(lr=0.003), metrics=["accuracy"])
+    model.fit(x_train, y_train_1h, batch_size=32, epochs=8, verbose=0, validation_data=(x_test, y_test_1h))
+    score = model.evaluate(x_test, y_test_1h, verbose=0)
+    assert score[1] > 0.9, score
+
+    images = x_train.reshape(x_train.shape[0], 8, 8, 1)
+    cnn = keras.models.Sequential()
+    cnn.add(L.Conv2D(8, kernel_size=(3, 3), activation="relu", input_shape=(8, 8, 1)))
+    cnn.add(L.MaxPooling2D(pool_size=(2, 2)))
+    cnn.add(L.Flatten())
+    cnn.add(L.Dense(num_classes, activation="softmax"))
+    cnn.compile(
+        loss=keras.losses.categorical_crossentropy, optimizer=keras.optimizers.Adam(lr=0.01), metrics=["accuracy"]
+    )
+    cnn.fit(images, y_train_1h, batch_size=64, epochs=5, verbose=0)
+    assert cnn.evaluate(x_test.reshape(-1, 8, 8, 1), y_test_1h)[1] > 0.85
+
+
+def test_keras_optimizer_and_loss_names() -> None:
+    assert keras.optimizers.Adam(lr=0.5).get_config()["learning_rate"] == 0.5
+    assert keras.optimizers.SGD(lr=0.2, momentum=0.9).get_config()["momentum"] == 0.9
+    with pytest.raises(opcore.OpDefinitionError, match="learning_rate or its older name lr, not both"):
+        keras.optimizers.Adam(learning_rate=0.1, lr=0.2)
+    assert isinstance(keras.optimizers.get("rmsprop"), keras.optimizers.RMSprop)
+    y, p = np.array([[0.0, 1.0]], np.float32), opcore.constant([[0.5, 0.5]])
+    assert float(keras.losses.mean_squared_error(y, p)) == pytest.approx(0.25)
+    assert float(keras.losses.categorical_crossentropy(y, p)) == pytest.approx(np.log(2), rel=1e-6)

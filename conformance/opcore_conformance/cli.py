@@ -11,7 +11,8 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from opcore_conformance.runner import DEFAULT_EXAMPLES, FAILING, Item, Report, Result, plan, run_plan, xfail_notes
 
@@ -45,6 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="Hypothesis-drawn cases per op and dtype")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print only the summary")
     p.add_argument(
+        "--progress-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="print a progress line to stderr at most every SECONDS (for logs and CI; works with --quiet)",
+    )
+    p.add_argument(
         "--diff",
         nargs=2,
         default=None,
@@ -70,7 +78,10 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     dtypes = [d.strip() for arg in args.dtypes for d in arg.split(",") if d.strip()] if args.dtypes else None
     items = plan(args.backend, args.ops, dtypes, xfail)
-    report = _run_with_progress(args.backend, items, args.examples, args.quiet)
+    if args.progress_every < 0:
+        print("opcore conformance: --progress-every must be >= 0 seconds", file=sys.stderr)
+        return 2
+    report = _run_with_progress(args.backend, items, args.examples, args.quiet, args.progress_every)
     report.options = {"ops": args.ops, "dtypes": dtypes, "examples": args.examples, "xfail_file": args.xfail_file}
     report.notes.extend(xfail_notes(xfail, items))
     _write_outputs(report, args)  # before printing: a reader that stops early must not lose the files
@@ -93,8 +104,10 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def _run_with_progress(backend: str, items: list[Item], examples: int, quiet: bool) -> Report:
+def _run_with_progress(backend: str, items: list[Item], examples: int, quiet: bool, every: float = 0.0) -> Report:
     show = not quiet and sys.stderr.isatty()
+    if every > 0:
+        return run_plan(backend, items, examples, _progress_lines(backend, len(items), every))
     if not show:
         return run_plan(backend, items, examples)
     from tqdm import tqdm
@@ -109,6 +122,29 @@ def _run_with_progress(backend: str, items: list[Item], examples: int, quiet: bo
             bar.update(1)
 
         return run_plan(backend, items, examples, progress)
+
+
+def _progress_lines(backend: str, total: int, every: float) -> Callable[[Item, Result], None]:
+    """A progress callback printing one plain line at most every ``every`` seconds (and at the end)."""
+    start = time.monotonic()
+    last = start
+    done = failing = 0
+
+    def progress(item: Item, result: Result) -> None:
+        nonlocal last, done, failing
+        done += 1
+        failing += result.verdict in FAILING
+        now = time.monotonic()
+        if now - last >= every or done == total:
+            last = now
+            print(
+                f"conformance {backend}: {done}/{total} items ({100 * done // max(total, 1)}%) in {now - start:.0f}s, "
+                f"{failing} failing; last: {item.op} {'/'.join(item.binding.values())}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return progress
 
 
 def _write(path: str, text: str) -> None:

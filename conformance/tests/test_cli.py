@@ -150,3 +150,15 @@ def test_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(sys, "stderr", quiet)
     assert main(["--backend", "numpy", "--ops", "Relu", "--dtypes", "float32", "--examples", "1", "--quiet"]) == 0
     assert quiet.getvalue() == ""
+
+
+def test_progress_lines_for_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--backend", "numpy", "--ops", "Relu,Exp", "--dtypes", "float32", "float64", "--examples", "1", "--quiet"]
+    assert main([*argv, "--progress-every", "0.000001"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4  # one per item with so short a period, the last one at 100%
+    assert lines[0].startswith("conformance numpy: 1/4 items (25%) in ")
+    assert lines[-1].startswith("conformance numpy: 4/4 items (100%)") and "0 failing; last: Relu float64" in lines[-1]
+    assert main([*argv, "--progress-every", "3600"]) == 0
+    assert len(capsys.readouterr().err.splitlines()) == 1  # only the closing line
+    assert main([*argv, "--progress-every", "-1"]) == 2

@@ -1,7 +1,10 @@
-"""scikit-learn's bundled 8x8 handwritten digits: a small, offline classification set.
+"""The 8x8 handwritten digits of scikit-learn's ``load_digits``: a small, offline classification set.
 
-1,797 grey 8x8 images of the digits 0-9 (ten classes), shipped with
-scikit-learn, so it needs no download.
+1,797 grey 8x8 images of the digits 0-9 (ten classes): the test set of the
+UCI "Optical Recognition of Handwritten Digits" data (E. Alpaydin and C.
+Kaynak, 1998), as scikit-learn distributes it. opcore ships a copy inside the
+package (see ``opcore/datasets/data/README.md`` for the licences), so it needs
+neither a download nor scikit-learn.
 
 >>> from opcore.datasets import digits
 >>> (x_train, y_train), (x_test, y_test) = digits.load_data()  # doctest: +SKIP
@@ -11,11 +14,9 @@ scikit-learn, so it needs no download.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
-from opcore.datasets._errors import DatasetError
+from opcore.datasets._bundled import load_array
 from opcore.datasets._split import train_test_split
 
 __all__ = ["load_data"]
@@ -32,15 +33,10 @@ def load_data(
     ``sparse_categorical_crossentropy`` expects). The split is a seeded
     shuffle: the same ``seed`` gives the same split.
     """
-    try:
-        sk_datasets = importlib.import_module("sklearn.datasets")
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise DatasetError(f"opcore.datasets.digits needs scikit-learn (pip install scikit-learn): {exc}") from None
-    bunch = sk_datasets.load_digits()
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = load_array("digits_images.npy.gz").astype(np.float32)
     if normalize:
         x /= np.float32(16.0)
     if not flatten:
         x = x.reshape(-1, 8, 8)
-    y = np.asarray(bunch.target, dtype=np.int32)
+    y = load_array("digits_labels.npy.gz").astype(np.int32)
     return train_test_split(x, y, test_split, seed, "digits.load_data")

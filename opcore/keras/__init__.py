@@ -14,12 +14,17 @@
 ['accuracy', 'loss']
 
 Models save to one safetensors file (``model.save("m.safetensors")``) and come
-back with ``keras.models.load_model``.
+back with ``keras.models.load_model``. As in Keras, the first layer may declare
+the input shape (``Dense(16, input_shape=(4,))`` or ``input_dim=4``);
+``keras.utils.to_categorical`` one-hot encodes labels and
+``keras.datasets.mnist.load_data()`` gives MNIST as Keras's uint8 arrays;
+``keras.optimizers`` and ``keras.losses`` hold Keras's names for opcore's
+optimizers and losses.
 """
 
 from __future__ import annotations
 
-from opcore.keras import callbacks, layers, models
+from opcore.keras import callbacks, datasets, layers, losses, models, optimizers, utils
 from opcore.keras._errors import ModelError
 from opcore.keras._functional import Input, KerasTensor
 from opcore.keras.callbacks import History
@@ -33,7 +38,11 @@ __all__ = [
     "ModelError",
     "Sequential",
     "callbacks",
+    "datasets",
     "layers",
     "load_model",
+    "losses",
     "models",
+    "optimizers",
+    "utils",
 ]

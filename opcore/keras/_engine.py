@@ -307,7 +307,19 @@ class Model(Layer):
             raise ModelError(f"model {self.name!r}: call compile(optimizer, loss, metrics) before {what}()")
         return self._loss_fn
 
+    def _single(self, value: Any, count: int) -> Any:
+        """``[array]`` as ``array`` where the model has one input (or output), as Keras takes either."""
+        if (
+            count <= 1
+            and isinstance(value, (list, tuple))
+            and len(value) == 1
+            and isinstance(value[0], (np.ndarray, Tensor, Variable))
+        ):
+            return value[0]
+        return value
+
     def _prepare(self, x: Any, y: Any, what: str) -> tuple[Any, np.ndarray]:
+        x, y = self._single(x, len(self._inputs)), self._single(y, len(self._outputs))
         xs = [_host(v, f"{what} x") for v in x] if isinstance(x, (list, tuple)) and len(self._inputs) > 1 else None
         xh: Any = xs if xs is not None else _host(x, f"{what} x")
         yh = _host(y, f"{what} y")
@@ -445,6 +457,7 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int = 32) -> Any:
         """The model's outputs on ``x`` as NumPy (a list of arrays for several outputs)."""
         batch_size = _positive_int(batch_size, "predict: batch_size")
+        x = self._single(x, len(self._inputs))
         multi = isinstance(x, (list, tuple)) and len(self._inputs) > 1
         xh: Any = [_host(v, "predict x") for v in x] if multi else _host(x, "predict x")
         n = len(xh[0]) if multi else len(xh)

@@ -111,6 +111,9 @@ def symbolic_call(layer: Any, inputs: Any, training: Any = None) -> KerasTensor:
     if not all(isinstance(t, KerasTensor) for t in tensors):
         raise ModelError(f"layer {layer.name!r}: cannot mix symbolic KerasTensors with concrete values in one call")
     shape: Any = [t.shape for t in tensors] if as_list else tensors[0].shape
+    check = getattr(layer, "_check_declared_input", None)
+    if check is not None and not as_list:
+        check(shape)
     try:
         if not layer.built:
             layer.build(shape)

@@ -25,6 +25,7 @@ from opcore.keras._engine import Model
 from opcore.keras._errors import ModelError
 from opcore.keras._functional import KerasTensor, is_symbolic, symbolic_call
 from opcore.keras._saving import load_model, serialize_layer
+from opcore.keras.layers import InputLayer
 from opcore.layers.base import Layer
 from opcore.shapes import Shape, as_shape
 
@@ -34,9 +35,15 @@ __all__ = ["Model", "Sequential", "load_model"]
 class Sequential(Model):
     """A plain stack of layers, each feeding the next.
 
-    Give the input shape with a leading ``keras.layers.Input(shape=...)`` to
-    build the model at once (``summary()`` then works before training);
-    otherwise it is built by its first call, from the data's shape.
+    Give the input shape with a leading ``keras.layers.Input(shape=...)``, or
+    as Keras 2 programs do with ``input_shape=`` / ``input_dim=`` on the first
+    layer, to build the model at once (``summary()`` then works before
+    training); otherwise it is built by its first call, from the data's shape.
+
+    >>> from opcore import keras
+    >>> model = keras.Sequential([keras.layers.Dense(32, activation="relu", input_dim=64), keras.layers.Dense(10)])
+    >>> model.output_shape
+    Shape([None, 10])
 
     >>> from opcore import keras
     >>> model = keras.Sequential([
@@ -67,14 +74,34 @@ class Sequential(Model):
             self._input_spec = layer
             self._inputs = [layer]
             return
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_spec is not None:
+                raise ModelError(f"Sequential {self.name!r}: an InputLayer can only come first")
+            declared = layer.batch_input_shape
+            assert declared is not None
+            dtype = _dt.as_dtype(layer.dtype) if layer.dtype is not None else _dt.float32
+            self._input_spec = KerasTensor(declared, dtype, layer.name)
+            self._inputs = [self._input_spec]
+            return
         if not isinstance(layer, Layer):
             raise ModelError(f"Sequential {self.name!r}: add() takes a Layer, got {type(layer).__name__}")
         if any(layer is known for known in self._layers):
             raise ModelError(f"Sequential {self.name!r}: layer {layer.name!r} is already in the model")
         self._check_unique_names([*self._layers, layer])
+        declared = layer.batch_input_shape
+        if not self._layers and self._input_spec is None and declared is not None:
+            dtype = _dt.as_dtype(layer.dtype) if layer.dtype is not None else _dt.float32
+            self._input_spec = KerasTensor(declared, dtype, f"{layer.name}_input")
+            self._inputs = [self._input_spec]
         self._layers.append(layer)
         if self._input_spec is not None:
-            self._build_layers()
+            try:
+                self._build_layers()
+            except ShapeError:
+                self._layers.pop()
+                if not self._layers and declared is not None:
+                    self._input_spec, self._inputs = None, []
+                raise
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
@@ -99,6 +126,7 @@ class Sequential(Model):
         shape = self._input_spec.shape
         shapes: list[Shape] = []
         for layer in self._layers:
+            layer._check_declared_input(shape)
             try:
                 if not layer.built:
                     layer.build(shape)

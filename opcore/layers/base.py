@@ -17,6 +17,7 @@ from typing import Any
 
 from opcore import dtypes as _dt
 from opcore.dtypes import DType
+from opcore.errors import OpDefinitionError, ShapeError
 from opcore.shapes import Shape, as_shape
 
 __all__ = ["Layer", "checking_weights"]
@@ -50,18 +51,91 @@ def _default_name(cls: type) -> str:
     return snake if n == 0 else f"{snake}_{n}"
 
 
+def _declared_input_shape(
+    who: str, input_shape: Any, batch_input_shape: Any, batch_size: Any, input_dim: Any
+) -> tuple[int | None, ...] | None:
+    """Keras's ways to declare a layer's inputs, as one batch shape (or None when not declared)."""
+
+    def dims(value: Any, what: str) -> tuple[int | None, ...]:
+        items = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+        try:
+            out = tuple(items)
+        except TypeError:
+            out = (object(),)
+        if not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 1) for d in out):
+            raise OpDefinitionError(f"{who}: {what} must be a tuple of positive ints or None, got {value!r}")
+        return out
+
+    if input_dim is not None:
+        if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1:
+            raise OpDefinitionError(f"{who}: input_dim must be a positive int, got {input_dim!r}")
+        if input_shape is not None and dims(input_shape, "input_shape") != (input_dim,):
+            raise OpDefinitionError(f"{who}: input_dim={input_dim} contradicts input_shape={input_shape!r}")
+        input_shape = (input_dim,)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise OpDefinitionError(f"{who}: batch_size must be a positive int, got {batch_size!r}")
+    if batch_input_shape is not None:
+        if input_shape is not None or batch_size is not None:
+            raise OpDefinitionError(
+                f"{who}: give batch_input_shape, or input_shape / input_dim (with batch_size), not both"
+            )
+        batch = dims(batch_input_shape, "batch_input_shape")
+        if not batch:
+            raise OpDefinitionError(f"{who}: batch_input_shape needs a batch dimension, got {batch_input_shape!r}")
+        return batch
+    if input_shape is None:
+        if batch_size is not None:
+            raise OpDefinitionError(f"{who}: batch_size needs input_shape (or input_dim) too")
+        return None
+    return (batch_size, *dims(input_shape, "input_shape"))
+
+
 class Layer:
     """Base class: subclasses override :meth:`build`, :meth:`call` and :meth:`get_config`.
 
     ``layer(x, training=...)`` builds the layer on first use from ``x``'s shape.
+
+    As in Keras, the first layer of a model may declare its inputs:
+    ``input_shape=(28, 28)`` (without the batch dimension), ``input_dim=784``
+    (the same as ``input_shape=(784,)``), or ``batch_input_shape=(None, 784)``,
+    optionally with a fixed ``batch_size``. A ``Sequential`` model then builds
+    at once, as if it started with ``keras.layers.Input``; any layer that
+    declares its inputs refuses inputs of another shape.
     """
 
-    def __init__(self, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: Any = None,
+        *,
+        input_shape: Any = None,
+        input_dim: int | None = None,
+        batch_input_shape: Any = None,
+        batch_size: int | None = None,
+    ) -> None:
         self.name = name or _default_name(type(self))
         self.trainable = trainable
         self.dtype = dtype
         self.built = False
         self._variables: list[Any] = []
+        #: The batch shape declared with input_shape / input_dim / batch_input_shape, or None.
+        self._batch_input_shape = _declared_input_shape(
+            f"{type(self).__name__} {self.name!r}", input_shape, batch_input_shape, batch_size, input_dim
+        )
+
+    @property
+    def batch_input_shape(self) -> Shape | None:
+        """The input shape the layer declared (batch dimension first, None where free), or None."""
+        return None if self._batch_input_shape is None else Shape(self._batch_input_shape)
+
+    def _check_declared_input(self, shape: Shape) -> None:
+        declared = self.batch_input_shape
+        if declared is not None and not declared.is_compatible_with(shape):
+            raise ShapeError(
+                f"{type(self).__name__} layer {self.name!r} was declared with input shape {declared} "
+                f"(input_shape={declared.dims[1:] if declared.dims else ()}), got inputs of shape {shape}"
+            )
 
     # -- to override ------------------------------------------------------------
 
@@ -76,7 +150,10 @@ class Layer:
 
     def get_config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments (used by model save/load)."""
-        return {"name": self.name, "trainable": self.trainable}
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -107,7 +184,9 @@ class Layer:
             return symbolic_call(self, inputs, training)
         if not self.built:
             shape = getattr(inputs, "shape", None)
-            self.build(shape if isinstance(shape, Shape) else as_shape(shape))
+            shape = shape if isinstance(shape, Shape) else as_shape(shape)
+            self._check_declared_input(shape)
+            self.build(shape)
             self.built = True
         return self.call(inputs, training=training if training is not None else False)
 

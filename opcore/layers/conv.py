@@ -43,8 +43,9 @@ class Conv2D(Layer):
         name: str | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
             raise OpDefinitionError(f"Conv2D: filters must be a positive int, got {filters!r}")
         self.filters = filters

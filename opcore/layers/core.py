@@ -50,8 +50,9 @@ class Dense(Layer):
         name: str | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise OpDefinitionError(f"Dense: units must be a positive int, got {units!r}")
         self.units = units
@@ -106,8 +107,10 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function (a name such as ``"relu"``, or a callable)."""
 
-    def __init__(self, activation: Any, name: str | None = None, trainable: bool = True, dtype: Any = None) -> None:
-        super().__init__(name=name, trainable=trainable, dtype=dtype)
+    def __init__(
+        self, activation: Any, name: str | None = None, trainable: bool = True, dtype: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         self.activation = activations.get(activation)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
@@ -175,8 +178,9 @@ class Dropout(Layer):
         name: str | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         rate = float(rate)
         if not 0.0 <= rate < 1.0:
             raise OpDefinitionError(f"Dropout: rate must be in [0, 1), got {rate!r}")

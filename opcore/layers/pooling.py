@@ -28,8 +28,9 @@ class _Pooling2D(Layer):
         name: str | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         who = type(self).__name__
         self.pool_size = _utils.pair(pool_size, "pool_size", who)
         self.strides = self.pool_size if strides is None else _utils.pair(strides, "strides", who)

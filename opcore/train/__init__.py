@@ -21,7 +21,15 @@ In a graph, ``minimize`` returns the train op to run::
 
 from __future__ import annotations
 
-from opcore.io.checkpoint import Saver, import_meta_graph
+from opcore.io.checkpoint import Saver, export_meta_graph, import_meta_graph
+from opcore.io.checkpoint_state import (
+    CheckpointState,
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
+    update_checkpoint_state,
+)
+from opcore.io.reader import list_variables, load_variable
 from opcore.train.global_step import get_global_step, get_or_create_global_step
 from opcore.train.optimizer import Optimizer
 from opcore.train.optimizers import (
@@ -50,8 +58,16 @@ from opcore.train.schedules import (
 )
 
 __all__ = [
+    "CheckpointState",
     "Saver",
+    "checkpoint_exists",
+    "export_meta_graph",
+    "get_checkpoint_state",
     "import_meta_graph",
+    "latest_checkpoint",
+    "list_variables",
+    "load_variable",
+    "update_checkpoint_state",
     "SGD",
     "Adadelta",
     "AdadeltaOptimizer",

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from opcore.dispatch import update_variables
-from opcore.errors import InvalidArgumentError
+from opcore.errors import InvalidArgumentError, OpDefinitionError
 from opcore.ops import train as _ops
 from opcore.ops.math import multiply
 from opcore.registry import OpDef
@@ -293,13 +293,29 @@ class AdamOptimizer(Optimizer):
 # --------------------------------------------------------------------------- Keras-style names
 
 
+def _keras_learning_rate(who: str, learning_rate: Any, default: float, lr: Any) -> Any:
+    """``lr=``, the name older Keras programs use, as ``learning_rate``."""
+    if lr is None:
+        return learning_rate
+    if not (isinstance(learning_rate, float) and learning_rate == default):
+        raise OpDefinitionError(f"{who}: give learning_rate or its older name lr, not both")
+    return lr
+
+
 class SGD(MomentumOptimizer):
     """Keras' ``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``: gradient descent, with
     momentum when ``momentum`` is not 0 (then the same update as :class:`MomentumOptimizer`)."""
 
     def __init__(
-        self, learning_rate: Any = 0.01, momentum: Any = 0.0, nesterov: bool = False, name: str = "SGD"
+        self,
+        learning_rate: Any = 0.01,
+        momentum: Any = 0.0,
+        nesterov: bool = False,
+        name: str = "SGD",
+        *,
+        lr: Any = None,
     ) -> None:
+        learning_rate = _keras_learning_rate("SGD", learning_rate, 0.01, lr)
         super().__init__(learning_rate, momentum, use_nesterov=nesterov, name=name)
         self._plain = isinstance(self._hyper["momentum"], float) and self._hyper["momentum"] == 0.0
 
@@ -331,8 +347,14 @@ class Adagrad(AdagradOptimizer):
     """Keras-style ``Adagrad(learning_rate=0.001, initial_accumulator_value=0.1)``."""
 
     def __init__(
-        self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1, name: str = "Adagrad"
+        self,
+        learning_rate: Any = 0.001,
+        initial_accumulator_value: float = 0.1,
+        name: str = "Adagrad",
+        *,
+        lr: Any = None,
     ) -> None:
+        learning_rate = _keras_learning_rate("Adagrad", learning_rate, 0.001, lr)
         super().__init__(learning_rate, initial_accumulator_value, name=name)
 
 
@@ -340,8 +362,15 @@ class Adadelta(AdadeltaOptimizer):
     """Keras-style ``Adadelta(learning_rate=0.001, rho=0.95, epsilon=1e-7)``."""
 
     def __init__(
-        self, learning_rate: Any = 0.001, rho: Any = 0.95, epsilon: Any = 1e-7, name: str = "Adadelta"
+        self,
+        learning_rate: Any = 0.001,
+        rho: Any = 0.95,
+        epsilon: Any = 1e-7,
+        name: str = "Adadelta",
+        *,
+        lr: Any = None,
     ) -> None:
+        learning_rate = _keras_learning_rate("Adadelta", learning_rate, 0.001, lr)
         super().__init__(learning_rate, rho, epsilon, name=name)
 
 
@@ -361,7 +390,10 @@ class RMSprop(RMSPropOptimizer):
         momentum: Any = 0.0,
         epsilon: Any = 1e-7,
         name: str = "RMSprop",
+        *,
+        lr: Any = None,
     ) -> None:
+        learning_rate = _keras_learning_rate("RMSprop", learning_rate, 0.001, lr)
         super().__init__(learning_rate, rho, momentum, epsilon, name=name)
 
     def _config(self) -> dict[str, Any]:
@@ -384,7 +416,10 @@ class Adam(AdamOptimizer):
         beta_2: Any = 0.999,
         epsilon: Any = 1e-7,
         name: str = "Adam",
+        *,
+        lr: Any = None,
     ) -> None:
+        learning_rate = _keras_learning_rate("Adam", learning_rate, 0.001, lr)
         super().__init__(learning_rate, beta_1, beta_2, epsilon, name=name)
 
     def _config(self) -> dict[str, Any]:

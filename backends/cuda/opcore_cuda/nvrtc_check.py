@@ -140,8 +140,16 @@ def _drawn(one: Callable[[Any], None], spec: Any, binding: dict[str, str], cases
     return drawn  # type: ignore[no-any-return]
 
 
-def run(archs: Sequence[str] = DEFAULT_ARCHS, ops: str | None = None, cases: int = 3) -> dict[str, Any]:
-    """Drive every claimed (op, dtype) through the kernel library, compiling each CUDA source."""
+def run(
+    archs: Sequence[str] = DEFAULT_ARCHS,
+    ops: str | None = None,
+    cases: int = 3,
+    progress: Callable[[int, int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Drive every claimed (op, dtype) through the kernel library, compiling each CUDA source.
+
+    ``progress(done, total, sources, current)`` is called after each (op, dtype) item.
+    """
     import opcore
     from opcore.plugins import ensure_loaded
     from opcore_ckernels.kernels import TABLES
@@ -162,13 +170,16 @@ def run(archs: Sequence[str] = DEFAULT_ARCHS, ops: str | None = None, cases: int
     patterns = [p.strip() for p in ops.split(",")] if ops else None
     items = 0
     rng = np.random.default_rng(0)
-    for name in sorted(reg.claimed(backend.name)):
-        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            continue
-        op, spec = reg.ops[name], specs.get(name)
-        if spec is None:
-            continue
-        for types in reg.claimed(backend.name)[name]:
+    claimed = reg.claimed(backend.name)
+    names = [
+        name
+        for name in sorted(claimed)
+        if (not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)) and name in specs
+    ]
+    total = sum(len(claimed[name]) for name in names)
+    for name in names:
+        op, spec = reg.ops[name], specs[name]
+        for types in claimed[name]:
             binding = {k: d.name for k, d in zip(op.type_vars, types)}
             runtime.context = f"{name} {binding}"
             items += 1
@@ -183,6 +194,8 @@ def run(archs: Sequence[str] = DEFAULT_ARCHS, ops: str | None = None, cases: int
                 one(case)
             if cases:
                 _drawn(one, spec, binding, cases)()
+            if progress is not None:
+                progress(items, total, len(runtime.compiled), f"{name} {'/'.join(binding.values())}")
     return {"items": items, "sources": len(runtime.compiled), "archs": list(archs),
             "opencl_only_skipped": runtime.skipped_opencl_only, "failures": list(runtime.failures.values())}  # fmt: skip
 
@@ -192,9 +205,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--arch", nargs="+", default=list(DEFAULT_ARCHS), help="GPU architectures (default sm_80 sm_90)")
     p.add_argument("--ops", default=None, help="comma-separated glob patterns of op names")
     p.add_argument("--cases", type=int, default=3, help="Hypothesis-drawn cases per (op, dtype), besides the examples")
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="print a progress line to stderr at most every SECONDS (default 30; 0: none)",
+    )
     args = p.parse_args(argv)
     start = time.perf_counter()
-    result = run(args.arch, args.ops, args.cases)
+    last = start
+
+    def progress(done: int, total: int, sources: int, current: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if args.progress_every > 0 and (now - last >= args.progress_every or done == total):
+            last = now
+            print(
+                f"NVRTC: {done}/{total} (op, dtype) items ({100 * done // max(total, 1)}%) in {now - start:.0f}s, "
+                f"{sources} distinct sources compiled; last: {current}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = run(args.arch, args.ops, args.cases, progress)
     for failure in result["failures"]:
         print(f"FAILED: {failure}\n", file=sys.stderr)
     print(

@@ -72,6 +72,16 @@ def test_the_library_compiles_for_cuda_on_a_sample_of_ops() -> None:
     assert result["failures"] == [] and result["sources"] >= 10
 
 
+def test_nvrtc_check_reports_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--arch", "sm_80", "--ops", "Relu", "--cases", "0"]
+    assert nvrtc_check.main([*argv, "--progress-every", "0.000001"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) >= 2 and err[0].startswith("NVRTC: 1/") and "last: Relu" in err[0]
+    assert "(100%)" in err[-1]
+    assert nvrtc_check.main([*argv, "--progress-every", "0"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 @needs_gpu
 def test_runs_on_the_gpu_and_matches_numpy() -> None:
     x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
