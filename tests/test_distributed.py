@@ -6,6 +6,8 @@ Several ranks: tests/test_distributed_mpi.py.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.util
 import io
 import os
@@ -14,7 +16,8 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -202,7 +205,11 @@ def test_fit_calls_callbacks_in_order_and_history_sees_their_changes() -> None:
     x, y = np.ones((5, 3), np.float32), np.zeros(5, np.int32)
     history = model.fit(x, y, batch_size=2, epochs=4, verbose=0, callbacks=[rec])
     assert rec.model is model and rec.params["steps"] == 3 and rec.params["epochs"] == 4
-    per_epoch = ["batch_end 0 ['accuracy', 'loss']", "batch_end 1 ['accuracy', 'loss']", "batch_end 2 ['accuracy', 'loss']"]
+    per_epoch = [
+        "batch_end 0 ['accuracy', 'loss']",
+        "batch_end 1 ['accuracy', 'loss']",
+        "batch_end 2 ['accuracy', 'loss']",
+    ]
     assert rec.events == [
         "train_begin",
         "epoch_begin 0",
@@ -272,6 +279,19 @@ def test_one_rank_world(world: Any) -> None:
     assert hvd.shard(np.arange(5)).tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(hvd.DistributedError, match="one data set"):
         hvd.shard(opcore.datasets.Datasets(*[opcore.datasets.DataSet(np.ones((2, 1)), np.ones(2))] * 3))
+
+
+def test_result_buffers_are_reused_only_when_nothing_holds_them(world: Any) -> None:
+    a = hvd.allreduce(opcore.constant(np.ones(1000, np.float32)), op=hvd.Sum)
+    b = hvd.allreduce(opcore.constant(np.full(1000, 2.0, np.float32)), op=hvd.Sum)
+    c = hvd.allreduce(opcore.constant(np.full(1000, 3.0, np.float32)), op=hvd.Sum)
+    assert (a.numpy()[0], b.numpy()[0], c.numpy()[0]) == (1.0, 2.0, 3.0)  # each kept its own buffer
+    pool = world._pool[(np.dtype(np.float32).str, 1000)]
+    assert len(pool) == 2 and a._value.base is pool[0] and b._value.base is pool[1]
+    assert all(c._value.base is not p for p in pool)  # a third buffer, not kept
+    del a
+    d = hvd.allreduce(opcore.constant(np.full(1000, 4.0, np.float32)), op=hvd.Sum)
+    assert d._value.base is pool[0] and (b.numpy()[0], d.numpy()[0]) == (2.0, 4.0)
 
 
 def test_fusion_makes_few_collectives(world: Any) -> None:
@@ -366,7 +386,7 @@ def test_settings_are_checked(world: Any) -> None:
 
 
 class _NeverDone:
-    def Test(self) -> bool:  # noqa: N802 - mpi4py's name
+    def Test(self) -> bool:
         return False
 
 
@@ -431,3 +451,102 @@ def test_the_ranks_agree_on_how_cuda_tensors_travel(monkeypatch: pytest.MonkeyPa
     with pytest.raises(hvd.DistributedError, match="not every rank can"):
         _cuda.device_collectives(_TwoRanks(others=1), _Cuda())
     assert _cuda.device_collectives(_world.LocalWorld(), _Cuda()) is None
+
+
+# --------------------------------------------------------------------------- the CUDA paths, on a stand-in CuPy
+
+
+class _DevArray(np.ndarray):
+    """A host array posing as a CuPy array: ``.data.ptr`` is its address."""
+
+    @property
+    def data(self) -> Any:  # type: ignore[override]
+        return SimpleNamespace(ptr=self.ctypes.data)
+
+
+def _dev(a: Any) -> _DevArray:
+    return np.asarray(a).view(_DevArray)
+
+
+def _fake_cupy() -> Any:
+    stream = SimpleNamespace(done=True, ptr=0, synchronize=lambda: None)
+    return SimpleNamespace(
+        empty=lambda shape, dtype: _dev(np.empty(shape, dtype)),
+        concatenate=lambda parts: _dev(np.concatenate([np.asarray(p) for p in parts])),
+        ascontiguousarray=lambda a: _dev(np.ascontiguousarray(a)),
+        array=lambda a, order="C": _dev(np.array(a, order=order)),
+        divide=np.divide,
+        uint8=np.uint8,
+        cuda=SimpleNamespace(get_current_stream=lambda: stream),
+    )
+
+
+class _FakeNccl:
+    """NCCL's calls for a world of one: every collective copies its send buffer to its receive buffer."""
+
+    NCCL_INT8, NCCL_UINT8, NCCL_INT32, NCCL_INT64, NCCL_FLOAT16, NCCL_FLOAT32, NCCL_FLOAT64 = range(7)
+    NCCL_SUM, NCCL_PROD, NCCL_MAX, NCCL_MIN = range(4)
+    _ITEMSIZE = (1, 1, 4, 8, 2, 4, 8)
+    calls: ClassVar[list[str]] = []
+
+    @staticmethod
+    def get_unique_id() -> tuple[int, ...]:
+        return tuple(range(128))
+
+    @staticmethod
+    def groupStart() -> None:
+        _FakeNccl.calls.append("groupStart")
+
+    @staticmethod
+    def groupEnd() -> None:
+        _FakeNccl.calls.append("groupEnd")
+
+    class NcclCommunicator:
+        def __init__(self, size: int, uid: tuple[int, ...], rank: int) -> None:
+            assert (size, rank, uid[:3]) == (1, 0, (0, 1, 2))
+
+        def allReduce(self, src: int, dst: int, count: int, dtype: int, op: int, stream: int) -> None:
+            _FakeNccl.calls.append("allReduce")
+            ctypes.memmove(dst, src, count * _FakeNccl._ITEMSIZE[dtype])
+
+        def allGather(self, src: int, dst: int, count: int, dtype: int, stream: int) -> None:
+            _FakeNccl.calls.append("allGather")
+            ctypes.memmove(dst, src, count * _FakeNccl._ITEMSIZE[dtype])
+
+        def broadcast(self, src: int, dst: int, count: int, dtype: int, root: int, stream: int) -> None:
+            _FakeNccl.calls.append("broadcast")
+            if src != dst:
+                ctypes.memmove(dst, src, count * _FakeNccl._ITEMSIZE[dtype])
+
+        def destroy(self) -> None:
+            _FakeNccl.calls.append("destroy")
+
+
+def test_nccl_path_fuses_scales_and_hands_back_what_it_cannot_carry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_world.config, "fusion_threshold", 64)
+    _FakeNccl.calls = []
+    nccl = _cuda.NcclCollectives(_world.LocalWorld(), _fake_cupy(), _FakeNccl, contextlib.nullcontext())
+    arrays = [_dev(np.full((i + 1, 3), float(i), np.float32)) for i in range(4)] + [_dev(np.zeros((0, 2), np.float32))]
+    out = nccl.allreduce(arrays, "average", "test")
+    assert out is not None
+    for a, o in zip(arrays, out):
+        assert o.shape == a.shape and o.dtype == a.dtype and np.array_equal(o, a)
+    # 12+24+36+48 bytes with a 64-byte threshold: [0, 1], [2], [3]; the empty tensor travels not at all.
+    assert _FakeNccl.calls == ["groupStart", "allReduce", "allReduce", "allReduce", "groupEnd"]
+    assert nccl.allreduce([_dev(np.ones(3, np.int16))], "sum", "test") is None  # NCCL has no int16
+    rows = _dev(np.arange(6, dtype=np.float16).reshape(3, 2))
+    assert np.array_equal(nccl.allgather(rows, None, "test"), rows)
+    assert nccl.allgather(rows, [3, 4], "test") is None  # unequal parts go through the host
+    sent = nccl.broadcast([_dev(np.arange(4, dtype=np.int64)), _dev(np.ones((2, 2), np.int64))], 0, "test")
+    assert sent is not None and np.array_equal(sent[0], np.arange(4)) and np.array_equal(sent[1], np.ones((2, 2)))
+    nccl.close()
+    assert _FakeNccl.calls[-1] == "destroy" and nccl.allreduce(arrays, "sum", "test") is None
+
+
+def test_cuda_aware_mpi_path_runs_the_world_collectives_on_device_arrays(world: Any) -> None:
+    path = _cuda.CudaAwareMPI(world, _fake_cupy(), contextlib.nullcontext())
+    a = _dev(np.arange(6, dtype=np.float16).reshape(2, 3))
+    (summed,) = path.allreduce([a], "sum", "test")
+    assert isinstance(summed, _DevArray) and summed.dtype == np.float16 and np.array_equal(summed, a)
+    assert np.array_equal(path.allgather(a, None, "test"), a)
+    assert np.array_equal(path.broadcast([a], 0, "test")[0], a)

@@ -53,7 +53,9 @@ def _launch(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProce
 
 
 def _passed(out: subprocess.CompletedProcess[str]) -> set[tuple[int, str]]:
-    return {(int(r), check.strip()) for r, check in re.findall(r"PASS rank (\d+) ([^\n]*?)(?=PASS rank|\n|$)", out.stdout)}
+    return {
+        (int(r), check.strip()) for r, check in re.findall(r"PASS rank (\d+) ([^\n]*?)(?=PASS rank|\n|$)", out.stdout)
+    }
 
 
 def test_two_ranks_with_half_batches_train_like_one_process_with_the_whole_batch() -> None:

@@ -19,6 +19,7 @@ counts go through host memory too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 from collections.abc import Sequence
@@ -108,13 +109,22 @@ def device_collectives(world: _world.World, backend: Any) -> Any:
             "CUDA memory)"
         )
     cupy = _cupy()
+    device = _device_of(backend)
     chosen: Any = None
     if agreed == _NCCL and cupy is not None:
-        chosen = NcclCollectives(world, cupy, _nccl(cupy))
+        with device:
+            chosen = NcclCollectives(world, cupy, _nccl(cupy), device)
     elif agreed == _MPI and cupy is not None:
-        chosen = CudaAwareMPI(world, cupy)
+        chosen = CudaAwareMPI(world, cupy, device)
     devices[backend.name] = chosen
     return chosen
+
+
+def _device_of(backend: Any) -> Any:
+    """The backend's CUDA device as a context manager (its arrays and kernels live there)."""
+    runtime = getattr(backend, "runtime", None)
+    device = getattr(runtime, "device", None)
+    return device if device is not None else contextlib.nullcontext()
 
 
 class CudaAwareMPI:
@@ -122,9 +132,10 @@ class CudaAwareMPI:
 
     name = "mpi"
 
-    def __init__(self, world: _world.World, cupy: ModuleType) -> None:
+    def __init__(self, world: _world.World, cupy: ModuleType, device: Any) -> None:
         self.world = world
         self.cupy = cupy
+        self.device = device
 
     def _ready(self, arrays: Sequence[Any]) -> list[Any]:
         # MPI reads the memory as soon as it is called: finish the kernels writing it first.
@@ -133,13 +144,16 @@ class CudaAwareMPI:
         return out
 
     def allreduce(self, arrays: Sequence[Any], reduction: str, what: str) -> list[Any] | None:
-        return self.world.allreduce(self._ready(arrays), reduction, what, xp=self.cupy)
+        with self.device:
+            return self.world.allreduce(self._ready(arrays), reduction, what, xp=self.cupy)
 
     def allgather(self, array: Any, counts: Sequence[int] | None, what: str) -> Any:
-        return self.world.allgather(self._ready([array])[0], counts, what, xp=self.cupy)
+        with self.device:
+            return self.world.allgather(self._ready([array])[0], counts, what, xp=self.cupy)
 
     def broadcast(self, arrays: Sequence[Any], root: int, what: str) -> list[Any] | None:
-        return self.world.broadcast(self._ready(arrays), root, what, xp=self.cupy)
+        with self.device:
+            return self.world.broadcast(self._ready(arrays), root, what, xp=self.cupy)
 
 
 class NcclCollectives:
@@ -147,10 +161,11 @@ class NcclCollectives:
 
     name = "nccl"
 
-    def __init__(self, world: _world.World, cupy: ModuleType, nccl: Any) -> None:
+    def __init__(self, world: _world.World, cupy: ModuleType, nccl: Any, device: Any) -> None:
         self.world = world
         self.cupy = cupy
         self.nccl = nccl
+        self.device = device  # the communicator belongs to the device current when it is made
         uid = np.zeros(128, dtype=np.int64)
         if world.rank == 0:
             uid[:] = np.asarray(nccl.get_unique_id(), dtype=np.int64)
@@ -198,6 +213,10 @@ class NcclCollectives:
                 )
 
     def allreduce(self, arrays: Sequence[Any], reduction: str, what: str) -> list[Any] | None:
+        with self.device:
+            return self._allreduce(arrays, reduction, what)
+
+    def _allreduce(self, arrays: Sequence[Any], reduction: str, what: str) -> list[Any] | None:
         cupy = self.cupy
         dtype = np.dtype(arrays[0].dtype)
         code = self._types.get(dtype)
@@ -238,6 +257,10 @@ class NcclCollectives:
         return results
 
     def allgather(self, array: Any, counts: Sequence[int] | None, what: str) -> Any:
+        with self.device:
+            return self._allgather(array, counts, what)
+
+    def _allgather(self, array: Any, counts: Sequence[int] | None, what: str) -> Any:
         cupy = self.cupy
         if self.comm is None:
             return None
@@ -260,6 +283,10 @@ class NcclCollectives:
         return recv.view(dtype).reshape((rows * self.world.size, *trailing))
 
     def broadcast(self, arrays: Sequence[Any], root: int, what: str) -> list[Any] | None:
+        with self.device:
+            return self._broadcast(arrays, root, what)
+
+    def _broadcast(self, arrays: Sequence[Any], root: int, what: str) -> list[Any] | None:
         cupy = self.cupy
         if self.comm is None:
             return None

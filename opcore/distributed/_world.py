@@ -52,6 +52,11 @@ REDUCTIONS = ("sum", "average", "min", "max", "product")
 
 _DEFAULT_TIMEOUT = 300.0
 _DEFAULT_FUSION = 64 * 1024 * 1024
+#: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
+_POOL_KEYS = 32
+#: Polls of a pending collective before each further poll first yields the core to other processes.
+_SPIN_POLLS = 100
+_yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 _CUDA_PATHS = ("auto", "nccl", "mpi", "host")
 
 
@@ -224,6 +229,31 @@ class MPIWorld(World):
         self._ops = {"sum": mpi.SUM, "average": mpi.SUM, "min": mpi.MIN, "max": mpi.MAX, "product": mpi.PROD}
         #: Device collectives per backend name, chosen once (see :mod:`._cuda`).
         self.devices: dict[str, Any] = {}
+        #: Host buffers that received earlier collectives, by (dtype, length), most recent last.
+        self._pool: dict[tuple[str, int], list[np.ndarray]] = {}
+
+    def _buffer(self, n: int, dtype: Any, xp: ModuleType) -> Any:
+        """A buffer of ``n`` elements: an earlier result buffer that nothing refers to any more, else a new one.
+
+        Every result of a collective is a view of its buffer, so a buffer is free
+        once the last tensor made from it is gone (typically: one training step
+        later). Reusing it spares the page faults of fresh memory, which cost a
+        plain ``np.empty`` more than the transfer itself at a few megabytes.
+        """
+        if xp is not np:
+            return xp.empty(n, dtype=dtype)
+        key = (np.dtype(dtype).str, n)
+        pool = self._pool.pop(key, [])
+        self._pool[key] = pool  # most recently used last
+        for buf in pool:
+            if sys.getrefcount(buf) <= 3:  # the pool's list, this loop and getrefcount's argument
+                return buf
+        buf = np.empty(n, dtype=dtype)
+        if len(pool) < 2:
+            pool.append(buf)
+        while len(self._pool) > _POOL_KEYS:
+            del self._pool[next(iter(self._pool))]
+        return buf
 
     def free(self) -> None:
         for dev in self.devices.values():
@@ -231,6 +261,7 @@ class MPIWorld(World):
             if close is not None:
                 close()
         self.devices.clear()
+        self._pool.clear()
         for sub in (self.local_comm, self.cross_comm):
             if sub is not None and sub != self.mpi.COMM_NULL:
                 sub.Free()
@@ -252,7 +283,13 @@ class MPIWorld(World):
             return
         timeout = config.timeout
         deadline = time.monotonic() + timeout
+        polls = 0
         while not test():
+            polls += 1
+            if polls > _SPIN_POLLS:
+                # A peer that is still computing needs this core more than we need to spin
+                # (ranks often share cores with each other and with other work).
+                _yield_core()
             if time.monotonic() > deadline:
                 raise CollectiveTimeoutError(
                     f"rank {self.rank} of {self.size}: {what} did not complete within {timeout:g} s. Another rank "
@@ -317,10 +354,10 @@ class MPIWorld(World):
         for chunk in plan_chunks([n * work.itemsize for n in sizes], config.fusion_threshold):
             first = arrays[chunk[0]]
             if len(chunk) == 1 and dtype == work and first.flags.c_contiguous:
-                buf = xp.empty(sizes[chunk[0]], dtype=work)
+                buf = self._buffer(sizes[chunk[0]], work, xp)
                 requests.append(self.comm.Iallreduce(first.reshape(-1), buf, op=op))
             else:
-                buf = xp.empty(sum(sizes[i] for i in chunk), dtype=work)
+                buf = self._buffer(sum(sizes[i] for i in chunk), work, xp)
                 offset = 0
                 for i in chunk:
                     buf[offset : offset + sizes[i]] = arrays[i].reshape(-1)
@@ -359,7 +396,7 @@ class MPIWorld(World):
         send = xp.ascontiguousarray(array).reshape(-1).view(xp.uint8)
         byte_counts = [int(c) * row_bytes for c in counts]
         displs = [int(x) for x in np.concatenate([[0], np.cumsum(byte_counts)[:-1]])]
-        recv = xp.empty(sum(byte_counts), dtype=xp.uint8)
+        recv = self._buffer(sum(byte_counts), np.uint8, xp)
         self.wait([self.comm.Iallgatherv(send, [recv, byte_counts, displs, self.mpi.BYTE])], what)
         return recv.view(dtype).reshape((sum(int(c) for c in counts), *trailing))
 
@@ -379,7 +416,7 @@ class MPIWorld(World):
         requests: list[Any] = []
         sender = self.rank == root
         for chunk in plan_chunks(nbytes, config.fusion_threshold):
-            buf = xp.empty(sum(nbytes[i] for i in chunk), dtype=xp.uint8)
+            buf = self._buffer(sum(nbytes[i] for i in chunk), np.uint8, xp)
             if sender:
                 offset = 0
                 for i in chunk:
