@@ -550,3 +550,14 @@ def test_cuda_aware_mpi_path_runs_the_world_collectives_on_device_arrays(world: 
     assert isinstance(summed, _DevArray) and summed.dtype == np.float16 and np.array_equal(summed, a)
     assert np.array_equal(path.allgather(a, None, "test"), a)
     assert np.array_equal(path.broadcast([a], 0, "test")[0], a)
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from opcore.datasets import _dataset
+    from opcore.distributed import _fusion
+
+    for module in (_fusion, _dataset):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -117,10 +117,10 @@ def grouped_allreduce(tensors: Sequence[Any], op: str = Average, name: str | Non
 def allreduce(tensor: Any, op: str = Average, name: str | None = None) -> Any:
     """``tensor`` reduced over every rank (Horovod's ``hvd.allreduce``; the average by default).
 
-    >>> import opcore.distributed as hvd  # doctest: +SKIP
-    >>> hvd.init()  # doctest: +SKIP
-    >>> hvd.allreduce(opcore.constant([float(hvd.rank())])).numpy()  # doctest: +SKIP
-    array([0.5], dtype=float32)   # on 2 ranks
+    On two ranks::
+
+        hvd.allreduce(opcore.constant([float(hvd.rank())])).numpy()          # [0.5] on both
+        hvd.allreduce(opcore.constant([hvd.rank() + 1]), op=hvd.Sum).numpy()  # [3] on both
     """
     _world.initialized_world("opcore.distributed.allreduce()")
     return grouped_allreduce([tensor], op, name)[0]

@@ -23,9 +23,10 @@ def shard(data: Any, drop_remainder: bool = True) -> Any:
     (a rank with one batch more would wait for the others' allreduce until the
     timeout).
 
-    >>> import opcore.distributed as hvd  # doctest: +SKIP
-    >>> hvd.init()  # doctest: +SKIP
-    >>> x_part, y_part = hvd.shard((x_train, y_train))  # doctest: +SKIP
+    For example::
+
+        x_part, y_part = hvd.shard((x_train, y_train))
+        train_set = hvd.shard(mnist.train)
     """
     world = _world.initialized_world("opcore.distributed.shard()")
     if isinstance(data, Datasets):

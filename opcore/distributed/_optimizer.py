@@ -92,10 +92,11 @@ class DistributedOptimizer(Optimizer):
     float gradients as float16. A gradient that was changed after reduction
     (clipped) is reduced again: with ``Average`` that keeps equal values equal.
 
-    >>> import opcore, opcore.distributed as hvd  # doctest: +SKIP
-    >>> hvd.init()  # doctest: +SKIP
-    >>> opt = hvd.DistributedOptimizer(opcore.train.AdamOptimizer(0.001))  # doctest: +SKIP
-    >>> train_op = opt.minimize(loss)  # doctest: +SKIP
+    In a graph::
+
+        hvd.init()
+        opt = hvd.DistributedOptimizer(opcore.train.AdamOptimizer(0.001))
+        train_op = opt.minimize(loss)
     """
 
     def __init__(

@@ -1,10 +1,10 @@
 """Keras callbacks for data-parallel ``fit`` (Horovod's ``hvd.callbacks``).
 
->>> import opcore.distributed as hvd  # doctest: +SKIP
->>> hvd.init()  # doctest: +SKIP
->>> model.compile(optimizer=hvd.DistributedOptimizer(opcore.train.Adam(0.001)), loss=...)  # doctest: +SKIP
->>> model.fit(*hvd.shard((x, y)), callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-...           hvd.callbacks.MetricAverageCallback()], verbose=int(hvd.rank() == 0))  # doctest: +SKIP
+Use them with :class:`~opcore.distributed.DistributedOptimizer`::
+
+    model.compile(optimizer=hvd.DistributedOptimizer(opcore.train.Adam(0.001)), loss="mse")
+    callbacks = [hvd.callbacks.BroadcastGlobalVariablesCallback(0), hvd.callbacks.MetricAverageCallback()]
+    model.fit(*hvd.shard((x, y)), callbacks=callbacks, verbose=int(hvd.rank() == 0))
 """
 
 from __future__ import annotations
