@@ -328,6 +328,50 @@ def test_distributed_optimizer_reduces_each_gradient_once(world: Any) -> None:
     assert isinstance(hvd.DistributedOptimizer("sgd").optimizer, opcore.train.SGD)
 
 
+_OPTIMIZERS = {
+    "GradientDescent": lambda: opcore.train.GradientDescentOptimizer(0.1),
+    "Momentum": lambda: opcore.train.MomentumOptimizer(0.1, momentum=0.9, use_nesterov=True),
+    "Adagrad": lambda: opcore.train.AdagradOptimizer(0.1),
+    "Adadelta": lambda: opcore.train.AdadeltaOptimizer(1.0),
+    "RMSProp": lambda: opcore.train.RMSPropOptimizer(0.01, momentum=0.5),
+    "Adam": lambda: opcore.train.AdamOptimizer(0.01),
+    "SGD": lambda: opcore.train.SGD(0.1, momentum=0.5),
+    "Adagrad (Keras)": lambda: opcore.train.Adagrad(0.1),
+    "Adadelta (Keras)": lambda: opcore.train.Adadelta(1.0),
+    "RMSprop (Keras)": lambda: opcore.train.RMSprop(0.01),
+    "Adam (Keras)": lambda: opcore.train.Adam(0.01),
+}
+
+
+@pytest.mark.parametrize("name", list(_OPTIMIZERS))
+def test_every_optimizer_wrapped_trains_like_itself_on_one_rank(world: Any, name: str) -> None:
+    """On a world of one, the average is the gradient: the wrapper must change nothing, eagerly or in a graph."""
+    start = np.random.default_rng(0).normal(size=(3, 2)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    results = []
+    for wrap in (False, True):
+        w = opcore.Variable(start)
+        opt = _OPTIMIZERS[name]()
+        opt = hvd.DistributedOptimizer(opt) if wrap else opt
+        for _ in range(3):
+            opt.minimize(lambda w=w: opcore.reduce_mean(opcore.square(opcore.matmul(opcore.constant(x), w))), [w])
+        graph = opcore.Graph()
+        with graph.as_default():
+            gw = opcore.Variable(start)
+            gopt = _OPTIMIZERS[name]()
+            gopt = hvd.DistributedOptimizer(gopt) if wrap else gopt
+            step = gopt.minimize(opcore.reduce_mean(opcore.square(opcore.matmul(opcore.constant(x), gw))))
+            init = opcore.global_variables_initializer()
+        with opcore.Session(graph) as sess:
+            sess.run(init)
+            for _ in range(3):
+                sess.run(step)
+            results.append((w.numpy(), sess.run(gw)))
+    (eager, graph_w), (eager_d, graph_d) = results
+    assert not np.array_equal(eager, start)
+    assert np.array_equal(eager, eager_d) and np.array_equal(graph_w, graph_d)
+
+
 def test_distributed_optimizer_in_a_graph_fuses_and_compresses(world: Any) -> None:
     graph = opcore.Graph()
     with graph.as_default():
