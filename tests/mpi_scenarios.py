@@ -292,7 +292,7 @@ def collectives() -> None:
     try:
         hvd.allreduce(opcore.constant(np.zeros(r + 1, np.float32)))
     except hvd.DistributedError as exc:
-        assert "rank 0:" in str(exc) and "rank 1:" in str(exc), str(exc)
+        assert "rank 0: " in str(exc) and "rank 1: " in str(exc) and "this rank" in str(exc), str(exc)
     else:
         raise AssertionError("mismatched shapes must raise")
     _say("mismatch")

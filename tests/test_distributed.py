@@ -26,7 +26,7 @@ import opcore
 import opcore.distributed as hvd
 from opcore.distributed import _cuda, _world
 from opcore.distributed._fusion import plan_chunks
-from opcore.distributed._ops import allgather_op, allreduce_op, broadcast_op
+from opcore.distributed._ops import allgather_op, allreduce_op, broadcast_op, grouped_allreduce_op, grouped_broadcast_op
 from opcore.keras.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +91,9 @@ def test_the_functions_need_init_first() -> None:
 def test_ops_in_a_world_of_one_copy_and_infer_shapes() -> None:
     x = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
     for reduction in ("sum", "average", "min", "max", "product"):
-        (y,) = allreduce_op([x], num=1, reduction=reduction)
-        assert np.array_equal(y.numpy(), x.numpy())
+        assert np.array_equal(allreduce_op(x, reduction=reduction).numpy(), x.numpy())
+        (y, z) = grouped_allreduce_op([x, x * 2.0], num=2, reduction=reduction)
+        assert np.array_equal(y.numpy(), x.numpy()) and np.array_equal(z.numpy(), x.numpy() * 2)
     assert np.array_equal(allgather_op(x, size=1).numpy(), x.numpy())
     graph = opcore.Graph()
     with graph.as_default():
@@ -108,28 +109,34 @@ def test_ops_in_a_world_of_one_copy_and_infer_shapes() -> None:
 
 def test_ops_reject_bad_calls_in_the_frontend() -> None:
     with pytest.raises(opcore.DTypeError, match="'average' needs floating"):
-        allreduce_op([opcore.constant([1, 2])], num=1, reduction="average")
+        allreduce_op(opcore.constant([1, 2]), reduction="average")
+    with pytest.raises(opcore.DTypeError, match="'average' needs floating"):
+        grouped_allreduce_op([opcore.constant([1, 2])], num=1, reduction="average")
     with pytest.raises(opcore.ShapeError, match="scalar"):
         allgather_op(opcore.constant(1.0), size=1)
     with pytest.raises(opcore.ShapeError, match="one first dimension per rank"):
         allgather_op(opcore.constant([1.0]), size=1, counts=[1, 1])
     with pytest.raises(opcore.ShapeError, match="num=2"):
-        broadcast_op([opcore.constant([1.0])], num=2, root_rank=0)
+        grouped_broadcast_op([opcore.constant([1.0])], num=2, root_rank=0)
     with pytest.raises(opcore.OpDefinitionError, match="reduction"):
-        allreduce_op([opcore.constant([1.0])], num=1, reduction="mean")
+        allreduce_op(opcore.constant([1.0]), reduction="mean")
 
 
 def test_gradients_through_the_ops() -> None:
     x = opcore.constant([1.0, 2.0, 3.0])
     with opcore.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        s = opcore.reduce_sum(allreduce_op([x * x], num=1, reduction="average")[0])
-        m = opcore.reduce_sum(allreduce_op([x * x], num=1, reduction="max")[0])
+        s = opcore.reduce_sum(allreduce_op(x * x, reduction="average"))
+        gs = opcore.reduce_sum(grouped_allreduce_op([x * x, x * 4.0], num=2, reduction="sum")[1])
+        m = opcore.reduce_sum(allreduce_op(x * x, reduction="max"))
         g = opcore.reduce_sum(allgather_op(x * 3.0, size=1))
-        b = opcore.reduce_sum(broadcast_op([x * 5.0], num=1, root_rank=0)[0])
+        b = opcore.reduce_sum(broadcast_op(x * 5.0, root_rank=0))
+        gb = opcore.reduce_sum(grouped_broadcast_op([x * 6.0, x], num=2, root_rank=0)[0])
     assert tape.gradient(s, x).numpy().tolist() == [2.0, 4.0, 6.0]
+    assert tape.gradient(gs, x).numpy().tolist() == [4.0, 4.0, 4.0]
     assert tape.gradient(g, x).numpy().tolist() == [3.0, 3.0, 3.0]
     assert tape.gradient(b, x).numpy().tolist() == [5.0, 5.0, 5.0]
+    assert tape.gradient(gb, x).numpy().tolist() == [6.0, 6.0, 6.0]
     with pytest.raises(opcore.GradientError, match="'max' has no gradient"):
         tape.gradient(m, x)
 
@@ -383,7 +390,9 @@ def test_distributed_optimizer_in_a_graph_fuses_and_compresses(world: Any) -> No
         train = opt.minimize(loss)
         init = opcore.global_variables_initializer()
         sync = hvd.broadcast_global_variables(0)
-    reduces = [n for n in graph.nodes if n.op is not None and n.op.name == "distributed.Allreduce"]
+    reduces = [n for n in graph.nodes if n.op is not None and n.op.name.startswith("distributed.")]
+    assert [n.op.name for n in reduces] == ["distributed.GroupedAllreduce", "distributed.GroupedBroadcast"]
+    reduces = reduces[:1]
     assert len(reduces) == 1 and reduces[0].binding["T"] == opcore.float16 and reduces[0].attrs["num"] == 2
     with opcore.Session(graph) as sess:
         sess.run(init)

@@ -137,7 +137,7 @@ def init(
     with _world._lock:
         current = _world.current_world()
         if _world.is_initialized():
-            if comm is not None and comm is not getattr(current, "comm", None):
+            if comm is not None and comm is not getattr(current, "parent", None):
                 raise DistributedError(
                     "opcore.distributed is already initialized on another communicator; call shutdown() first"
                 )

@@ -9,7 +9,13 @@ from typing import Any
 from opcore import _context
 from opcore.distributed import _world
 from opcore.distributed._errors import DistributedError
-from opcore.distributed._ops import allgather_op, allreduce_op, broadcast_op
+from opcore.distributed._ops import (
+    allgather_op,
+    allreduce_op,
+    broadcast_op,
+    grouped_allreduce_op,
+    grouped_broadcast_op,
+)
 from opcore.graph import Graph, GraphVariable, SymbolicTensor, global_variables, group
 from opcore.tensor import Tensor, Variable, convert_to_tensor
 
@@ -107,7 +113,11 @@ def grouped_allreduce(tensors: Sequence[Any], op: str = Average, name: str | Non
     items = [_as_tensor(t) for t in tensors]
     out: list[Any] = [None] * len(items)
     for idx in _by_dtype(items):
-        results = allreduce_op([items[i] for i in idx], num=len(idx), reduction=reduction, name=name or "Allreduce")
+        if len(idx) == 1:
+            out[idx[0]] = allreduce_op(items[idx[0]], reduction=reduction, name=name or "Allreduce")
+            continue
+        group = [items[i] for i in idx]
+        results = grouped_allreduce_op(group, num=len(idx), reduction=reduction, name=name or "GroupedAllreduce")
         for i, r in zip(idx, results if isinstance(results, (list, tuple)) else [results]):
             out[i] = r
     mark_reduced(out)
@@ -123,7 +133,9 @@ def allreduce(tensor: Any, op: str = Average, name: str | None = None) -> Any:
         hvd.allreduce(opcore.constant([hvd.rank() + 1]), op=hvd.Sum).numpy()  # [3] on both
     """
     _world.initialized_world("opcore.distributed.allreduce()")
-    return grouped_allreduce([tensor], op, name)[0]
+    out = allreduce_op(_as_tensor(tensor), reduction=check_reduction(op, "allreduce"), name=name or "Allreduce")
+    mark_reduced([out])
+    return out
 
 
 def allgather(tensor: Any, name: str | None = None) -> Any:
@@ -159,10 +171,13 @@ def grouped_broadcast(tensors: Sequence[Any], root_rank: int = 0, name: str | No
     world.check_root(root_rank, "broadcast")
     items = [_as_tensor(t) for t in tensors]
     out: list[Any] = [None] * len(items)
+    root = int(root_rank)
     for idx in _by_dtype(items):
-        results = broadcast_op(
-            [items[i] for i in idx], num=len(idx), root_rank=int(root_rank), name=name or "Broadcast"
-        )
+        if len(idx) == 1:
+            out[idx[0]] = broadcast_op(items[idx[0]], root_rank=root, name=name or "Broadcast")
+            continue
+        group = [items[i] for i in idx]
+        results = grouped_broadcast_op(group, num=len(idx), root_rank=root, name=name or "GroupedBroadcast")
         for i, r in zip(idx, results if isinstance(results, (list, tuple)) else [results]):
             out[i] = r
     return out

@@ -42,7 +42,7 @@ def _describe(kind: str, ctx: KernelContext, n: int) -> str:
     return f"{kind} of {n} {ctx.out_dtypes[0].name} tensor(s) [{shapes}]"
 
 
-def allreduce_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
+def grouped_allreduce_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
     world = current_world()
     backend = ctx.backend
     reduction = ctx.attrs["reduction"]
@@ -57,7 +57,13 @@ def allreduce_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
     return _staged(backend, tensors, lambda host: world.allreduce(host, reduction, what))
 
 
-def broadcast_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
+def allreduce_kernel(ctx: KernelContext, x: Any) -> Any:
+    if ctx.backend.on_host:  # the common case, without the lists
+        return current_world().allreduce_one(x, ctx.attrs["reduction"], ctx)
+    return grouped_allreduce_kernel(ctx, [x])[0]
+
+
+def grouped_broadcast_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
     world = current_world()
     backend = ctx.backend
     root = ctx.attrs["root_rank"]
@@ -70,6 +76,10 @@ def broadcast_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
         if out is not None:
             return list(out)
     return _staged(backend, tensors, lambda host: world.broadcast(host, root, what))
+
+
+def broadcast_kernel(ctx: KernelContext, x: Any) -> Any:
+    return grouped_broadcast_kernel(ctx, [x])[0]
 
 
 def allgather_kernel(ctx: KernelContext, tensor: Any) -> Any:
@@ -105,8 +115,10 @@ def allgather_kernel(ctx: KernelContext, tensor: Any) -> Any:
 
 _KERNELS = {
     "distributed.Allreduce": allreduce_kernel,
+    "distributed.GroupedAllreduce": grouped_allreduce_kernel,
     "distributed.Allgather": allgather_kernel,
     "distributed.Broadcast": broadcast_kernel,
+    "distributed.GroupedBroadcast": grouped_broadcast_kernel,
 }
 
 

@@ -1,12 +1,13 @@
-"""The collective ops: ``distributed.Allreduce``, ``distributed.Allgather`` and ``distributed.Broadcast``.
+"""The collective ops: ``distributed.Allreduce``, ``distributed.Allgather``, ``distributed.Broadcast``,
+and ``distributed.GroupedAllreduce`` and ``distributed.GroupedBroadcast`` for several tensors at once.
 
 They are ops like any other (signature, shape function, gradient), so they run
 eagerly, in graphs that a session runs, under a gradient tape and in saved
 graphs; their kernels (:mod:`._kernels`) hand the tensors to the process's
-world. Allreduce and Broadcast take several tensors of one dtype, so that a
-gradient set travels in few fused collectives. Without
-:func:`opcore.distributed.init` a process is a world of one, where every
-collective is a copy (this is what the conformance suite checks).
+world. The grouped ops take several tensors of one dtype, so that a gradient
+set travels in few fused collectives. Without :func:`opcore.distributed.init`
+a process is a world of one, where every collective is a copy (this is what
+the conformance suite checks).
 
 Gradients: the gradient of an allreduce (sum or average) is the same allreduce
 of the output gradients; of an allgather, this rank's rows of the summed
@@ -26,9 +27,9 @@ from opcore.errors import DTypeError, GradientError
 from opcore.opdef import GradContext
 from opcore.ops.array import split_like
 from opcore.registry import define_op
-from opcore.shapes import Shape, ShapeContext
+from opcore.shapes import Shape, ShapeContext, unchanged
 
-__all__ = ["allgather_op", "allreduce_op", "broadcast_op"]
+__all__ = ["allgather_op", "allreduce_op", "broadcast_op", "grouped_allreduce_op", "grouped_broadcast_op"]
 
 
 def _as_list(result: Any) -> list[Any]:
@@ -43,62 +44,96 @@ def _flat(dys: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _variadic_shape(name: str) -> Any:
-    def fn(ctx: ShapeContext) -> list[Shape]:
-        shapes = ctx.inputs(name)
-        if len(shapes) != ctx.attr("num"):
-            raise ctx.error(f"num={ctx.attr('num')} but {name} holds {len(shapes)} tensors")
-        return list(shapes)
-
-    return fn
-
-
-def _allreduce_shape(ctx: ShapeContext) -> list[Shape]:
-    reduction = ctx.attr("reduction")
+def _check_average(ctx: ShapeContext) -> None:
     t = ctx.dtypes.get("T")
-    if reduction == "average" and t is not None and not t.is_floating:
+    if ctx.attr("reduction") == "average" and t is not None and not t.is_floating:
         raise DTypeError(
             f"{ctx.op}: reduction 'average' needs floating tensors, got {t.name}; use reduction 'sum' "
             "(and divide by the world's size yourself) or cast to a float dtype"
         )
-    out: list[Shape] = _variadic_shape("tensors")(ctx)
-    return out
 
 
-def _allreduce_grad(ctx: GradContext, *grads: Any) -> list[Any]:
-    reduction = ctx.attrs["reduction"]
-    dys = _flat(grads)
-    n = len(dys)
-    if not ctx.needs_grad(0):
-        return [[None] * n]
+def _grouped_shape(ctx: ShapeContext) -> list[Shape]:
+    shapes = ctx.inputs("tensors")
+    if len(shapes) != ctx.attr("num"):
+        raise ctx.error(f"num={ctx.attr('num')} but tensors holds {len(shapes)} tensors")
+    return list(shapes)
+
+
+def _allreduce_shape(ctx: ShapeContext) -> Shape:
+    _check_average(ctx)
+    return ctx.input("x")
+
+
+def _grouped_allreduce_shape(ctx: ShapeContext) -> list[Shape]:
+    _check_average(ctx)
+    return _grouped_shape(ctx)
+
+
+def _linear(ctx: GradContext) -> str:
+    reduction: str = ctx.attrs["reduction"]
     if reduction not in ("sum", "average"):
         raise GradientError(
             f"{ctx.op.name} with reduction {reduction!r} has no gradient; only 'sum' and 'average' are differentiable"
         )
-    out: list[Any] = [None] * n
+    return reduction
+
+
+def _allreduce_grad(ctx: GradContext, dy: Any) -> list[Any]:
+    if dy is None or not ctx.needs_grad(0):
+        return [None]
+    return [allreduce_op(dy, reduction=_linear(ctx))]
+
+
+def _reduce_live(dys: Sequence[Any], reduction: str) -> list[Any]:
+    """``dys`` reduced, None where None (every rank has the same Nones: they come from the same graph)."""
+    out: list[Any] = [None] * len(dys)
     live = [i for i, d in enumerate(dys) if d is not None]
-    if live:
-        reduced = _as_list(allreduce_op([dys[i] for i in live], num=len(live), reduction=reduction))
+    if len(live) == 1:
+        out[live[0]] = allreduce_op(dys[live[0]], reduction=reduction)
+    elif live:
+        reduced = _as_list(grouped_allreduce_op([dys[i] for i in live], num=len(live), reduction=reduction))
         for i, r in zip(live, reduced):
             out[i] = r
-    return [out]
+    return out
+
+
+def _grouped_allreduce_grad(ctx: GradContext, *grads: Any) -> list[Any]:
+    dys = _flat(grads)
+    if not ctx.needs_grad(0):
+        return [[None] * len(dys)]
+    return [_reduce_live(dys, _linear(ctx))]
 
 
 _REDUCTION_ATTR = "reduction: {" + ", ".join(repr(r) for r in REDUCTIONS) + "} = 'sum'"
+_REDUCTION_DOC = (
+    "``reduction`` is 'sum', 'average' (floating dtypes), 'min', 'max' or 'product'; float16 is summed in float32."
+)
 
 allreduce_op = define_op(
     "distributed.Allreduce",
+    inputs=["x: T"],
+    outputs=["y: T"],
+    type_vars={"T": dt.NUMERIC},
+    attrs=[_REDUCTION_ATTR],
+    shape_fn=_allreduce_shape,
+    gradient=_allreduce_grad,
+    stateful=True,
+    doc=f"Reduce ``x`` elementwise over every rank of the world; every rank gets the result. {_REDUCTION_DOC}",
+)
+
+grouped_allreduce_op = define_op(
+    "distributed.GroupedAllreduce",
     inputs=["tensors: N * T"],
     outputs=["reduced: num * T"],
     type_vars={"T": dt.NUMERIC},
     attrs=["num: int >= 1", _REDUCTION_ATTR],
-    shape_fn=_allreduce_shape,
-    gradient=_allreduce_grad,
+    shape_fn=_grouped_allreduce_shape,
+    gradient=_grouped_allreduce_grad,
     stateful=True,
     doc=(
-        "Reduce each of ``tensors`` elementwise over every rank of the world; every rank gets the results. "
-        "``reduction`` is 'sum', 'average' (floating dtypes), 'min', 'max' or 'product'. The tensors travel "
-        "in fused buffers (``opcore.distributed.config.fusion_threshold``); float16 is summed in float32."
+        "Reduce each of ``tensors`` over every rank, packed in fused buffers of at most "
+        f"``opcore.distributed.config.fusion_threshold`` bytes (one collective per buffer). {_REDUCTION_DOC}"
     ),
 )
 
@@ -128,7 +163,7 @@ def _allgather_grad(ctx: GradContext, dy: Any) -> list[Any]:
         return [None]
     x = ctx.inputs[0]
     rank, size = current_world().rank, ctx.attrs["size"]
-    summed = _as_list(allreduce_op([dy], num=1, reduction="sum"))[0]
+    summed = allreduce_op(dy, reduction="sum")
     counts: Sequence[int] | None = ctx.attrs["counts"]
     if counts is not None:
         start = sum(counts[:rank])
@@ -155,30 +190,42 @@ allgather_op = define_op(
 )
 
 
-def _broadcast_grad(ctx: GradContext, *grads: Any) -> list[Any]:
+def _broadcast_grad(ctx: GradContext, dy: Any) -> list[Any]:
+    if dy is None or not ctx.needs_grad(0):
+        return [None]
+    summed = allreduce_op(dy, reduction="sum")
+    # Every rank takes part in the allreduce; only the root's input reached the outputs.
+    return [summed if current_world().rank == ctx.attrs["root_rank"] else summed * 0]
+
+
+def _grouped_broadcast_grad(ctx: GradContext, *grads: Any) -> list[Any]:
     dys = _flat(grads)
-    n = len(dys)
-    out: list[Any] = [None] * n
-    live = [i for i, d in enumerate(dys) if d is not None]
-    if not ctx.needs_grad(0) or not live:
-        return [out]
-    summed = _as_list(allreduce_op([dys[i] for i in live], num=len(live), reduction="sum"))
-    root = ctx.attrs["root_rank"]
-    on_root = current_world().rank == root
-    for i, s in zip(live, summed):
-        # Every rank takes part in the allreduce; only the root's input reached the outputs.
-        out[i] = s if on_root else s * 0
-    return [out]
+    if not ctx.needs_grad(0):
+        return [[None] * len(dys)]
+    on_root = current_world().rank == ctx.attrs["root_rank"]
+    return [[s if s is None or on_root else s * 0 for s in _reduce_live(dys, "sum")]]
 
 
 broadcast_op = define_op(
     "distributed.Broadcast",
+    inputs=["x: T"],
+    outputs=["y: T"],
+    type_vars={"T": dt.ALL},
+    attrs=["root_rank: int >= 0"],
+    shape_fn=unchanged("x"),
+    gradient=_broadcast_grad,
+    stateful=True,
+    doc="Rank ``root_rank``'s ``x``, on every rank (each rank gives a tensor of the same dtype and shape).",
+)
+
+grouped_broadcast_op = define_op(
+    "distributed.GroupedBroadcast",
     inputs=["tensors: N * T"],
     outputs=["broadcast: num * T"],
     type_vars={"T": dt.ALL},
     attrs=["num: int >= 1", "root_rank: int >= 0"],
-    shape_fn=_variadic_shape("tensors"),
-    gradient=_broadcast_grad,
+    shape_fn=_grouped_shape,
+    gradient=_grouped_broadcast_grad,
     stateful=True,
-    doc="Rank ``root_rank``'s ``tensors``, on every rank (each rank gives tensors of the same dtype and shapes).",
+    doc="Rank ``root_rank``'s ``tensors``, on every rank, in fused buffers (like GroupedAllreduce).",
 )

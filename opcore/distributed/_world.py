@@ -11,10 +11,12 @@ read device memory. Two kinds exist:
   non-blocking ones (``Iallreduce``, ``Iallgatherv``, ``Ibcast``), waited on
   with a deadline, so that a rank whose peers are gone raises
   :class:`~opcore.distributed.CollectiveTimeoutError` instead of hanging.
-  Several tensors travel in few fused buffers (:mod:`._fusion`), and before
-  each collective the ranks check with one tiny allreduce that they all give
-  the same dtypes and shapes (``config.check_consistency``), so a mismatch is
-  an error naming every rank's tensors rather than corrupt data.
+  Several tensors travel in few fused buffers (:mod:`._fusion`), and with
+  each collective the ranks check, by one tiny allgather in flight beside the
+  data, that they all give the same dtypes and shapes
+  (``config.check_consistency``), so a mismatch is an error naming the ranks'
+  tensors rather than corrupt data. Results are views of buffers that are
+  reused once nothing refers to them.
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ class Config:
     - ``fusion_threshold``: the largest fused buffer, in bytes; tensors are packed
       into buffers up to this size, one collective per buffer (0: every tensor
       alone) [``OPCORE_FUSION_THRESHOLD``, 64 MiB].
-    - ``check_consistency``: before each collective, check that every rank gives
-      the same dtypes and shapes (one tiny extra allreduce) [on].
+    - ``check_consistency``: with each collective, check that every rank gives
+      the same dtypes and shapes (one tiny allgather in flight beside the data) [on].
     - ``cuda``: how CUDA tensors travel: ``"auto"`` (NCCL through CuPy when every
       rank has it, else a CUDA-aware MPI when every rank's MPI reads device
       memory, else through host memory), ``"nccl"``, ``"mpi"`` or ``"host"``
@@ -152,11 +154,15 @@ class World:
     cross_rank = 0
     cross_size = 1
 
-    def allreduce(self, arrays: Sequence[Any], reduction: str, what: str, xp: ModuleType = np) -> list[Any]:
+    def allreduce(self, arrays: Sequence[Any], reduction: str, what: Any, xp: ModuleType = np) -> list[Any]:
         """Reduce each array over the ranks (every rank gets the result)."""
         raise NotImplementedError
 
-    def allgather(self, array: Any, counts: Sequence[int] | None, what: str, xp: ModuleType = np) -> Any:
+    def allreduce_one(self, x: Any, reduction: str, what: Any) -> Any:
+        """One host array reduced over the ranks."""
+        return self.allreduce([x], reduction, what)[0]
+
+    def allgather(self, array: Any, counts: Sequence[int] | None, what: Any, xp: ModuleType = np) -> Any:
         """Every rank's ``array`` joined along the first axis, in rank order.
 
         ``counts`` (each rank's first dimension) when known; else the ranks
@@ -164,11 +170,11 @@ class World:
         """
         raise NotImplementedError
 
-    def broadcast(self, arrays: Sequence[Any], root: int, what: str, xp: ModuleType = np) -> list[Any]:
+    def broadcast(self, arrays: Sequence[Any], root: int, what: Any, xp: ModuleType = np) -> list[Any]:
         """Rank ``root``'s arrays, on every rank."""
         raise NotImplementedError
 
-    def exchange(self, values: Sequence[int], what: str) -> np.ndarray:
+    def exchange(self, values: Sequence[int], what: Any) -> np.ndarray:
         """Every rank's few integers: an int64 array of shape ``(size, len(values))``."""
         raise NotImplementedError
 
@@ -212,18 +218,49 @@ class LocalWorld(World):
         return np.asarray([list(values)], dtype=np.int64)
 
 
+What = str | Callable[[], str]
+
+
+def _text(what: What) -> str:
+    return what if isinstance(what, str) else what()
+
+
+class _Check:
+    """The consistency check of one collective, in flight beside its data.
+
+    Every rank sends three numbers: the signature of its call (kind, parameter,
+    dtype, shapes), the signature of what MPI will see (the buffers' lengths) and
+    how many values it sends. The data
+    collectives start at once, so the check costs no round trip of its own; it is
+    read before the data are used. When the ranks disagree but their buffers still
+    match, the data complete harmlessly and the ranks then swap descriptions for
+    the error; when even the buffers differ, each rank raises with its own.
+    """
+
+    __slots__ = ("describe", "mine", "recv", "request")
+
+    def __init__(self, request: Any, recv: np.ndarray, mine: tuple[int, int, int], describe: Callable[[], str]) -> None:
+        self.request = request
+        self.recv = recv
+        self.mine = mine
+        self.describe = describe
+
+
 class MPIWorld(World):
-    """The ranks of an mpi4py intracommunicator."""
+    """The ranks of an mpi4py intracommunicator (a private duplicate of it, so that the user's own
+    messages on the communicator never meet ours)."""
 
     def __init__(self, mpi: ModuleType, comm: Any) -> None:
         self.mpi = mpi
-        self.comm = comm
-        self.rank = int(comm.Get_rank())
-        self.size = int(comm.Get_size())
-        self.local_comm = comm.Split_type(mpi.COMM_TYPE_SHARED, key=self.rank)
+        self.parent = comm
+        self.comm = comm.Dup()
+        self.comm.Set_errhandler(mpi.ERRORS_RETURN)  # MPI errors raise (mpi4py), never abort silently
+        self.rank = int(self.comm.Get_rank())
+        self.size = int(self.comm.Get_size())
+        self.local_comm = self.comm.Split_type(mpi.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = int(self.local_comm.Get_rank())
         self.local_size = int(self.local_comm.Get_size())
-        self.cross_comm = comm.Split(self.local_rank, self.rank)
+        self.cross_comm = self.comm.Split(self.local_rank, self.rank)
         self.cross_rank = int(self.cross_comm.Get_rank())
         self.cross_size = int(self.cross_comm.Get_size())
         self._ops = {"sum": mpi.SUM, "average": mpi.SUM, "min": mpi.MIN, "max": mpi.MAX, "product": mpi.PROD}
@@ -262,23 +299,15 @@ class MPIWorld(World):
                 close()
         self.devices.clear()
         self._pool.clear()
-        for sub in (self.local_comm, self.cross_comm):
+        for sub in (self.local_comm, self.cross_comm, self.comm):
             if sub is not None and sub != self.mpi.COMM_NULL:
                 sub.Free()
         self.local_comm = self.cross_comm = None
 
     # -- waiting -----------------------------------------------------------------------
 
-    def wait(self, requests: list[Any], what: str) -> None:
-        """Wait for ``requests``, progressing MPI, until ``config.timeout`` has passed."""
-        if len(requests) == 1:
-            test: Callable[[], bool] = requests[0].Test
-        else:
-            testall = self.mpi.Request.Testall
-
-            def test() -> bool:
-                return bool(testall(requests))
-
+    def _poll(self, test: Callable[[], bool], what: What) -> None:
+        """Call ``test`` (which progresses MPI) until it says done, or raise after ``config.timeout``."""
         if test():
             return
         timeout = config.timeout
@@ -292,22 +321,38 @@ class MPIWorld(World):
                 _yield_core()
             if time.monotonic() > deadline:
                 raise CollectiveTimeoutError(
-                    f"rank {self.rank} of {self.size}: {what} did not complete within {timeout:g} s. Another rank "
-                    "has probably failed or exited, or the ranks do not run the same collectives in the same "
-                    "order (every rank must run every collective, e.g. each session.run that needs one). If a "
-                    "rank is only slow, raise the limit: opcore.distributed.init(timeout=...) or "
+                    f"rank {self.rank} of {self.size}: {_text(what)} did not complete within {timeout:g} s. "
+                    "Another rank has probably failed or exited, or the ranks do not run the same collectives "
+                    "in the same order (every rank must run every collective, e.g. each session.run that needs "
+                    "one). If a rank is only slow, raise the limit: opcore.distributed.init(timeout=...) or "
                     "OPCORE_DISTRIBUTED_TIMEOUT"
                 )
 
+    def wait(self, requests: list[Any], what: What, check: _Check | None = None) -> None:
+        """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed."""
+        try:
+            if check is not None:
+                self._poll(check.request.Test, what)
+                self._settle(check, requests, what)
+            if len(requests) == 1:
+                self._poll(requests[0].Test, what)
+            elif requests:
+                testall = self.mpi.Request.Testall
+                self._poll(lambda: bool(testall(requests)), what)
+        except self.mpi.Exception as exc:
+            raise DistributedError(
+                f"rank {self.rank} of {self.size}: MPI failed in {_text(what)}: {exc.Get_error_string()}"
+            ) from None
+
     # -- agreement -----------------------------------------------------------------------
 
-    def exchange(self, values: Sequence[int], what: str) -> np.ndarray:
+    def exchange(self, values: Sequence[int], what: What) -> np.ndarray:
         send = np.asarray(values, dtype=np.int64)
         recv = np.empty((self.size, len(send)), dtype=np.int64)
         self.wait([self.comm.Iallgather(send, recv)], what)
         return recv
 
-    def _gather_text(self, text: str, what: str) -> list[str]:
+    def _gather_text(self, text: str, what: What) -> list[str]:
         data = np.frombuffer(text.encode(), dtype=np.uint8)
         lengths = self.exchange([len(data)], what)[:, 0]
         recv = np.empty(int(lengths.sum()), dtype=np.uint8)
@@ -316,31 +361,71 @@ class MPIWorld(World):
         self.wait([self.comm.Iallgatherv(data, [recv, counts, displs, self.mpi.BYTE])], what)
         return [bytes(recv[d : d + n]).decode() for d, n in zip(displs, counts)]
 
-    def agree(self, what: str, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]]) -> None:
-        """Raise DistributedError on every rank unless every rank calls the same collective on the same tensors."""
+    def start_check(
+        self, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]], lengths: Sequence[int]
+    ) -> _Check | None:
+        """Start the consistency check of a collective whose MPI buffers have ``lengths`` (None: no check)."""
         if not config.check_consistency or self.size == 1:
+            return None
+        mine = (_signature(kind, param, dtype, shapes), zlib.crc32(repr(list(lengths)).encode()), int(sum(lengths)))
+        recv = np.empty((self.size, 3), dtype=np.int64)
+        request = self.comm.Iallgather(np.asarray(mine, dtype=np.int64), recv)
+        return _Check(request, recv, mine, lambda: f"{kind}({param}) of {_describe(dtype, shapes)}")
+
+    def _settle(self, check: _Check, requests: list[Any], what: What) -> None:
+        sigs, lengths = check.recv[:, 0], check.recv[:, 1]
+        if (sigs == check.mine[0]).all():
             return
-        sig = _signature(kind, param, dtype, shapes)
-        both = np.asarray([sig, -sig], dtype=np.int64)
-        self.wait([self.comm.Iallreduce(self.mpi.IN_PLACE, both, op=self.mpi.MAX)], what)
-        if both[0] == -both[1]:
-            return
-        mine = f"{kind}({param}) of {_describe(dtype, shapes)}"
-        everyone = self._gather_text(mine, what)
-        lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
+        if (lengths == check.mine[1]).all():
+            # The buffers match: let the data complete, then every rank can list every rank's tensors.
+            if requests:
+                testall = self.mpi.Request.Testall
+                self._poll(lambda: bool(testall(requests)), what)
+            everyone = self._gather_text(check.describe(), what)
+            lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
+        else:
+            # The buffers differ too: the data cannot complete, and no further collective is safe.
+            totals = check.recv[:, 2].tolist()
+            rows = [
+                f"  rank {r}: {check.describe()} ({totals[r]} values; this rank)"
+                if r == self.rank
+                else f"  rank {r}: {'the same' if sig == check.mine[0] else 'another'} call ({totals[r]} values)"
+                for r, sig in enumerate(sigs.tolist())
+            ]
+            lines = "\n".join(rows)
         raise DistributedError(
-            f"{what}: the ranks do not run the same collective on the same tensors:\n{lines}\n"
-            "Every rank must build the same model and call the same collectives in the same order."
+            f"{_text(what)}: the ranks do not run the same collective on the same tensors:\n{lines}\n"
+            "Every rank must build the same model and call the same collectives in the same order. "
+            "This world cannot be used after this error."
         )
+
+    def agree(self, what: str, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]]) -> None:
+        check = self.start_check(kind, param, dtype, shapes, [int(np.prod(s)) for s in shapes])
+        if check is not None:
+            self.wait([], what, check)
 
     # -- collectives -----------------------------------------------------------------------
 
-    def allreduce(self, arrays: Sequence[Any], reduction: str, what: str, xp: ModuleType = np) -> list[Any]:
+    def allreduce_one(self, x: Any, reduction: str, what: Any) -> Any:
+        """One host array reduced: :meth:`allreduce` without the lists, for the common single-tensor call."""
+        dtype = x.dtype
+        if dtype == np.float16 or not x.flags.c_contiguous or x.size == 0:
+            return self.allreduce([x], reduction, lambda: _text_of(what, x))[0]
+        n = x.size
+        shape = x.shape
+        check = self.start_check("allreduce", reduction, dtype, [shape], [n])
+        buf = self._buffer(n, dtype, np)
+        request = self.comm.Iallreduce(x.reshape(-1), buf, op=self._ops[reduction])
+        self.wait([request], lambda: _text_of(what, x), check)
+        if reduction == "average":
+            np.divide(buf, self.size, out=buf)
+        return buf.reshape(shape)
+
+    def allreduce(self, arrays: Sequence[Any], reduction: str, what: What, xp: ModuleType = np) -> list[Any]:
         if not arrays:
             return []
         dtype = np.dtype(arrays[0].dtype)
         shapes = [tuple(a.shape) for a in arrays]
-        self.agree(what, "allreduce", reduction, dtype, shapes)
         # MPI has no float16 arithmetic: half tensors travel and add up in float32.
         work = np.dtype(np.float32) if dtype == np.float16 else dtype
         op = self._ops[reduction]
@@ -349,9 +434,11 @@ class MPIWorld(World):
         for i, n in enumerate(sizes):
             if n == 0:
                 results[i] = xp.empty(shapes[i], dtype=dtype)
+        chunks = plan_chunks([n * work.itemsize for n in sizes], config.fusion_threshold)
+        check = self.start_check("allreduce", reduction, dtype, shapes, [sum(sizes[i] for i in c) for c in chunks])
         pending: list[tuple[Any, list[int]]] = []
         requests: list[Any] = []
-        for chunk in plan_chunks([n * work.itemsize for n in sizes], config.fusion_threshold):
+        for chunk in chunks:
             first = arrays[chunk[0]]
             if len(chunk) == 1 and dtype == work and first.flags.c_contiguous:
                 buf = self._buffer(sizes[chunk[0]], work, xp)
@@ -364,8 +451,7 @@ class MPIWorld(World):
                     offset += sizes[i]
                 requests.append(self.comm.Iallreduce(self.mpi.IN_PLACE, buf, op=op))
             pending.append((buf, chunk))
-        if requests:
-            self.wait(requests, what)
+        self.wait(requests, what, check)
         for buf, chunk in pending:
             if reduction == "average":
                 xp.divide(buf, self.size, out=buf)
@@ -376,7 +462,7 @@ class MPIWorld(World):
                 offset += sizes[i]
         return results
 
-    def allgather(self, array: Any, counts: Sequence[int] | None, what: str, xp: ModuleType = np) -> Any:
+    def allgather(self, array: Any, counts: Sequence[int] | None, what: What, xp: ModuleType = np) -> Any:
         dtype = np.dtype(array.dtype)
         rows, trailing = int(array.shape[0]), tuple(int(d) for d in array.shape[1:])
         if counts is None:
@@ -386,11 +472,13 @@ class MPIWorld(World):
                 everyone = self._gather_text(f"{dtype.name} tensor of shape {tuple(array.shape)}", what)
                 lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
                 raise DistributedError(
-                    f"{what}: allgather needs one dtype and the same dimensions after the first on every rank:\n{lines}"
+                    f"{_text(what)}: allgather needs one dtype and the same dimensions after the first on every "
+                    f"rank:\n{lines}"
                 )
         elif len(counts) != self.size or counts[self.rank] != rows:
             raise DistributedError(
-                f"{what}: counts {list(counts)} do not fit rank {self.rank} of {self.size}, whose tensor has {rows} rows"
+                f"{_text(what)}: counts {list(counts)} do not fit rank {self.rank} of {self.size}, whose tensor "
+                f"has {rows} rows"
             )
         row_bytes = int(np.prod(trailing)) * dtype.itemsize
         send = xp.ascontiguousarray(array).reshape(-1).view(xp.uint8)
@@ -400,22 +488,23 @@ class MPIWorld(World):
         self.wait([self.comm.Iallgatherv(send, [recv, byte_counts, displs, self.mpi.BYTE])], what)
         return recv.view(dtype).reshape((sum(int(c) for c in counts), *trailing))
 
-    def broadcast(self, arrays: Sequence[Any], root: int, what: str, xp: ModuleType = np) -> list[Any]:
-        self.check_root(root, what)
+    def broadcast(self, arrays: Sequence[Any], root: int, what: What, xp: ModuleType = np) -> list[Any]:
+        self.check_root(root, _text(what))
         if not arrays:
             return []
         dtype = np.dtype(arrays[0].dtype)
         shapes = [tuple(a.shape) for a in arrays]
-        self.agree(what, "broadcast", int(root), dtype, shapes)
         nbytes = [int(np.prod(s)) * dtype.itemsize for s in shapes]
         results: list[Any] = [None] * len(arrays)
         for i, n in enumerate(nbytes):
             if n == 0:
                 results[i] = xp.empty(shapes[i], dtype=dtype)
+        chunks = plan_chunks(nbytes, config.fusion_threshold)
+        check = self.start_check("broadcast", int(root), dtype, shapes, [sum(nbytes[i] for i in c) for c in chunks])
         pending: list[tuple[Any, list[int]]] = []
         requests: list[Any] = []
         sender = self.rank == root
-        for chunk in plan_chunks(nbytes, config.fusion_threshold):
+        for chunk in chunks:
             buf = self._buffer(sum(nbytes[i] for i in chunk), np.uint8, xp)
             if sender:
                 offset = 0
@@ -424,8 +513,7 @@ class MPIWorld(World):
                     offset += nbytes[i]
             requests.append(self.comm.Ibcast(buf, root=int(root)))
             pending.append((buf, chunk))
-        if requests:
-            self.wait(requests, what)
+        self.wait(requests, what, check)
         for buf, chunk in pending:
             offset = 0
             for i in chunk:
@@ -438,6 +526,14 @@ class MPIWorld(World):
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)
+
+
+def _text_of(what: Any, x: Any) -> str:
+    """The description of a single-tensor allreduce (``what``: a text or the kernel's context), made only when a
+    message needs it."""
+    if isinstance(what, str):
+        return what
+    return f"allreduce of 1 {np.dtype(x.dtype).name} tensor(s) [{tuple(x.shape)}]"
 
 
 # --------------------------------------------------------------------------- the process's world

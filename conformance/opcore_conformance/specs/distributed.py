@@ -1,4 +1,5 @@
-"""Conformance specs: the collectives (``distributed.Allreduce``, ``distributed.Allgather``, ``distributed.Broadcast``).
+"""Conformance specs: the collectives (``distributed.Allreduce``, ``distributed.Allgather``, ``distributed.Broadcast``
+and their grouped forms).
 
 The suite runs in one process that did not call ``opcore.distributed.init``:
 a world of one, where every reduction of a tensor is the tensor, a gather
@@ -55,9 +56,36 @@ def _draw_broadcast(draw: Draw, binding: Mapping[str, str]) -> Case:
     return Case([shapes], {"num": len(shapes), "root_rank": 0})
 
 
+def _draw_allreduce_one(draw: Draw, binding: Mapping[str, str]) -> Case:
+    reduction = draw(st.sampled_from(_reductions(binding)))
+    return Case([_shape(draw)], {"reduction": reduction}, grad=reduction in _LINEAR)
+
+
+def _draw_broadcast_one(draw: Draw, binding: Mapping[str, str]) -> Case:
+    return Case([_shape(draw)], {"root_rank": 0})
+
+
+def _identity(x: np.ndarray, **attrs: Any) -> np.ndarray:
+    return np.array(x, copy=True)
+
+
 SPECS: list[OpSpec] = [
     OpSpec(
         "distributed.Allreduce",
+        reference=_identity,
+        draw=_draw_allreduce_one,
+        examples=[
+            Case([(2, 3)], {"reduction": "sum"}, label="matrix"),
+            Case([()], {"reduction": "max"}, grad=False, label="scalar"),
+            Case([(0, 2)], {"reduction": "sum"}, label="zero-size"),
+        ],
+        invalid=[
+            Invalid([(2,)], {"reduction": "average"}, dtypes=["int32"], error="DTypeError", label="average ints"),
+            Invalid([(2,)], {"reduction": "mean"}, error=BAD_ATTR, label="unknown reduction"),
+        ],
+    ),
+    OpSpec(
+        "distributed.GroupedAllreduce",
         reference=_identity_list,
         draw=_draw_allreduce,
         examples=[
@@ -90,6 +118,17 @@ SPECS: list[OpSpec] = [
     ),
     OpSpec(
         "distributed.Broadcast",
+        reference=_identity,
+        draw=_draw_broadcast_one,
+        examples=[
+            Case([(2, 3)], {"root_rank": 0}, label="matrix"),
+            Case([()], {"root_rank": 0}, label="scalar"),
+            Case([(0,)], {"root_rank": 0}, label="zero-size"),
+        ],
+        invalid=[Invalid([(2,)], {"root_rank": -1}, error=BAD_ATTR, label="negative root")],
+    ),
+    OpSpec(
+        "distributed.GroupedBroadcast",
         reference=_identity_list,
         draw=_draw_broadcast,
         examples=[
