@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import time
 from collections.abc import Sequence
 from types import ModuleType
@@ -224,7 +225,7 @@ class NcclCollectives:
             return None
         shapes = [tuple(a.shape) for a in arrays]
         self.world.agree(what, "allreduce", reduction, dtype, shapes)
-        sizes = [int(np.prod(s)) for s in shapes]
+        sizes = [math.prod(s) for s in shapes]
         results: list[Any] = [cupy.empty(s, dtype=dtype) if n == 0 else None for s, n in zip(shapes, sizes)]
         stream = cupy.cuda.get_current_stream()
         pending: list[tuple[Any, list[int]]] = []
@@ -273,7 +274,7 @@ class NcclCollectives:
             counts = [int(c) for c in meta[:, 0]]
         if len(set(counts)) > 1:
             return None  # NCCL gathers equal parts; unequal ones go through the host
-        row_bytes = int(np.prod(trailing)) * dtype.itemsize
+        row_bytes = math.prod(trailing) * dtype.itemsize
         send = cupy.ascontiguousarray(array).reshape(-1).view(cupy.uint8)
         recv = cupy.empty(rows * row_bytes * self.world.size, dtype=cupy.uint8)
         stream = cupy.cuda.get_current_stream()
@@ -294,7 +295,7 @@ class NcclCollectives:
         dtype = np.dtype(arrays[0].dtype)
         shapes = [tuple(a.shape) for a in arrays]
         self.world.agree(what, "broadcast", int(root), dtype, shapes)
-        nbytes = [int(np.prod(s)) * dtype.itemsize for s in shapes]
+        nbytes = [math.prod(s) * dtype.itemsize for s in shapes]
         results: list[Any] = [cupy.empty(s, dtype=dtype) if n == 0 else None for s, n in zip(shapes, nbytes)]
         stream = cupy.cuda.get_current_stream()
         pending: list[tuple[Any, list[int]]] = []

@@ -21,6 +21,7 @@ read device memory. Two kinds exist:
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -400,7 +401,7 @@ class MPIWorld(World):
         )
 
     def agree(self, what: str, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]]) -> None:
-        check = self.start_check(kind, param, dtype, shapes, [int(np.prod(s)) for s in shapes])
+        check = self.start_check(kind, param, dtype, shapes, [math.prod(s) for s in shapes])
         if check is not None:
             self.wait([], what, check)
 
@@ -430,7 +431,7 @@ class MPIWorld(World):
         work = np.dtype(np.float32) if dtype == np.float16 else dtype
         op = self._ops[reduction]
         results: list[Any] = [None] * len(arrays)
-        sizes = [int(np.prod(s)) for s in shapes]
+        sizes = [math.prod(s) for s in shapes]
         for i, n in enumerate(sizes):
             if n == 0:
                 results[i] = xp.empty(shapes[i], dtype=dtype)
@@ -480,7 +481,7 @@ class MPIWorld(World):
                 f"{_text(what)}: counts {list(counts)} do not fit rank {self.rank} of {self.size}, whose tensor "
                 f"has {rows} rows"
             )
-        row_bytes = int(np.prod(trailing)) * dtype.itemsize
+        row_bytes = math.prod(trailing) * dtype.itemsize
         send = xp.ascontiguousarray(array).reshape(-1).view(xp.uint8)
         byte_counts = [int(c) * row_bytes for c in counts]
         displs = [int(x) for x in np.concatenate([[0], np.cumsum(byte_counts)[:-1]])]
@@ -494,7 +495,7 @@ class MPIWorld(World):
             return []
         dtype = np.dtype(arrays[0].dtype)
         shapes = [tuple(a.shape) for a in arrays]
-        nbytes = [int(np.prod(s)) * dtype.itemsize for s in shapes]
+        nbytes = [math.prod(s) * dtype.itemsize for s in shapes]
         results: list[Any] = [None] * len(arrays)
         for i, n in enumerate(nbytes):
             if n == 0:
