@@ -1,6 +1,6 @@
 """Data-parallel training on MPI: allreduce throughput (opcore vs plain mpi4py) and MNIST MLP examples/s on 1 and N ranks.
 
-    python benchmarks/distributed.py [--ranks 2] [--repeat 7] [--steps 20] [--data-dir DIR]
+    python benchmarks/distributed.py [--ranks 2] [--repeat 15] [--steps 20] [--data-dir DIR]
 
 Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
@@ -191,7 +191,7 @@ def _fmt_bytes(n: int) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round (the best of --repeat rounds)")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else the usual places)")
     p.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
@@ -236,6 +236,7 @@ def main() -> None:
 
     one_default = _launch(1, ["mlp", *extra], threads=None)
     one = _launch(1, ["mlp", *extra], threads=1)
+    one_wrapped = _launch(1, ["mlp-distributed", *extra], threads=1)
     many = _launch(args.ranks, ["mlp-distributed", *extra], threads=1)
     print(f"\nMNIST MLP 784-256-128-10, Adam, graph mode, batch 100 per rank ({many['source']}), "
           f"best of {args.repeat} rounds of {args.steps} steps")  # fmt: skip
@@ -243,6 +244,7 @@ def main() -> None:
     for label, r in (
         (f"1 process, BLAS threads by default ({cores} cores)", one_default),
         ("1 process, 1 BLAS thread", one),
+        ("1 rank x 1 BLAS thread, DistributedOptimizer", one_wrapped),
         (f"{many['ranks']} ranks x 1 BLAS thread, DistributedOptimizer", many),
     ):
         print(f"{label:<44} {r['examples_per_s']:>11.0f} {r['step_ms']:>8.2f}")
