@@ -234,6 +234,8 @@ def collectives() -> None:
                 assert "average" in str(exc)
             else:
                 raise AssertionError(f"average of {dtype} must raise DTypeError")
+    scaled = hvd.allreduce(opcore.constant([float(r + 1)]), average=False, prescale_factor=2.0, postscale_factor=0.5)
+    assert scaled.numpy().tolist() == [float(sum(range(1, n + 1)))], scaled
     _say("allreduce every dtype and op")
 
     # Many tensors of mixed dtypes, fused into a few buffers (a tiny threshold forces several).

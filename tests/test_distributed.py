@@ -283,6 +283,11 @@ def test_one_rank_world(world: Any) -> None:
         hvd.broadcast(x, 1)
     with pytest.raises(hvd.DistributedError, match="op must be one of"):
         hvd.allreduce(x, op="mean")
+    y = opcore.constant([1.0, 2.0])
+    assert hvd.allreduce(y, average=False, prescale_factor=4.0, postscale_factor=0.25).numpy().tolist() == [1.0, 2.0]
+    assert hvd.grouped_allreduce([y], op=hvd.Sum, postscale_factor=3.0)[0].numpy().tolist() == [3.0, 6.0]
+    with pytest.raises(hvd.DistributedError, match="not both"):
+        hvd.allreduce(y, op=hvd.Sum, average=True)
     assert hvd.shard(np.arange(5)).tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(hvd.DistributedError, match="one data set"):
         hvd.shard(opcore.datasets.Datasets(*[opcore.datasets.DataSet(np.ones((2, 1)), np.ones(2))] * 3))

@@ -100,17 +100,40 @@ def was_reduced(t: Any) -> bool:
 # --------------------------------------------------------------------------- collectives
 
 
-def grouped_allreduce(tensors: Sequence[Any], op: str = Average, name: str | None = None) -> list[Any]:
+def _reduction_of(op: Any, average: bool | None, what: str) -> str:
+    """``op``, or Horovod's older ``average=True/False`` spelling of it."""
+    if average is None:
+        return check_reduction(op, what)
+    if op not in (None, Average):
+        raise DistributedError(f"{what}: give op= or average=, not both")
+    return Average if average else Sum
+
+
+def _scaled(t: Any, factor: float) -> Any:
+    return t if factor == 1.0 else t * factor
+
+
+def grouped_allreduce(
+    tensors: Sequence[Any],
+    op: str = Average,
+    name: str | None = None,
+    *,
+    average: bool | None = None,
+    prescale_factor: float = 1.0,
+    postscale_factor: float = 1.0,
+) -> list[Any]:
     """Reduce each tensor over the ranks, in as few collectives as the fusion threshold allows.
 
     Tensors of one dtype travel together in fused buffers; ``op`` is
     :data:`Average` (floating tensors), :data:`Sum`, :data:`Min`, :data:`Max`
-    or :data:`Product`. Eagerly the results are tensors; in a graph, graph
-    tensors that a session computes.
+    or :data:`Product` (``average=True/False``, Horovod's older spelling, means
+    Average/Sum). Each tensor is multiplied by ``prescale_factor`` before the
+    reduction and its result by ``postscale_factor`` after it. Eagerly the results
+    are tensors; in a graph, graph tensors that a session computes.
     """
     _world.initialized_world("opcore.distributed.grouped_allreduce()")
-    reduction = check_reduction(op, "grouped_allreduce")
-    items = [_as_tensor(t) for t in tensors]
+    reduction = _reduction_of(op, average, "grouped_allreduce")
+    items = [_scaled(_as_tensor(t), prescale_factor) for t in tensors]
     out: list[Any] = [None] * len(items)
     for idx in _by_dtype(items):
         if len(idx) == 1:
@@ -120,20 +143,31 @@ def grouped_allreduce(tensors: Sequence[Any], op: str = Average, name: str | Non
         results = grouped_allreduce_op(group, num=len(idx), reduction=reduction, name=name or "GroupedAllreduce")
         for i, r in zip(idx, results if isinstance(results, (list, tuple)) else [results]):
             out[i] = r
+    out = [_scaled(r, postscale_factor) for r in out]
     mark_reduced(out)
     return out
 
 
-def allreduce(tensor: Any, op: str = Average, name: str | None = None) -> Any:
+def allreduce(
+    tensor: Any,
+    op: str = Average,
+    name: str | None = None,
+    *,
+    average: bool | None = None,
+    prescale_factor: float = 1.0,
+    postscale_factor: float = 1.0,
+) -> Any:
     """``tensor`` reduced over every rank (Horovod's ``hvd.allreduce``; the average by default).
 
-    On two ranks::
+    ``op`` and the keywords are :func:`grouped_allreduce`'s. On two ranks::
 
         hvd.allreduce(opcore.constant([float(hvd.rank())])).numpy()          # [0.5] on both
         hvd.allreduce(opcore.constant([hvd.rank() + 1]), op=hvd.Sum).numpy()  # [3] on both
     """
     _world.initialized_world("opcore.distributed.allreduce()")
-    out = allreduce_op(_as_tensor(tensor), reduction=check_reduction(op, "allreduce"), name=name or "Allreduce")
+    reduction = _reduction_of(op, average, "allreduce")
+    x = _scaled(_as_tensor(tensor), prescale_factor)
+    out = _scaled(allreduce_op(x, reduction=reduction, name=name or "Allreduce"), postscale_factor)
     mark_reduced([out])
     return out
 
