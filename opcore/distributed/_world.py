@@ -57,8 +57,8 @@ _DEFAULT_TIMEOUT = 300.0
 _DEFAULT_FUSION = 64 * 1024 * 1024
 #: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
 _POOL_KEYS = 32
-#: Polls of a pending collective before each further poll first yields the core to other processes.
-_SPIN_POLLS = 100
+#: While a collective is pending, every this many polls yield the core to other processes once.
+_POLLS_PER_YIELD = 64
 _yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 _CUDA_PATHS = ("auto", "nccl", "mpi", "host")
 
@@ -316,9 +316,10 @@ class MPIWorld(World):
         polls = 0
         while not test():
             polls += 1
-            if polls > _SPIN_POLLS:
-                # A peer that is still computing needs this core more than we need to spin
-                # (ranks often share cores with each other and with other work).
+            if polls % _POLLS_PER_YIELD == 0:
+                # A peer that is still computing may need this core more than we need to spin
+                # (ranks often share cores with each other and with other work); yielding at
+                # every poll would slow a large transfer, which progresses only while we poll.
                 _yield_core()
             if time.monotonic() > deadline:
                 raise CollectiveTimeoutError(
