@@ -6,14 +6,15 @@ Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
 1. allreduce (sum) of one float32 buffer of 4 KB to 64 MB on ``--ranks`` ranks:
    ``opcore.distributed.allreduce`` on an eager NumPy-backend tensor against
-   ``comm.Allreduce`` of mpi4py on a buffer of the same size, interleaved
-   rounds, the best of ``--repeat`` (the least disturbed by other processes).
-   Key ratio: mpi4py time / opcore time for 1 MB and larger (target >= 0.9).
+   ``comm.Allreduce`` of mpi4py on a buffer of the same size, timed call by
+   call, the two alternating (so that both meet the same load from other
+   processes), medians of 20 to 400 calls. Key ratio: mpi4py time / opcore
+   time for 1 MB and larger (target >= 0.9).
 2. fusion: 100 tensors of one gradient set, as one fused opcore call against
-   100 mpi4py calls.
+   100 mpi4py calls (medians of alternating calls too).
 3. the MNIST MLP of examples/mnist_mlp.py (784-256-128-10, Adam, graph mode,
    batch 100 per rank): examples per second on 1 process and on ``--ranks``
-   ranks with DistributedOptimizer (real MNIST when found, else random data of
+   ranks with DistributedOptimizer, the best of ``--repeat`` rounds (real MNIST when found, else random data of
    the same shape: the speed does not depend on the values).
 """
 
@@ -39,18 +40,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- workers (run under mpiexec)
 
 
-def _rounds(fn: Any, iters: int, repeat: int, comm: Any) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        comm.Barrier()
-        start = time.perf_counter()
-        for _ in range(iters):
+def _alternating(fns: dict[str, Any], samples: int) -> dict[str, float]:
+    """The median time of one call of each function, timed call by call, the order alternating every round,
+    so that every function meets the same load from other processes."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    items = list(fns.items())
+    for i in range(samples):
+        for name, fn in items if i % 2 else items[::-1]:
+            start = time.perf_counter()
             fn()
-        out.append((time.perf_counter() - start) / iters)
-    return out
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def worker_allreduce(repeat: int) -> dict[str, Any]:
+def worker_allreduce() -> dict[str, Any]:
     from mpi4py import MPI
 
     import opcore
@@ -64,7 +67,7 @@ def worker_allreduce(repeat: int) -> dict[str, Any]:
         host = np.random.default_rng(hvd.rank()).standard_normal(n).astype(np.float32)
         out = np.empty_like(host)
         tensor = opcore.constant(host)
-        iters = max(3, min(200, (256 << 20) // (nbytes * 8)))
+        samples = max(20, min(400, (256 << 20) // nbytes))
 
         def plain(host: np.ndarray = host, out: np.ndarray = out) -> None:
             comm.Allreduce(host, out, op=MPI.SUM)
@@ -75,12 +78,8 @@ def worker_allreduce(repeat: int) -> dict[str, Any]:
         check = hvd.allreduce(tensor, op=hvd.Sum).numpy()
         plain()
         assert np.array_equal(check, out), "opcore and mpi4py disagree"
-        mpi_t: list[float] = []
-        our_t: list[float] = []
-        for _ in range(repeat):  # interleaved, so that both see the same machine load
-            mpi_t += _rounds(plain, iters, 1, comm)
-            our_t += _rounds(ours, iters, 1, comm)
-        rows.append({"bytes": nbytes, "mpi4py": min(mpi_t), "opcore": min(our_t)})
+        medians = _alternating({"mpi4py": plain, "opcore": ours}, samples)
+        rows.append({"bytes": nbytes, **medians, "samples": samples})
 
     # Fusion: one MNIST-MLP-sized gradient set cut into 100 tensors.
     pieces = [np.random.default_rng(i).standard_normal(2352).astype(np.float32) for i in range(100)]
@@ -95,8 +94,7 @@ def worker_allreduce(repeat: int) -> dict[str, Any]:
         hvd.grouped_allreduce(tensors, op=hvd.Sum)
 
     fusion = {"tensors": len(pieces), "bytes": sum(p.nbytes for p in pieces)}
-    fusion["mpi4py"] = min(_rounds(per_tensor, 20, repeat, comm))
-    fusion["opcore"] = min(_rounds(fused, 20, repeat, comm))
+    fusion.update(_alternating({"mpi4py": per_tensor, "opcore": fused}, 100))
     return {"rank": hvd.rank(), "ranks": hvd.size(), "rows": rows, "fusion": fusion}
 
 
@@ -191,7 +189,7 @@ def _fmt_bytes(n: int) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--repeat", type=int, default=15, help="timed MLP rounds (the best counts)")
     p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round (the best of --repeat rounds)")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else the usual places)")
     p.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
@@ -200,7 +198,7 @@ def main() -> None:
     if args.worker is not None:
         kind = args.worker[0]
         if kind == "allreduce":
-            result = worker_allreduce(args.repeat)
+            result = worker_allreduce()
         else:
             result = worker_mlp(args.steps, args.repeat, args.data_dir, distributed=kind == "mlp-distributed")
         if result["rank"] == 0:
@@ -216,7 +214,7 @@ def main() -> None:
           "one BLAS thread per rank unless said otherwise\n")  # fmt: skip
 
     res = _launch(args.ranks, ["allreduce", *extra], threads=1)
-    print(f"allreduce (sum) of one float32 buffer on {res['ranks']} ranks, best of {args.repeat} rounds")
+    print(f"allreduce (sum) of one float32 buffer on {res['ranks']} ranks, median of alternating single calls")
     print(f"{'size':>8} {'mpi4py ms':>10} {'opcore ms':>10} {'mpi4py GB/s':>12} {'opcore GB/s':>12} {'ratio':>7}")
     key = []
     for row in res["rows"]:

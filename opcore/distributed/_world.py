@@ -269,6 +269,8 @@ class MPIWorld(World):
         self.devices: dict[str, Any] = {}
         #: Host buffers that received earlier collectives, by (dtype, length), most recent last.
         self._pool: dict[tuple[str, int], list[np.ndarray]] = {}
+        #: The consistency check's numbers for each collective call seen (they are the same every step).
+        self._signatures: dict[Any, tuple[int, int, int]] = {}
 
     def _buffer(self, n: int, dtype: Any, xp: ModuleType) -> Any:
         """A buffer of ``n`` elements: an earlier result buffer that nothing refers to any more, else a new one.
@@ -369,7 +371,13 @@ class MPIWorld(World):
         """Start the consistency check of a collective whose MPI buffers have ``lengths`` (None: no check)."""
         if not config.check_consistency or self.size == 1:
             return None
-        mine = (_signature(kind, param, dtype, shapes), zlib.crc32(repr(list(lengths)).encode()), int(sum(lengths)))
+        key = (kind, param, dtype, tuple(shapes), tuple(lengths))
+        mine = self._signatures.get(key)
+        if mine is None:
+            if len(self._signatures) > 4096:
+                self._signatures.clear()
+            crc = zlib.crc32(repr(list(lengths)).encode())
+            mine = self._signatures[key] = (_signature(kind, param, dtype, shapes), crc, int(sum(lengths)))
         recv = np.empty((self.size, 3), dtype=np.int64)
         request = self.comm.Iallgather(np.asarray(mine, dtype=np.int64), recv)
         return _Check(request, recv, mine, lambda: f"{kind}({param}) of {_describe(dtype, shapes)}")
