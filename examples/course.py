@@ -13,6 +13,9 @@ def parse_args(description: str, epochs: int, **extra: tuple[type, object, str])
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many training steps (quick runs)")
     p.add_argument("--seed", type=int, default=0)
     for name, (kind, default, text) in extra.items():
+        if kind is bool:  # a flag: absent False, present True
+            p.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=text)
+            continue
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=text)
     return p.parse_args()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from opcore import (
     backend,
     datasets,
+    distributed,
     errors,
     initializers,
     io,
@@ -139,6 +140,7 @@ __all__ = [
     "losses",
     "metrics",
     "datasets",
+    "distributed",
     "keras",
     "train",
     "Graph",

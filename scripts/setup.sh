@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install opcore, its NumPy backend, the
-# conformance suite and the example plugins in editable mode.
+# Create .venv (if needed) and install opcore (with the extras the tests use, MPI and
+# TensorBoard included), its backends, the conformance suite and the example plugins
+# in editable mode.
 #
 # The installs are editable, so code changes need no reinstall: they run again
 # only when what they are made from changes (this script, any pyproject.toml,
@@ -35,7 +36,7 @@ echo "setup: installing opcore, its backends, the conformance suite, the example
 echo "setup: tools into .venv (editable installs; a few minutes the first time, then skipped until a pyproject changes)"
 .venv/bin/python -m pip install -qq --upgrade "pip>=23.2"
 .venv/bin/python -m pip install -qq \
-  -e ".[dev,examples,docs]" \
+  -e ".[dev,examples,docs,mpi]" \
   -e backends/numpy \
   -e backends/ckernels \
   -e "backends/opencl[pocl,intel]" \

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from opcore.datasets import diabetes, digits, mnist
-from opcore.datasets._dataset import DataSet, Datasets
+from opcore.datasets._dataset import DataSet, Datasets, shard_indices
 from opcore.datasets._errors import DatasetError
 
-__all__ = ["DataSet", "DatasetError", "Datasets", "diabetes", "digits", "mnist"]
+__all__ = ["DataSet", "DatasetError", "Datasets", "diabetes", "digits", "mnist", "shard_indices"]

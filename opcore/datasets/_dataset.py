@@ -8,7 +8,30 @@ import numpy as np
 
 from opcore.datasets._errors import DatasetError
 
-__all__ = ["DataSet", "Datasets"]
+__all__ = ["DataSet", "Datasets", "shard_indices"]
+
+
+def shard_indices(num_examples: int, num_shards: int, index: int, drop_remainder: bool = True) -> np.ndarray:
+    """The examples of shard ``index`` of ``num_shards``: ``index, index + num_shards, ...`` (tf.data's ``shard``).
+
+    With ``drop_remainder`` every shard gets ``num_examples // num_shards``
+    examples (the last ``num_examples % num_shards`` are left out), so that
+    workers that each read one shard run the same number of steps.
+
+    >>> shard_indices(10, 3, 1).tolist(), shard_indices(10, 3, 0, drop_remainder=False).tolist()
+    ([1, 4, 7], [0, 3, 6, 9])
+    """
+    for name, value in (("num_examples", num_examples), ("num_shards", num_shards), ("index", index)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise DatasetError(f"shard: {name} must be an int, got {value!r}")
+    if num_shards < 1:
+        raise DatasetError(f"shard: num_shards must be >= 1, got {num_shards}")
+    if not 0 <= index < num_shards:
+        raise DatasetError(f"shard: index must be in [0, {num_shards}), got {index}")
+    stop = (num_examples // num_shards) * num_shards if drop_remainder else num_examples
+    if stop < num_shards and num_examples > 0 and drop_remainder:
+        raise DatasetError(f"shard: {num_examples} examples cannot give each of {num_shards} shards even one example")
+    return np.arange(index, stop, num_shards)
 
 
 class DataSet:
@@ -32,6 +55,7 @@ class DataSet:
         self._images = images
         self._labels = labels
         self._num_examples = len(images)
+        self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._order: np.ndarray = np.arange(self._num_examples)
         self._index = 0
@@ -84,6 +108,22 @@ class DataSet:
             idx = np.concatenate([rest, self._order[:need]])
             self._index = need
         return self._images[idx], self._labels[idx]
+
+    def shard(self, num_shards: int, index: int, drop_remainder: bool = True) -> DataSet:
+        """Shard ``index`` of ``num_shards``: the examples ``index, index + num_shards, ...`` as a new DataSet.
+
+        One worker of several reads its own part (``opcore.distributed.shard``
+        calls this with the rank and the world's size). With ``drop_remainder``
+        every shard has the same number of examples. The shard shuffles with
+        the same seed as this data set.
+
+        >>> import numpy as np
+        >>> ds = DataSet(np.arange(10.0).reshape(5, 2), np.arange(5))
+        >>> ds.shard(2, 1).labels.tolist()
+        [1, 3]
+        """
+        idx = shard_indices(self._num_examples, num_shards, index, drop_remainder)
+        return DataSet(self._images[idx], self._labels[idx], seed=self._seed)
 
     def __repr__(self) -> str:
         return f"<DataSet {self._num_examples} examples, images {self._images.shape}, labels {self._labels.shape}>"

@@ -31,7 +31,7 @@ from opcore.errors import ShapeError
 from opcore.keras._errors import ModelError
 from opcore.keras._functional import KerasTensor, Node, is_symbolic, symbolic_call
 from opcore.keras._metrics import MetricFn, resolve_metric
-from opcore.keras.callbacks import History
+from opcore.keras.callbacks import Callback, CallbackList, History
 from opcore.layers.base import Layer
 from opcore.shapes import Shape, as_shape
 from opcore.tensor import Tensor, Variable, constant
@@ -89,6 +89,8 @@ class Model(Layer):
         self._inputs_list = False
         self._outputs_list = False
         self.history: History | None = None
+        #: Set to True (by a callback) to end ``fit`` after the current epoch.
+        self.stop_training = False
         if inputs is None and outputs is None:
             if type(self) is Model:
                 raise ModelError("Model(inputs, outputs): give the Input tensors and the output tensors")
@@ -374,6 +376,7 @@ class Model(Layer):
         shuffle: bool = True,
         verbose: int = 1,
         seed: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches; returns the :class:`History`.
 
@@ -381,8 +384,14 @@ class Model(Layer):
         shuffling) for validation; ``validation_data=(x_val, y_val)`` gives it
         explicitly. Each epoch's batches are shuffled with a generator seeded by
         ``seed``. ``verbose=1`` shows a tqdm progress bar per epoch on stderr.
+        ``callbacks`` (:class:`~opcore.keras.callbacks.Callback` objects) are told
+        when training, epochs and batches begin and end, in order, before the History.
         """
         self._require_compiled("fit")
+        given = list(callbacks or [])
+        for cb in given:
+            if not isinstance(cb, Callback):
+                raise ModelError(f"fit: callbacks must be keras.callbacks.Callback objects, got {type(cb).__name__}")
         epochs = _positive_int(epochs, "fit: epochs")
         batch_size = _positive_int(batch_size, "fit: batch_size")
         xh, yh = self._prepare(x, y, "fit")
@@ -405,31 +414,43 @@ class Model(Layer):
             xh, yh = _take(xh, slice(0, cut)), yh[:cut]
         n = len(yh)
         rng = np.random.default_rng(seed)
-        history = History({"epochs": epochs, "batch_size": batch_size, "samples": n, "verbose": verbose})
-        history.model = self
         steps = -(-n // batch_size)
+        params = {"epochs": epochs, "batch_size": batch_size, "samples": n, "steps": steps, "verbose": verbose}
+        history = History(params)
+        hooks = CallbackList([*given, history], model=self, params=params)
+        self.stop_training = False
+        hooks.on_train_begin()
+        logs: dict[str, float] = {}
         for epoch in range(epochs):
+            hooks.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else None
             bar = _tqdm(
                 total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", file=sys.stderr, disable=not verbose
             )
             totals = np.zeros(1 + len(self._metrics))
+            seen = 0
             try:
-                for idx in self._batches(n, batch_size, order):
+                for batch, idx in enumerate(self._batches(n, batch_size, order)):
+                    hooks.on_train_batch_begin(batch, {"size": len(idx)})
                     xb, yb = self._x_batch(xh, idx), self._y_batch(yh, idx)
                     loss, y_pred = self.train_step(xb, yb)
                     values = [float(loss), *(float(fn(yb, y_pred)) for _, fn in self._metrics)]
                     totals += np.asarray(values) * len(idx)
+                    seen += len(idx)
                     bar.update(1)
                     bar.set_postfix(loss=f"{values[0]:.4f}", refresh=False)
+                    hooks.on_train_batch_end(batch, {k: float(v / seen) for k, v in zip(self.metrics_names, totals)})
                 logs = {name: float(v / n) for name, v in zip(self.metrics_names, totals)}
                 if val is not None:
                     scores = self._evaluate(val[0], val[1], batch_size)
                     logs.update({f"val_{name}": v for name, v in zip(self.metrics_names, scores)})
+                hooks.on_epoch_end(epoch, logs)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
             finally:
                 bar.close()
-            history.append(epoch, logs)
+            if self.stop_training:
+                break
+        hooks.on_train_end(logs)
         self.history = history
         return history
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opcore_conformance.spec import OpSpec
-from opcore_conformance.specs import array, broadcast, math, nn, random, reduce, selection, train
+from opcore_conformance.specs import array, broadcast, distributed, math, nn, random, reduce, selection, train
 
 BUILTIN_SPECS: list[OpSpec] = [
     *broadcast.SPECS,
@@ -14,6 +14,7 @@ BUILTIN_SPECS: list[OpSpec] = [
     *nn.SPECS,
     *random.SPECS,
     *train.SPECS,
+    *distributed.SPECS,
 ]
 
 __all__ = ["BUILTIN_SPECS"]
