@@ -316,6 +316,7 @@ gather = define_op(
         "Take the slices of ``params`` along ``axis`` at ``indices``; output shape "
         "params.shape[:axis] + indices.shape + params.shape[axis+1:]. Indices must lie in [0, dim)."
     ),
+    function_name="gather",
 )
 
 

@@ -62,6 +62,7 @@ reduce_sum = define_op(
     shape_fn=_reduce_shape,
     gradient=_sum_grad,
     doc="Sum over ``axis`` (None: all axes), in ``x``'s dtype (integers wrap on overflow).",
+    function_name="reduce_sum",
 )
 
 
@@ -82,6 +83,7 @@ reduce_mean = define_op(
         "divided by the count, truncated toward zero, as in TensorFlow (an empty mean gives 0); "
         "for floats an empty mean is NaN."
     ),
+    function_name="reduce_mean",
 )
 
 
@@ -108,6 +110,7 @@ reduce_max = define_op(
         "Maximum over ``axis`` (None: all axes); an empty reduction gives the lowest value "
         "(-inf for floats). The gradient is shared equally among tied maxima."
     ),
+    function_name="reduce_max",
 )
 
 reduce_min = define_op(
@@ -122,6 +125,7 @@ reduce_min = define_op(
         "Minimum over ``axis`` (None: all axes); an empty reduction gives the highest value "
         "(+inf for floats). The gradient is shared equally among tied minima."
     ),
+    function_name="reduce_min",
 )
 
 
@@ -159,6 +163,7 @@ reduce_prod = define_op(
     shape_fn=_reduce_shape,
     gradient=_prod_grad,
     doc="Product over ``axis`` (None: all axes), in ``x``'s dtype; the gradient is exact at zeros.",
+    function_name="reduce_prod",
 )
 
 
@@ -188,6 +193,7 @@ argmax = define_op(
     shape_fn=_arg_shape,
     differentiable=False,
     doc=_ARG_DOC.format("largest value"),
+    function_name="argmax",
 )
 
 argmin = define_op(
@@ -199,6 +205,7 @@ argmin = define_op(
     shape_fn=_arg_shape,
     differentiable=False,
     doc=_ARG_DOC.format("smallest value"),
+    function_name="argmin",
 )
 
 
