@@ -484,6 +484,12 @@ class OpDef:
         """Check call attributes against the declaration; fill defaults."""
         unknown = [k for k in attrs if k not in self.attrs]
         if unknown:
+            inputs = [k for k in unknown if k in self._input_index]
+            if inputs:
+                raise OpDefinitionError(
+                    f"{self.name}: input {inputs[0]!r} given both by position and by keyword; "
+                    f"signature: {self.__name__}{self.__signature__}"
+                )
             raise OpDefinitionError(
                 f"{self.name}: unknown attribute(s) {', '.join(map(repr, unknown))}; "
                 f"the op takes {', '.join(self.attrs) or 'no attributes'}"

@@ -253,6 +253,14 @@ class Session:
             for ctrl in node.control_inputs:
                 stack.append((ctrl, why))
 
+        def reread(inputs: list[SymbolicTensor]) -> None:
+            # A variable is read when the step that uses it runs, as TensorFlow 1's ref
+            # variables are: an op ordered after an assignment (by a control dependency)
+            # sees the assigned value.
+            for t in inputs:
+                if t.node.kind == "variable" and id(t) not in fed:
+                    plan.steps.append((_READ, t.node.variable, slot(t)))
+
         for node in sorted(needed.values(), key=lambda n: n.id):
             kind = node.kind
             if kind == "const":
@@ -266,11 +274,14 @@ class Session:
             elif kind == "assign":
                 src = node.inputs[0]
                 shapes[id(node.outputs[0])] = shapes[id(src)]
+                reread([src])
                 plan.steps.append((_ASSIGN, node.variable, slot(src), slot(node.outputs[0])))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
             else:
-                plan.steps.append(self._compile_op(node, shapes, slot))
+                step = self._compile_op(node, shapes, slot)
+                reread(node.flat_inputs())
+                plan.steps.append(step)
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
         return plan
 

@@ -103,11 +103,11 @@ def test_basic_operations(tmp_path: Path) -> None:
 def test_linear_regression(tmp_path: Path) -> None:
     lines = run("linear_regression", tmp_path)
     costs = [_number(line, "cost=") for line in lines if line.startswith("Epoch:")]
-    assert len(costs) == 5 and costs == sorted(costs, reverse=True), costs
+    assert len(costs) == 20 and costs == sorted(costs, reverse=True), costs
     assert "Optimization Finished!" in lines
     training = _number(next(line for line in lines if line.startswith("Training cost=")), "Training cost=")
-    assert training < 0.2  # least squares reaches 0.077
-    assert _number(next(line for line in lines if line.startswith("Testing cost=")), "Testing cost=") < 0.3
+    assert training < 0.1  # from a random start; least squares reaches 0.0770
+    assert _number(next(line for line in lines if line.startswith("Testing cost=")), "Testing cost=") < 0.15
 
 
 def test_logistic_regression(tmp_path: Path) -> None:
@@ -126,15 +126,15 @@ def test_multilayer_perceptron(tmp_path: Path) -> None:
 
 def test_mnist_deep(tmp_path: Path) -> None:
     lines = run("mnist_deep", tmp_path)
-    assert [line.split(",")[0] for line in lines[:2]] == ["step 0", "step 50"]
-    assert _number(lines[-1], "test accuracy") > 0.6
+    assert [line.split(",")[0] for line in lines[:2]] == ["step 0", "step 30"]
+    assert _number(lines[-1], "test accuracy") > 0.5
 
 
 def test_autoencoder(tmp_path: Path) -> None:
     lines = run("autoencoder", tmp_path)
     losses = [_number(line, "Minibatch Loss:") for line in lines if line.startswith("Step")]
     assert len(losses) == 5 and losses[-1] < 0.8 * losses[0], losses
-    assert _number(lines[-1], "test digits:") < 0.3
+    assert _number(lines[-1], "test digits:") < 0.35
 
 
 def test_layers_cnn(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_layers_cnn(tmp_path: Path) -> None:
         "  ConvNet/dense_1/kernel [1024, 10]",
         "  ConvNet/dense_1/bias [10]",
     ]
-    assert "Optimization Finished! global step: 50" in lines
+    assert "Optimization Finished! global step: 40" in lines
     assert _number(lines[-1], "Testing Accuracy:") > 0.7
 
 

@@ -2,8 +2,7 @@
 (the "autoencoder" listing of the classic TensorFlow 1 examples).
 
 Written for TensorFlow 1; only the import lines differ. The course trains 30000
-steps with batches of 256 and plots reconstructions; this copy trains 200 steps
-with batches of 128 and prints the
+steps and plots reconstructions; this copy trains 200 steps and prints the
 reconstruction error on test digits instead of plotting them.
 """
 
@@ -21,7 +20,7 @@ mnist = input_data.read_data_sets("/tmp/data/", one_hot=True)
 # Training Parameters
 learning_rate = 0.01
 num_steps = 200
-batch_size = 128
+batch_size = 256
 
 display_step = 50
 examples_to_show = 10

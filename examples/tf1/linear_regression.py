@@ -1,8 +1,7 @@
 """Linear regression on 17 points with gradient descent, one example per step
 (the "linear regression" listing of the classic TensorFlow 1 examples).
 
-Written for TensorFlow 1; only the import line differs. The course trains
-1000 epochs; this copy trains 100 and skips the plot.
+Written for TensorFlow 1; only the import line differs. This copy skips the plot.
 """
 
 from __future__ import print_function
@@ -15,8 +14,8 @@ rng = numpy.random
 
 # Parameters
 learning_rate = 0.01
-training_epochs = 100
-display_step = 20
+training_epochs = 1000
+display_step = 50
 
 # Training Data
 train_X = numpy.asarray([3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167,

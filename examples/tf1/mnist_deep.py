@@ -2,7 +2,7 @@
 dropout fed through a ``keep_prob`` placeholder, Adam (TensorFlow 1's second tutorial).
 
 Written for TensorFlow 1; only the import lines differ. The tutorial trains
-20000 steps and tests on all 10,000 images; this copy trains 100 and tests on 1,000.
+20000 steps and tests on all 10,000 images; this copy trains 60 and tests on 500.
 """
 
 import opcore.compat.v1 as tf
@@ -67,14 +67,14 @@ accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))
 
 with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
-    for i in range(100):
+    for i in range(60):
         batch = mnist.train.next_batch(50)
-        if i % 50 == 0:
+        if i % 30 == 0:
             train_accuracy = accuracy.eval(feed_dict={x: batch[0], y_: batch[1], keep_prob: 1.0})
             print("step %d, training accuracy %g" % (i, train_accuracy))
         train_step.run(feed_dict={x: batch[0], y_: batch[1], keep_prob: 0.5})
 
     print(
         "test accuracy %g"
-        % accuracy.eval(feed_dict={x: mnist.test.images[:1000], y_: mnist.test.labels[:1000], keep_prob: 1.0})
+        % accuracy.eval(feed_dict={x: mnist.test.images[:500], y_: mnist.test.labels[:500], keep_prob: 1.0})
     )

@@ -612,12 +612,12 @@ def fill(dims: Sequence[int], value: Any, dtype: Any = None, name: str | None = 
 
 
 def zeros(shape: Sequence[int], dtype: Any = dt.float32, name: str | None = None) -> Any:
-    """A tensor of zeros."""
+    """A tensor of shape ``shape`` filled with zeros, of ``dtype`` (float32 by default)."""
     return fill(shape, 0, dtype, name=name)
 
 
 def ones(shape: Sequence[int], dtype: Any = dt.float32, name: str | None = None) -> Any:
-    """A tensor of ones."""
+    """A tensor of shape ``shape`` filled with ones, of ``dtype`` (float32 by default)."""
     return fill(shape, 1, dtype, name=name)
 
 

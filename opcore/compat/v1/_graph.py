@@ -20,7 +20,17 @@ import opcore
 from opcore import dtypes as _dt
 from opcore.graph import Graph, Node, get_default_graph
 
-__all__ = ["building", "builds", "tf_dtype", "control_dependencies", "gradients", "group", "name_scope", "no_op"]
+__all__ = [
+    "building",
+    "builds",
+    "graph_of",
+    "tf_dtype",
+    "control_dependencies",
+    "gradients",
+    "group",
+    "name_scope",
+    "no_op",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,10 +61,21 @@ def builds(fn: F) -> F:
 
     @functools.wraps(fn, updated=())
     def in_default_graph(*args: Any, **kwargs: Any) -> Any:
-        with get_default_graph().as_default():
+        with graph_of(args, kwargs).as_default():
             return fn(*args, **kwargs)
 
     return cast(F, in_default_graph)
+
+
+def graph_of(args: Sequence[Any], kwargs: dict[str, Any] | None = None) -> Graph:
+    """The graph of the first graph tensor among the arguments (a list's items included),
+    else the default graph: as TensorFlow 1, an op goes where its inputs are."""
+    for value in (*args, *(kwargs or {}).values()):
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            graph = getattr(item, "graph", None)
+            if isinstance(graph, Graph) and getattr(item, "_opcore_symbolic", False):
+                return graph
+    return get_default_graph()
 
 
 @contextlib.contextmanager
@@ -63,17 +84,9 @@ def name_scope(name: str | None, default_name: str | None = None, values: Sequen
 
     Yields the scope (``"layer1/"``); a name ending in ``/`` re-enters that scope, ``""`` the root.
     """
-    g = _graph_of(values)
+    g = graph_of(values or ())
     with g.as_default(), g.name_scope(name if name is not None else default_name) as scope:
         yield scope
-
-
-def _graph_of(values: Sequence[Any] | None) -> Graph:
-    for v in values or ():
-        graph = getattr(v, "graph", None)
-        if isinstance(graph, Graph):
-            return graph
-    return get_default_graph()
 
 
 @contextlib.contextmanager

@@ -44,13 +44,15 @@ class Flags:
         object.__setattr__(self, "_parser", argparse.ArgumentParser(add_help=False, allow_abbrev=False))
         object.__setattr__(self, "_values", {})
         object.__setattr__(self, "_parsed", False)
+        object.__setattr__(self, "_bools", set())
 
     def _define(self, name: str, default: Any, help: str, kind: Any, **extra: Any) -> None:
         if name in self._values:
             raise ValueError(f"flag --{name} is defined twice")
         self._values[name] = default
         if kind is _bool:
-            self._parser.add_argument(f"--{name}", nargs="?", const=True, type=_bool, default=default, help=help)
+            self._bools.add(name)
+            self._parser.add_argument(f"--{name}", type=_bool, default=default, help=help)
             self._parser.add_argument(f"--no{name}", dest=name, action="store_false")
         else:
             self._parser.add_argument(f"--{name}", type=kind, default=default, help=help, **extra)
@@ -59,7 +61,9 @@ class Flags:
     def __call__(self, argv: Sequence[str]) -> list[str]:
         """Parse ``argv`` (program name first); returns the program name and the arguments left over."""
         args = list(argv)
-        known, rest = self._parser.parse_known_args(args[1:])
+        # A bare boolean flag (--fast) means true, as absl reads it; --fast=false and --nofast turn it off.
+        words = [f"{w}=true" if w[2:] in self._bools and w.startswith("--") else w for w in args[1:]]
+        known, rest = self._parser.parse_known_args(words)
         rest = [str(a) for a in rest]
         self._values.update(vars(known))
         object.__setattr__(self, "_parsed", True)
