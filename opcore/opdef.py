@@ -575,7 +575,10 @@ def snake_case(name: str) -> str:
 
 def _defining_module() -> str:
     """The module that declared the op being built (the first caller outside the registry)."""
-    frame = sys._getframe(2)
+    try:
+        frame = sys._getframe(2)
+    except ValueError:  # pragma: no cover - no Python caller
+        return __name__
     while frame is not None and frame.f_globals.get("__name__") in ("opcore.opdef", "opcore.registry"):
         frame = frame.f_back  # type: ignore[assignment]
     return str(frame.f_globals.get("__name__", __name__)) if frame is not None else __name__

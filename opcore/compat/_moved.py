@@ -159,6 +159,14 @@ V1: dict[str, str] = {
     "scatter_update": "tf.scatter_update is not provided: build the new value and tf.assign it",
     "top_k": "tf.nn.top_k is not provided",
     "cumsum": "tf.cumsum is not provided",
+    "mul": "tf.mul was renamed tf.multiply in TensorFlow 1.0",
+    "sub": "tf.sub was renamed tf.subtract in TensorFlow 1.0",
+    "neg": "tf.neg was renamed tf.negative in TensorFlow 1.0",
+    "initialize_variables": "tf.initialize_variables was renamed tf.variables_initializer",
+    "all_variables": "tf.all_variables was renamed tf.global_variables",
+    "select": "tf.select was renamed tf.where in TensorFlow 1.0",
+    "pack": "tf.pack was renamed tf.stack in TensorFlow 1.0",
+    "unpack": "tf.unpack was renamed tf.unstack in TensorFlow 1.0",
 }
 
 

@@ -431,3 +431,29 @@ def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) ->
                                          keepdims=True)  # fmt: skip
         above = opcore.reduce_sum(opcore.cast(opcore.greater(p, target_score), _dt.int32), axis=1)
         return opcore.less(above, k, name=name)
+
+
+_NOT_PROVIDED = {
+    "rnn_cell": "recurrent cells are not provided by opcore",
+    "dynamic_rnn": "recurrent networks are not provided by opcore",
+    "static_rnn": "recurrent networks are not provided by opcore",
+    "bidirectional_dynamic_rnn": "recurrent networks are not provided by opcore",
+    "lrn": "local response normalization is not provided by opcore",
+    "local_response_normalization": "local response normalization is not provided by opcore",
+    "depthwise_conv2d": "depthwise convolution is not provided by opcore (tf.nn.conv2d is)",
+    "separable_conv2d": "separable convolution is not provided by opcore (tf.nn.conv2d is)",
+    "conv1d": "1-D convolution is not provided as such: reshape to [batch, 1, width, channels] and use tf.nn.conv2d",
+    "conv3d": "3-D convolution is not provided by opcore",
+    "top_k": "tf.nn.top_k is not provided (tf.nn.in_top_k and tf.argmax are)",
+    "fused_batch_norm": "use tf.nn.moments and tf.nn.batch_normalization",
+    "sampled_softmax_loss": "sampled losses are not provided; use tf.nn.sparse_softmax_cross_entropy_with_logits",
+    "nce_loss": "sampled losses are not provided; use tf.nn.sparse_softmax_cross_entropy_with_logits",
+    "ctc_loss": "CTC is not provided by opcore",
+}
+
+
+def __getattr__(name: str) -> Any:
+    from opcore.compat import _moved
+
+    hint = _NOT_PROVIDED.get(name)
+    raise _moved.missing("opcore.compat.v1.nn", name, f"tf.nn.{name}: {hint}" if hint else None, __all__)
