@@ -541,6 +541,8 @@ class OpDef:
         return _dt.as_dtype(arg.type)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Any:
+        """Run the op: inputs by position or by name, then attributes; ``help(op)`` shows this op's own
+        signature (``inspect.signature(op)``)."""
         if attrs and len(inputs) < len(self.inputs):
             inputs, attrs = self._inputs_by_keyword(inputs, attrs)
         return _call_op(self, inputs, attrs, name)
