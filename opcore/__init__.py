@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import Any
+
 # The libraries on top (imported last: they use everything above).
 from opcore import (
     backend,
@@ -109,6 +113,16 @@ from opcore.tensor import Tensor, Variable, constant, convert_to_tensor, from_dl
 from opcore.variables import assign, assign_add, assign_sub
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Subpackages not imported up front (opcore.compat, ...) load on first use; a TensorFlow 1
+    # name that lives elsewhere in opcore gets a message saying where (opcore.nn, ...).
+    if not name.startswith("_") and importlib.util.find_spec(f"opcore.{name}") is not None:
+        return importlib.import_module(f"opcore.{name}")
+    from opcore.compat._moved import missing, opcore_hint
+
+    raise missing("opcore", name, opcore_hint(name), __all__)
 
 
 def get_op(name: str) -> OpDef:

@@ -18,7 +18,7 @@ from opcore.errors import BackendMismatchError, DTypeError, OpDefinitionError
 from opcore.registry import OpDef
 from opcore.tensor import Tensor, Variable
 
-__all__ = ["bind_positional", "bind_type_vars", "convert_inputs", "to_tensor"]
+__all__ = ["bind_positional", "bind_type_vars", "convert_inputs", "pack_tensors", "to_tensor"]
 
 
 def bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -44,6 +44,26 @@ def bind_positional(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any]) -> 
             raise OpDefinitionError(f"{op.name}: attribute {attr_name!r} given both by position and by keyword")
         merged[attr_name] = value
     return list(inputs[:n]), merged
+
+
+def _holds_tensor(item: Any) -> bool:
+    if isinstance(item, (list, tuple)):
+        return any(_holds_tensor(x) for x in item)
+    return hasattr(item, "dtype") and hasattr(item, "shape") and not isinstance(item, (np.ndarray, np.generic))
+
+
+def pack_tensors(item: Any) -> Any:
+    """A (nested) list holding tensors as one tensor, stacked with the ``Pack`` op.
+
+    As in TensorFlow, ``reduce_mean([t])`` means ``reduce_mean(stack([t]))``: the
+    tensors stay connected (for gradients, and in graphs, where they have no value
+    yet). Anything else is returned as it is.
+    """
+    if not isinstance(item, (list, tuple)) or not _holds_tensor(item):
+        return item
+    from opcore.ops.array import stack
+
+    return stack([pack_tensors(x) for x in item])
 
 
 def _is_weak(x: Any) -> bool:
@@ -74,6 +94,8 @@ def convert_inputs(
     backend: Backend | None = None
     first_name = ""
     for arg, item in zip(op.inputs, inputs):
+        if not arg.variadic and isinstance(item, (list, tuple)):
+            item = pack_tensors(item)
         items = item if arg.variadic else [item]
         if arg.variadic and not isinstance(item, (list, tuple)):
             raise OpDefinitionError(f"{op.name}: input {arg.name!r} is variadic and takes a list of tensors")

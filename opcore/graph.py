@@ -18,6 +18,7 @@ bad input fails at build time with the op's own error. A
 from __future__ import annotations
 
 import contextlib
+import difflib
 import itertools
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ import numpy as np
 
 from opcore import _context
 from opcore import dtypes as _dt
+from opcore._convert import pack_tensors
 from opcore.dispatch import bind_type_vars, group_outputs
 from opcore.dtypes import DType
 from opcore.errors import DTypeError, GraphError, ShapeError
@@ -128,6 +130,14 @@ class SymbolicTensor(TensorOps):
     def get_shape(self) -> Shape:
         return self._shape
 
+    def set_shape(self, shape: ShapeLike) -> None:
+        """Refine the static shape with what the caller knows (TensorFlow's ``set_shape``);
+        a shape that contradicts the known one is a ShapeError."""
+        try:
+            self._shape = self._shape.merge_with(as_shape(shape))
+        except ShapeError:
+            raise ShapeError(f"set_shape: {self.name!r} has shape {self._shape}, incompatible with {shape}") from None
+
     @property
     def name(self) -> str:
         return f"{self.node.name}:{self.index}"
@@ -179,11 +189,26 @@ class GraphVariable(TensorOps):
     def get_shape(self) -> Shape:
         return self._read.shape
 
+    @property
+    def op(self) -> Node:
+        """The variable's node (TensorFlow's ``var.op``; ``var.op.name`` is its name)."""
+        return self.node
+
     def value(self) -> SymbolicTensor:
         return self._read
 
     def read_value(self) -> SymbolicTensor:
         return self._read
+
+    def initialized_value(self) -> SymbolicTensor:
+        """The initial value: what the variable holds right after its initializer runs."""
+        return self.initial_value
+
+    def load(self, value: Any, session: Any = None) -> None:
+        """Store ``value`` in the variable in ``session`` (default: this thread's default session)."""
+        _session_for(self.graph, session, f"variable {self.name!r}.load()").load_variable(
+            self, np.asarray(value, dtype=self.dtype.np)
+        )
 
     def assign(self, value: Any, name: str | None = None) -> SymbolicTensor:
         """A tensor whose evaluation stores ``value`` in the variable (and yields it)."""
@@ -239,18 +264,61 @@ class Graph:
             _context.exit_graph(self)
 
     @contextlib.contextmanager
-    def name_scope(self, name: str) -> Iterator[str]:
-        scope = self.unique_name(name, mark=True)
+    def name_scope(self, name: str | None) -> Iterator[str]:
+        """Prefix the names of nodes made in the block with ``name/`` (made unique, e.g. ``layer_1``).
+
+        As in TensorFlow, a name ending in ``/`` re-enters that exact scope (``"layer/"``),
+        and ``""`` or None goes back to the root scope.
+        """
+        if not name:
+            scope = ""
+        elif name.endswith("/"):
+            scope = name.rstrip("/")
+        else:
+            scope = self.unique_name(name, mark=True)
         self._scopes.append(scope)
         try:
-            yield scope
+            yield scope + "/" if scope else ""
         finally:
             self._scopes.pop()
+
+    @property
+    def _control(self) -> list[list[Node] | None]:
+        local = self._local
+        try:
+            return local.control  # type: ignore[no-any-return]
+        except AttributeError:
+            local.control = []
+            return local.control  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs: Sequence[Any] | None) -> Iterator[None]:
+        """Nodes made in the block run only after ``control_inputs`` (tensors, variables or nodes)
+        have run; None clears the enclosing blocks' dependencies (TensorFlow's semantics)."""
+        deps: list[Node] | None = None
+        if control_inputs is not None:
+            deps = []
+            for x in control_inputs:
+                if isinstance(x, GraphVariable):
+                    x = x.node
+                if isinstance(x, SymbolicTensor):
+                    x = x.node
+                if not isinstance(x, Node) or x.graph is not self:
+                    raise GraphError(
+                        f"control_dependencies() takes nodes, tensors and variables of this graph, got {x!r}"
+                    )
+                deps.append(x)
+        control = self._control
+        control.append(deps)
+        try:
+            yield
+        finally:
+            control.pop()
 
     def unique_name(self, base: str, mark: bool = True) -> str:
         base = base.strip("/").replace(":", "_") or "node"
         scopes = self._scopes
-        full = f"{scopes[-1]}/{base}" if scopes else base
+        full = f"{scopes[-1]}/{base}" if scopes and scopes[-1] else base
         with self._lock:
             name = full
             while name in self._names:
@@ -263,6 +331,12 @@ class Graph:
         with self._lock:
             node = Node(self, kind, self.unique_name(name), op)
             self.nodes.append(node)
+        control = self._control
+        if control:
+            for deps in reversed(control):
+                if deps is None:
+                    break
+                node.control_inputs.extend(deps)
         return node
 
     # -- inputs ------------------------------------------------------------------------
@@ -317,14 +391,16 @@ class Graph:
     def variable(
         self, initial_value: Any, trainable: bool = True, name: str | None = None, dtype: Any = None
     ) -> GraphVariable:
-        if callable(initial_value):
-            initial_value = initial_value()
         want = _dt.as_dtype(dtype) if dtype is not None else None
-        with self.as_default(), self.name_scope((name or "Variable") + "/initial"):
-            init = self._tensor(initial_value, want, what=f"initial value of variable {name or 'Variable'!r}")
+        full = self.unique_name(name or "Variable", mark=False)  # the name scope applies once
+        with self.as_default(), self.name_scope(full + "/initial/"):
+            if callable(initial_value):  # an initializer's ops belong to the variable
+                initial_value = initial_value()
+            init = self._tensor(initial_value, want, what=f"initial value of variable {full!r}")
         if not init.shape.is_fully_defined:
-            raise ShapeError(f"variable {name or 'Variable'!r}: the initial value's shape {init.shape} must be known")
-        var = GraphVariable(self, init, trainable, self.unique_name(name or "Variable", mark=False))
+            raise ShapeError(f"variable {full!r}: the initial value's shape {init.shape} must be known")
+        with self.name_scope(""):
+            var = GraphVariable(self, init, trainable, full)
         self.variables.append(var)
         return var
 
@@ -364,6 +440,9 @@ class Graph:
                     raise DTypeError(f"{op.name}: input {arg.name!r} is variadic and takes a list of tensors")
                 unwrapped.append([x.value() if isinstance(x, GraphVariable) else x for x in item])
             else:
+                if isinstance(item, (list, tuple)):
+                    with self.as_default():
+                        item = pack_tensors(item)  # [t1, t2] means stack([t1, t2]), as in TensorFlow
                 unwrapped.append(item.value() if isinstance(item, GraphVariable) else item)
         binding = bind_type_vars(op, unwrapped, attrs)
         converted: list[Any] = []
@@ -390,17 +469,42 @@ class Graph:
         return group_outputs(op, attrs, node.outputs)
 
     def get_tensor_by_name(self, name: str) -> SymbolicTensor:
-        node_name, _, index = name.rpartition(":")
-        for node in self.nodes:
-            if node.name == node_name and index.isdigit() and int(index) < len(node.outputs):
-                return node.outputs[int(index)]
-        raise GraphError(f"no tensor named {name!r} in this graph")
+        """The tensor named ``name``: output ``i`` of node ``n`` is ``"n:i"`` (TensorFlow's names)."""
+        node_name, colon, index = name.rpartition(":")
+        if not colon or not index.isdigit():
+            hint = f"; did you mean {name + ':0'!r}?" if self._node(name) is not None else ""
+            raise GraphError(
+                f"{name!r} is not a tensor name: tensor names have the form '<node name>:<output index>'{hint}"
+            )
+        node = self._node(node_name)
+        if node is None:
+            raise GraphError(f"no tensor named {name!r} in this graph{self._similar(node_name)}")
+        if int(index) >= len(node.outputs):
+            raise GraphError(f"no tensor named {name!r}: node {node_name!r} has {len(node.outputs)} output(s)")
+        return node.outputs[int(index)]
 
     def get_operation_by_name(self, name: str) -> Node:
+        """The node named ``name`` (TensorFlow's operation)."""
+        node = self._node(name)
+        if node is None:
+            if ":" in name and self._node(name.rpartition(":")[0]) is not None:
+                raise GraphError(f"{name!r} names a tensor, not a node; the node is {name.rpartition(':')[0]!r}")
+            raise GraphError(f"no node named {name!r} in this graph{self._similar(name)}")
+        return node
+
+    def get_operations(self) -> list[Node]:
+        """Every node, in the order they were added."""
+        return list(self.nodes)
+
+    def _node(self, name: str) -> Node | None:
         for node in self.nodes:
             if node.name == name:
                 return node
-        raise GraphError(f"no node named {name!r} in this graph")
+        return None
+
+    def _similar(self, name: str) -> str:
+        close = difflib.get_close_matches(name, [n.name for n in self.nodes], n=3)
+        return f"; similar names: {', '.join(map(repr, close))}" if close else ""
 
     def trainable_variables(self) -> list[GraphVariable]:
         return [v for v in self.variables if v.trainable]

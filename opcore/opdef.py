@@ -9,9 +9,11 @@ declares and registers one in a call.
 from __future__ import annotations
 
 import ast
+import inspect
 import itertools
 import re
 import sys
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -319,6 +321,7 @@ class OpDef:
         doc: str = "",
         stateful: bool = False,
         aliases: Mapping[str, str] | None = None,
+        function_name: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise OpDefinitionError(
@@ -345,6 +348,17 @@ class OpDef:
         #: The distribution (or plugin) that registered this op; filled in by the registry.
         self.provider: str = "opcore"
         self._check()
+        # An op is called like a function, so it introspects like one: ``help(opcore.gather)``,
+        # ``inspect.signature`` and IDEs that ask the live object see the op's own name,
+        # parameters and documentation (see ``__signature__``), not OpDef's.
+        if function_name is not None and not (isinstance(function_name, str) and function_name.isidentifier()):
+            raise OpDefinitionError(f"{name}: function_name must be a Python identifier, got {function_name!r}")
+        #: The name of the Python function this op is called as (``gather`` for ``GatherV2``).
+        self.__name__ = function_name or snake_case(name.rpartition(".")[2])
+        self.__qualname__ = self.__name__
+        self.__module__ = _defining_module()
+        self.__doc__ = self._function_doc()
+        self._signature: inspect.Signature | None = None
         self._input_index = {a.name: i for i, a in enumerate(self.inputs)}
         self._defaults = {k: a.default for k, a in self.attrs.items() if a.has_default}
         self._required_attrs = tuple(k for k, a in self.attrs.items() if not a.has_default and not a.optional)
@@ -434,12 +448,53 @@ class OpDef:
     def same_signature(self, other: OpDef) -> bool:
         return (self.signature, self.version) == (other.signature, other.version)
 
+    # -- the op as a Python function ------------------------------------------------
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The call signature: inputs, then attributes (with their defaults), then ``name``.
+
+        >>> import opcore, inspect
+        >>> str(inspect.signature(opcore.gather))
+        "(params: 'TensorLike', indices: 'TensorLike', axis: 'int' = 0, *, name: 'str | None' = None) -> 'Tensor'"
+        """
+        if self._signature is None:
+            self._signature = _signature(self)
+        return self._signature
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        # Like a function: an op stored on a class binds as a method.
+        return self if obj is None else types.MethodType(self, obj)
+
+    def _function_doc(self) -> str:
+        lines = [self.doc.strip() or f"The op ``{self.name}``."]
+        lines += ["", f"Op ``{self.name}`` (version {self.version}): ``{self.signature}``.", "", "Args:"]
+        for a in self.inputs:
+            what = f"a list of tensors of dtype {a.type}" if a.variadic else f"a tensor of dtype {a.type}"
+            lines.append(f"    {a.name}: input, {what}.")
+        for attr in self.attrs.values():
+            lines.append(f"    {attr.name}: attribute, {_attr_phrase(attr)}.")
+        lines.append("    name: the node's name when building a graph (ignored when executing eagerly).")
+        outs = ", ".join(f"{a.name} ({f'{a.count} tensors' if a.variadic else 'a tensor'} of dtype {a.type})"
+                         for a in self.outputs)  # fmt: skip
+        lines += ["", "Returns:", f"    {outs}."]
+        if self.type_vars:
+            lines += ["", "Dtypes:"]
+            lines += [f"    {k}: {', '.join(d.name for d in v)}" for k, v in self.type_vars.items()]
+        return "\n".join(lines)
+
     # -- calling -------------------------------------------------------------------
 
     def bind_attrs(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """Check call attributes against the declaration; fill defaults."""
         unknown = [k for k in attrs if k not in self.attrs]
         if unknown:
+            inputs = [k for k in unknown if k in self._input_index]
+            if inputs:
+                raise OpDefinitionError(
+                    f"{self.name}: input {inputs[0]!r} given both by position and by keyword; "
+                    f"signature: {self.__name__}{self.__signature__}"
+                )
             raise OpDefinitionError(
                 f"{self.name}: unknown attribute(s) {', '.join(map(repr, unknown))}; "
                 f"the op takes {', '.join(self.attrs) or 'no attributes'}"
@@ -491,10 +546,107 @@ class OpDef:
         return _dt.as_dtype(arg.type)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Any:
+        """Run the op: inputs by position or by name, then attributes; ``help(op)`` shows this op's own
+        signature (``inspect.signature(op)``)."""
+        if attrs and len(inputs) < len(self.inputs):
+            inputs, attrs = self._inputs_by_keyword(inputs, attrs)
         return _call_op(self, inputs, attrs, name)
+
+    def _inputs_by_keyword(
+        self, inputs: tuple[Any, ...], attrs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Move inputs given by keyword (``gather(params=p, indices=i)``) to their positions."""
+        attrs = dict(attrs)
+        given = list(inputs)
+        for arg in self.inputs[len(inputs) :]:
+            if arg.name not in attrs:
+                break
+            given.append(attrs.pop(arg.name))
+        for arg in self.inputs[: len(inputs)]:
+            if arg.name in attrs:
+                raise OpDefinitionError(f"{self.name}: input {arg.name!r} given both by position and by keyword")
+        return tuple(given), attrs
 
     def __repr__(self) -> str:
         return f"<OpDef {self.signature} v{self.version} from {self.provider}>"
+
+
+def snake_case(name: str) -> str:
+    """A CamelCase op name as a Python function name: ``Conv2DBackpropInput`` -> ``conv2d_backprop_input``.
+
+    >>> snake_case("ApplyRMSProp"), snake_case("L2Loss"), snake_case("ZeroOut")
+    ('apply_rms_prop', 'l2_loss', 'zero_out')
+    """
+    return re.sub(r"(?<=[A-Za-z0-9])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])", "_", name).lower()
+
+
+def _defining_module() -> str:
+    """The module that declared the op being built (the first caller outside the registry)."""
+    try:
+        frame = sys._getframe(2)
+    except ValueError:  # pragma: no cover - no Python caller
+        return __name__
+    while frame is not None and frame.f_globals.get("__name__") in ("opcore.opdef", "opcore.registry"):
+        frame = frame.f_back  # type: ignore[assignment]
+    return str(frame.f_globals.get("__name__", __name__)) if frame is not None else __name__
+
+
+_ANNOTATIONS = {
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "string": "str",
+    "type": "DType",
+    "shape": "Sequence[int | None]",
+    "list(int)": "int | Sequence[int]",
+    "list(float)": "Sequence[float]",
+}
+
+
+def _attr_annotation(attr: AttrDef) -> str:
+    if attr.allowed is not None:
+        t = "Literal[" + ", ".join(repr(a) for a in attr.allowed) + "]"
+    else:
+        t = _ANNOTATIONS[attr.type]
+    return f"{t} | None" if attr.optional else t
+
+
+def _attr_phrase(attr: AttrDef) -> str:
+    if attr.allowed is not None:
+        s = "one of " + ", ".join(repr(a) for a in attr.allowed)
+    else:
+        s = {"type": "a dtype", "list(int)": "a list of ints", "list(float)": "a list of floats",
+             "shape": "a shape", "string": "a string"}.get(attr.type, f"an {attr.type}" if attr.type == "int" else f"a {attr.type}")  # fmt: skip
+    if attr.minimum is not None:
+        s += f" (at least {attr.minimum}{' long' if attr.type.startswith('list') else ''})"
+    if attr.has_default:
+        s += f"; default {attr.default!r}"
+    elif attr.optional:
+        s += "; default None"
+    else:
+        s += "; required"
+    return s
+
+
+def _signature(op: OpDef) -> inspect.Signature:
+    P = inspect.Parameter
+    params = [
+        P(a.name, P.POSITIONAL_OR_KEYWORD, annotation="Sequence[TensorLike]" if a.variadic else "TensorLike")
+        for a in op.inputs
+    ]
+    kind: inspect._ParameterKind = P.POSITIONAL_OR_KEYWORD
+    for attr in op.attrs.values():
+        has_default = attr.has_default or attr.optional
+        if not has_default and kind is P.POSITIONAL_OR_KEYWORD and params and params[-1].default is not P.empty:
+            kind = P.KEYWORD_ONLY  # a required attribute after one with a default: keyword only
+        default = attr.default if attr.has_default else (None if attr.optional else P.empty)
+        params.append(P(attr.name, kind, default=default, annotation=_attr_annotation(attr)))
+    params.append(P("name", P.KEYWORD_ONLY, default=None, annotation="str | None"))
+    if len(op.outputs) == 1:
+        ret = "list[Tensor]" if op.outputs[0].variadic else "Tensor"
+    else:
+        ret = "tuple[" + ", ".join("list[Tensor]" if a.variadic else "Tensor" for a in op.outputs) + "]"
+    return inspect.Signature(params, return_annotation=ret)
 
 
 def _noted_gradient(op: OpDef, fn: GradFn) -> GradFn:

@@ -34,6 +34,17 @@ from opcore.tensor import Tensor
 __all__ = ["Session", "get_default_session"]
 
 _OP, _CONST, _READ, _ASSIGN, _NOOP, _LATE = range(6)
+
+#: How opcore differs from TensorFlow 1 here, said where a TF1 program trips over it.
+_EAGER_HINT = (
+    "opcore executes eagerly unless a graph is being built (TensorFlow 1 always builds one): build inside "
+    "`with graph.as_default():`, call opcore.disable_eager_execution() at the start of the program, or run "
+    "TensorFlow 1 programs through `import opcore.compat.v1 as tf`, whose functions build into the default graph"
+)
+_EAGER_FETCH = (
+    "cannot fetch an eager tensor from a session: it was computed at once and already has its value "
+    "(t.numpy()); sessions run graph tensors. " + _EAGER_HINT
+)
 #: Compiled plans kept per session (one per fetches, feeds and feed shapes), least recently used dropped first.
 _MAX_PLANS = 64
 #: Kernel contexts kept per late-planned step (one per combination of input shapes seen at run time).
@@ -146,6 +157,8 @@ class Session:
             parts = [self._flatten(fetches[k], out) for k in keys]
             return lambda it: {k: p(it) for k, p in zip(keys, parts)}
         t = fetches.value() if isinstance(fetches, GraphVariable) else fetches
+        if isinstance(t, str):
+            t = self._by_name(t, "fetch")
         if isinstance(t, (SymbolicTensor, Node)):
             graph = t.graph
             if graph is not self.graph:
@@ -155,15 +168,41 @@ class Session:
             out.append(t)
             return lambda it: next(it)
         if isinstance(t, Tensor):
-            raise GraphError("fetches must be graph tensors; an eager tensor already has its value (t.numpy())")
-        raise GraphError(f"cannot fetch a {type(fetches).__name__}: fetch graph tensors, variables or nodes")
+            raise GraphError(_EAGER_FETCH)
+        raise GraphError(
+            f"cannot fetch a {type(fetches).__name__}: fetch graph tensors, variables, nodes or their names ('x:0')"
+        )
+
+    def _by_name(self, name: str, what: str) -> SymbolicTensor | Node:
+        """A tensor (``"x:0"``) or, for a fetch, a node (``"train"``) of this session's graph, by name."""
+        _, colon, index = name.rpartition(":")
+        if colon and index.isdigit():
+            return self.graph.get_tensor_by_name(name)
+        node = self.graph.get_operation_by_name(name)
+        if what == "feed":
+            # TensorFlow insists on "x:0"; a node with one output can only mean that output.
+            if len(node.outputs) != 1:
+                raise GraphError(
+                    f"cannot feed {name!r}: node {name!r} has {len(node.outputs)} outputs; name one, e.g. {name + ':0'!r}"
+                )
+            return node.outputs[0]
+        return node
 
     def _check_feeds(self, feed_dict: dict[Any, Any]) -> list[tuple[SymbolicTensor, np.ndarray]]:
         out = []
         for key, value in feed_dict.items():
             t = key.value() if isinstance(key, GraphVariable) else key
+            if isinstance(t, str):
+                t = self._by_name(t, "feed")
+            if isinstance(t, Tensor):
+                raise GraphError(
+                    "feed_dict keys must be graph tensors (placeholders); this key is an eager tensor, which "
+                    "already has a value and cannot be fed. " + _EAGER_HINT
+                )
             if not isinstance(t, SymbolicTensor):
-                raise GraphError(f"feed_dict keys must be graph tensors (placeholders), got {type(key).__name__}")
+                raise GraphError(
+                    f"feed_dict keys must be graph tensors (placeholders) or their names ('x:0'), got {type(key).__name__}"
+                )
             if t.graph is not self.graph:
                 raise GraphError(f"cannot feed {t.name!r}: it belongs to another graph than this session's")
             if isinstance(value, Tensor):
@@ -233,6 +272,14 @@ class Session:
             for ctrl in node.control_inputs:
                 stack.append((ctrl, why))
 
+        def reread(inputs: list[SymbolicTensor]) -> None:
+            # A variable is read when the step that uses it runs, as TensorFlow 1's ref
+            # variables are: an op ordered after an assignment (by a control dependency)
+            # sees the assigned value.
+            for t in inputs:
+                if t.node.kind == "variable" and id(t) not in fed:
+                    plan.steps.append((_READ, t.node.variable, slot(t)))
+
         for node in sorted(needed.values(), key=lambda n: n.id):
             kind = node.kind
             if kind == "const":
@@ -251,12 +298,15 @@ class Session:
                 if got is not None and got != want:
                     raise _assign_mismatch(var, got)
                 shapes[id(node.outputs[0])] = want
+                reread([src])
                 # A value whose shape is only known at run time is checked when it arrives.
                 plan.steps.append((_ASSIGN, var, slot(src), slot(node.outputs[0]), want if got is None else None))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
             else:
-                plan.steps.append(self._compile_op(node, shapes, slot))
+                step = self._compile_op(node, shapes, slot)
+                reread(node.flat_inputs())
+                plan.steps.append(step)
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
         return plan
 

@@ -18,7 +18,7 @@ result contract checks every other dimension.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Union, overload
 
 from opcore.errors import ShapeError
 
@@ -131,14 +131,29 @@ class Shape:
             raise ShapeError(f"shape {self} is not fully defined")
         return self.dims  # type: ignore[return-value]
 
-    @property
     def num_elements(self) -> int | None:
+        """The number of elements, or None unless fully defined (TensorFlow's ``num_elements()``).
+
+        >>> Shape([None, 7, 7, 64])[1:].num_elements()
+        3136
+        """
         if not self.is_fully_defined:
             return None
         n = 1
         for d in self.as_tuple():
             n *= d
         return n
+
+    @property
+    def ndims(self) -> int | None:
+        """The rank, or None when unknown (TensorFlow's name for :attr:`rank`)."""
+        return self.rank
+
+    def as_list(self) -> list[Dim]:
+        """The dims as a list, None for an unknown one (TensorFlow's ``as_list()``); fails for an unknown rank."""
+        if self.dims is None:
+            raise ShapeError("as_list() is not defined on a shape of unknown rank")
+        return list(self.dims)
 
     def is_compatible_with(self, other: ShapeLike) -> bool:
         o = as_shape(other)
@@ -169,7 +184,16 @@ class Shape:
             raise ShapeError("len() of a shape of unknown rank")
         return len(self.dims)
 
-    def __getitem__(self, i: int) -> Dim:
+    @overload
+    def __getitem__(self, i: int) -> Dim: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Shape: ...
+
+    def __getitem__(self, i: int | slice) -> Dim | Shape:
+        """A dim (an int or None), or for a slice the sub-shape (``shape[1:].num_elements()``)."""
+        if isinstance(i, slice):
+            return Shape(None) if self.dims is None else Shape(self.dims[i])
         if self.dims is None:
             return None
         return self.dims[i]

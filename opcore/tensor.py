@@ -465,8 +465,12 @@ def convert_to_tensor(value: Any, dtype: Any = None, backend: str | None = None)
     return constant(value, dtype=dtype, backend=backend)
 
 
-def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | None = None) -> Tensor:
+def constant(
+    value: Any, dtype: Any = None, shape: Any = None, backend: str | None = None, name: str | None = None
+) -> Tensor:
     """A tensor holding ``value`` (Python data or a NumPy array), copied onto ``backend``.
+
+    While a graph is being built it is a ``Const`` node of that graph, named ``name``.
 
     >>> import opcore
     >>> opcore.constant(3).dtype
@@ -479,7 +483,7 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, backend: str | No
         if backend is not None:
             raise OpDefinitionError("constant(): backend= applies to eager tensors; a session picks the backend")
         host, d = _host_array(value, dtype, shape)
-        return graph.constant(host, d)  # type: ignore[no-any-return]
+        return graph.constant(host, d, name=name)  # type: ignore[no-any-return]
     if isinstance(value, (Tensor, Variable)):
         t = convert_to_tensor(value)
         if dtype is not None and _dt.as_dtype(dtype) is not t.dtype:

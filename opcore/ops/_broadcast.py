@@ -45,8 +45,8 @@ def _broadcast_like_grad(ctx: GradContext, dy: Any) -> list[Any]:
 
 def _reshape_like_shape(ctx: ShapeContext) -> Shape:
     x, like = ctx.input("x"), ctx.input("like")
-    if x.num_elements is not None and like.num_elements is not None and x.num_elements != like.num_elements:
-        raise ctx.error(f"cannot reshape x with shape {x} ({x.num_elements} elements) like {like}")
+    if x.num_elements() is not None and like.num_elements() is not None and x.num_elements() != like.num_elements():
+        raise ctx.error(f"cannot reshape x with shape {x} ({x.num_elements()} elements) like {like}")
     return like
 
 

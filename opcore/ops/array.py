@@ -89,7 +89,7 @@ def _reshape_shape(ctx: ShapeContext) -> Shape:
     for d in target:
         if d != -1:
             known *= d
-    n = x.num_elements
+    n = x.num_elements()
     if -1 not in target:
         if n is not None and n != known:
             raise ctx.error(
@@ -252,6 +252,7 @@ concat = define_op(
     shape_fn=_concat_shape,
     gradient=_concat_grad,
     doc="Join ``values`` along an existing ``axis``; the other dimensions must agree.",
+    function_name="concat",
 )
 
 
@@ -326,6 +327,7 @@ stack = define_op(
     shape_fn=_pack_shape,
     gradient=_pack_grad,
     doc="Stack equally shaped ``values`` along a new ``axis``.",
+    function_name="stack",
 )
 
 
@@ -353,6 +355,7 @@ unstack = define_op(
     shape_fn=_unpack_shape,
     gradient=_unpack_grad,
     doc="Unstack ``x`` along ``axis`` into ``num`` tensors (Pack's inverse and gradient).",
+    function_name="unstack",
 )
 
 
@@ -612,12 +615,12 @@ def fill(dims: Sequence[int], value: Any, dtype: Any = None, name: str | None = 
 
 
 def zeros(shape: Sequence[int], dtype: Any = dt.float32, name: str | None = None) -> Any:
-    """A tensor of zeros."""
+    """A tensor of shape ``shape`` filled with zeros, of ``dtype`` (float32 by default)."""
     return fill(shape, 0, dtype, name=name)
 
 
 def ones(shape: Sequence[int], dtype: Any = dt.float32, name: str | None = None) -> Any:
-    """A tensor of ones."""
+    """A tensor of shape ``shape`` filled with ones, of ``dtype`` (float32 by default)."""
     return fill(shape, 1, dtype, name=name)
 
 

@@ -341,6 +341,7 @@ gather = define_op(
         "kernel raises too, where its GPU kernel returns zeros; device backends check on the device and "
         "raise at the call (in a session, at the end of the run at the latest)."
     ),
+    function_name="gather",
 )
 
 

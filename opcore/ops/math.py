@@ -26,7 +26,7 @@ from typing import Any
 from opcore import dtypes as dt
 from opcore.errors import OpDefinitionError
 from opcore.ops._broadcast import sum_to_like
-from opcore.registry import GradContext, define_op
+from opcore.registry import GradContext, OpDef, define_op
 from opcore.shapes import Shape, ShapeContext, broadcast, matmul_shape, unchanged
 
 __all__ = [
@@ -165,7 +165,13 @@ def _minimum_grad(ctx: GradContext, dy: Any) -> list[Any]:
     return [sum_to_like(where(x_wins, dy, 0), x), sum_to_like(where(x_wins, 0, dy), y)]
 
 
-def _binary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] | None = None) -> Any:
+def _binary(
+    name: str,
+    dtypes: Any,
+    doc: str,
+    gradient: Callable[..., list[Any]] | None = None,
+    function_name: str | None = None,
+) -> OpDef:
     return define_op(
         name,
         inputs=["x: T", "y: T"],
@@ -175,12 +181,13 @@ def _binary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]]
         gradient=gradient,
         differentiable=gradient is not None,
         doc=doc,
+        function_name=function_name,
     )
 
 
 add = _binary("Add", dt.NUMERIC, "Elementwise ``x + y`` with broadcasting.", _add_grad)
-subtract = _binary("Sub", dt.NUMERIC, "Elementwise ``x - y`` with broadcasting.", _sub_grad)
-multiply = _binary("Mul", dt.NUMERIC, "Elementwise ``x * y`` with broadcasting.", _mul_grad)
+subtract = _binary("Sub", dt.NUMERIC, "Elementwise ``x - y`` with broadcasting.", _sub_grad, "subtract")
+multiply = _binary("Mul", dt.NUMERIC, "Elementwise ``x * y`` with broadcasting.", _mul_grad, "multiply")
 divide = _binary(
     "RealDiv",
     dt.FLOATING,
@@ -188,12 +195,14 @@ divide = _binary(
     "cast them to a float dtype first (``divide(cast(a, 'float32'), cast(b, 'float32'))``), or use "
     "``floor_divide`` for integer division.",
     _div_grad,
+    "divide",
 )
 floor_divide = _binary(
     "FloorDiv",
     dt.NUMERIC,
     "Elementwise ``floor(x / y)`` with broadcasting (Python's ``//``). Integer division by zero "
     "gives 0, like NumPy. Not differentiable.",
+    function_name="floor_divide",
 )
 mod = _binary(
     "FloorMod",
@@ -201,6 +210,7 @@ mod = _binary(
     "Elementwise remainder of floor division, with the sign of ``y`` (Python's and NumPy's ``%``). "
     "Integer ``x mod 0`` gives 0, like NumPy. Gradient: ``dy`` for x, ``-dy * floor(x / y)`` for y.",
     _mod_grad,
+    "mod",
 )
 pow = _binary(
     "Pow",
@@ -303,7 +313,13 @@ def _softplus_grad(ctx: GradContext, dy: Any) -> list[Any]:
     return [multiply(dy, sigmoid(ctx.inputs[0]))]
 
 
-def _unary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] | None = None) -> Any:
+def _unary(
+    name: str,
+    dtypes: Any,
+    doc: str,
+    gradient: Callable[..., list[Any]] | None = None,
+    function_name: str | None = None,
+) -> OpDef:
     return define_op(
         name,
         inputs=["x: T"],
@@ -313,10 +329,11 @@ def _unary(name: str, dtypes: Any, doc: str, gradient: Callable[..., list[Any]] 
         gradient=gradient,
         differentiable=gradient is not None,
         doc=doc,
+        function_name=function_name,
     )
 
 
-negative = _unary("Neg", dt.REAL, "Elementwise ``-x`` (integers wrap around at their minimum).", _neg_grad)
+negative = _unary("Neg", dt.REAL, "Elementwise ``-x`` (integers wrap around at their minimum).", _neg_grad, "negative")
 abs = _unary("Abs", dt.REAL, "Elementwise ``|x|`` (the minimum of a signed integer type maps to itself).", _abs_grad)
 sign = _unary("Sign", dt.REAL, "Elementwise sign: -1, 0 or 1 (NaN for NaN). Not differentiable.")
 square = _unary("Square", dt.NUMERIC, "Elementwise ``x * x``.", _square_grad)
@@ -338,7 +355,7 @@ softplus = _unary("Softplus", dt.FLOATING, "Elementwise ``log(1 + exp(x))``, sta
 # --------------------------------------------------------------------------- comparisons and logic
 
 
-def _compare(name: str, dtypes: Any, doc: str) -> Any:
+def _compare(name: str, dtypes: Any, doc: str) -> OpDef:
     return define_op(
         name,
         inputs=["x: T", "y: T"],
@@ -400,6 +417,7 @@ select = define_op(
     shape_fn=broadcast("condition", "x", "y"),
     gradient=_select_grad,
     doc="Elementwise ``x if condition else y``; the three inputs broadcast together.",
+    function_name="where",
 )
 
 
@@ -520,4 +538,5 @@ matmul = define_op(
     gradient=_matmul_grad,
     doc="Matrix product of the last two dims, optionally transposing either input first; "
     "inputs have rank >= 2 and their leading (batch) dims broadcast.",
+    function_name="matmul",
 )

@@ -175,12 +175,13 @@ random_uniform_like = define_op(
 )
 
 
-def _scale_shift(x: Any, mean: float, stddev: float) -> Any:
-    # Composed from math ops so the standard ops stay TensorFlow's primitives.
+def _scale_shift(x: Any, mean: float, stddev: float, name: str | None) -> Any:
+    # Composed from math ops so the standard ops stay TensorFlow's primitives; the last
+    # op takes the caller's name (TensorFlow's ``random_normal(..., name="w")`` is ``w:0``).
     if stddev != 1.0:
-        x = _math.multiply(x, stddev)
+        x = _math.multiply(x, stddev, name=name if mean == 0.0 else None)
     if mean != 0.0:
-        x = _math.add(x, mean)
+        x = _math.add(x, mean, name=name)
     return x
 
 
@@ -190,6 +191,7 @@ def random_uniform(
     maxval: float | None = None,
     dtype: Any = dt.float32,
     seed: int | None = None,
+    name: str | None = None,
 ) -> Any:
     """Uniform values in ``[minval, maxval)``.
 
@@ -206,9 +208,9 @@ def random_uniform(
         if maxval is None:
             raise OpDefinitionError(f"random_uniform: maxval is required for dtype {d}")
         lo, hi = _whole(minval, "minval"), _whole(maxval, "maxval")
-        return _RANDOM_UNIFORM_INT(shape=shape, dtype=d, seed=s1, seed2=s2, minval=lo, maxval=hi)
+        return _RANDOM_UNIFORM_INT(shape=shape, dtype=d, seed=s1, seed2=s2, minval=lo, maxval=hi, name=name)
     hi_f = 1.0 if maxval is None else maxval
-    return _RANDOM_UNIFORM(shape=shape, dtype=d, seed=s1, seed2=s2, minval=minval, maxval=hi_f)
+    return _RANDOM_UNIFORM(shape=shape, dtype=d, seed=s1, seed2=s2, minval=minval, maxval=hi_f, name=name)
 
 
 def _whole(value: Any, name: str) -> int:
@@ -223,11 +225,13 @@ def random_normal(
     stddev: float = 1.0,
     dtype: Any = dt.float32,
     seed: int | None = None,
+    name: str | None = None,
 ) -> Any:
     """Normal values with the given ``mean`` and ``stddev`` (op ``RandomStandardNormal``, scaled and shifted)."""
     s1, s2 = get_seed(seed)
-    out = _RANDOM_STANDARD_NORMAL(shape=shape, dtype=dtype, seed=s1, seed2=s2)
-    return _scale_shift(out, float(mean), float(stddev))
+    plain = float(mean) == 0.0 and float(stddev) == 1.0
+    out = _RANDOM_STANDARD_NORMAL(shape=shape, dtype=dtype, seed=s1, seed2=s2, name=name if plain else None)
+    return _scale_shift(out, float(mean), float(stddev), name)
 
 
 def truncated_normal(
@@ -236,11 +240,13 @@ def truncated_normal(
     stddev: float = 1.0,
     dtype: Any = dt.float32,
     seed: int | None = None,
+    name: str | None = None,
 ) -> Any:
     """Normal values whose distance from ``mean`` is at most 2 ``stddev`` (farther ones are re-drawn).
 
     The usual initialiser of the classic courses: ``truncated_normal([784, 10], stddev=0.1)``.
     """
     s1, s2 = get_seed(seed)
-    out = _TRUNCATED_NORMAL(shape=shape, dtype=dtype, seed=s1, seed2=s2)
-    return _scale_shift(out, float(mean), float(stddev))
+    plain = float(mean) == 0.0 and float(stddev) == 1.0
+    out = _TRUNCATED_NORMAL(shape=shape, dtype=dtype, seed=s1, seed2=s2, name=name if plain else None)
+    return _scale_shift(out, float(mean), float(stddev), name)

@@ -62,6 +62,7 @@ reduce_sum = define_op(
     shape_fn=_reduce_shape,
     gradient=_sum_grad,
     doc="Sum over ``axis`` (None: all axes), in ``x``'s dtype (integers wrap on overflow).",
+    function_name="reduce_sum",
 )
 
 
@@ -82,6 +83,7 @@ reduce_mean = define_op(
         "divided by the count, truncated toward zero, as in TensorFlow (an empty mean gives 0); "
         "for floats an empty mean is NaN."
     ),
+    function_name="reduce_mean",
 )
 
 
@@ -109,6 +111,7 @@ reduce_max = define_op(
         "(-inf for floats). The gradient is shared equally among tied maxima. NaN, on every backend: "
         "NaN propagates, a reduced slice holding a NaN gives NaN (TensorFlow since 2.4, NumPy's max)."
     ),
+    function_name="reduce_max",
 )
 
 reduce_min = define_op(
@@ -124,6 +127,7 @@ reduce_min = define_op(
         "(+inf for floats). The gradient is shared equally among tied minima. NaN, on every backend: "
         "NaN propagates, a reduced slice holding a NaN gives NaN (TensorFlow since 2.4, NumPy's min)."
     ),
+    function_name="reduce_min",
 )
 
 
@@ -161,6 +165,7 @@ reduce_prod = define_op(
     shape_fn=_reduce_shape,
     gradient=_prod_grad,
     doc="Product over ``axis`` (None: all axes), in ``x``'s dtype; the gradient is exact at zeros.",
+    function_name="reduce_prod",
 )
 
 
@@ -195,6 +200,7 @@ argmax = define_op(
     shape_fn=_arg_shape,
     differentiable=False,
     doc=_ARG_DOC.format(what="largest value", inf="-inf", name="argmax", ex=3),
+    function_name="argmax",
 )
 
 argmin = define_op(
@@ -206,6 +212,7 @@ argmin = define_op(
     shape_fn=_arg_shape,
     differentiable=False,
     doc=_ARG_DOC.format(what="smallest value", inf="+inf", name="argmin", ex=-3),
+    function_name="argmin",
 )
 
 
