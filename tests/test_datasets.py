@@ -336,9 +336,8 @@ def test_keras_mnist_offline_without_files_lists_where_it_looked(
 
 
 def test_bundled_sets_are_scikit_learns_data() -> None:
-    sk_datasets = pytest.importorskip(
-        "sklearn.datasets", reason="scikit-learn is not installed (the oracle for the bundled copies)"
-    )
+    import sklearn.datasets as sk_datasets  # in the dev extra: the test command always has it
+
     from opcore.datasets._bundled import load_array
 
     sk_digits, sk_diabetes = sk_datasets.load_digits(), sk_datasets.load_diabetes()
