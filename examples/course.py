@@ -14,6 +14,9 @@ def parse_args(description: str, epochs: int, **extra: tuple[type, object, str])
     p.add_argument("--seed", type=int, default=0)
     for name, (kind, default, text) in extra.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=text)
+    tb = p.add_argument_group("TensorBoard (needs the extra opcore[tensorboard])")
+    tb.add_argument("--logdir", default=None, help="write curves and the graph here for `tensorboard --logdir`")
+    tb.add_argument("--log-every", type=int, default=100, help="training steps between summaries (default: 100)")
     return p.parse_args()
 
 

@@ -25,6 +25,7 @@ from opcore import (
     ops,
     plugins,
     registry,
+    summary,
     train,
 )
 from opcore._context import executing_eagerly
@@ -136,6 +137,7 @@ __all__ = [
     "metrics",
     "datasets",
     "keras",
+    "summary",
     "train",
     "Graph",
     "GraphVariable",

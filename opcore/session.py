@@ -25,19 +25,20 @@ from opcore.tensor import Tensor
 
 __all__ = ["Session"]
 
-_OP, _CONST, _READ, _ASSIGN, _NOOP = range(5)
+_OP, _CONST, _READ, _ASSIGN, _NOOP, _HOST = range(6)
 #: Compiled plans kept per session (one per fetches, feeds and feed shapes), least recently used dropped first.
 _MAX_PLANS = 64
 
 
 class _Plan:
-    __slots__ = ("feed_slots", "fetch_slots", "n_slots", "steps")
+    __slots__ = ("feed_slots", "fetch_host", "fetch_slots", "n_slots", "steps")
 
     def __init__(self) -> None:
         self.steps: list[tuple[Any, ...]] = []
         self.n_slots = 0
         self.feed_slots: list[int] = []
         self.fetch_slots: list[int | None] = []
+        self.fetch_host: list[bool] = []  # fetches that are host values (summaries), returned as they are
 
 
 class Session:
@@ -211,9 +212,14 @@ class Session:
                 plan.steps.append((_ASSIGN, node.variable, slot(src), slot(node.outputs[0])))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
+            elif kind == "host":
+                shapes[id(node.outputs[0])] = ()
+                ins = [(slot(t), t.node.kind == "host") for t in node.inputs]
+                plan.steps.append((_HOST, node.value, ins, slot(node.outputs[0])))
             else:
                 plan.steps.append(self._compile_op(node, shapes, slot))
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
+        plan.fetch_host = [isinstance(t, SymbolicTensor) and t.node.kind == "host" for t in targets]
         return plan
 
     def _compile_op(
@@ -292,12 +298,17 @@ class Session:
                 _, var, src, s = step
                 self._values[var] = vals[src]
                 vals[s] = vals[src]
+            elif kind == _HOST:
+                _, fn, ins, s = step
+                vals[s] = fn(*[vals[i] if host else backend.download(vals[i]) for i, host in ins])
         out: list[Any] = []
-        for fs in plan.fetch_slots:
+        for fs, host in zip(plan.fetch_slots, plan.fetch_host):
             if fs is None:
                 out.append(None)
-                continue
-            out.append(np.array(backend.download(vals[fs]), copy=True))
+            elif host:
+                out.append(vals[fs])
+            else:
+                out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
 
 

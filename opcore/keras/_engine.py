@@ -31,7 +31,7 @@ from opcore.errors import ShapeError
 from opcore.keras._errors import ModelError
 from opcore.keras._functional import KerasTensor, Node, is_symbolic, symbolic_call
 from opcore.keras._metrics import MetricFn, resolve_metric
-from opcore.keras.callbacks import History
+from opcore.keras.callbacks import CallbackList, History
 from opcore.layers.base import Layer
 from opcore.shapes import Shape, as_shape
 from opcore.tensor import Tensor, Variable, constant
@@ -89,6 +89,7 @@ class Model(Layer):
         self._inputs_list = False
         self._outputs_list = False
         self.history: History | None = None
+        self.stop_training = False
         if inputs is None and outputs is None:
             if type(self) is Model:
                 raise ModelError("Model(inputs, outputs): give the Input tensors and the output tensors")
@@ -221,8 +222,8 @@ class Model(Layer):
         return current_backend().name
 
     def _to_tensor(self, value: Any, expected: KerasTensor | None, what: str) -> Any:
-        if isinstance(value, (Tensor, Variable)):
-            return value
+        if isinstance(value, (Tensor, Variable)) or getattr(value, "_opcore_symbolic", False):
+            return value  # (graph tensors: a model traced into a graph)
         arr = np.asarray(value)
         dtype = expected.dtype if expected is not None else None
         if dtype is None and arr.dtype.kind == "f":
@@ -362,6 +363,7 @@ class Model(Layer):
         shuffle: bool = True,
         verbose: int = 1,
         seed: int | None = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches; returns the :class:`History`.
 
@@ -369,6 +371,9 @@ class Model(Layer):
         shuffling) for validation; ``validation_data=(x_val, y_val)`` gives it
         explicitly. Each epoch's batches are shuffled with a generator seeded by
         ``seed``. ``verbose=1`` shows a tqdm progress bar per epoch on stderr.
+        ``callbacks`` are :class:`~opcore.keras.callbacks.Callback` objects (such as
+        :class:`~opcore.keras.callbacks.TensorBoard`); one that sets
+        ``model.stop_training = True`` ends training after the current epoch.
         """
         self._require_compiled("fit")
         epochs = _positive_int(epochs, "fit: epochs")
@@ -396,18 +401,29 @@ class Model(Layer):
         history = History({"epochs": epochs, "batch_size": batch_size, "samples": n, "verbose": verbose})
         history.model = self
         steps = -(-n // batch_size)
+        cbs = CallbackList(callbacks, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
         for epoch in range(epochs):
+            cbs.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else None
             bar = _tqdm(
                 total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", file=sys.stderr, disable=not verbose
             )
             totals = np.zeros(1 + len(self._metrics))
+            seen = 0
             try:
-                for idx in self._batches(n, batch_size, order):
+                for batch, idx in enumerate(self._batches(n, batch_size, order)):
+                    if cbs.wants_batches:
+                        cbs.on_train_batch_begin(batch)
                     xb, yb = self._x_batch(xh, idx), self._y_batch(yh, idx)
                     loss, y_pred = self.train_step(xb, yb)
                     values = [float(loss), *(float(fn(yb, y_pred)) for _, fn in self._metrics)]
                     totals += np.asarray(values) * len(idx)
+                    seen += len(idx)
+                    if cbs.wants_batches:
+                        cbs.on_train_batch_end(batch, {k: float(v / seen) for k, v in zip(self.metrics_names, totals)})
                     bar.update(1)
                     bar.set_postfix(loss=f"{values[0]:.4f}", refresh=False)
                 logs = {name: float(v / n) for name, v in zip(self.metrics_names, totals)}
@@ -418,6 +434,10 @@ class Model(Layer):
             finally:
                 bar.close()
             history.append(epoch, logs)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
         self.history = history
         return history
 

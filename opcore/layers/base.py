@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from opcore import _context
 from opcore import dtypes as _dt
 from opcore.dtypes import DType
 from opcore.shapes import Shape, as_shape
@@ -109,6 +110,11 @@ class Layer:
             shape = getattr(inputs, "shape", None)
             self.build(shape if isinstance(shape, Shape) else as_shape(shape))
             self.built = True
+        if _context.graph_stack:  # in a graph, the layer's nodes go under its name (TensorBoard draws a box)
+            from opcore.graph import name_scope
+
+            with name_scope(self.name):
+                return self.call(inputs, training=training if training is not None else False)
         return self.call(inputs, training=training if training is not None else False)
 
     @property
