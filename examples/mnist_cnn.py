@@ -50,7 +50,7 @@ def main() -> None:
         if args.logdir:  # TensorBoard: the training cost as a curve, every weight as a histogram
             opcore.summary.scalar("cost", cost)
             for v in opcore.trainable_variables():
-                opcore.summary.histogram(v.name, v)
+                opcore.summary.histogram(f"{v.name}/histogram", v)
             summaries = opcore.summary.merge_all()
     writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 

@@ -35,7 +35,7 @@ def main() -> None:
             opcore.summary.scalar("cost", cost)
             opcore.summary.scalar("accuracy", accuracy)
             for v in opcore.trainable_variables():
-                opcore.summary.histogram(v.name, v)
+                opcore.summary.histogram(f"{v.name}/histogram", v)
             summaries = opcore.summary.merge_all()
     writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 

@@ -33,7 +33,7 @@ def main() -> None:
         if args.logdir:  # TensorBoard: the cost and accuracy as curves, the weights as histograms
             opcore.summary.scalar("cost", cost)
             opcore.summary.scalar("accuracy", accuracy)
-            opcore.summary.histogram("W", w)
+            opcore.summary.histogram("weights", w)
             summaries = opcore.summary.merge_all()
     writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 

@@ -41,6 +41,7 @@ RUNNABLE_PAGES = [
     "concepts/kernels-and-backends.md",
     "concepts/graphs-and-sessions.md",
     "concepts/autodiff.md",
+    "tensorboard.md",
 ]
 
 

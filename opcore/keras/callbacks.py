@@ -200,6 +200,7 @@ class TensorBoard(Callback):
             raise ModelError("TensorBoard: embeddings are not supported (give embeddings_freq=0)")
         del embeddings_metadata
         self._writers: dict[str, Any] = {}
+        self._graph_pending = False
         self._global_batch = 0
         self._epoch_start = 0.0
         self._epoch_batches = 0
@@ -226,18 +227,25 @@ class TensorBoard(Callback):
 
     # -- hooks -----------------------------------------------------------------------------
 
+    def _write_model_graph(self) -> None:
+        self._graph_pending = False
+        graph = _trace_graph(self.model)
+        if graph is not None:
+            self._writer("train").write_graph(graph, step=0)
+
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self._global_batch = 0
-        if self.write_graph and self.model is not None:
-            graph = _trace_graph(self.model)
-            if graph is not None:
-                self._writer("train").write_graph(graph, step=0)
+        self._graph_pending = self.write_graph and self.model is not None
+        if self._graph_pending and _input_specs(self.model):
+            self._write_model_graph()  # (a model that its first batch builds is traced after that batch)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self._epoch_start = time.perf_counter()
         self._epoch_batches = 0
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        if self._graph_pending:
+            self._write_model_graph()
         self._global_batch += 1
         self._epoch_batches += 1
         if self.update_freq and logs and self._global_batch % self.update_freq == 0:
@@ -308,6 +316,14 @@ def _scheduled_learning_rate(model: Any) -> float | None:
     return float(np.asarray(numpy() if callable(numpy) else value))
 
 
+def _input_specs(model: Any) -> list[Any]:
+    """The KerasTensors describing the model's inputs (empty while a Sequential model is unbuilt)."""
+    specs = list(getattr(model, "_inputs", []) or [])
+    if not specs and getattr(model, "_input_spec", None) is not None:
+        specs = [model._input_spec]
+    return specs
+
+
 def _trace_graph(model: Any) -> Any:
     """The model traced into an opcore graph (placeholders for its inputs, its variables captured, each
     layer a name scope); None, with a warning, when the model cannot be traced."""
@@ -315,9 +331,7 @@ def _trace_graph(model: Any) -> Any:
     from opcore.errors import OpcoreError
     from opcore.graph import Graph
 
-    specs = list(getattr(model, "_inputs", []) or [])
-    if not specs and getattr(model, "_input_spec", None) is not None:
-        specs = [model._input_spec]
+    specs = _input_specs(model)
     if not specs:
         warnings.warn(
             f"TensorBoard: model {model.name!r} has no known input shape yet; its graph is not written",

@@ -94,7 +94,13 @@ class Layer:
         check = _weight_check.get()
         if check is not None:
             check(f"{self.name}/{name}", dims, _dt.as_dtype(dt))
-        value = initializer(dims, dt)
+        if _context.graph_stack:  # in a graph, the initializer's nodes go under the weight's name
+            from opcore.graph import name_scope
+
+            with name_scope(f"{self.name}/{name}/Initializer"):
+                value = initializer(dims, dt)
+        else:
+            value = initializer(dims, dt)
         var = Variable(value, trainable=trainable and self.trainable, name=f"{self.name}/{name}")
         self._variables.append(var)
         return var
