@@ -508,3 +508,25 @@ def test_examples_write_logs(tmp_path: Path) -> None:
     assert [e.step for e in acc.Scalars("cost")] == [2, 4, 6]
     assert set(acc.Tags()["scalars"]) == {"cost", "accuracy"} and acc.Tags()["histograms"] == ["weights"]
     assert any(n.op == "MatMul" for n in acc.Graph().node)
+
+
+def test_tensor_summaries_keep_the_tensor(tmp_path: Path) -> None:
+    value = np.arange(6, dtype=np.int32).reshape(2, 3)
+    g = opcore.Graph()
+    with g.as_default():
+        t = opcore.summary.tensor_summary("t", opcore.constant(value), summary_description="the counts")
+    writer = opcore.summary.FileWriter(tmp_path)
+    with opcore.Session(g) as sess:
+        writer.add_summary(sess.run(t), 1)
+    writer.close()
+    eager = opcore.summary.create_file_writer(tmp_path / "eager")
+    with eager.as_default():
+        assert opcore.summary.write("w", np.float64(2.5), step=4)
+    eager.close()
+    from tensorboard.util import tensor_util
+
+    acc = read(tmp_path)
+    np.testing.assert_array_equal(tensor_util.make_ndarray(acc.Tensors("t")[0].tensor_proto), value)
+    assert acc.SummaryMetadata("t").summary_description == "the counts"
+    event = read(tmp_path / "eager").Tensors("w")[0]
+    assert event.step == 4 and tensor_util.make_ndarray(event.tensor_proto) == 2.5

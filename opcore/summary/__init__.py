@@ -27,7 +27,18 @@ from typing import Any
 
 from opcore.summary import experimental
 from opcore.summary._graph_def import MAX_CONST_BYTES, as_graph_def, to_graph_def
-from opcore.summary._summaries import audio, graph, histogram, image, merge, merge_all, scalar, text
+from opcore.summary._summaries import (
+    audio,
+    graph,
+    histogram,
+    image,
+    merge,
+    merge_all,
+    scalar,
+    tensor_summary,
+    text,
+    write,
+)
 from opcore.summary._tb import available
 from opcore.summary._writer import (
     FileWriter,
@@ -64,8 +75,10 @@ __all__ = [
     "scalar",
     "set_step",
     "should_record_summaries",
+    "tensor_summary",
     "text",
     "to_graph_def",
+    "write",
 ]
 
 # TensorBoard's message classes, by the names TensorFlow gives them (tf.summary.Summary ...).

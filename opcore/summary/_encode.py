@@ -29,6 +29,7 @@ __all__ = [
     "image_values",
     "png",
     "scalar_value",
+    "tensor_value",
     "text_value",
     "wav",
 ]
@@ -294,3 +295,41 @@ def text_value(tag: str, data: Any, description: str | None = None) -> Any:
     tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=shape, string_val=flat)
     summary_pb2 = _tb.proto("summary_pb2")
     return summary_pb2.Summary.Value(tag=tag, metadata=_metadata(description, plugin="text"), tensor=tensor)
+
+
+_NP_TO_DT = {
+    "bool": "DT_BOOL",
+    "int8": "DT_INT8",
+    "int16": "DT_INT16",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "uint8": "DT_UINT8",
+    "float16": "DT_HALF",
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+}
+
+
+def tensor_value(tag: str, data: Any, metadata: Any = None) -> Any:
+    """A whole tensor (numbers, or strings) as a ``TensorProto`` value, with ``metadata`` (a
+    ``SummaryMetadata``, or None)."""
+    arr = np.asarray(data)
+    if arr.dtype.kind in "USO":
+        value = text_value(tag, arr)
+        value.ClearField("metadata")
+    else:
+        name = _NP_TO_DT.get(arr.dtype.name)
+        if name is None:
+            raise DTypeError(f"tensor summary {tag!r}: cannot write an array of dtype {arr.dtype}")
+        tensor_pb2 = _tb.proto("tensor_pb2")
+        shape_pb2 = _tb.proto("tensor_shape_pb2")
+        shape = shape_pb2.TensorShapeProto(dim=[shape_pb2.TensorShapeProto.Dim(size=d) for d in arr.shape])
+        tensor = tensor_pb2.TensorProto(
+            dtype=getattr(_tb.proto("types_pb2"), name),
+            tensor_shape=shape,
+            tensor_content=np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes(),
+        )
+        value = _tb.proto("summary_pb2").Summary.Value(tag=tag, tensor=tensor)
+    if metadata is not None:
+        value.metadata.CopyFrom(metadata)
+    return value

@@ -30,7 +30,7 @@ from opcore.graph import Graph, GraphKeys, GraphVariable, SymbolicTensor, get_de
 from opcore.summary import _encode, _tb
 from opcore.summary._writer import default_writer, get_step, should_record_summaries
 
-__all__ = ["audio", "graph", "histogram", "image", "merge", "merge_all", "scalar", "text"]
+__all__ = ["audio", "graph", "histogram", "image", "merge", "merge_all", "scalar", "tensor_summary", "text", "write"]
 
 
 def _graph_of(data: Any) -> Graph | None:
@@ -337,6 +337,40 @@ def text(
         return _in_graph(g, "TensorSummaryV2", name, None, [],
                          lambda tag: [_encode.text_value(tag, fixed, description)], collections)  # fmt: skip
     return _eagerly(name, None, step, lambda tag: [_encode.text_value(tag, _host_value(data), description)])
+
+
+def tensor_summary(
+    name: str,
+    tensor: Any,
+    summary_description: str | None = None,
+    collections: Sequence[str] | None = None,
+    summary_metadata: Any = None,
+    family: str | None = None,
+    display_name: str | None = None,
+) -> Any:
+    """TensorFlow 1's ``tf.summary.tensor_summary``: a summary node holding the whole tensor (numbers are
+    written as they are, in a ``TensorProto``); eagerly, use :func:`write`."""
+    g = _graph_of(tensor)
+    if g is None:
+        raise SummaryError("tensor_summary() builds a graph node; eagerly, use opcore.summary.write(tag, data, step)")
+    meta = _tb.proto("summary_pb2").SummaryMetadata()
+    if summary_metadata is not None:
+        meta.CopyFrom(summary_metadata)
+    if summary_description:
+        meta.summary_description = summary_description
+    if display_name:
+        meta.display_name = display_name
+    with g.as_default():
+        t = g._tensor(tensor, what=f"tensor summary {name!r}")
+    _check_numeric("tensor_summary", t)
+    return _in_graph(g, "TensorSummaryV2", name, family, [t],
+                     lambda tag, v: [_encode.tensor_value(tag, v, meta)], collections)  # fmt: skip
+
+
+def write(tag: str, tensor: Any, step: Any = None, metadata: Any = None, name: str | None = None) -> bool:
+    """TensorFlow 2's ``tf.summary.write``: write ``tensor`` (numbers or strings) under ``tag`` with optional
+    ``SummaryMetadata`` to the default writer; False when no writer is default."""
+    return _eagerly(tag, None, step, lambda t: [_encode.tensor_value(t, _host_value(tensor), metadata)])
 
 
 # --------------------------------------------------------------------------- merging
