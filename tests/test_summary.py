@@ -530,3 +530,19 @@ def test_tensor_summaries_keep_the_tensor(tmp_path: Path) -> None:
     assert acc.SummaryMetadata("t").summary_description == "the counts"
     event = read(tmp_path / "eager").Tensors("w")[0]
     assert event.step == 4 and tensor_util.make_ndarray(event.tensor_proto) == 2.5
+
+
+def test_records_carry_checksums_that_tensorboard_checks(tmp_path: Path) -> None:
+    writer = opcore.summary.create_file_writer(tmp_path)
+    with writer.as_default():
+        for i in range(3):
+            opcore.summary.scalar("x", float(i), step=i)
+    writer.close()
+    assert summary._tb.native_crc()  # the extra brings the native CRC-32C
+    assert writer.path is not None
+    loader = summary._tb._import("tensorboard.backend.event_processing.event_file_loader")
+    assert len(list(loader.RawEventFileLoader(writer.path).Load())) == 4  # the file-version event and 3 values
+    data = bytearray(Path(writer.path).read_bytes())
+    data[-10] ^= 0xFF  # one flipped bit pattern inside the last record's payload
+    Path(writer.path).write_bytes(bytes(data))
+    assert len(list(loader.RawEventFileLoader(writer.path).Load())) == 3  # TensorBoard drops the damaged record

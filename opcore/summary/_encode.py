@@ -100,37 +100,41 @@ def histogram_proto(values: Any, tag: str, buckets: int | None = None) -> Any:
     """A ``HistogramProto`` of ``values``: TensorFlow 1's exponential buckets (runs of empty buckets merged)
     when ``buckets`` is None, else ``buckets`` equal-width buckets between the smallest and largest value (as
     TensorFlow 2 draws them). Non-finite values are refused, as TensorFlow refuses them."""
-    arr = _numeric(values, tag, "histogram").astype(np.float64, copy=False).reshape(-1)
-    if not np.isfinite(arr).all():
-        bad = "NaN" if np.isnan(arr).any() else "Inf"
-        raise SummaryError(f"histogram summary {tag!r}: the values hold {bad}; a histogram needs finite numbers")
+    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1):
+        raise SummaryError(f"histogram summary {tag!r}: buckets must be a positive int, got {buckets!r}")
     proto = _tb.proto("summary_pb2").HistogramProto()
-    if arr.size == 0:
+    # Sorted once, the values give min, max and the non-finite check from their ends (NaN sorts last), and the
+    # bucket counts from one search per bucket limit rather than one per value: several times faster.
+    ordered = np.sort(_numeric(values, tag, "histogram").reshape(-1)).astype(np.float64, copy=False)
+    n = ordered.size
+    if n == 0:
         return proto
-    ordered = np.sort(arr)  # then one search per bucket limit, not one per value: several times faster
     lo, hi = float(ordered[0]), float(ordered[-1])
-    proto.min, proto.max, proto.num = lo, hi, float(arr.size)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = "NaN" if np.isnan(hi) else "Inf"
+        raise SummaryError(f"histogram summary {tag!r}: the values hold {bad}; a histogram needs finite numbers")
+    proto.min, proto.max, proto.num = lo, hi, float(n)
     with np.errstate(over="ignore"):  # huge finite values: an infinite sum of squares, as TensorFlow's
-        proto.sum = float(arr.sum())
-        proto.sum_squares = float(np.dot(arr, arr))
+        proto.sum = float(ordered.sum())
+        proto.sum_squares = float(np.dot(ordered, ordered))
     if buckets is None:
         limits = default_bucket_limits()
         below = np.searchsorted(ordered, limits, side="left")  # how many values lie below each limit
         counts = np.diff(below, prepend=0)
-        counts[-1] += arr.size - below[-1]  # DBL_MAX itself goes to the last bucket
+        counts[-1] += n - below[-1]  # DBL_MAX itself goes to the last bucket
         # Keep non-empty buckets; a run of empty ones becomes one empty bucket ending where the run ends.
         empty = counts == 0
-        keep = ~empty | np.append(~empty[1:], True)
+        keep = ~empty
+        keep[:-1] |= ~empty[1:]
+        keep[-1] = True
         proto.bucket_limit.extend(limits[keep].tolist())
         proto.bucket.extend(counts[keep].astype(np.float64).tolist())
         return proto
-    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
-        raise SummaryError(f"histogram summary {tag!r}: buckets must be a positive int, got {buckets!r}")
     if lo == hi:
         proto.bucket_limit.append(hi)
-        proto.bucket.append(float(arr.size))
+        proto.bucket.append(float(n))
         return proto
-    counts, edges = np.histogram(arr, bins=int(buckets), range=(lo, hi))
+    counts, edges = np.histogram(ordered, bins=int(buckets), range=(lo, hi))
     proto.bucket_limit.extend(edges[1:].tolist())
     proto.bucket.extend(counts.astype(np.float64).tolist())
     return proto

@@ -1,10 +1,12 @@
 """Event-file writers: TensorFlow 1's ``FileWriter`` and TensorFlow 2's ``create_file_writer``.
 
-Both append ``Event`` records to one ``events.out.tfevents.*`` file in their log
-directory through TensorBoard's own ``EventFileWriter``: a background thread writes
-the records (length, masked CRC-32C, payload, CRC), so a training step only pays for
-building a message and queueing it. Writers still open when the process exits are
-flushed then.
+Both append ``Event`` records to one ``events.out.tfevents.<time>.<host>.<pid>.<n>``
+file in their log directory, framed by tensorboardX's ``RecordWriter`` (length,
+masked CRC-32C, payload, CRC; the checksums in native code), at once and under a lock:
+a record costs microseconds, so no writer thread is needed. The file is flushed (to the
+operating system, where TensorBoard reads it) every ``flush_secs``, on ``flush()`` and
+on leaving ``as_default()``; ``close()`` also syncs it to disk, as does dropping an
+unclosed writer or the process exiting with one open.
 
 The default writer, the default step and the recording condition of the eager API
 belong to the thread that set them, as TensorFlow 2's do.
@@ -12,9 +14,10 @@ belong to the thread that set them, as TensorFlow 2's do.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import itertools
 import os
+import socket
 import threading
 import time
 import weakref
@@ -65,23 +68,36 @@ class _EventFile:
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise SummaryError(f"max_queue must be a positive int, got {max_queue!r}")
         self._logdir = path
-        self._max_queue = max_queue
+        self._max_queue = max_queue  # (accepted for TensorFlow's signature: records are written at once)
         self._flush_secs = float(flush_secs)
         self._suffix = filename_suffix or ""
         self._lock = threading.Lock()
         self._seen_tags: set[str] = set()
-        self._file: Any = None
+        self._records: Any = None
+        self._path: str | None = None
+        self._next_flush = 0.0
         self._closed = True
         self._open()
 
     def _open(self) -> None:
         if os.path.exists(self._logdir) and not os.path.isdir(self._logdir):
             raise SummaryError(f"logdir {self._logdir!r} exists and is not a directory")
-        self._file = _tb.event_file_writer()(
-            self._logdir, max_queue_size=self._max_queue, flush_secs=self._flush_secs, filename_suffix=self._suffix
-        )
+        record_writer = _tb.record_writer()
+        event_pb2 = _tb.proto("event_pb2")
+        try:
+            os.makedirs(self._logdir, exist_ok=True)
+        except OSError as exc:
+            raise SummaryError(f"cannot make logdir {self._logdir!r}: {exc}") from None
+        # Unique per process and writer, so two writers of one directory never share a file.
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_uid)}"
+        path = os.path.join(self._logdir, name + self._suffix)
+        self._records = record_writer(path)
+        self._path = path
         self._closed = False
-        _open_writers.add(self)
+        self._next_flush = 0.0
+        # A writer dropped without close(), or still open when the process exits, is flushed and closed then.
+        self._finalizer = weakref.finalize(self, _close_records, self._records)
+        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def get_logdir(self) -> str:
         """The directory this writer writes its event file into."""
@@ -93,13 +109,19 @@ class _EventFile:
 
     @property
     def path(self) -> str | None:
-        """The event file being written (None when closed)."""
-        return None if self._file is None else str(self._file._file_name)
+        """The event file being written (the last one, once closed)."""
+        return self._path
 
     def _write(self, event: Any) -> None:
-        if self._closed:
-            raise SummaryError(f"this summary writer ({self._logdir!r}) is closed; reopen() it or make a new one")
-        self._file.add_event(event)
+        data = event.SerializeToString()
+        with self._lock:
+            if self._closed:
+                raise SummaryError(f"this summary writer ({self._logdir!r}) is closed; reopen() it or make a new one")
+            self._records.write(data)
+            now = time.monotonic()
+            if now >= self._next_flush:  # (at once for a file's first event)
+                self._records.flush()
+                self._next_flush = now + self._flush_secs
 
     def _summary_event(self, summary: Any, step: int | None) -> Any:
         # Like TensorFlow 1: a tag's plugin metadata is written with its first value only.
@@ -121,17 +143,22 @@ class _EventFile:
         return event
 
     def flush(self) -> None:
-        """Write every queued event to disk now."""
-        if not self._closed:
-            self._file.flush()
+        """Write every event so far to disk now."""
+        with self._lock:
+            if not self._closed:
+                self._records.flush()
+                self._next_flush = time.monotonic() + self._flush_secs
 
     def close(self) -> None:
         """Flush and close the event file; writing afterwards raises (TensorFlow 1's ``reopen()`` opens a new
         file)."""
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            _open_writers.discard(self)
-            self._file.close()
+            self._finalizer.detach()
+            self._records.sync()
+            self._records.close()
 
     def reopen(self) -> None:
         """After :meth:`close`, continue in a new event file of the same directory."""
@@ -143,14 +170,13 @@ class _EventFile:
         return f"<opcore.summary.{type(self).__name__} {self._logdir!r} ({state})>"
 
 
-_open_writers: weakref.WeakSet[_EventFile] = weakref.WeakSet()
+_uid = itertools.count()
 
 
-@atexit.register
-def _flush_at_exit() -> None:
-    for w in list(_open_writers):
-        with contextlib.suppress(Exception):
-            w.close()
+def _close_records(records: Any) -> None:
+    with contextlib.suppress(Exception):
+        records.sync()
+        records.close()
 
 
 class FileWriter(_EventFile):
@@ -337,7 +363,8 @@ class _NoopWriter(SummaryWriter):
     def __init__(self) -> None:
         self._logdir = ""
         self._closed = False
-        self._file = None
+        self._records = None
+        self._path = None
         self._lock = threading.Lock()
         self._seen_tags = set()
 
