@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -144,6 +146,13 @@ def main() -> None:
     try:
         served = wait_for_data(base, server, timeout=120)
         print(f"tensorboard at {base} serves scalars {json.dumps(served['scalars'])[:300]}", flush=True)
+        runs = get_json(f"{base}/data/plugin/graphs/info")
+        run = next(iter(runs)) if isinstance(runs, dict) and runs else "."
+        query = urllib.parse.urlencode({"run": run, "conceptual": "false"})
+        with urllib.request.urlopen(f"{base}/data/plugin/graphs/graph?{query}", timeout=30) as r:
+            pbtxt = r.read().decode("utf-8", "replace")
+        providers = sorted(set(re.findall(r'key: "provider"\s*value \{\s*s: "([^"]*)"', pbtxt)))
+        print(f"its graph view gets {pbtxt.count('node {')} nodes of run {run!r}, providers {providers}", flush=True)
         has_images = bool(get_json(f"{base}/data/plugin/images/tags"))
         for view, fragment in VIEWS.items():
             if view == "images" and not has_images:

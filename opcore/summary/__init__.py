@@ -15,10 +15,11 @@ TensorFlow 2, eagerly::
     with writer.as_default():
         opcore.summary.scalar("loss", loss, step=step)
 
-Event files are TensorBoard's own (written with the ``tensorboard`` package: install
-the extra ``opcore[tensorboard]``); ``tensorboard --logdir logs`` shows them. The
-messages ``Summary``, ``Event``, ``SessionLog``, ``HistogramProto`` and ``GraphDef``
-are TensorBoard's generated classes, loaded on first use.
+Event files are TensorBoard's own: TensorBoard's messages (the ``tensorboard``
+package) in records framed by tensorboardX's ``RecordWriter`` with their CRC-32C
+checks. Install the extra ``opcore[tensorboard]``; ``tensorboard --logdir logs``
+shows them. The messages ``Summary``, ``Event``, ``SessionLog``, ``HistogramProto``
+and ``GraphDef`` are TensorBoard's generated classes, loaded on first use.
 """
 
 from __future__ import annotations
