@@ -546,3 +546,36 @@ def test_records_carry_checksums_that_tensorboard_checks(tmp_path: Path) -> None
     data[-10] ^= 0xFF  # one flipped bit pattern inside the last record's payload
     Path(writer.path).write_bytes(bytes(data))
     assert len(list(loader.RawEventFileLoader(writer.path).Load())) == 3  # TensorBoard drops the damaged record
+
+
+def test_layers_draw_as_name_scopes_and_variables_keep_their_names() -> None:
+    g = opcore.Graph()
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None, 4], name="x")
+        opcore.layers.dense(x, 3, activation="relu", name="hidden")
+        with opcore.name_scope("outer"):
+            w = opcore.Variable(np.zeros(2, np.float32), name="w")
+    names = [n.name for n in g.nodes]
+    assert "hidden/MatMul" in names and "hidden/Relu" in names
+    assert any(n.startswith("hidden/kernel/Initializer/") for n in names)
+    assert {v.name for v in g.variables} == {"hidden/kernel", "hidden/bias", "outer/w"}
+    assert w.node.name == "outer/w" and w.initializer.node.name == "outer/w/Assign"
+
+
+def test_graph_collections() -> None:
+    g = opcore.Graph()
+    with g.as_default():
+        v = opcore.Variable(1.0, name="v")
+        frozen = opcore.Variable(2.0, name="frozen", trainable=False)
+        opcore.add_to_collection("losses", v)
+        opcore.add_to_collections(["a", "b", "a"], frozen)
+        assert opcore.get_collection("losses") == [v]
+        assert opcore.get_collection("a") == [frozen] and opcore.get_collection("b") == [frozen]
+        assert opcore.get_collection(opcore.GraphKeys.GLOBAL_VARIABLES) == [v, frozen]
+        assert opcore.get_collection(opcore.GraphKeys.TRAINABLE_VARIABLES) == [v]
+        assert opcore.get_collection(opcore.GraphKeys.GLOBAL_VARIABLES, scope="fro") == [frozen]
+        opcore.get_collection_ref("losses").clear()
+        assert opcore.get_collection("losses") == []
+    eager = opcore.Variable(1.0, name="eager")
+    with opcore.Graph().as_default(), pytest.raises(opcore.GraphError, match="eager variable"):
+        opcore.reduce_sum(eager)  # only a graph made with capture_variables=True takes eager variables
