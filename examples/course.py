@@ -17,6 +17,9 @@ def parse_args(description: str, epochs: int, **extra: tuple[type, object, str])
             p.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=text)
             continue
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=text)
+    tb = p.add_argument_group("TensorBoard (needs the extra opcore[tensorboard])")
+    tb.add_argument("--logdir", default=None, help="write curves and the graph here for `tensorboard --logdir`")
+    tb.add_argument("--log-every", type=int, default=100, help="training steps between summaries (default: 100)")
     return p.parse_args()
 
 

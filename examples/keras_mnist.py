@@ -3,7 +3,7 @@
 Both train eagerly (GradientTape under the hood) with Adam, then the functional
 model is saved, reloaded and checked to predict the same.
 
-    python examples/keras_mnist.py [--backend numpy] [--epochs 3] [--data-dir DIR]
+    python examples/keras_mnist.py [--backend numpy] [--epochs 3] [--data-dir DIR] [--logdir logs]
 """
 
 from __future__ import annotations
@@ -45,8 +45,11 @@ def main() -> None:
 
         for name, model in (("sequential", sequential), ("functional", functional)):
             model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+            # TensorBoard: loss and accuracy per epoch (and every --log-every batches), weight histograms, the graph
+            callbacks = [keras.callbacks.TensorBoard(os.path.join(args.logdir, name), histogram_freq=1,
+                                                     update_freq=args.log_every)] if args.logdir else []  # fmt: skip
             history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                                validation_split=0.1, verbose=verbose, seed=args.seed)  # fmt: skip
+                                validation_split=0.1, verbose=verbose, seed=args.seed, callbacks=callbacks)  # fmt: skip
             _, acc = model.evaluate(x_test, y_test, batch_size=1000)
             results[name] = acc
             print(f"{name}: val accuracy {history.history['val_accuracy'][-1]:.4f}, test accuracy {acc:.4f}")

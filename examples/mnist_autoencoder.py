@@ -2,7 +2,7 @@
 
 Writes a PNG: the first ten test digits (top row) and their reconstructions (bottom row).
 
-    python examples/mnist_autoencoder.py [--backend numpy] [--epochs 5] [--png autoencoder.png]
+    python examples/mnist_autoencoder.py [--backend numpy] [--epochs 5] [--png autoencoder.png] [--logdir logs]
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def main() -> None:
         cost = opcore.reduce_mean(opcore.square(h - x))
         train = opcore.train.RMSPropOptimizer(args.learning_rate).minimize(cost)
         init = opcore.global_variables_initializer()
+        if args.logdir:  # TensorBoard: the cost as a curve, three digits and their reconstructions as images
+            opcore.summary.scalar("cost", cost)
+            opcore.summary.image("input", opcore.reshape(x, [-1, 28, 28, 1]), max_outputs=3)
+            opcore.summary.image("reconstruction", opcore.reshape(h, [-1, 28, 28, 1]), max_outputs=3)
+            summaries = opcore.summary.merge_all()
+    writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 
     steps_per_epoch = mnist.train.num_examples // args.batch_size
     total = args.epochs * steps_per_epoch if not args.max_steps else args.max_steps
@@ -45,9 +51,13 @@ def main() -> None:
         for step in range(1, total + 1):
             xb, _ = mnist.train.next_batch(args.batch_size)
             _, c = sess.run([train, cost], {x: xb})
+            if writer and step % args.log_every == 0:
+                writer.add_summary(sess.run(summaries, {x: xb}), step)
             if step % steps_per_epoch == 0:
                 print(f"epoch {step // steps_per_epoch}  cost {c:.5f}")
         test_mse, recon = sess.run([cost, h], {x: mnist.test.images})
+    if writer:
+        writer.close()
     save_png(mnist.test.images[:10], recon[:10], args.png)
     print(f"wrote {args.png}")
     print(f"result: test_mse={test_mse:.5f}")

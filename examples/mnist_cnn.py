@@ -3,7 +3,7 @@
 The layers are objects called twice: with dropout for the training loss, without it
 for evaluation, sharing their variables.
 
-    python examples/mnist_cnn.py [--backend numpy] [--epochs 3] [--data-dir DIR]
+    python examples/mnist_cnn.py [--backend numpy] [--epochs 3] [--data-dir DIR] [--logdir logs]
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def main() -> None:
         correct = opcore.equal(opcore.argmax(logits, 1), opcore.argmax(y, 1))
         hits = opcore.reduce_sum(opcore.cast(correct, opcore.float32))
         init = opcore.global_variables_initializer()
+        if args.logdir:  # TensorBoard: the training cost as a curve, every weight as a histogram
+            opcore.summary.scalar("cost", cost)
+            for v in opcore.trainable_variables():
+                opcore.summary.histogram(f"{v.name}/histogram", v)
+            summaries = opcore.summary.merge_all()
+    writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 
     def accuracy(sess: opcore.Session, images: object, labels: object) -> float:
         n = len(images)  # type: ignore[arg-type]
@@ -60,12 +66,19 @@ def main() -> None:
         for step in range(1, total + 1):
             xb, yb = mnist.train.next_batch(args.batch_size)
             _, c = sess.run([train, cost], {x: xb, y: yb})
+            if writer and step % args.log_every == 0:
+                writer.add_summary(sess.run(summaries, {x: xb, y: yb}), step)
             if step % 100 == 0:
                 print(f"step {step}/{total}  cost {c:.4f}", flush=True)
             if step % steps_per_epoch == 0:
                 val = accuracy(sess, mnist.validation.images, mnist.validation.labels)
                 print(f"epoch {step // steps_per_epoch}  validation accuracy {val:.4f}", flush=True)
+                if writer:  # a value computed outside the graph, written as TensorFlow 1 programs do
+                    value = opcore.summary.Summary.Value(tag="validation_accuracy", simple_value=val)
+                    writer.add_summary(opcore.summary.Summary(value=[value]), step)
         acc = accuracy(sess, mnist.test.images, mnist.test.labels)
+    if writer:
+        writer.close()
     print(f"result: test_accuracy={acc:.4f}")
 
 

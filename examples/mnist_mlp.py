@@ -2,7 +2,7 @@
 
 The course reports 92.90% test accuracy.
 
-    python examples/mnist_mlp.py [--backend numpy] [--epochs 5] [--data-dir DIR]
+    python examples/mnist_mlp.py [--backend numpy] [--epochs 5] [--data-dir DIR] [--logdir logs]
     mpiexec -n 2 python examples/mnist_mlp.py --distributed    # data-parallel: each rank trains on half the data
 """
 
@@ -44,6 +44,14 @@ def main() -> None:
         accuracy = opcore.reduce_mean(opcore.cast(correct, opcore.float32))
         init = opcore.global_variables_initializer()
         sync = hvd.broadcast_global_variables(0) if args.distributed else None
+        if args.logdir:  # TensorBoard: the cost and accuracy as curves, every weight as a histogram
+            opcore.summary.scalar("cost", cost)
+            opcore.summary.scalar("accuracy", accuracy)
+            for v in opcore.trainable_variables():
+                opcore.summary.histogram(f"{v.name}/histogram", v)
+            summaries = opcore.summary.merge_all()
+    # Only rank 0 writes logs (every rank when not distributed).
+    writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir and chief else None
 
     steps_per_epoch = train_set.num_examples // args.batch_size
     total = args.epochs * steps_per_epoch if not args.max_steps else args.max_steps
@@ -54,12 +62,16 @@ def main() -> None:
         for step in range(1, total + 1):
             xb, yb = train_set.next_batch(args.batch_size)
             _, c = sess.run([train, cost], {x: xb, y: yb})
+            if writer and step % args.log_every == 0:
+                writer.add_summary(sess.run(summaries, {x: xb, y: yb}), step)
             if step % steps_per_epoch == 0 and chief:
                 val = sess.run(accuracy, {x: mnist.validation.images, y: mnist.validation.labels})
                 print(f"epoch {step // steps_per_epoch}  cost {c:.4f}  validation accuracy {val:.4f}")
         if chief:
             acc = sess.run(accuracy, {x: mnist.test.images, y: mnist.test.labels})
             print(f"result: test_accuracy={acc:.4f}")
+    if writer:
+        writer.close()
 
 
 if __name__ == "__main__":

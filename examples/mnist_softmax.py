@@ -2,7 +2,7 @@
 
 The course reports 89.73% test accuracy; this run reaches about 92%.
 
-    python examples/mnist_softmax.py [--backend numpy] [--epochs 2] [--data-dir DIR]
+    python examples/mnist_softmax.py [--backend numpy] [--epochs 2] [--data-dir DIR] [--logdir logs]
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def main() -> None:
         correct = opcore.equal(opcore.argmax(logits, 1), opcore.argmax(y, 1))
         accuracy = opcore.reduce_mean(opcore.cast(correct, opcore.float32))
         init = opcore.global_variables_initializer()
+        if args.logdir:  # TensorBoard: the cost and accuracy as curves, the weights as histograms
+            opcore.summary.scalar("cost", cost)
+            opcore.summary.scalar("accuracy", accuracy)
+            opcore.summary.histogram("weights", w)
+            summaries = opcore.summary.merge_all()
+    writer = opcore.summary.FileWriter(args.logdir, graph) if args.logdir else None
 
     steps_per_epoch = mnist.train.num_examples // args.batch_size
     total = args.epochs * steps_per_epoch if not args.max_steps else args.max_steps
@@ -38,9 +44,13 @@ def main() -> None:
         for step in range(1, total + 1):
             xb, yb = mnist.train.next_batch(args.batch_size)
             _, c = sess.run([train, cost], {x: xb, y: yb})
+            if writer and step % args.log_every == 0:
+                writer.add_summary(sess.run(summaries, {x: xb, y: yb}), step)
             if step % steps_per_epoch == 0:
                 print(f"epoch {step // steps_per_epoch}  cost {c:.4f}")
         acc = sess.run(accuracy, {x: mnist.test.images, y: mnist.test.labels})
+    if writer:
+        writer.close()
     print(f"result: test_accuracy={acc:.4f}")
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "int64",
     "promote",
     "result_type",
+    "string",
     "uint8",
 ]
 
@@ -52,10 +53,10 @@ class DType:
 
     def __init__(self, name: str, kind: str, rank: int) -> None:
         self.name: Final = name
-        #: ``"b"`` bool, ``"i"`` signed integer, ``"u"`` unsigned integer, ``"f"`` float.
+        #: ``"b"`` bool, ``"i"`` signed integer, ``"u"`` unsigned integer, ``"f"`` float, ``"S"`` byte string.
         self.kind: Final = kind
-        #: The matching NumPy dtype.
-        self.np: Final = np.dtype(name if name != "bool" else np.bool_)
+        #: The matching NumPy dtype (``object`` for strings: Python ``bytes`` values).
+        self.np: Final = np.dtype(object) if kind == "S" else np.dtype(name if name != "bool" else np.bool_)
         self.itemsize: Final = self.np.itemsize
         self._rank = rank
 
@@ -90,6 +91,9 @@ uint8: Final = DType("uint8", "u", 1)
 float16: Final = DType("float16", "f", 1)
 float32: Final = DType("float32", "f", 2)
 float64: Final = DType("float64", "f", 3)
+#: Byte strings, the dtype of summary tensors (serialized ``Summary`` protocol buffers). No op takes it and
+#: it is in none of the sets below; graph nodes that run on the host (summaries) produce it.
+string: Final = DType("string", "S", 0)
 
 #: Every dtype, in a stable order.
 ALL: Final = (bool_, int8, int16, int32, int64, uint8, float16, float32, float64)
@@ -147,6 +151,8 @@ def promote(a: DType, b: DType) -> DType:
         return a
     if a.kind == b.kind:
         return a if a._rank >= b._rank else b
+    if a.kind == "S" or b.kind == "S":
+        raise DTypeError(f"{a} and {b} cannot be combined: strings are no numbers")
     if a.is_floating or b.is_floating:
         return a if a.is_floating else b
     if a.is_bool:

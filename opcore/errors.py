@@ -20,11 +20,13 @@ __all__ = [
     "InvalidIndexError",
     "KernelContractError",
     "KernelNotFoundError",
+    "MissingDependencyError",
     "OpcoreError",
     "OpDefinitionError",
     "PluginError",
     "ResourceExhaustedError",
     "ShapeError",
+    "SummaryError",
     "UnknownBackendError",
     "UnknownOpError",
 ]
@@ -129,3 +131,11 @@ class GraphError(OpcoreError, RuntimeError):
 
 class CheckpointError(OpcoreError, RuntimeError):
     """A checkpoint that cannot be written or read."""
+
+
+class MissingDependencyError(OpcoreError, ImportError):
+    """An optional dependency that is not installed; the message names the extra that installs it."""
+
+
+class SummaryError(OpcoreError, ValueError):
+    """Summaries that cannot be written: no step, a closed writer, data that no summary of its kind can take."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import itertools
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from opcore.tensor import Tensor, TensorOps, Variable
 
 __all__ = [
     "Graph",
+    "GraphKeys",
     "GraphVariable",
     "Node",
     "SymbolicTensor",
@@ -46,6 +48,10 @@ __all__ = [
     "get_default_graph",
     "global_variables",
     "global_variables_initializer",
+    "add_to_collection",
+    "add_to_collections",
+    "get_collection",
+    "get_collection_ref",
     "group",
     "name_scope",
     "placeholder",
@@ -54,12 +60,23 @@ __all__ = [
 ]
 
 
+class GraphKeys:
+    """Names of the standard graph collections (TensorFlow 1's ``tf.GraphKeys``)."""
+
+    GLOBAL_VARIABLES = "variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    SUMMARIES = "summaries"
+    UPDATE_OPS = "update_ops"
+    LOSSES = "losses"
+
+
 class Node:
     """One node of a graph. ``kind`` is one of ``op``, ``placeholder``, ``const``,
-    ``variable`` (a read of a variable), ``assign`` or ``group``."""
+    ``variable`` (a read of a variable), ``assign``, ``group`` or ``host`` (Python that
+    a session runs on the host, on NumPy values: summaries)."""
 
     __slots__ = ("attrs", "binding", "control_inputs", "graph", "id", "inputs", "kind", "name", "op", "outputs",
-                 "value", "variable")  # fmt: skip
+                 "type_name", "value", "variable")  # fmt: skip
 
     def __init__(self, graph: Graph, kind: str, name: str, op: OpDef | None = None) -> None:
         self.graph = graph
@@ -72,11 +89,14 @@ class Node:
         self.binding: dict[str, DType] = {}
         self.outputs: list[SymbolicTensor] = []
         self.control_inputs: list[Node] = []
-        self.value: Any = None  # a const's NumPy value
+        self.value: Any = None  # a const's NumPy value; a host node's function
         self.variable: GraphVariable | None = None
+        self.type_name: str | None = None  # a host node's type ("ScalarSummary")
 
     @property
     def type(self) -> str:
+        if self.type_name is not None:
+            return self.type_name
         return self.op.name if self.op is not None else self.kind.capitalize()
 
     def flat_inputs(self) -> list[SymbolicTensor]:
@@ -171,12 +191,13 @@ class GraphVariable(TensorOps):
         self.name = name
         self.trainable = trainable
         self.initial_value = initial_value
-        node = graph._new_node("variable", name)
-        node.variable = self
-        self._read = SymbolicTensor(node, 0, initial_value.dtype, initial_value.shape)
-        node.outputs.append(self._read)
-        self.node = node
-        self.initializer: SymbolicTensor = graph._assign(self, initial_value, f"{name}/Assign")
+        with graph._root_scope():  # ``name`` already holds the scope it was made in
+            node = graph._new_node("variable", name)
+            node.variable = self
+            self._read = SymbolicTensor(node, 0, initial_value.dtype, initial_value.shape)
+            node.outputs.append(self._read)
+            self.node = node
+            self.initializer: SymbolicTensor = graph._assign(self, initial_value, f"{name}/Assign")
 
     @property
     def dtype(self) -> DType:
@@ -230,14 +251,23 @@ class GraphVariable(TensorOps):
 
 
 class Graph:
-    """A dataflow graph: nodes added in order (so node ids are a topological order)."""
+    """A dataflow graph: nodes added in order (so node ids are a topological order).
 
-    def __init__(self) -> None:
+    With ``capture_variables=True`` the graph traces eager code: an eager
+    :class:`~opcore.Variable` used while building becomes a graph variable of the
+    same name, dtype, shape and current value (once per variable), as when a Keras
+    model is drawn for TensorBoard. Otherwise using one is an error.
+    """
+
+    def __init__(self, *, capture_variables: bool = False) -> None:
         self.nodes: list[Node] = []
         self._names: set[str] = set()
         self._counts: dict[str, itertools.count[int]] = {}
         self.variables: list[GraphVariable] = []
         self.version = 1
+        self._collections: dict[str, list[Any]] = {}
+        # Eager variables met while building, by id, when the graph traces eager code (see _capture).
+        self._captures: dict[int, tuple[Variable, GraphVariable]] | None = {} if capture_variables else None
         # Threads may build one graph together: names are taken under a lock, and
         # each thread has its own name scopes (as in TensorFlow 1).
         self._lock = threading.RLock()
@@ -315,6 +345,17 @@ class Graph:
         finally:
             control.pop()
 
+    @contextlib.contextmanager
+    def _root_scope(self) -> Iterator[None]:
+        """Names made inside the block (by this thread) are absolute: no name scope prefixes them."""
+        local = self._local
+        scopes = self._scopes
+        local.scopes = []
+        try:
+            yield
+        finally:
+            local.scopes = scopes
+
     def unique_name(self, base: str, mark: bool = True) -> str:
         base = base.strip("/").replace(":", "_") or "node"
         scopes = self._scopes
@@ -343,6 +384,8 @@ class Graph:
 
     def _tensor(self, value: Any, want: DType | None = None, what: str = "value") -> SymbolicTensor:
         """A tensor of this graph for ``value`` (a graph tensor, variable, eager tensor or data)."""
+        if self._captures is not None and isinstance(value, Variable):
+            value = self._capture(value)
         if isinstance(value, GraphVariable):
             value = value.value()
         if isinstance(value, SymbolicTensor):
@@ -367,6 +410,17 @@ class Graph:
         if isinstance(value, Tensor):
             return self.constant(value.numpy(), want or value.dtype)
         return self.constant(value, want)
+
+    def _capture(self, var: Variable) -> GraphVariable:
+        """The graph variable standing for eager variable ``var`` in a traced graph: same name, shape, dtype,
+        trainability and current value, made once per variable, outside any name scope."""
+        assert self._captures is not None
+        found = self._captures.get(id(var))
+        if found is None:
+            with self._root_scope():
+                gv = self.variable(var.numpy(), trainable=var.trainable, name=var.name, dtype=var.dtype)
+            found = self._captures[id(var)] = (var, gv)
+        return found[1]
 
     def constant(self, value: Any, dtype: Any = None, name: str | None = None) -> SymbolicTensor:
         from opcore.tensor import _infer_dtype
@@ -428,6 +482,62 @@ class Graph:
             elif x is not None:
                 raise GraphError(f"group() takes graph tensors and nodes, got {type(x).__name__}")
         return node
+
+    def host_call(
+        self,
+        fn: Any,
+        inputs: Sequence[Any],
+        type_name: str,
+        name: str,
+        attrs: dict[str, Any] | None = None,
+        dtype: DType = _dt.string,
+        shape: ShapeLike = (),
+    ) -> SymbolicTensor:
+        """A node that a session runs on the host: ``fn`` gets the NumPy values of ``inputs`` (host values as
+        they are, for inputs that are host nodes themselves) and returns the node's value, which fetches
+        return unchanged. Summaries are such nodes: their value is a serialized ``Summary`` (``bytes``).
+        ``type_name`` and ``attrs`` are what exported graphs show."""
+        with self.as_default():
+            converted = [self._tensor(x, what=f"{type_name} input") for x in inputs]
+        node = self._new_node("host", name)
+        node.type_name = type_name
+        node.value = fn
+        node.inputs = converted
+        node.attrs = dict(attrs or {})
+        out = SymbolicTensor(node, 0, dtype, as_shape(shape))
+        node.outputs.append(out)
+        return out
+
+    # -- collections ---------------------------------------------------------------------
+
+    def add_to_collection(self, name: str, value: Any) -> None:
+        """Append ``value`` to the collection ``name`` (TensorFlow 1's graph collections)."""
+        self._collections.setdefault(name, []).append(value)
+
+    def add_to_collections(self, names: Any, value: Any) -> None:
+        """Add ``value`` to each collection in ``names`` (a name or an iterable of names), once per name."""
+        for name in dict.fromkeys([names] if isinstance(names, str) else names):
+            self.add_to_collection(name, value)
+
+    def get_collection_ref(self, name: str) -> list[Any]:
+        """The collection's own list (changes to it change the collection)."""
+        return self._collections.setdefault(name, [])
+
+    def get_collection(self, name: str, scope: str | None = None) -> list[Any]:
+        """A copy of collection ``name``, only the items whose ``name`` matches regex ``scope`` from its start
+        when given. The variable collections also hold the graph's variables."""
+        items = list(self._collections.get(name, []))
+        if name == GraphKeys.GLOBAL_VARIABLES:
+            items = [*self.variables, *items]
+        elif name == GraphKeys.TRAINABLE_VARIABLES:
+            items = [*self.trainable_variables(), *items]
+        if scope is None:
+            return items
+        pattern = re.compile(scope)
+        return [x for x in items if isinstance(getattr(x, "name", None), str) and pattern.match(x.name)]
+
+    def get_all_collection_keys(self) -> list[str]:
+        return list(self._collections)
 
     # -- ops -----------------------------------------------------------------------------
 
@@ -567,6 +677,26 @@ def group(*inputs: Any, name: str = "group") -> Node | None:
         return None
     flat = [x for item in inputs for x in (item if isinstance(item, (list, tuple)) else (item,))]
     return _building("group()").group(flat, name)
+
+
+def add_to_collection(name: str, value: Any) -> None:
+    """Add ``value`` to collection ``name`` of the default graph."""
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names: Any, value: Any) -> None:
+    """Add ``value`` to each of the default graph's collections ``names``."""
+    get_default_graph().add_to_collections(names, value)
+
+
+def get_collection(name: str, scope: str | None = None) -> list[Any]:
+    """A copy of the default graph's collection ``name`` (filtered by regex ``scope``)."""
+    return get_default_graph().get_collection(name, scope)
+
+
+def get_collection_ref(name: str) -> list[Any]:
+    """The default graph's collection ``name`` itself."""
+    return get_default_graph().get_collection_ref(name)
 
 
 def global_variables() -> list[GraphVariable]:

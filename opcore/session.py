@@ -33,7 +33,7 @@ from opcore.tensor import Tensor
 
 __all__ = ["Session", "get_default_session"]
 
-_OP, _CONST, _READ, _ASSIGN, _NOOP, _LATE = range(6)
+_OP, _CONST, _READ, _ASSIGN, _NOOP, _LATE, _HOST = range(7)
 
 #: How opcore differs from TensorFlow 1 here, said where a TF1 program trips over it.
 _EAGER_HINT = (
@@ -52,13 +52,14 @@ _MAX_LATE_CONTEXTS = 64
 
 
 class _Plan:
-    __slots__ = ("feed_slots", "fetch_slots", "n_slots", "steps")
+    __slots__ = ("feed_slots", "fetch_host", "fetch_slots", "n_slots", "steps")
 
     def __init__(self) -> None:
         self.steps: list[tuple[Any, ...]] = []
         self.n_slots = 0
         self.feed_slots: list[int] = []
         self.fetch_slots: list[int | None] = []
+        self.fetch_host: list[bool] = []  # fetches that are host values (summaries), returned as they are
 
 
 class Session:
@@ -222,7 +223,7 @@ class Session:
                     f"convert it first, e.g. value.astype({t.dtype.name!r})"
                 )
             if weak and arr.dtype.kind in "iu" and want.kind in "iu" and arr.size:
-                info = np.iinfo(want)
+                info = np.iinfo(want)  # type: ignore[type-var]  # (an integer dtype here)
                 if arr.min() < info.min or arr.max() > info.max:
                     raise DTypeError(f"cannot feed {t.name!r}: a value is outside the range of {t.dtype}")
             if not t.shape.is_compatible_with(arr.shape):
@@ -303,11 +304,17 @@ class Session:
                 plan.steps.append((_ASSIGN, var, slot(src), slot(node.outputs[0]), want if got is None else None))
             elif kind == "group":
                 plan.steps.append((_NOOP,))
+            elif kind == "host":
+                shapes[id(node.outputs[0])] = ()
+                ins = [(slot(t), t.node.kind == "host") for t in node.inputs]
+                reread(list(node.inputs))
+                plan.steps.append((_HOST, node.value, ins, slot(node.outputs[0])))
             else:
                 step = self._compile_op(node, shapes, slot)
                 reread(node.flat_inputs())
                 plan.steps.append(step)
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
+        plan.fetch_host = [isinstance(t, SymbolicTensor) and t.node.kind == "host" for t in targets]
         return plan
 
     def _compile_op(
@@ -382,11 +389,13 @@ class Session:
         with backend.deferred_checks() as check_pending:
             self._steps(plan, feed_values, vals, check_pending)
         out: list[Any] = []
-        for fs in plan.fetch_slots:
+        for fs, host in zip(plan.fetch_slots, plan.fetch_host):
             if fs is None:
                 out.append(None)
-                continue
-            out.append(np.array(backend.download(vals[fs]), copy=True))
+            elif host:
+                out.append(vals[fs])
+            else:
+                out.append(np.array(backend.download(vals[fs]), copy=True))
         return out
 
     def _steps(
@@ -441,6 +450,9 @@ class Session:
                 check_pending()
                 self._values[var] = vals[src]
                 vals[s] = vals[src]
+            elif kind == _HOST:
+                _, fn, ins, s = step
+                vals[s] = fn(*[vals[i] if host else backend.download(vals[i]) for i, host in ins])
 
 
 def _assign_mismatch(var: GraphVariable, shape: tuple[int, ...]) -> ShapeError:

@@ -36,7 +36,7 @@ echo "setup: installing opcore, its backends, the conformance suite, the example
 echo "setup: tools into .venv (editable installs; a few minutes the first time, then skipped until a pyproject changes)"
 .venv/bin/python -m pip install -qq --upgrade "pip>=23.2"
 .venv/bin/python -m pip install -qq \
-  -e ".[dev,examples,docs,mpi]" \
+  -e ".[dev,examples,docs,mpi,tensorboard]" \
   -e backends/numpy \
   -e backends/ckernels \
   -e "backends/opencl[pocl,intel]" \

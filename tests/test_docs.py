@@ -42,6 +42,7 @@ RUNNABLE_PAGES = [
     "concepts/graphs-and-sessions.md",
     "concepts/autodiff.md",
     "tf1.md",
+    "tensorboard.md",
 ]
 
 

@@ -86,6 +86,8 @@ def export_graph(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     nodes: list[dict[str, Any]] = []
     consts: dict[str, np.ndarray] = {}
     for node in graph.nodes:
+        if node.kind == "host":
+            continue  # Python run on the host (summaries): code, which a graph file never holds
         entry: dict[str, Any] = {"name": node.name, "kind": node.kind}
         if node.kind == "op":
             assert node.op is not None
@@ -109,8 +111,9 @@ def export_graph(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             assert node.variable is not None
             entry["variable"] = node.variable.name
             entry["inputs"] = [_ref(node.inputs[0])]
-        if node.control_inputs:
-            entry["control_inputs"] = [c.name for c in node.control_inputs]
+        controls = [c.name for c in node.control_inputs if c.kind != "host"]
+        if controls:
+            entry["control_inputs"] = controls
         nodes.append(entry)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "nodes": nodes}
     return meta, consts

@@ -223,8 +223,8 @@ class Model(Layer):
         return current_backend().name
 
     def _to_tensor(self, value: Any, expected: KerasTensor | None, what: str) -> Any:
-        if isinstance(value, (Tensor, Variable)):
-            return value
+        if isinstance(value, (Tensor, Variable)) or getattr(value, "_opcore_symbolic", False):
+            return value  # (graph tensors: a model traced into a graph)
         arr = np.asarray(value)
         dtype = expected.dtype if expected is not None else None
         if dtype is None and arr.dtype.kind == "f":

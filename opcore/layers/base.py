@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from opcore import _context
 from opcore import dtypes as _dt
 from opcore.dtypes import DType
 from opcore.errors import OpDefinitionError, ShapeError
@@ -170,7 +171,13 @@ class Layer:
         check = _weight_check.get()
         if check is not None:
             check(f"{self.name}/{name}", dims, _dt.as_dtype(dt))
-        value = initializer(dims, dt)
+        if not _context.executing_eagerly():  # in a graph, the initializer's nodes go under the weight's name
+            from opcore.graph import name_scope
+
+            with name_scope(f"{self.name}/{name}/Initializer"):
+                value = initializer(dims, dt)
+        else:
+            value = initializer(dims, dt)
         var = Variable(value, trainable=trainable and self.trainable, name=f"{self.name}/{name}")
         self._variables.append(var)
         return var
@@ -188,6 +195,13 @@ class Layer:
             self._check_declared_input(shape)
             self.build(shape)
             self.built = True
+        if (
+            not _context.executing_eagerly()
+        ):  # in a graph, the layer's nodes go under its name (TensorBoard draws a box)
+            from opcore.graph import name_scope
+
+            with name_scope(self.name):
+                return self.call(inputs, training=training if training is not None else False)
         return self.call(inputs, training=training if training is not None else False)
 
     @property
