@@ -218,18 +218,7 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             plan = op._plans.get(key)
             if plan is None:
                 return _call_slow(op, inputs, attrs, name, key)
-            fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
-            try:
-                r = fn(ctx, x._value)
-            except Exception as exc:
-                kernel_failed(exc, ctx)
-                raise
-            if type(r) is native and r.shape == shape and r.dtype is npdtype:
-                out = Tensor(r, backend, dtype, shape, spec)
-                if recording:
-                    _record(op, (x,), (out,), bound)
-                return out
-            return _finish(op, plan, (x,), r)
+            return _run_one(op, plan, x, (x,), recording)
     n_in = len(op.inputs)
     if n == n_in:
         key = _call_key(inputs, attrs, ())

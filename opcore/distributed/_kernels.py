@@ -42,19 +42,25 @@ def _describe(kind: str, ctx: KernelContext, n: int) -> str:
     return f"{kind} of {n} {ctx.out_dtypes[0].name} tensor(s) [{shapes}]"
 
 
-def grouped_allreduce_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
+def _collective(ctx: KernelContext, tensors: list[Any], kind: str, run: Callable[..., Any]) -> list[Any]:
+    """Run ``run(world_or_device, arrays, what)`` where the arrays live: on the host directly, on a
+    device through its own collectives when every rank has them, else staged through host memory."""
     world = current_world()
     backend = ctx.backend
-    reduction = ctx.attrs["reduction"]
-    what = _describe("allreduce", ctx, len(tensors))
+    what = _describe(kind, ctx, len(tensors))
     if backend.on_host:
-        return world.allreduce(tensors, reduction, what)
+        return list(run(world, tensors, what))
     dev = _device(world, backend)
     if dev is not None:
-        out = dev.allreduce(tensors, reduction, what)
+        out = run(dev, tensors, what)
         if out is not None:
             return list(out)
-    return _staged(backend, tensors, lambda host: world.allreduce(host, reduction, what))
+    return _staged(backend, tensors, lambda host: list(run(world, host, what)))
+
+
+def grouped_allreduce_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
+    reduction = ctx.attrs["reduction"]
+    return _collective(ctx, tensors, "allreduce", lambda w, arrays, what: w.allreduce(arrays, reduction, what))
 
 
 def allreduce_kernel(ctx: KernelContext, x: Any) -> Any:
@@ -64,18 +70,8 @@ def allreduce_kernel(ctx: KernelContext, x: Any) -> Any:
 
 
 def grouped_broadcast_kernel(ctx: KernelContext, tensors: list[Any]) -> list[Any]:
-    world = current_world()
-    backend = ctx.backend
     root = ctx.attrs["root_rank"]
-    what = _describe("broadcast", ctx, len(tensors))
-    if backend.on_host:
-        return world.broadcast(tensors, root, what)
-    dev = _device(world, backend)
-    if dev is not None:
-        out = dev.broadcast(tensors, root, what)
-        if out is not None:
-            return list(out)
-    return _staged(backend, tensors, lambda host: world.broadcast(host, root, what))
+    return _collective(ctx, tensors, "broadcast", lambda w, arrays, what: w.broadcast(arrays, root, what))
 
 
 def broadcast_kernel(ctx: KernelContext, x: Any) -> Any:
