@@ -1,4 +1,8 @@
-"""Optimizers, fused update ops and learning-rate schedules (opcore.train), eagerly and in graphs."""
+"""Optimizers and fused update ops (opcore.train), eagerly: first steps against hand-computed references, minimize.
+
+Learning rates as tensors, schedules and configs are tested in test_train_hyperparameters.py, graph mode in
+test_train_graph.py.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import opcore.train as T
 from opcore.train import optimizer as optimizer_module
 from opcore.train import optimizers as optimizers_module
 from opcore.train import schedules as schedules_module
+from tests.optimizer_cases import OPTIMIZERS
 
 # Three fixed gradients, applied in turn to a float64 variable starting at W0.
 W0 = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.5]])
@@ -187,19 +192,7 @@ def test_slots_are_not_trainable_and_named_after_the_variable() -> None:
 # --------------------------------------------------------------------------- eager: minimize
 
 
-_OPTIMIZERS: list[Callable[[], T.Optimizer]] = [
-    lambda: T.GradientDescentOptimizer(0.1),
-    lambda: T.MomentumOptimizer(0.05, 0.9),
-    lambda: T.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
-    lambda: T.AdagradOptimizer(0.5),
-    lambda: T.AdadeltaOptimizer(5.0, rho=0.9, epsilon=1e-4),
-    lambda: T.RMSPropOptimizer(0.05),
-    lambda: T.AdamOptimizer(0.1),
-    lambda: T.SGD(0.1),
-]
-
-
-@pytest.mark.parametrize("make", _OPTIMIZERS)
+@pytest.mark.parametrize("make", OPTIMIZERS)
 def test_minimize_quadratic_converges(make: Callable[[], T.Optimizer]) -> None:
     target = opcore.constant([1.0, -2.0, 3.0])
     w = opcore.Variable([0.0, 0.0, 0.0])
@@ -277,169 +270,6 @@ def test_bad_inputs_raise_clear_errors() -> None:
         T.AdamOptimizer(opcore.constant(1))
 
 
-# --------------------------------------------------------------------------- hyperparameters as tensors, callables
-
-
-def test_learning_rate_as_variable_tensor_and_callable() -> None:
-    lr = opcore.Variable(0.5, trainable=False)
-    w = opcore.Variable([1.0])
-    opt = T.GradientDescentOptimizer(lr)
-    opt.apply_gradients([(opcore.constant([1.0]), w)])
-    lr.assign(0.25)  # the optimizer reads the variable on every step
-    opt.apply_gradients([(opcore.constant([1.0]), w)])
-    np.testing.assert_allclose(w.numpy(), [0.25])
-    # a float64 tensor for a float32 variable is cast
-    w2 = opcore.Variable([1.0])
-    T.GradientDescentOptimizer(opcore.constant(0.5, dtype="float64")).apply_gradients([(opcore.constant([1.0]), w2)])
-    assert w2.dtype is opcore.float32
-    np.testing.assert_allclose(w2.numpy(), [0.5])
-    calls = []
-
-    def rate() -> float:
-        calls.append(1)
-        return 0.1
-
-    w3 = opcore.Variable([1.0])
-    opt3 = T.MomentumOptimizer(rate, momentum=lambda: 0.0)
-    for _ in range(2):
-        opt3.apply_gradients([(opcore.constant([1.0]), w3)])
-    assert len(calls) == 2
-    np.testing.assert_allclose(w3.numpy(), [0.8], rtol=1e-6)
-
-
-def test_schedule_learning_rate_uses_the_iteration_count() -> None:
-    schedule = T.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
-    w = opcore.Variable([0.0], dtype="float64")
-    opt = T.GradientDescentOptimizer(schedule)
-    for _ in range(3):
-        opt.apply_gradients([(opcore.constant([-1.0], dtype="float64"), w)])
-    assert opt.iterations == 3
-    np.testing.assert_allclose(w.numpy(), [1.0 + 0.5 + 0.25], rtol=1e-6)
-
-
-def test_schedule_learning_rate_uses_the_global_step_when_given() -> None:
-    step = opcore.Variable(np.int64(10), trainable=False)
-    schedule = T.PiecewiseConstantDecay([10], [1.0, 0.1])
-    w = opcore.Variable([0.0])
-    opt = T.GradientDescentOptimizer(schedule)
-    opt.apply_gradients([(opcore.constant([-1.0]), w)], global_step=step)  # step 10: 1.0
-    opt.apply_gradients([(opcore.constant([-1.0]), w)], global_step=step)  # step 11: 0.1
-    assert int(step.numpy()) == 12
-    np.testing.assert_allclose(w.numpy(), [1.1], rtol=1e-6)
-
-
-def test_global_step_increments_once_per_apply() -> None:
-    step = opcore.Variable(np.int64(0), trainable=False)
-    w, v = opcore.Variable([1.0]), opcore.Variable([2.0])
-    opt = T.AdamOptimizer(0.1)
-    for _ in range(4):
-        opt.minimize(lambda: opcore.reduce_sum(w * v), var_list=[w, v], global_step=step)
-    assert int(step.numpy()) == 4
-    assert step.dtype is opcore.int64
-    assert opt.iterations == 4
-
-
-def test_get_or_create_global_step_eager() -> None:
-    step = T.get_or_create_global_step()
-    assert step is T.get_or_create_global_step() is T.get_global_step()
-    assert step.dtype is opcore.int64 and not step.trainable and step.name == "global_step"
-
-
-# --------------------------------------------------------------------------- schedules
-
-
-def test_schedule_values() -> None:
-    exp = T.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
-    assert [float(exp(s)) for s in (0, 5, 10, 20)] == pytest.approx([0.1, 0.1 * 0.5**0.5, 0.05, 0.025], rel=1e-6)
-    stair = T.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
-    assert [float(stair(s)) for s in (0, 9, 10, 19, 20)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025], rel=1e-6)
-    inv = T.InverseTimeDecay(1.0, decay_steps=2, decay_rate=0.5)
-    assert [float(inv(s)) for s in (0, 1, 2, 4)] == pytest.approx([1.0, 1 / 1.25, 1 / 1.5, 0.5], rel=1e-6)
-    inv_stair = T.InverseTimeDecay(1.0, decay_steps=2, decay_rate=0.5, staircase=True)
-    assert [float(inv_stair(s)) for s in (0, 1, 2, 3)] == pytest.approx([1.0, 1.0, 1 / 1.5, 1 / 1.5], rel=1e-6)
-    pw = T.PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
-    got = [float(pw(s)) for s in (0, 100, 101, 200, 201, 10**6)]
-    assert got == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
-    assert float(pw(150)) == np.float32(0.01)  # the value itself, no arithmetic on it
-
-
-def test_schedules_accept_tensors_and_variables_as_step() -> None:
-    exp = T.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
-    assert float(exp(opcore.constant(2))) == pytest.approx(0.25)
-    assert float(exp(opcore.Variable(np.int64(3), trainable=False))) == pytest.approx(0.125)
-    assert float(exp(np.int64(1))) == pytest.approx(0.5)
-    with pytest.raises(TypeError, match="step"):
-        exp("3")
-
-
-def test_tf1_schedule_functions_return_callables_eagerly() -> None:
-    step = opcore.Variable(np.int64(0), trainable=False)
-    lr = T.exponential_decay(0.1, step, decay_steps=1, decay_rate=0.5)
-    assert callable(lr)
-    assert float(lr()) == pytest.approx(0.1)
-    step.assign(np.int64(2))
-    assert float(lr()) == pytest.approx(0.025)
-    assert float(T.inverse_time_decay(1.0, step, 1, 1.0)()) == pytest.approx(1 / 3)
-    assert float(T.piecewise_constant(step, [1], [1.0, 2.0])()) == pytest.approx(2.0)
-    with pytest.raises(ValueError, match="global_step is required"):
-        T.exponential_decay(0.1, None, 1, 0.5)
-
-
-def test_schedule_argument_errors_and_config() -> None:
-    with pytest.raises(ValueError, match="one more entry"):
-        T.PiecewiseConstantDecay([1, 2], [1.0, 2.0])
-    with pytest.raises(ValueError, match="strictly increasing"):
-        T.PiecewiseConstantDecay([2, 1], [1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="decay_steps must be > 0"):
-        T.ExponentialDecay(0.1, 0, 0.5)
-    s = T.InverseTimeDecay(0.5, 10, 0.1, staircase=True)
-    again = schedules_module.deserialize(schedules_module.serialize(s))
-    assert isinstance(again, T.InverseTimeDecay) and again.get_config() == s.get_config()
-    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
-        schedules_module.deserialize({"class_name": "Cosine", "config": {}})
-
-
-# --------------------------------------------------------------------------- get() and configs
-
-
-def test_get_by_name_instance_and_config() -> None:
-    expected = {
-        "sgd": T.SGD,
-        "momentum": T.SGD,
-        "adagrad": T.Adagrad,
-        "adadelta": T.Adadelta,
-        "rmsprop": T.RMSprop,
-        "adam": T.Adam,
-    }
-    for name, cls in expected.items():
-        assert type(T.get(name)) is cls
-        assert type(T.get(name.upper())) is cls
-    assert T.get("momentum").get_config()["momentum"] == 0.9
-    opt = T.AdamOptimizer(0.01)
-    assert T.get(opt) is opt
-    with pytest.raises(ValueError, match="adadelta, adagrad, adam, momentum, rmsprop, sgd"):
-        T.get("adamw")
-    with pytest.raises(TypeError, match="cannot make an optimizer"):
-        T.get(3)
-
-
-@pytest.mark.parametrize(
-    "opt",
-    [
-        T.AdamOptimizer(0.01, beta1=0.8),
-        T.RMSprop(0.01, rho=0.8),
-        T.MomentumOptimizer(T.ExponentialDecay(0.1, 100, 0.9), 0.9, use_nesterov=True),
-        T.SGD(0.1, momentum=0.5),
-    ],
-    ids=repr,
-)
-def test_config_round_trip(opt: T.Optimizer) -> None:
-    config = opt.get_config()
-    again = T.get({"class_name": type(opt).__name__, "config": config})
-    assert type(again) is type(opt)
-    assert again.get_config() == config
-
-
 # --------------------------------------------------------------------------- the fused ops themselves
 
 
@@ -462,127 +292,6 @@ def test_fused_op_does_not_mutate_its_inputs() -> None:
     out = train_ops.apply_adam(var, m, v, 0.9, 0.999, 0.1, 0.9, 0.999, 1e-8, opcore.constant(GRADS[0]))
     assert len(out) == 3
     np.testing.assert_array_equal(var.numpy(), before)
-
-
-# --------------------------------------------------------------------------- graph mode
-
-
-def _regression_data() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 3)).astype(np.float32)
-    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + np.float32(0.3)
-    return x, y
-
-
-_W_INIT = np.array([[0.1], [0.2], [-0.1]], np.float32)
-
-
-def _graph_regression(make: Callable[[], T.Optimizer], steps: int) -> tuple[np.ndarray, float, int]:
-    xs, ys = _regression_data()
-    with opcore.Graph().as_default():
-        x = opcore.placeholder(opcore.float32, [None, 3])
-        y = opcore.placeholder(opcore.float32, [None, 1])
-        w = opcore.Variable(_W_INIT, name="w")
-        b = opcore.Variable(np.zeros((1,), np.float32), name="b")
-        loss = opcore.reduce_mean(opcore.square(opcore.matmul(x, w) + b - y))
-        step = T.get_or_create_global_step()
-        train_op = make().minimize(loss, global_step=step)
-        with opcore.Session() as sess:
-            sess.run(opcore.global_variables_initializer())
-            for _ in range(steps):
-                sess.run(train_op, {x: xs, y: ys})
-            w_val, loss_val, step_val = sess.run([w, loss, step], {x: xs, y: ys})
-    return w_val, float(loss_val), int(step_val)
-
-
-def _eager_regression(make: Callable[[], T.Optimizer], steps: int) -> np.ndarray:
-    xs, ys = _regression_data()
-    x, y = opcore.constant(xs), opcore.constant(ys)
-    w = opcore.Variable(_W_INIT, name="w")
-    b = opcore.Variable(np.zeros((1,), np.float32), name="b")
-    opt = make()
-    for _ in range(steps):
-        opt.minimize(lambda: opcore.reduce_mean(opcore.square(opcore.matmul(x, w) + b - y)), var_list=[w, b])
-    return np.asarray(w.numpy())
-
-
-@pytest.mark.parametrize("make", _OPTIMIZERS[:4] + _OPTIMIZERS[5:])
-def test_graph_linear_regression_converges(make: Callable[[], T.Optimizer]) -> None:
-    w, loss, step = _graph_regression(make, 300)
-    assert loss < 5e-3, (type(make()).__name__, loss)  # RMSProp with a constant rate hovers near 3e-3
-    np.testing.assert_allclose(w.ravel(), [1.0, -2.0, 0.5], atol=0.05)
-    assert step == 300
-
-
-@pytest.mark.parametrize("make", _OPTIMIZERS)
-def test_graph_and_eager_give_the_same_numbers(make: Callable[[], T.Optimizer]) -> None:
-    graph_w, _, _ = _graph_regression(make, 5)
-    eager_w = _eager_regression(make, 5)
-    np.testing.assert_allclose(graph_w, eager_w, rtol=1e-5, atol=1e-6)
-
-
-def test_graph_slots_are_global_non_trainable_variables_created_by_minimize() -> None:
-    with opcore.Graph().as_default():
-        w = opcore.Variable(np.ones((2,), np.float32), name="w")
-        loss = opcore.reduce_sum(w * w)
-        assert [v.name for v in opcore.global_variables()] == ["w"]
-        opt = T.AdamOptimizer(0.1)
-        opt.minimize(loss)
-        names = {v.name for v in opcore.global_variables()}
-        assert {"w", "w/m", "w/v", "beta1_power", "beta2_power"} <= names
-        assert [v.name for v in opcore.trainable_variables()] == ["w"]
-        assert {v.name for v in opt.variables()} == {"w/m", "w/v", "beta1_power", "beta2_power"}
-
-
-def test_graph_schedule_with_global_step_and_tf1_function() -> None:
-    with opcore.Graph().as_default():
-        w = opcore.Variable(np.zeros((1,), np.float32), name="w")
-        step = T.get_or_create_global_step()
-        assert step is T.get_or_create_global_step()
-        lr = T.exponential_decay(1.0, step, decay_steps=1, decay_rate=0.5)
-        assert not callable(lr)
-        train_op = T.GradientDescentOptimizer(lr).minimize(-opcore.reduce_sum(w), global_step=step)  # gradient -1
-        with opcore.Session() as sess:
-            sess.run(opcore.global_variables_initializer())
-            values = []
-            for _ in range(3):
-                values.append(float(sess.run(lr)))
-                sess.run(train_op)
-            # each run reads the step before incrementing it: rates 1, 0.5, 0.25
-            assert values == pytest.approx([1.0, 0.5, 0.25])
-            assert float(sess.run(w)[0]) == pytest.approx(1.75)
-            assert int(sess.run(step)) == 3
-
-
-def test_graph_schedule_without_global_step_uses_iterations() -> None:
-    with opcore.Graph().as_default():
-        w = opcore.Variable(np.zeros((1,), np.float32), name="w")
-        opt = T.GradientDescentOptimizer(T.PiecewiseConstantDecay([0], [1.0, 0.1]))
-        train_op = opt.minimize(-opcore.reduce_sum(w))
-        with opcore.Session() as sess:
-            sess.run(opcore.global_variables_initializer())
-            for _ in range(3):
-                sess.run(train_op)
-            assert float(sess.run(w)[0]) == pytest.approx(1.2)
-            assert int(sess.run(opt.iterations)) == 3
-
-
-def test_graph_compute_and_apply_gradients() -> None:
-    with opcore.Graph().as_default():
-        w = opcore.Variable(np.array([1.0, 2.0], np.float32), name="w")
-        other = opcore.Variable(np.array([3.0], np.float32), name="other")
-        opt = T.MomentumOptimizer(0.1, 0.5)
-        pairs = opt.compute_gradients(opcore.reduce_sum(w * w))
-        assert len(pairs) == 2 and pairs[0][1] is w and pairs[1][1] is other
-        assert pairs[1][0] is None
-        train_op = opt.apply_gradients(pairs)
-        with opcore.Session() as sess:
-            sess.run(opcore.global_variables_initializer())
-            sess.run(train_op)
-            sess.run(train_op)
-            # accum1 = 2w0; w1 = w0 - 0.2 w0 = 0.8 w0; accum2 = 0.5 * 2 w0 + 2 * 0.8 w0 = 2.6 w0; w2 = 0.8 w0 - 0.26 w0
-            np.testing.assert_allclose(sess.run(w), [0.54, 1.08], rtol=1e-6)
-            np.testing.assert_allclose(sess.run(opt.get_slot(w, "momentum")), [2.6, 5.2], rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- examples in docstrings
