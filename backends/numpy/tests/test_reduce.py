@@ -92,8 +92,10 @@ def test_sum_propagates_nan_and_inf_like_numpy():
 def test_sum_context_serves_another_input_shape():
     # A kernel context remembers how it summed; given an input of another shape (as a
     # hand-made context can be) it decides again rather than reuse the remembered shape.
+    from opcore.plugins import ensure_loaded
     from opcore.registry import KernelContext, get_registry
 
+    ensure_loaded()
     fn = get_registry().kernel("Sum", "numpy", (opcore.float32,)).fn
     ctx = KernelContext("Sum", {"axis": [1], "keepdims": False}, ((4,),), (opcore.float32,))
     a = np.arange(8, dtype=np.float32).reshape(4, 2)
