@@ -7,6 +7,12 @@ execution), and integer slots for the values. Running a plan is one loop over
 kernels; values stay on the backend between ops and only feeds and fetches
 cross to the host. Variables live in the session.
 
+An update op (``ApplyAdam``, ... : an op declaring ``aliases``) whose outputs
+are assigned straight back to the variables it read writes into their buffers
+(``ctx.inplace``), as TensorFlow's kernels do, when at run time nothing else
+holds those buffers (no other variable, view, fetch or running step): a
+training step then allocates nothing for its variables and slots.
+
 An op whose output size depends on values (``where(cond)``, ``boolean_mask``,
 ``unique``: a dimension marked :data:`~opcore.shapes.VALUE_DEPENDENT`) makes the
 shapes after it known only when the plan runs. The ops downstream of it are
@@ -315,6 +321,7 @@ class Session:
                 plan.steps.append(step)
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
         plan.fetch_host = [isinstance(t, SymbolicTensor) and t.node.kind == "host" for t in targets]
+        self._plan_updates(plan)
         return plan
 
     def _compile_op(
@@ -339,11 +346,69 @@ class Session:
             for t in node.outputs:
                 shapes[id(t)] = None
             late: dict[Any, tuple[KernelContext, list[tuple[Any, Any]]]] = {}
-            return (_LATE, fn, late, in_slots, out_slots, None, node, varies)
+            return (_LATE, fn, late, in_slots, out_slots, None, node, varies, None)
         ctx, specs = self._kernel_context(node, in_shapes)
         for t, (c, _) in zip(node.outputs, specs):
             shapes[id(t)] = None if None in c else c
-        return (_OP, fn, ctx, in_slots, out_slots, specs, node, varies)
+        return (_OP, fn, ctx, in_slots, out_slots, specs, node, varies, None)
+
+    def _plan_updates(self, plan: _Plan) -> None:
+        """Mark the update ops that may write into their variables' buffers (see the module docstring).
+
+        Decided here: every aliased input is a variable read (not fed, not fetched, one
+        slot per variable) and the steps right after the op assign each aliased output
+        to the variable it aliases, so nothing can see the buffer between the write and
+        the assignment. Decided per run (:meth:`_in_place`): nothing else holds the buffers.
+        """
+        fixed = set(plan.feed_slots) | {s for s in plan.fetch_slots if s is not None}
+        steps = plan.steps
+        for k, step in enumerate(steps):
+            node = step[6] if step[0] == _OP else None
+            if node is None or node.op is None or not node.op.aliases:
+                continue
+            op = node.op
+            in_names = [a.name for a in op.inputs]
+            out_names = [a.name for a in op.outputs]
+            if any(a.variadic for a in op.inputs) or any(a.variadic for a in op.outputs):
+                continue
+            assigned = set()
+            j = k + 1
+            while j < len(steps) and steps[j][0] == _ASSIGN:
+                assigned.add((steps[j][1], steps[j][2]))  # (variable, source slot)
+                j += 1
+            pairs: list[tuple[GraphVariable, int]] = []
+            for out_name, in_name in op.aliases.items():
+                t = node.inputs[in_names.index(in_name)]
+                s_in = step[3][in_names.index(in_name)]
+                var = t.node.variable if isinstance(t, SymbolicTensor) and t.node.kind == "variable" else None
+                if var is None or s_in in fixed or (var, step[4][out_names.index(out_name)]) not in assigned:
+                    break
+                pairs.append((var, s_in))
+            else:
+                if len({id(v) for v, _ in pairs}) == len(pairs) == len({s for _, s in pairs}):
+                    ctx = step[2]
+                    writes = KernelContext(
+                        ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, ctx.backend, True
+                    )
+                    steps[k] = (*step[:8], (writes, pairs))
+
+    def _in_place(self, update: tuple[KernelContext, list[tuple[GraphVariable, int]]], vals: list[Any]) -> bool:
+        """Whether nothing but the session holds the buffers of the update's variables now."""
+        values = self._values
+        _, pairs = update
+        for var, s in pairs:
+            if vals[s] is not values.get(var):
+                return False
+        for _, s in pairs:  # the step's own reads of them do not count
+            vals[s] = None
+        try:
+            # References to each buffer: the session's, the argument and getrefcount's own
+            # (the backend's rule); a view, another variable or slot, a fetched or
+            # host-held value adds one.
+            return all(self.backend.may_overwrite(values[var]) for var, _ in pairs)
+        finally:
+            for var, s in pairs:
+                vals[s] = values[var]
 
     def _kernel_context(self, node: Node, in_shapes: list[Any]) -> tuple[KernelContext, list[tuple[Any, Any]]]:
         """The KernelContext and the (shape, dtype) of each output of ``node`` for concrete input shapes."""
@@ -409,7 +474,12 @@ class Session:
         for step in plan.steps:
             kind = step[0]
             if kind in (_OP, _LATE):
-                _, fn, ctx, in_slots, out_slots, specs, node, varies = step
+                _, fn, ctx, in_slots, out_slots, specs, node, varies, update = step
+                if update is not None:
+                    args = result = None  # (the previous step's: they may hold a variable's buffer)
+                    if self._in_place(update, vals):
+                        check_pending()  # as before an assignment: the variables change here
+                        ctx = update[0]
                 args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
                 if kind == _LATE:
                     ctx, specs = self._late_context(node, ctx, args)
