@@ -11,7 +11,11 @@ An update op (``ApplyAdam``, ... : an op declaring ``aliases``) whose outputs
 are assigned straight back to the variables it read writes into their buffers
 (``ctx.inplace``), as TensorFlow's kernels do, when at run time nothing else
 holds those buffers (no other variable, view, fetch or running step): a
-training step then allocates nothing for its variables and slots.
+training step then allocates nothing for its variables and slots. Such an
+update writes only while its run is the session's one run in flight, holding
+the session's lock, so another run (or a checkpoint reading the variables)
+never sees a buffer half written; with runs in flight in other threads the
+update is functional.
 
 An op whose output size depends on values (``where(cond)``, ``boolean_mask``,
 ``unique``: a dimension marked :data:`~opcore.shapes.VALUE_DEPENDENT`) makes the
@@ -23,6 +27,7 @@ per combination of input shapes (a small cache per step).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,6 +88,10 @@ class Session:
         self._plans: dict[Any, _Plan] = {}
         self._runs = 0
         self._closed = False
+        # Runs of this session in flight; an in-place update writes only while its run is
+        # the one in flight, holding the lock, so no other run starts or reads meanwhile.
+        self._running = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Session:
         # As in TensorFlow 1, the session of a ``with`` block is this thread's default
@@ -118,7 +127,8 @@ class Session:
     def variable_value(self, var: GraphVariable) -> np.ndarray:
         if var not in self._values:
             raise _uninitialized(var)
-        return np.array(self.backend.download(self._values[var]))
+        with self._lock:  # never half-way through an in-place update
+            return np.array(self.backend.download(self._values[var]))
 
     def load_variable(self, var: GraphVariable, value: np.ndarray) -> None:
         value = np.asarray(value)
@@ -451,8 +461,14 @@ class Session:
         vals: list[Any] = [None] * plan.n_slots
         # Kernels' value checks (invalid indices on a device) are read when the steps are done,
         # or before a variable takes a value computed after them.
-        with backend.deferred_checks() as check_pending:
-            self._steps(plan, feed_values, vals, check_pending)
+        with self._lock:
+            self._running += 1
+        try:
+            with backend.deferred_checks() as check_pending:
+                self._steps(plan, feed_values, vals, check_pending)
+        finally:
+            with self._lock:
+                self._running -= 1
         out: list[Any] = []
         for fs, host in zip(plan.fetch_slots, plan.fetch_host):
             if fs is None:
@@ -475,21 +491,31 @@ class Session:
             kind = step[0]
             if kind in (_OP, _LATE):
                 _, fn, ctx, in_slots, out_slots, specs, node, varies, update = step
-                if update is not None:
-                    args = result = None  # (the previous step's: they may hold a variable's buffer)
-                    if self._in_place(update, vals):
-                        check_pending()  # as before an assignment: the variables change here
-                        ctx = update[0]
-                args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
-                if kind == _LATE:
-                    ctx, specs = self._late_context(node, ctx, args)
-                if varies:
-                    ctx = _reseeded(ctx, self._runs)
+                writing = False  # an in-place update holds the lock until its kernel returns
                 try:
-                    result = fn(ctx, *args)
-                except Exception as exc:
-                    kernel_failed(exc, ctx)
-                    raise
+                    if update is not None:
+                        args = result = None  # (the previous step's: they may hold a variable's buffer)
+                        self._lock.acquire()
+                        writing = True
+                        if self._running == 1 and self._in_place(update, vals):
+                            check_pending()  # as before an assignment: the variables change here
+                            ctx = update[0]
+                        else:
+                            writing = False
+                            self._lock.release()
+                    args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
+                    if kind == _LATE:
+                        ctx, specs = self._late_context(node, ctx, args)
+                    if varies:
+                        ctx = _reseeded(ctx, self._runs)
+                    try:
+                        result = fn(ctx, *args)
+                    except Exception as exc:
+                        kernel_failed(exc, ctx)
+                        raise
+                finally:
+                    if writing:
+                        self._lock.release()
                 if len(out_slots) == 1 and not isinstance(result, (tuple, list)):
                     (shape, dtype), s = specs[0], out_slots[0]
                     same_type = type(result) is native  # (kept apart: no narrowing of result)
