@@ -40,24 +40,21 @@ _GEMV_TYPES = (np.float32, np.float64)
 def _sum_how(ctx: KernelContext, x: np.ndarray) -> tuple[Any, ...]:
     """How this context's Sum runs on ``x``: decided once per input shape and dtype."""
     axes = _axes(ctx, x)
-    keep = ctx.attrs["keepdims"]
-    shape = x.shape
-    n = len(axes)
+    shape, dt, nd, n = x.shape, x.dtype, x.ndim, len(axes)
     gemv: Any = None
-    if x.dtype.type in _GEMV_TYPES and 0 < x.size < _GEMV_MAX and 0 < n < x.ndim and len(set(axes)) == n:
-        lead = tuple(range(n))
-        trail = tuple(range(x.ndim - n, x.ndim))
-        if sorted(axes) in (list(lead), list(trail)):
+    if dt.type in _GEMV_TYPES and dt.isnative and 0 < x.size < _GEMV_MAX and 0 < n < nd:
+        ordered = sorted(axes)
+        trailing = ordered == list(range(nd - n, nd))
+        if trailing or ordered == list(range(n)):
             k = 1
             for a in axes:
                 k *= shape[a]
             rows = x.size // k
-            ones = np.ones(k, x.dtype)
+            ones = np.ones(k, dt)
+            ones.flags.writeable = False  # shared by every call of the plan
             out_shape = ctx.out_shapes[0]
-            trailing = sorted(axes) == list(trail)
-            flat = (rows, k) if trailing else (k, rows)
-            gemv = (trailing, ones, flat, None if out_shape == (x.size // k,) else out_shape)
-    how = ctx.memo["sum"] = (shape, x.dtype, axes, keep, gemv)
+            gemv = (trailing, ones, (rows, k) if trailing else (k, rows), None if out_shape == (rows,) else out_shape)
+    how = ctx.memo["sum"] = (shape, dt, axes, ctx.attrs["keepdims"], gemv)
     return how
 
 
