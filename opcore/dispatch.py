@@ -73,6 +73,7 @@ class Builder(Protocol):
 # This thread's graphs and tapes (opcore._context), bound here for speed on the hot path.
 _state = _context.state
 _MAX_PLANS = 1024
+_new = object.__new__  # results are made without Tensor.__init__ on the hot path: the slots set directly
 
 
 class _NEVER:
@@ -181,39 +182,64 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
         recording = bool(_state.tapes)
     else:
         recording = False
-    # Fast paths: one or two eager tensors on one backend, no attributes. The key is
-    # the spec tokens themselves (a mixed-backend pair never finds a plan).
+    # Fast paths: one or two eager tensors, or one tensor with attributes. The key of a
+    # tensor pair is the spec tokens themselves (a mixed-backend pair never finds a plan);
+    # one tensor with attributes takes the short keys of _attr_key, built inline here.
     n = len(inputs)
-    if not attrs:
-        if n == 2:
-            x, y = inputs
-            if type(x) is Tensor and type(y) is Tensor:
-                plan = op._plans.get((x._spec, y._spec))
-                if plan is not None:
-                    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
-                    try:
-                        r = fn(ctx, x._value, y._value)
-                    except Exception as exc:
-                        kernel_failed(exc, ctx)
-                        raise
-                    # The common case inline: one output of the native type, as inferred.
-                    if type(r) is native and r.shape == shape and r.dtype is npdtype:
-                        out = Tensor(r, backend, dtype, shape, spec)
-                        if recording:
-                            _record(op, inputs, (out,), bound)
-                        return out
-                    return _finish(op, plan, inputs, r)
-        elif n == 1:
-            x = inputs[0]
-            if type(x) is Tensor:
+    if n and type(x := inputs[0]) is Tensor:
+        key: Any = None
+        if not attrs:
+            if n == 1:
                 plan = op._plans.get(x._spec)
                 if plan is not None:
                     return _run_one(op, plan, x, inputs, recording)
-    if n and op._one_input and type(x := inputs[0]) is Tensor and (attrs or n > 1):
-        # One tensor with attributes (keyword or positional): reduce_sum(m, axis=1),
-        # reshape(m, [-1]). Keyed on the attribute values themselves when they are
-        # ints, bools, strings, None or lists of ints; anything else takes the general key.
-        key = _attr_key(x._spec, attrs, inputs[1:] if n > 1 else ())
+            elif n == 2:
+                y = inputs[1]
+                if type(y) is Tensor:
+                    plan = op._plans.get((x._spec, y._spec))
+                    if plan is not None:
+                        fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
+                        try:
+                            r = fn(ctx, x._value, y._value)
+                        except Exception as exc:
+                            kernel_failed(exc, ctx)
+                            raise
+                        # The common case inline: one output of the native type, as inferred.
+                        if type(r) is native and r.shape == shape and r.dtype is npdtype:
+                            out = _new(Tensor)
+                            out._value, out._backend, out._dtype, out._shape, out._spec = r, backend, dtype, shape, spec
+                            if recording:
+                                _record(op, inputs, (out,), bound)
+                            return out
+                        return _finish(op, plan, inputs, r)
+                elif op._one_input:  # an attribute by position: reduce_sum(m, 1), reshape(m, [-1])
+                    t = type(y)
+                    if t is int:
+                        key = (x._spec, y)
+                    elif t is list or t is tuple:
+                        for e in y:
+                            if type(e) is not int:
+                                break
+                        else:
+                            key = (x._spec, tuple(y))
+                    if key is None:
+                        key = _attr_key(x._spec, attrs, inputs[1:])
+            elif op._one_input:
+                key = _attr_key(x._spec, attrs, inputs[1:])
+        elif op._one_input:
+            if n == 1 and len(attrs) == 1:  # an attribute by keyword: reduce_sum(m, axis=1)
+                for k, v in attrs.items():
+                    t = type(v)
+                    if t is int:
+                        key = (x._spec, k, v)
+                    elif t is list or t is tuple:
+                        for e in v:
+                            if type(e) is not int:
+                                break
+                        else:
+                            key = (x._spec, k, tuple(v))
+            if key is None:
+                key = _attr_key(x._spec, attrs, inputs[1:])
         if key is not None:
             plan = op._plans.get(key)
             if plan is None:
@@ -237,16 +263,17 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
 
 def _run_one(op: OpDef, plan: tuple[Any, ...], x: Tensor, inputs: Sequence[Any], recording: bool) -> Any:
     """Run a plan for one plain tensor input, the common result inline."""
-    fn, ctx, backend, _, _, bound, native, shape, dtype, npdtype, spec = plan[:11]
+    ctx = plan[1]
     try:
-        r = fn(ctx, x._value)
+        r = plan[0](ctx, x._value)
     except Exception as exc:
         kernel_failed(exc, ctx)
         raise
-    if type(r) is native and r.shape == shape and r.dtype is npdtype:
-        out = Tensor(r, backend, dtype, shape, spec)
+    if type(r) is plan[6] and r.shape == (shape := plan[7]) and r.dtype is plan[9]:
+        out = _new(Tensor)
+        out._value, out._backend, out._dtype, out._shape, out._spec = r, plan[2], plan[8], shape, plan[10]
         if recording:
-            _record(op, inputs, (out,), bound)
+            _record(op, inputs, (out,), plan[5])
         return out
     return _finish(op, plan, inputs, r)
 
@@ -258,17 +285,32 @@ _TRUE, _FALSE = object(), object()  # bools in _attr_key (True == 1 as a Python 
 def _attr_key(spec: object, attrs: dict[str, Any], positional: Sequence[Any]) -> Any:
     """The plan key of one tensor with attributes that are ints, bools, strings, None or lists
     or tuples of ints; None for anything else (the general key). Type-exact: ``1``,
-    ``True`` and ``1.0`` never share a key."""
-    if not attrs and len(positional) == 1:  # reduce_sum(m, 1), reshape(m, [-1]): the short key
-        v = positional[0]
+    ``True`` and ``1.0`` never share a key.
+
+    One attribute that is an int or a list of ints takes a short key: ``(spec, value)``
+    by position (``reduce_sum(m, 1)``), ``(spec, name, value)`` by keyword
+    (``reduce_sum(m, axis=1)``), a list as a tuple. A short key never equals a key of
+    another form: _call_key's parts are tokens, types and tuples (never an int or a
+    name second), the general form starts with _ATTR_KEY, indexing's keys with "[]".
+    call_op builds the short keys inline; this function makes the same keys.
+    """
+    if len(attrs) + len(positional) == 1:
+        if attrs:
+            ((k, v),) = attrs.items()
+        else:
+            k, v = None, positional[0]
         t = type(v)
-        if t is int:  # (never equal to a _call_key, whose parts are tokens, types and tuples)
-            return (spec, v)
-        if t is list or t is tuple:
+        short: Any = None
+        if t is int:
+            short = v
+        elif t is list or t is tuple:
+            short = tuple(v)
             for e in v:
                 if type(e) is not int:
-                    return None
-            return (spec, tuple(v))
+                    short = None
+                    break
+        if short is not None:
+            return (spec, short) if k is None else (spec, k, short)
     parts: list[Any] = [_ATTR_KEY, spec]
     for v in positional:
         t = type(v)

@@ -7,6 +7,16 @@ execution), and integer slots for the values. Running a plan is one loop over
 kernels; values stay on the backend between ops and only feeds and fetches
 cross to the host. Variables live in the session.
 
+An update op (``ApplyAdam``, ... : an op declaring ``aliases``) whose outputs
+are assigned straight back to the variables it read writes into their buffers
+(``ctx.inplace``), as TensorFlow's kernels do, when at run time nothing else
+holds those buffers (no other variable, view, fetch or running step): a
+training step then allocates nothing for its variables and slots. Such an
+update writes only while its run is the session's one run in flight, holding
+the session's lock, so another run (or a checkpoint reading the variables)
+never sees a buffer half written; with runs in flight in other threads the
+update is functional.
+
 An op whose output size depends on values (``where(cond)``, ``boolean_mask``,
 ``unique``: a dimension marked :data:`~opcore.shapes.VALUE_DEPENDENT`) makes the
 shapes after it known only when the plan runs. The ops downstream of it are
@@ -17,6 +27,7 @@ per combination of input shapes (a small cache per step).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -77,6 +88,10 @@ class Session:
         self._plans: dict[Any, _Plan] = {}
         self._runs = 0
         self._closed = False
+        # Runs of this session in flight; an in-place update writes only while its run is
+        # the one in flight, holding the lock, so no other run starts or reads meanwhile.
+        self._running = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Session:
         # As in TensorFlow 1, the session of a ``with`` block is this thread's default
@@ -112,7 +127,8 @@ class Session:
     def variable_value(self, var: GraphVariable) -> np.ndarray:
         if var not in self._values:
             raise _uninitialized(var)
-        return np.array(self.backend.download(self._values[var]))
+        with self._lock:  # never half-way through an in-place update
+            return np.array(self.backend.download(self._values[var]))
 
     def load_variable(self, var: GraphVariable, value: np.ndarray) -> None:
         value = np.asarray(value)
@@ -315,6 +331,7 @@ class Session:
                 plan.steps.append(step)
         plan.fetch_slots = [slot(t) if isinstance(t, SymbolicTensor) else None for t in targets]
         plan.fetch_host = [isinstance(t, SymbolicTensor) and t.node.kind == "host" for t in targets]
+        self._plan_updates(plan)
         return plan
 
     def _compile_op(
@@ -339,11 +356,69 @@ class Session:
             for t in node.outputs:
                 shapes[id(t)] = None
             late: dict[Any, tuple[KernelContext, list[tuple[Any, Any]]]] = {}
-            return (_LATE, fn, late, in_slots, out_slots, None, node, varies)
+            return (_LATE, fn, late, in_slots, out_slots, None, node, varies, None)
         ctx, specs = self._kernel_context(node, in_shapes)
         for t, (c, _) in zip(node.outputs, specs):
             shapes[id(t)] = None if None in c else c
-        return (_OP, fn, ctx, in_slots, out_slots, specs, node, varies)
+        return (_OP, fn, ctx, in_slots, out_slots, specs, node, varies, None)
+
+    def _plan_updates(self, plan: _Plan) -> None:
+        """Mark the update ops that may write into their variables' buffers (see the module docstring).
+
+        Decided here: every aliased input is a variable read (not fed, not fetched, one
+        slot per variable) and the steps right after the op assign each aliased output
+        to the variable it aliases, so nothing can see the buffer between the write and
+        the assignment. Decided per run (:meth:`_in_place`): nothing else holds the buffers.
+        """
+        fixed = set(plan.feed_slots) | {s for s in plan.fetch_slots if s is not None}
+        steps = plan.steps
+        for k, step in enumerate(steps):
+            node = step[6] if step[0] == _OP else None
+            if node is None or node.op is None or not node.op.aliases:
+                continue
+            op = node.op
+            in_names = [a.name for a in op.inputs]
+            out_names = [a.name for a in op.outputs]
+            if any(a.variadic for a in op.inputs) or any(a.variadic for a in op.outputs):
+                continue
+            assigned = set()
+            j = k + 1
+            while j < len(steps) and steps[j][0] == _ASSIGN:
+                assigned.add((steps[j][1], steps[j][2]))  # (variable, source slot)
+                j += 1
+            pairs: list[tuple[GraphVariable, int]] = []
+            for out_name, in_name in op.aliases.items():
+                t = node.inputs[in_names.index(in_name)]
+                s_in = step[3][in_names.index(in_name)]
+                var = t.node.variable if isinstance(t, SymbolicTensor) and t.node.kind == "variable" else None
+                if var is None or s_in in fixed or (var, step[4][out_names.index(out_name)]) not in assigned:
+                    break
+                pairs.append((var, s_in))
+            else:
+                if len({id(v) for v, _ in pairs}) == len(pairs) == len({s for _, s in pairs}):
+                    ctx = step[2]
+                    writes = KernelContext(
+                        ctx.op, ctx.attrs, ctx.out_shapes, ctx.out_dtypes, ctx.types, ctx.backend, True
+                    )
+                    steps[k] = (*step[:8], (writes, pairs))
+
+    def _in_place(self, update: tuple[KernelContext, list[tuple[GraphVariable, int]]], vals: list[Any]) -> bool:
+        """Whether nothing but the session holds the buffers of the update's variables now."""
+        values = self._values
+        _, pairs = update
+        for var, s in pairs:
+            if vals[s] is not values.get(var):
+                return False
+        for _, s in pairs:  # the step's own reads of them do not count
+            vals[s] = None
+        try:
+            # References to each buffer: the session's, the argument and getrefcount's own
+            # (the backend's rule); a view, another variable or slot, a fetched or
+            # host-held value adds one.
+            return all(self.backend.may_overwrite(values[var]) for var, _ in pairs)
+        finally:
+            for var, s in pairs:
+                vals[s] = values[var]
 
     def _kernel_context(self, node: Node, in_shapes: list[Any]) -> tuple[KernelContext, list[tuple[Any, Any]]]:
         """The KernelContext and the (shape, dtype) of each output of ``node`` for concrete input shapes."""
@@ -386,8 +461,14 @@ class Session:
         vals: list[Any] = [None] * plan.n_slots
         # Kernels' value checks (invalid indices on a device) are read when the steps are done,
         # or before a variable takes a value computed after them.
-        with backend.deferred_checks() as check_pending:
-            self._steps(plan, feed_values, vals, check_pending)
+        with self._lock:
+            self._running += 1
+        try:
+            with backend.deferred_checks() as check_pending:
+                self._steps(plan, feed_values, vals, check_pending)
+        finally:
+            with self._lock:
+                self._running -= 1
         out: list[Any] = []
         for fs, host in zip(plan.fetch_slots, plan.fetch_host):
             if fs is None:
@@ -409,17 +490,32 @@ class Session:
         for step in plan.steps:
             kind = step[0]
             if kind in (_OP, _LATE):
-                _, fn, ctx, in_slots, out_slots, specs, node, varies = step
-                args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
-                if kind == _LATE:
-                    ctx, specs = self._late_context(node, ctx, args)
-                if varies:
-                    ctx = _reseeded(ctx, self._runs)
+                _, fn, ctx, in_slots, out_slots, specs, node, varies, update = step
+                writing = False  # an in-place update holds the lock until its kernel returns
                 try:
-                    result = fn(ctx, *args)
-                except Exception as exc:
-                    kernel_failed(exc, ctx)
-                    raise
+                    if update is not None:
+                        args = result = None  # (the previous step's: they may hold a variable's buffer)
+                        self._lock.acquire()
+                        writing = True
+                        if self._running == 1 and self._in_place(update, vals):
+                            check_pending()  # as before an assignment: the variables change here
+                            ctx = update[0]
+                        else:
+                            writing = False
+                            self._lock.release()
+                    args = [vals[i] if type(i) is int else [vals[j] for j in i] for i in in_slots]
+                    if kind == _LATE:
+                        ctx, specs = self._late_context(node, ctx, args)
+                    if varies:
+                        ctx = _reseeded(ctx, self._runs)
+                    try:
+                        result = fn(ctx, *args)
+                    except Exception as exc:
+                        kernel_failed(exc, ctx)
+                        raise
+                finally:
+                    if writing:
+                        self._lock.release()
                 if len(out_slots) == 1 and not isinstance(result, (tuple, list)):
                     (shape, dtype), s = specs[0], out_slots[0]
                     same_type = type(result) is native  # (kept apart: no narrowing of result)

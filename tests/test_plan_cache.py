@@ -301,3 +301,38 @@ def test_attribute_values_equal_to_a_cached_plans_are_still_type_checked(call: A
     for _ in range(2):
         with pytest.raises(OpDefinitionError):
             call(m)
+
+
+def test_keyword_and_positional_attributes_take_the_keys_that_attr_key_makes() -> None:
+    # call_op builds the short keys inline; _attr_key (the slow path's key) must make the same ones,
+    # else every call would miss its plan.
+    m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    opcore.reduce_sum(m, axis=1)
+    opcore.reduce_sum(m, axis=[0])
+    opcore.reduce_sum(m, 1)
+    opcore.reshape(m, [-1])
+    assert dispatch._attr_key(m._spec, {"axis": 1}, ()) in opcore.reduce_sum._plans
+    assert dispatch._attr_key(m._spec, {"axis": [0]}, ()) in opcore.reduce_sum._plans
+    assert dispatch._attr_key(m._spec, {}, (1,)) in opcore.reduce_sum._plans
+    assert dispatch._attr_key(m._spec, {}, ([-1],)) in opcore.reshape._plans
+    # The attribute's name is part of a keyword key; its position is not part of a positional one.
+    assert dispatch._attr_key(m._spec, {"axis": 1}, ()) != dispatch._attr_key(m._spec, {"keepdims": 1}, ())
+    assert dispatch._attr_key(m._spec, {"axis": 1}, ()) != dispatch._attr_key(m._spec, {}, (1,))
+
+
+def test_keyword_attributes_of_every_form_follow_the_value() -> None:
+    m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    for _ in range(2):  # the second round runs on cached plans
+        assert opcore.reduce_sum(m, axis=1).numpy().tolist() == [3.0, 12.0]
+        assert opcore.reduce_sum(m, axis=0).numpy().tolist() == [3.0, 5.0, 7.0]
+        assert opcore.reduce_sum(m, axis=-1).numpy().tolist() == [3.0, 12.0]
+        assert opcore.reduce_sum(m, axis=[1]).numpy().tolist() == [3.0, 12.0]
+        assert opcore.reduce_sum(m, axis=(0,)).numpy().tolist() == [3.0, 5.0, 7.0]
+        assert opcore.reduce_sum(m, axis=[]).numpy().tolist() == m.numpy().tolist()
+        assert opcore.reduce_sum(m, axis=None).numpy().tolist() == 15.0
+        assert opcore.reshape(m, shape=[3, 2]).shape.as_tuple() == (3, 2)
+        assert opcore.reshape(m, shape=[6]).shape.as_tuple() == (6,)
+        with pytest.raises(OpDefinitionError):
+            opcore.reduce_sum(m, axis=[1.0])
+        with pytest.raises(ShapeError):
+            opcore.reduce_sum(m, axis=2)

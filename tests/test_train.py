@@ -7,6 +7,7 @@ test_train_graph.py.
 from __future__ import annotations
 
 import doctest
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -319,3 +320,128 @@ def test_eager_minimize_misuse_raises_opcore_errors_that_stay_value_and_type_err
             call()
         assert isinstance(err.value, ValueError) and isinstance(err.value, TypeError)
     assert float(v.numpy()) == 1.0  # nothing was applied
+
+
+# --------------------------------------------------------------------------- in-place updates in sessions
+
+
+def _adam_graph() -> tuple[Any, Any, Any, Any]:
+    w = opcore.Variable(W0.copy(), name="w")
+    g = opcore.placeholder(opcore.float64, [2, 3])
+    train = T.AdamOptimizer(0.1).minimize(opcore.reduce_sum(w * g))
+    return w, g, train, opcore.global_variables_initializer()
+
+
+def _session_buffer(sess: opcore.Session, var: Any) -> Any:
+    return sess._values[var]
+
+
+def test_session_updates_write_into_the_variable_buffers_and_match_functional_updates() -> None:
+    with opcore.Graph().as_default():
+        w, g, train, init = _adam_graph()
+        with opcore.Session() as sess:
+            sess.run(init)
+            sess.run(train, {g: GRADS[0]})  # the initial values may be shared with the graph's constants
+            buffer = weakref.ref(_session_buffer(sess, w))  # (a reference would keep the update functional)
+            for grad in GRADS[1:]:
+                sess.run(train, {g: grad})
+                assert _session_buffer(sess, w) is buffer()  # written in place
+            got = sess.run(w)
+    eager = opcore.Variable(W0.copy())
+    opt = T.AdamOptimizer(0.1)
+    for grad in GRADS:
+        opt.apply_gradients([(opcore.constant(grad), eager)])
+    np.testing.assert_allclose(got, eager.numpy(), rtol=1e-12)
+
+
+def test_session_update_leaves_a_view_taken_before_it_in_the_same_run_as_it_was() -> None:
+    with opcore.Graph().as_default():
+        w = opcore.Variable(W0.copy(), name="w")
+        g = opcore.placeholder(opcore.float64, [2, 3])
+        flat = opcore.reshape(w, [-1])  # runs before the update; a view of the buffer on NumPy
+        train = T.AdamOptimizer(0.1).minimize(opcore.reduce_sum(w * g))
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            for grad in GRADS[:2]:
+                before = sess.run(w)
+                _, fetched = sess.run([train, flat], {g: grad})
+                np.testing.assert_array_equal(fetched, before.ravel())
+                assert not np.array_equal(sess.run(w), before)
+
+
+def test_session_update_never_writes_into_a_buffer_that_another_variable_shares() -> None:
+    with opcore.Graph().as_default():
+        w, g, train, init = _adam_graph()
+        copy = opcore.Variable(np.zeros((2, 3)), name="copy")
+        snapshot = copy.assign(w)  # on NumPy both variables then hold one buffer
+        with opcore.Session() as sess:
+            sess.run(init)
+            sess.run(train, {g: GRADS[0]})
+            sess.run(snapshot)
+            kept = sess.run(copy)
+            for grad in GRADS[1:]:
+                sess.run(train, {g: grad})
+            np.testing.assert_array_equal(sess.run(copy), kept)
+            assert not np.array_equal(sess.run(w), kept)
+
+
+def test_session_update_never_writes_into_a_fed_array() -> None:
+    with opcore.Graph().as_default():
+        w, g, train, init = _adam_graph()
+        with opcore.Session() as sess:
+            sess.run(init)
+            mine = W0.copy()
+            sess.run(train, {g: GRADS[0], w.value(): mine})
+            np.testing.assert_array_equal(mine, W0)
+
+
+def test_session_update_is_functional_while_another_run_is_in_flight() -> None:
+    with opcore.Graph().as_default():
+        w, g, train, init = _adam_graph()
+        with opcore.Session() as sess:
+            sess.run(init)
+            sess.run(train, {g: GRADS[0]})
+            buffer = weakref.ref(_session_buffer(sess, w))
+            sess._running += 1  # as while another thread's run of this session is under way
+            try:
+                sess.run(train, {g: GRADS[1]})
+            finally:
+                sess._running -= 1
+            assert _session_buffer(sess, w) is not buffer()
+            sess.run(train, {g: GRADS[2]})
+            got = sess.run(w)
+    eager = opcore.Variable(W0.copy())
+    opt = T.AdamOptimizer(0.1)
+    for grad in GRADS:
+        opt.apply_gradients([(opcore.constant(grad), eager)])
+    np.testing.assert_allclose(got, eager.numpy(), rtol=1e-12)
+
+
+def test_concurrent_session_runs_train_consistently() -> None:
+    # Runs from three threads: no deadlock, no error, and no fetch ever sees a half-written update.
+    import threading
+
+    with opcore.Graph().as_default():
+        w = opcore.Variable(np.zeros((64, 64)), name="w")
+        g = opcore.placeholder(opcore.float64, [64, 64])
+        train = T.GradientDescentOptimizer(1.0).minimize(opcore.reduce_sum(w * g))
+        with opcore.Session() as sess:
+            sess.run(opcore.global_variables_initializer())
+            errors: list[BaseException] = []
+
+            def work() -> None:
+                try:
+                    for _ in range(50):
+                        sess.run(train, {g: np.full((64, 64), -1.0)})  # w += 1 per run
+                        got = sess.run(w)
+                        assert np.all(got == got.flat[0])  # never half written
+                except BaseException as exc:  # (reported by the main thread)
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors[0]
+            assert 0 < sess.run(w).flat[0] <= 150  # (concurrent read-modify-writes may overlap, as in TF1)

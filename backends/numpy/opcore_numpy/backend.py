@@ -45,7 +45,8 @@ class NumpyBackend(Backend):
         if type(array) is not np.ndarray or not array.flags.writeable or sys.getrefcount(array) > 3:
             return False
         base = array.base
-        return base is None or (type(base) is np.ndarray and sys.getrefcount(base) <= 2)
+        # (Its holders: the view, the local name and getrefcount's argument.)
+        return base is None or (type(base) is np.ndarray and sys.getrefcount(base) <= 3)
 
     def is_native(self, value: Any) -> bool:
         return isinstance(value, np.ndarray)

@@ -37,6 +37,23 @@ def test_sigmoid_is_stable_for_extreme_inputs(dtype: str) -> None:
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=2e-3 if dtype == "float16" else 1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize(("dtype", "low"), [("float32", -104.0), ("float64", -745.0)])
+def test_sigmoid_keeps_relative_accuracy_where_exp_overflows(dtype: str, low: float) -> None:
+    # Down to the smallest subnormal results: where exp(-x) overflows, sigmoid(x) is exp(x), not 0.
+    if np.finfo(np.longdouble).eps >= np.finfo(dtype).eps:
+        pytest.skip("no extended-precision long double on this platform for the reference")
+    x = np.concatenate([np.linspace(low, 40.0, 4001), [np.inf, -np.inf, 0.0]]).astype(dtype)
+    got = m.sigmoid(opcore.constant(x)).numpy()
+    with np.errstate(over="ignore"):  # a reference in extended precision (80-bit on x86)
+        want = (1 / (1 + np.exp(-x.astype(np.longdouble)))).astype(dtype)
+    normal = np.abs(want) >= np.finfo(dtype).tiny
+    np.testing.assert_allclose(got[normal], want[normal], rtol=4 * np.finfo(dtype).eps, atol=0)
+    np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=4 * np.finfo(dtype).smallest_subnormal)
+    assert m.sigmoid(opcore.constant(np.array(np.nan, dtype))).numpy().shape == ()
+    assert np.isnan(m.sigmoid(opcore.constant(np.array(np.nan, dtype))).numpy())
+    assert m.sigmoid(opcore.constant(np.array(-1000.0, dtype))).numpy() == 0.0
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_softplus_is_stable_for_extreme_inputs(dtype: str) -> None:
     x = np.array([-1e4, -30.0, -1.0, 0.0, 1.0, 30.0, 1e4], dtype=dtype)

@@ -59,3 +59,46 @@ def test_argmax_first_of_ties_and_output_type():
 def test_sum_keeps_small_int_dtype():
     out = R.reduce_sum(opcore.constant(np.full(3, 100, np.int8)))
     assert out.dtype == opcore.int8 and out.numpy() == np.int8(44)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("shape", "axis"),
+    [((64, 32), 1), ((64, 32), 0), ((64, 32), -1), ((2, 3, 4), [1, 2]), ((2, 3, 4), [0, 1]), ((2, 3, 4), [2, 1]),
+     ((2, 3, 4), 1), ((2, 3, 4), [0, 2]), ((5, 1), 1), ((1, 7), 0), ((100, 100), 1), ((3, 0), 1), ((0, 3), 1)],
+)  # fmt: skip
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_matches_numpy_on_every_layout(dtype, shape, axis, keepdims):
+    # Leading and trailing float reductions run as a matrix-vector product; the rest through
+    # np.add.reduce. Contiguous arrays, strided views and transposed copies must all agree.
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    ax = tuple(axis) if isinstance(axis, list) else axis
+    for t in (opcore.constant(x), opcore.constant(np.concatenate([x, x], -1))[..., ::2]):
+        for _ in range(2):  # the second call runs the cached plan
+            out = R.reduce_sum(t, axis, keepdims=keepdims).numpy()
+            ref = np.sum(t.numpy().astype(np.float64), axis=ax, keepdims=keepdims)
+            assert out.dtype == dtype and out.shape == ref.shape
+            np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_sum_propagates_nan_and_inf_like_numpy():
+    x = np.array([[np.inf, 1.0, 2.0], [np.nan, 1.0, 2.0], [np.inf, -np.inf, 0.0], [-0.0, -0.0, -0.0]], np.float32)
+    with np.errstate(invalid="ignore"):
+        for axis in (0, 1):
+            out = R.reduce_sum(opcore.constant(x), axis).numpy()
+            np.testing.assert_array_equal(out, np.add.reduce(x, axis))
+
+
+def test_sum_context_serves_another_input_shape():
+    # A kernel context remembers how it summed; given an input of another shape (as a
+    # hand-made context can be) it decides again rather than reuse the remembered shape.
+    from opcore.plugins import ensure_loaded
+    from opcore.registry import KernelContext, get_registry
+
+    ensure_loaded()
+    fn = get_registry().kernel("Sum", "numpy", (opcore.float32,)).fn
+    ctx = KernelContext("Sum", {"axis": [1], "keepdims": False}, ((4,),), (opcore.float32,))
+    a = np.arange(8, dtype=np.float32).reshape(4, 2)
+    b = np.arange(12, dtype=np.float32).reshape(4, 3)
+    assert fn(ctx, a).tolist() == a.sum(1).tolist()
+    assert fn(ctx, b).tolist() == b.sum(1).tolist()
