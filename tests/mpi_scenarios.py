@@ -18,6 +18,7 @@ import numpy as np
 
 import opcore
 import opcore.distributed as hvd
+from opcore.distributed import _world
 
 STEPS = 20
 GLOBAL_BATCH = 16
@@ -251,6 +252,18 @@ def collectives() -> None:
                 t,
                 g,
             )
+    # Strided and half tensors packed straight into the fusion buffers, on the world itself.
+    world = _world.current_world()
+    strided = (np.arange(24, dtype=np.float32).reshape(4, 6) + r).T
+    everyone = [(np.arange(24, dtype=np.float32).reshape(4, 6) + k).T for k in range(n)]
+    got = world.allreduce([strided, strided[::2]], "sum", "strided")
+    assert np.array_equal(got[0], sum(everyone)) and np.array_equal(got[1], sum(everyone)[::2]), got
+    half = np.full((2, 3), r + 1, np.float16)[:, ::-1]
+    got = world.allreduce([half, half[:1]], "average", "half")
+    want = np.float16(sum(range(1, n + 1)) / n)
+    assert got[0].dtype == np.float16 and (got[0] == want).all() and (got[1] == want).all(), got
+    got = world.broadcast([strided, strided[::2]], n - 1, "strided")
+    assert np.array_equal(got[0], everyone[-1]) and np.array_equal(got[1], everyone[-1][::2]), got
     _say("fused grouped_allreduce")
 
     for dtype in ("bool", "int8", "float16", "float64"):

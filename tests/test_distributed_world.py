@@ -115,6 +115,24 @@ def test_fusion_makes_few_collectives(world: Any) -> None:
     assert len(plan_chunks(nbytes, 100)) == 8  # [16+32+48], then one each
 
 
+def test_fused_buffers_take_strided_and_half_tensors_in_one_copy_each(world: Any) -> None:
+    strided = np.arange(24, dtype=np.float32).reshape(4, 6).T  # not contiguous
+    half = [np.arange(6, dtype=np.float16).reshape(2, 3)[:, ::-1], np.full(5, 1.5, np.float16)]
+    world.comm.started.clear()
+    out = world.allreduce([strided, strided[::2]], "sum", "test")
+    assert [o.shape for o in out] == [(6, 4), (3, 4)] and out[0].flags.c_contiguous
+    assert np.array_equal(out[0], strided) and np.array_equal(out[1], strided[::2])
+    assert out[0].base is out[1].base  # views of one fused buffer
+    halves = world.allreduce(half, "average", "test")
+    assert all(h.dtype == np.float16 and np.array_equal(h, x) for h, x in zip(halves, half))
+    assert halves[0].base is halves[1].base  # back to half in one buffer, not one copy per tensor
+    assert world.comm.started == ["Iallreduce", "Iallreduce"]
+    sent = world.broadcast([strided, strided[::2]], 0, "test")
+    assert np.array_equal(sent[0], strided) and np.array_equal(sent[1], strided[::2]) and sent[0].dtype == np.float32
+    sent = world.broadcast([half[0], half[1]], 0, "test")
+    assert np.array_equal(sent[0], half[0]) and np.array_equal(sent[1], half[1])
+
+
 def test_distributed_optimizer_reduces_each_gradient_once(world: Any) -> None:
     w = opcore.Variable(np.ones((3, 2), np.float32))
     b = opcore.Variable(np.zeros(2, np.float32))

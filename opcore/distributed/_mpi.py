@@ -32,8 +32,23 @@ __all__ = ["MPIWorld"]
 
 #: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
 _POOL_KEYS = 32
-#: While a collective is pending, every this many polls yield the core to other processes once.
+
+# How a rank waits (see MPIWorld._poll). MPI moves data only while a rank calls into it, so a rank
+# whose peers are in the collective polls without pause, as MPI's own blocking calls do: at least
+# _SPIN_S, and as long as the data could take at _SPIN_BYTES_PER_S. A wait that lasts longer
+# yields the core to other processes every _POLLS_PER_YIELD polls, and once it has lasted
+# _REST_S (or 10 times its spin), it sleeps between polls, from _FIRST_PAUSE_S doubling up to
+# _LONGEST_PAUSE_S: a rank that waits for a peer which is still computing (an evaluation, a
+# checkpoint) leaves the cores to the others instead of spinning until the timeout. While the
+# peers have not all arrived (the consistency check, a barrier), there is no transfer to keep
+# going, and the rank rests after _ARRIVAL_REST_S.
+_SPIN_S = 0.01
+_SPIN_BYTES_PER_S = 1e9
 _POLLS_PER_YIELD = 64
+_REST_S = 1.0
+_ARRIVAL_REST_S = 0.1
+_FIRST_PAUSE_S = 50e-6
+_LONGEST_PAUSE_S = 2e-3
 _yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 
 
@@ -80,8 +95,9 @@ class MPIWorld(World):
         self.devices: dict[str, Any] = {}
         #: Host buffers that received earlier collectives, by (dtype, length), most recent last.
         self._pool: dict[tuple[str, int], list[np.ndarray]] = {}
-        #: The consistency check's numbers for each collective call seen (they are the same every step).
-        self._signatures: dict[Any, tuple[int, int, int]] = {}
+        #: The consistency check's numbers for each collective call seen (they are the same every step),
+        #: and the array that sends them.
+        self._signatures: dict[Any, tuple[tuple[int, int, int], np.ndarray]] = {}
 
     def _buffer(self, n: int, dtype: Any, xp: ModuleType) -> Any:
         """A buffer of ``n`` elements: an earlier result buffer that nothing refers to any more, else a new one.
@@ -120,40 +136,61 @@ class MPIWorld(World):
 
     # -- waiting -----------------------------------------------------------------------
 
-    def _poll(self, test: Callable[[], bool], what: What) -> None:
-        """Call ``test`` (which progresses MPI) until it says done, or raise after ``config.timeout``."""
+    def _poll(self, test: Callable[[], bool], what: What, deadline: float, spin: float, rest: float) -> None:
+        """Call ``test`` (which progresses MPI) until it says done: without pause for ``spin`` seconds,
+        then yielding the core now and then, sleeping between polls after ``rest`` seconds; raise
+        CollectiveTimeoutError once ``deadline`` (of ``time.monotonic``) has passed."""
         if test():
             return
-        timeout = config.timeout
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        spin_until, rest_from = start + spin, start + max(rest, spin)
         polls = 0
+        pause = _FIRST_PAUSE_S
         while not test():
-            polls += 1
-            if polls % _POLLS_PER_YIELD == 0:
-                # A peer that is still computing may need this core more than we need to spin
-                # (ranks often share cores with each other and with other work); yielding at
-                # every poll would slow a large transfer, which progresses only while we poll.
-                _yield_core()
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise CollectiveTimeoutError(
-                    f"rank {self.rank} of {self.size}: {_text(what)} did not complete within {timeout:g} s. "
+                    f"rank {self.rank} of {self.size}: {_text(what)} did not complete within {config.timeout:g} s. "
                     "Another rank has probably failed or exited, or the ranks do not run the same collectives "
                     "in the same order (every rank must run every collective, e.g. each session.run that needs "
                     "one). If a rank is only slow, raise the limit: opcore.distributed.init(timeout=...) or "
                     "OPCORE_DISTRIBUTED_TIMEOUT"
                 )
+            if now < spin_until:
+                continue
+            if now < rest_from:
+                polls += 1
+                if polls % _POLLS_PER_YIELD == 0:
+                    _yield_core()
+            else:
+                time.sleep(pause)
+                pause = min(2 * pause, _LONGEST_PAUSE_S)
 
-    def wait(self, requests: list[Any], what: What, check: _Check | None = None) -> None:
-        """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed."""
+    def wait(
+        self, requests: list[Any], what: What, check: _Check | None = None, nbytes: int = 0, arrival: bool = False
+    ) -> None:
+        """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed.
+
+        ``nbytes``: how much data the requests move (a longer transfer is polled without pause for
+        longer); ``arrival``: the requests only wait for the ranks to arrive (a barrier), no data.
+        """
+        deadline = time.monotonic() + config.timeout
         try:
             if check is not None:
-                self._poll(check.request.Test, what)
-                self._settle(check, requests, what)
+                # The check completes when every rank has started the collective: until then, the peers
+                # may be computing for a long while, and nothing moves that needs this rank's polls.
+                self._poll(check.request.Test, what, deadline, _SPIN_S, _ARRIVAL_REST_S)
+                self._settle(check, requests, what, deadline)
+            if arrival:
+                spin, rest = _SPIN_S, _ARRIVAL_REST_S
+            else:
+                spin = max(_SPIN_S, nbytes / _SPIN_BYTES_PER_S)
+                rest = max(_REST_S, 10 * spin)
             if len(requests) == 1:
-                self._poll(requests[0].Test, what)
+                self._poll(requests[0].Test, what, deadline, spin, rest)
             elif requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what)
+                self._poll(lambda: bool(testall(requests)), what, deadline, spin, rest)
         except self.mpi.Exception as exc:
             raise DistributedError(
                 f"rank {self.rank} of {self.size}: MPI failed in {_text(what)}: {exc.Get_error_string()}"
@@ -164,7 +201,7 @@ class MPIWorld(World):
     def exchange(self, values: Sequence[int], what: What) -> np.ndarray:
         send = np.asarray(values, dtype=np.int64)
         recv = np.empty((self.size, len(send)), dtype=np.int64)
-        self.wait([self.comm.Iallgather(send, recv)], what)
+        self.wait([self.comm.Iallgather(send, recv)], what, arrival=True)
         return recv
 
     def _gather_text(self, text: str, what: What) -> list[str]:
@@ -183,17 +220,19 @@ class MPIWorld(World):
         if not config.check_consistency or self.size == 1:
             return None
         key = (kind, param, dtype, tuple(shapes), tuple(lengths))
-        mine = self._signatures.get(key)
-        if mine is None:
+        known = self._signatures.get(key)
+        if known is None:
             if len(self._signatures) > 4096:
                 self._signatures.clear()
             crc = zlib.crc32(repr(list(lengths)).encode())
-            mine = self._signatures[key] = (_signature(kind, param, dtype, shapes), crc, int(sum(lengths)))
+            numbers = (_signature(kind, param, dtype, shapes), crc, int(sum(lengths)))
+            known = self._signatures[key] = (numbers, np.asarray(numbers, dtype=np.int64))
+        mine, send = known
         recv = np.empty((self.size, 3), dtype=np.int64)
-        request = self.comm.Iallgather(np.asarray(mine, dtype=np.int64), recv)
+        request = self.comm.Iallgather(send, recv)
         return _Check(request, recv, mine, lambda: f"{kind}({param}) of {_describe(dtype, shapes)}")
 
-    def _settle(self, check: _Check, requests: list[Any], what: What) -> None:
+    def _settle(self, check: _Check, requests: list[Any], what: What, deadline: float) -> None:
         sigs, lengths = check.recv[:, 0], check.recv[:, 1]
         if (sigs == check.mine[0]).all():
             return
@@ -201,7 +240,7 @@ class MPIWorld(World):
             # The buffers match: let the data complete, then every rank can list every rank's tensors.
             if requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what)
+                self._poll(lambda: bool(testall(requests)), what, deadline, _SPIN_S, _REST_S)
             everyone = self._gather_text(check.describe(), what)
             lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
         else:
@@ -237,7 +276,7 @@ class MPIWorld(World):
         check = self.start_check("allreduce", reduction, dtype, [shape], [n])
         buf = self._buffer(n, dtype, np)
         request = self.comm.Iallreduce(x.reshape(-1), buf, op=self._ops[reduction])
-        self.wait([request], lambda: _text_of(what, x), check)
+        self.wait([request], lambda: _text_of(what, x), check, x.nbytes)
         if reduction == "average":
             np.divide(buf, self.size, out=buf)
         return buf.reshape(shape)
@@ -261,25 +300,31 @@ class MPIWorld(World):
         requests: list[Any] = []
         for chunk in chunks:
             first = arrays[chunk[0]]
+            total = sum(sizes[i] for i in chunk)
+            buf = self._buffer(total, work, xp)
             if len(chunk) == 1 and dtype == work and first.flags.c_contiguous:
-                buf = self._buffer(sizes[chunk[0]], work, xp)
+                # A tensor alone in its buffer: MPI reads it where it is (no packing).
                 requests.append(self.comm.Iallreduce(first.reshape(-1), buf, op=op))
             else:
-                buf = self._buffer(sum(sizes[i] for i in chunk), work, xp)
+                # Pack straight into the fusion buffer (converting half to float32 on the way), in one
+                # copy per tensor even when a tensor is not contiguous; then reduce the buffer in place.
                 offset = 0
                 for i in chunk:
-                    buf[offset : offset + sizes[i]] = arrays[i].reshape(-1)
+                    buf[offset : offset + sizes[i]].reshape(shapes[i])[...] = arrays[i]
                     offset += sizes[i]
                 requests.append(self.comm.Iallreduce(self.mpi.IN_PLACE, buf, op=op))
             pending.append((buf, chunk))
-        self.wait(requests, what, check)
+        self.wait(requests, what, check, sum(int(b.nbytes) for b, _ in pending))
         for buf, chunk in pending:
             if reduction == "average":
                 xp.divide(buf, self.size, out=buf)
+            if work != dtype:  # back to half, in one buffer of which the results are views
+                half = self._buffer(buf.size, dtype, xp)
+                half[...] = buf
+                buf = half
             offset = 0
             for i in chunk:
-                piece = buf[offset : offset + sizes[i]].reshape(shapes[i])
-                results[i] = piece if work == dtype else piece.astype(dtype)
+                results[i] = buf[offset : offset + sizes[i]].reshape(shapes[i])
                 offset += sizes[i]
         return results
 
@@ -306,7 +351,7 @@ class MPIWorld(World):
         byte_counts = [int(c) * row_bytes for c in counts]
         displs = [int(x) for x in np.concatenate([[0], np.cumsum(byte_counts)[:-1]])]
         recv = self._buffer(sum(byte_counts), np.uint8, xp)
-        self.wait([self.comm.Iallgatherv(send, [recv, byte_counts, displs, self.mpi.BYTE])], what)
+        self.wait([self.comm.Iallgatherv(send, [recv, byte_counts, displs, self.mpi.BYTE])], what, None, recv.nbytes)
         return recv.view(dtype).reshape((sum(int(c) for c in counts), *trailing))
 
     def broadcast(self, arrays: Sequence[Any], root: int, what: What, xp: ModuleType = np) -> list[Any]:
@@ -329,12 +374,12 @@ class MPIWorld(World):
             buf = self._buffer(sum(nbytes[i] for i in chunk), np.uint8, xp)
             if sender:
                 offset = 0
-                for i in chunk:
-                    buf[offset : offset + nbytes[i]] = xp.ascontiguousarray(arrays[i]).reshape(-1).view(xp.uint8)
+                for i in chunk:  # one copy per tensor, contiguous or not
+                    buf[offset : offset + nbytes[i]].view(dtype).reshape(shapes[i])[...] = arrays[i]
                     offset += nbytes[i]
             requests.append(self.comm.Ibcast(buf, root=int(root)))
             pending.append((buf, chunk))
-        self.wait(requests, what, check)
+        self.wait(requests, what, check, sum(int(b.nbytes) for b, _ in pending))
         for buf, chunk in pending:
             offset = 0
             for i in chunk:
@@ -343,7 +388,7 @@ class MPIWorld(World):
         return results
 
     def barrier(self, what: str = "barrier") -> None:
-        self.wait([self.comm.Ibarrier()], what)
+        self.wait([self.comm.Ibarrier()], what, arrival=True)
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)
