@@ -12,6 +12,7 @@ import ctypes
 import importlib.util
 import io
 import sys
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ import pytest
 
 import opcore
 import opcore.distributed as hvd
-from opcore.distributed import _cuda, _world
+from opcore.distributed import _cuda, _mpi, _world
 from opcore.distributed._fusion import plan_chunks
 from opcore.keras.callbacks import Callback
 from tests.test_distributed import _tiny_model
@@ -268,6 +269,41 @@ def test_a_collective_that_never_completes_times_out(world: Any) -> None:
     with pytest.raises(hvd.CollectiveTimeoutError, match=r"rank 0 of 1: allreduce x did not complete within 0\.2 s"):
         world.wait([_NeverDone()], "allreduce x")
     assert issubclass(hvd.CollectiveTimeoutError, TimeoutError)
+
+
+class _DoneAfter:
+    """A request that completes ``seconds`` after it is made, counting the polls."""
+
+    def __init__(self, seconds: float) -> None:
+        self.start = time.monotonic()
+        self.at = self.start + seconds
+        self.polls: list[float] = []
+
+    def Test(self) -> bool:
+        now = time.monotonic()
+        self.polls.append(now - self.start)
+        return now >= self.at
+
+
+def test_a_wait_polls_without_pause_while_data_move_and_rests_once_it_is_long(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yields: list[int] = []
+    pauses: list[float] = []
+    monkeypatch.setattr(_mpi, "_yield_core", lambda: yields.append(1))
+    monkeypatch.setattr(_mpi, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
+    # 64 MB could take ~67 ms: a transfer of 30 ms is polled like MPI's own blocking wait, never yielding.
+    world.wait([_DoneAfter(0.03)], "allreduce x", nbytes=64 << 20)
+    assert not yields and not pauses
+    # A small transfer that takes that long yields the core now and then, but does not sleep yet.
+    world.wait([_DoneAfter(0.03)], "allreduce x", nbytes=1 << 10)
+    assert yields and not pauses
+    # Waiting for the peers to arrive (a barrier): after 0.1 s the rank sleeps between polls.
+    slow = _DoneAfter(0.4)
+    world.wait([slow], "barrier", arrival=True)
+    assert pauses and max(pauses) <= _mpi._LONGEST_PAUSE_S
+    resting = [t for t in slow.polls if t > 0.15]  # 0.25 s of polls every 2 ms at most, not a spin
+    assert 0 < len(resting) <= 0.25 / _mpi._LONGEST_PAUSE_S + 20, len(resting)
 
 
 class _FakeWorld(_world.World):

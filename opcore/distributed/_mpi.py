@@ -50,6 +50,7 @@ _ARRIVAL_REST_S = 0.1
 _FIRST_PAUSE_S = 50e-6
 _LONGEST_PAUSE_S = 2e-3
 _yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
+_pause: Callable[[float], None] = time.sleep
 
 
 class _Check:
@@ -163,7 +164,7 @@ class MPIWorld(World):
                 if polls % _POLLS_PER_YIELD == 0:
                     _yield_core()
             else:
-                time.sleep(pause)
+                _pause(pause)
                 pause = min(2 * pause, _LONGEST_PAUSE_S)
 
     def wait(
