@@ -285,6 +285,12 @@ class _DoneAfter:
         return now >= self.at
 
 
+def _arrived() -> Any:
+    """A consistency check that every rank has passed (as on a world of several ranks)."""
+    mine = (1, 2, 3)
+    return _mpi._Check(_DoneAfter(0.0), np.asarray([mine], dtype=np.int64), mine, lambda: "")
+
+
 def test_a_wait_polls_without_pause_while_data_move_and_rests_once_it_is_long(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,16 +298,23 @@ def test_a_wait_polls_without_pause_while_data_move_and_rests_once_it_is_long(
     pauses: list[float] = []
     monkeypatch.setattr(_mpi, "_yield_core", lambda: yields.append(1))
     monkeypatch.setattr(_mpi, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
-    # 64 MB could take ~67 ms: a transfer of 30 ms is polled like MPI's own blocking wait, never yielding.
-    world.wait([_DoneAfter(0.03)], "allreduce x", nbytes=64 << 20)
+    # Every rank is there and 64 MB could take ~67 ms: a transfer of 30 ms is polled like MPI's own
+    # blocking wait, never yielding.
+    world.wait([_DoneAfter(0.03)], "allreduce x", _arrived(), nbytes=64 << 20)
     assert not yields and not pauses
     # A small transfer that takes that long yields the core now and then, but does not sleep yet.
-    world.wait([_DoneAfter(0.03)], "allreduce x", nbytes=1 << 10)
+    world.wait([_DoneAfter(0.03)], "allreduce x", _arrived(), nbytes=1 << 10)
     assert yields and not pauses
-    # Waiting for the peers to arrive (a barrier): after 0.1 s the rank sleeps between polls.
+    # Without a check, the peers may still be computing: yield from the start.
+    yields.clear()
+    world.wait([_DoneAfter(0.005)], "allreduce x", nbytes=64 << 20)
+    assert yields and not pauses
+    # Waiting for the peers to arrive (a barrier): yield at every poll, and after 0.1 s sleep between polls.
+    yields.clear()
     slow = _DoneAfter(0.4)
     world.wait([slow], "barrier", arrival=True)
     assert pauses and max(pauses) <= _mpi._LONGEST_PAUSE_S
+    assert len(yields) >= len([t for t in slow.polls if t < 0.1]) - 2
     resting = [t for t in slow.polls if t > 0.15]  # 0.25 s of polls every 2 ms at most, not a spin
     assert 0 < len(resting) <= 0.25 / _mpi._LONGEST_PAUSE_S + 20, len(resting)
 

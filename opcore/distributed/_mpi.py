@@ -33,15 +33,19 @@ __all__ = ["MPIWorld"]
 #: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
 _POOL_KEYS = 32
 
-# How a rank waits (see MPIWorld._poll). MPI moves data only while a rank calls into it, so a rank
-# whose peers are in the collective polls without pause, as MPI's own blocking calls do: at least
-# _SPIN_S, and as long as the data could take at _SPIN_BYTES_PER_S. A wait that lasts longer
-# yields the core to other processes every _POLLS_PER_YIELD polls, and once it has lasted
-# _REST_S (or 10 times its spin), it sleeps between polls, from _FIRST_PAUSE_S doubling up to
-# _LONGEST_PAUSE_S: a rank that waits for a peer which is still computing (an evaluation, a
-# checkpoint) leaves the cores to the others instead of spinning until the timeout. While the
-# peers have not all arrived (the consistency check, a barrier), there is no transfer to keep
-# going, and the rank rests after _ARRIVAL_REST_S.
+# How a rank waits (see MPIWorld._poll). The consistency check of a collective completes when every
+# rank has started it, which splits a wait in two:
+# - arriving: the peers may still be computing, and nothing moves that needs this rank's polls, so
+#   the rank yields its core to other processes (a peer among them, on a crowded machine) at every
+#   poll, and sleeps between polls once it has waited _ARRIVAL_REST_S;
+# - moving data: MPI moves data only while the ranks call into it, so the rank polls without pause,
+#   as MPI's own blocking calls do, for at least _SPIN_S and as long as the data could take at
+#   _SPIN_BYTES_PER_S; then it yields every _POLLS_PER_YIELD polls, and sleeps between polls once
+#   the wait has lasted _REST_S (or 10 times its spin): a peer has probably failed.
+# Without the check (config.check_consistency off), a rank cannot tell the two apart: it yields every
+# _POLLS_PER_YIELD polls from the start. Sleeps start at _FIRST_PAUSE_S and double up to
+# _LONGEST_PAUSE_S, so a rank that waits long (for an evaluation or a checkpoint on another rank)
+# leaves the cores to the others instead of spinning until the timeout.
 _SPIN_S = 0.01
 _SPIN_BYTES_PER_S = 1e9
 _POLLS_PER_YIELD = 64
@@ -137,10 +141,12 @@ class MPIWorld(World):
 
     # -- waiting -----------------------------------------------------------------------
 
-    def _poll(self, test: Callable[[], bool], what: What, deadline: float, spin: float, rest: float) -> None:
+    def _poll(
+        self, test: Callable[[], bool], what: What, deadline: float, spin: float, per_yield: int, rest: float
+    ) -> None:
         """Call ``test`` (which progresses MPI) until it says done: without pause for ``spin`` seconds,
-        then yielding the core now and then, sleeping between polls after ``rest`` seconds; raise
-        CollectiveTimeoutError once ``deadline`` (of ``time.monotonic``) has passed."""
+        then yielding the core every ``per_yield`` polls, sleeping between polls after ``rest``
+        seconds; raise CollectiveTimeoutError once ``deadline`` (of ``time.monotonic``) has passed."""
         if test():
             return
         start = time.monotonic()
@@ -161,7 +167,7 @@ class MPIWorld(World):
                 continue
             if now < rest_from:
                 polls += 1
-                if polls % _POLLS_PER_YIELD == 0:
+                if polls % per_yield == 0:
                     _yield_core()
             else:
                 _pause(pause)
@@ -172,26 +178,27 @@ class MPIWorld(World):
     ) -> None:
         """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed.
 
-        ``nbytes``: how much data the requests move (a longer transfer is polled without pause for
-        longer); ``arrival``: the requests only wait for the ranks to arrive (a barrier), no data.
+        ``nbytes``: how much data the requests move (once the check says that every rank is there, a
+        longer transfer is polled without pause for longer); ``arrival``: the requests only wait for
+        the ranks to arrive (a barrier), no data.
         """
         deadline = time.monotonic() + config.timeout
         try:
             if check is not None:
-                # The check completes when every rank has started the collective: until then, the peers
-                # may be computing for a long while, and nothing moves that needs this rank's polls.
-                self._poll(check.request.Test, what, deadline, _SPIN_S, _ARRIVAL_REST_S)
+                self._poll(check.request.Test, what, deadline, 0.0, 1, _ARRIVAL_REST_S)
                 self._settle(check, requests, what, deadline)
             if arrival:
-                spin, rest = _SPIN_S, _ARRIVAL_REST_S
+                spin, per_yield, rest = 0.0, 1, _ARRIVAL_REST_S
+            elif check is None:  # the peers may not be there yet
+                spin, per_yield, rest = 0.0, _POLLS_PER_YIELD, _REST_S
             else:
                 spin = max(_SPIN_S, nbytes / _SPIN_BYTES_PER_S)
-                rest = max(_REST_S, 10 * spin)
+                per_yield, rest = _POLLS_PER_YIELD, max(_REST_S, 10 * spin)
             if len(requests) == 1:
-                self._poll(requests[0].Test, what, deadline, spin, rest)
+                self._poll(requests[0].Test, what, deadline, spin, per_yield, rest)
             elif requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what, deadline, spin, rest)
+                self._poll(lambda: bool(testall(requests)), what, deadline, spin, per_yield, rest)
         except self.mpi.Exception as exc:
             raise DistributedError(
                 f"rank {self.rank} of {self.size}: MPI failed in {_text(what)}: {exc.Get_error_string()}"
@@ -241,7 +248,7 @@ class MPIWorld(World):
             # The buffers match: let the data complete, then every rank can list every rank's tensors.
             if requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what, deadline, _SPIN_S, _REST_S)
+                self._poll(lambda: bool(testall(requests)), what, deadline, _SPIN_S, _POLLS_PER_YIELD, _REST_S)
             everyone = self._gather_text(check.describe(), what)
             lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
         else:
