@@ -291,24 +291,15 @@ def _arrived() -> Any:
     return _mpi._Check(_DoneAfter(0.0), np.asarray([mine], dtype=np.int64), mine, lambda: "")
 
 
-def test_a_wait_polls_without_pause_while_data_move_and_rests_once_it_is_long(
-    world: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_wait_yields_the_core_and_rests_once_it_is_long(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     yields: list[int] = []
     pauses: list[float] = []
     monkeypatch.setattr(_mpi, "_yield_core", lambda: yields.append(1))
     monkeypatch.setattr(_mpi, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
-    # Every rank is there and 64 MB could take ~67 ms: a transfer of 30 ms is polled like MPI's own
-    # blocking wait, never yielding.
-    world.wait([_DoneAfter(0.03)], "allreduce x", _arrived(), nbytes=64 << 20)
-    assert not yields and not pauses
-    # A small transfer that takes that long yields the core now and then, but does not sleep yet.
-    world.wait([_DoneAfter(0.03)], "allreduce x", _arrived(), nbytes=1 << 10)
-    assert yields and not pauses
-    # Without a check, the peers may still be computing: yield from the start.
-    yields.clear()
-    world.wait([_DoneAfter(0.005)], "allreduce x", nbytes=64 << 20)
-    assert yields and not pauses
+    # Every rank is there, data move: yield every 64 polls, no sleep within the first second.
+    moving = _DoneAfter(0.03)
+    world.wait([moving], "allreduce x", _arrived(), nbytes=1 << 20)
+    assert not pauses and 0 < len(yields) <= len(moving.polls) // _mpi._POLLS_PER_YIELD + 1
     # Waiting for the peers to arrive (a barrier): yield at every poll, and after 0.1 s sleep between polls.
     yields.clear()
     slow = _DoneAfter(0.4)
@@ -317,6 +308,12 @@ def test_a_wait_polls_without_pause_while_data_move_and_rests_once_it_is_long(
     assert len(yields) >= len([t for t in slow.polls if t < 0.1]) - 2
     resting = [t for t in slow.polls if t > 0.15]  # 0.25 s of polls every 2 ms at most, not a spin
     assert 0 < len(resting) <= 0.25 / _mpi._LONGEST_PAUSE_S + 20, len(resting)
+    # A transfer as long as 4 GB could take is not mistaken for a lost peer: no sleeping after 1 s.
+    pauses.clear()
+    world.wait([_DoneAfter(1.2)], "allreduce x", _arrived(), nbytes=4 << 30)
+    assert not pauses
+    world.wait([_DoneAfter(1.2)], "allreduce x", _arrived(), nbytes=1 << 20)
+    assert pauses
 
 
 class _FakeWorld(_world.World):
