@@ -6,7 +6,8 @@ Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
 1. allreduce (sum) of one float32 buffer of 4 KB to 64 MB on ``--ranks`` ranks:
    ``opcore.distributed.allreduce`` on an eager NumPy-backend tensor against
-   ``comm.Allreduce`` of mpi4py on a buffer of the same size. Built for a
+   ``comm.Allreduce`` of mpi4py on the same memory (the tensor shares the NumPy
+   buffer, ``opcore.from_dlpack``); each writes its own result buffer. Built for a
    shared, noisy machine: each round times a block of opcore calls and a block
    of mpi4py calls back to back (the ranks start each block together, the
    order alternates every round), so both meet the same load, and the round's
@@ -100,7 +101,7 @@ def worker_allreduce(rounds: int) -> dict[str, Any]:
     for nbytes in SIZES:
         host = rng.standard_normal(nbytes // 4).astype(np.float32)
         out = np.empty_like(host)
-        tensor = opcore.constant(host)
+        tensor = opcore.from_dlpack(host)  # the same memory: both read the very same buffer
         check = hvd.allreduce(tensor, op=hvd.Sum).numpy()
         comm.Allreduce(host, out, op=MPI.SUM)
         assert np.array_equal(check, out), "opcore and mpi4py disagree"
@@ -119,7 +120,7 @@ def worker_allreduce(rounds: int) -> dict[str, Any]:
     fusion_info = []
     for label, shapes in fused_sets.items():
         pieces = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-        tensors = [opcore.constant(p) for p in pieces]
+        tensors = [opcore.from_dlpack(p) for p in pieces]
         outs = [np.empty_like(p) for p in pieces]
         whole = np.concatenate([p.reshape(-1) for p in pieces])
         whole_out = np.empty_like(whole)

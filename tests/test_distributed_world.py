@@ -296,10 +296,18 @@ def test_a_wait_yields_the_core_and_rests_once_it_is_long(world: Any, monkeypatc
     pauses: list[float] = []
     monkeypatch.setattr(_mpi, "_yield_core", lambda: yields.append(1))
     monkeypatch.setattr(_mpi, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
-    # Every rank is there, data move: yield every 64 polls, no sleep within the first second.
+    # Every rank is there and 64 MB could take ~67 ms: a transfer of 30 ms is polled like MPI's own blocking
+    # wait, never yielding.
+    world.wait([_DoneAfter(0.03)], "allreduce x", _arrived(), nbytes=64 << 20)
+    assert not yields and not pauses
+    # A small transfer that lasts that long yields every 64 polls, and does not sleep within the first second.
     moving = _DoneAfter(0.03)
     world.wait([moving], "allreduce x", _arrived(), nbytes=1 << 20)
     assert not pauses and 0 < len(yields) <= len(moving.polls) // _mpi._POLLS_PER_YIELD + 1
+    # Without a check the peers may not be there yet: yield from the start, whatever the size.
+    yields.clear()
+    world.wait([_DoneAfter(0.01)], "allreduce x", nbytes=64 << 20)
+    assert yields and not pauses
     # Waiting for the peers to arrive (a barrier): yield at every poll, and after 0.1 s sleep between polls.
     yields.clear()
     slow = _DoneAfter(0.4)
