@@ -33,31 +33,24 @@ __all__ = ["MPIWorld"]
 #: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
 _POOL_KEYS = 32
 
-# How a rank waits (see MPIWorld._poll). MPI moves data only while the ranks call into it, and on a
-# machine with more busy processes than cores a rank that polls without pause keeps a core from
-# the processes it waits for (a peer rank among them). The consistency check of a collective
-# completes when every rank has started it, which splits a wait in two:
-# - arriving: the peers may still be computing and nothing moves, so the rank yields its core at
-#   every poll, and sleeps between polls once it has waited _ARRIVAL_REST_S;
-# - moving data: every rank is there, so the rank polls without pause, as MPI's own blocking calls
-#   do, for as long as its data could take at _BYTES_PER_S; then it yields every
-#   _POLLS_PER_YIELD polls, and sleeps between polls once the wait has lasted _REST_S, or 10 times
-#   as long as the data could take (a peer has then probably failed).
-# Without the check, a rank cannot tell the two apart and yields every _POLLS_PER_YIELD polls from
-# the start. Measured on 2 shared cores: the pure polling gains a few percent of allreduce
-# throughput, while polling without pause for 10 ms whatever the size halved the speed of an MNIST
-# MLP on 2 ranks. Sleeps start at _FIRST_PAUSE_S and double up to _LONGEST_PAUSE_S, so a rank that
-# waits long (for an evaluation or a checkpoint on another rank) leaves the cores to the others
-# instead of spinning until the timeout.
+# How a rank waits (see MPIWorld._poll). MPI moves data only while the ranks call into it, so a
+# rank polls in rounds of _POLLS_PER_YIELD tight polls; but on a machine with more busy processes
+# than cores, a rank that polls without pause keeps a core from the processes it waits for (a peer
+# rank among them), so after each round it yields its core once. Measured on 2 shared cores with
+# an MNIST MLP on 2 ranks: polling without pause for as long as the data could take cost up to 30%
+# of the training speed when the load rose, yielding at every poll 1.5%, for at most a few percent
+# of allreduce throughput. A wait that lasts long sleeps between polls, from _FIRST_PAUSE_S
+# doubling up to _LONGEST_PAUSE_S, so a rank that waits for a peer which is still computing (an
+# evaluation, a checkpoint) leaves the cores to the others instead of spinning until the timeout:
+# after _ARRIVAL_REST_S while the ranks are still arriving (the consistency check completes when
+# every rank has started the collective; a barrier), after _REST_S or 10 times as long as the data
+# could take at _BYTES_PER_S once they move data (a peer has then probably failed).
 _POLLS_PER_YIELD = 64
 _REST_S = 1.0
 _BYTES_PER_S = 1e9
 _ARRIVAL_REST_S = 0.1
 _FIRST_PAUSE_S = 50e-6
 _LONGEST_PAUSE_S = 2e-3
-#: Polls at the start of every wait with nothing else between them: most collectives of a training
-#: step complete within these, and the fewer instructions between polls, the faster MPI moves data.
-_FIRST_POLLS = 64
 _yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 _pause: Callable[[float], None] = time.sleep
 
@@ -148,23 +141,16 @@ class MPIWorld(World):
 
     # -- waiting -----------------------------------------------------------------------
 
-    def _poll(
-        self, test: Callable[[], bool], what: What, deadline: float, spin: float, per_yield: int, rest: float
-    ) -> None:
-        """Call ``test`` (which progresses MPI) until it says done: without pause for ``spin`` seconds,
-        then yielding the core every ``per_yield`` polls, sleeping between polls after ``rest``
-        seconds; raise CollectiveTimeoutError once ``deadline`` (of ``time.monotonic``) has passed."""
-        for _ in range(_FIRST_POLLS):
+    def _poll(self, test: Callable[[], bool], what: What, deadline: float, rest: float) -> None:
+        """Call ``test`` (which progresses MPI) until it says done, yielding the core after every round of
+        polls and sleeping between polls after ``rest`` seconds; raise CollectiveTimeoutError once
+        ``deadline`` (of ``time.monotonic``) has passed."""
+        for _ in range(_POLLS_PER_YIELD):
             if test():
                 return
-        now = time.monotonic()
-        spin_until, rest_from = now + spin, now + max(rest, spin)
-        rounds = max(per_yield, _FIRST_POLLS) if spin > 0 else per_yield
+        rest_from = time.monotonic() + rest
         pause = _FIRST_PAUSE_S
         while True:
-            for _ in range(rounds):
-                if test():
-                    return
             now = time.monotonic()
             if now > deadline:
                 raise CollectiveTimeoutError(
@@ -174,38 +160,36 @@ class MPIWorld(World):
                     "one). If a rank is only slow, raise the limit: opcore.distributed.init(timeout=...) or "
                     "OPCORE_DISTRIBUTED_TIMEOUT"
                 )
-            if now < spin_until:
-                continue
-            rounds = per_yield
             if now < rest_from:
                 _yield_core()
+                for _ in range(_POLLS_PER_YIELD):
+                    if test():
+                        return
             else:
                 _pause(pause)
                 pause = min(2 * pause, _LONGEST_PAUSE_S)
+                if test():
+                    return
 
     def wait(
         self, requests: list[Any], what: What, check: _Check | None = None, nbytes: int = 0, arrival: bool = False
     ) -> None:
         """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed.
 
-        ``nbytes``: how much data the requests move (polled without pause for as long as they could
-        take once every rank is there; a long transfer is not mistaken for a lost peer); ``arrival``: the requests only wait for the ranks to arrive (a barrier), no data.
+        ``nbytes``: how much data the requests move (a long transfer is not mistaken for a lost
+        peer); ``arrival``: the requests only wait for the ranks to arrive (a barrier), no data.
         """
         deadline = time.monotonic() + config.timeout
         try:
             if check is not None:
-                self._poll(check.request.Test, what, deadline, 0.0, 1, _ARRIVAL_REST_S)
+                self._poll(check.request.Test, what, deadline, _ARRIVAL_REST_S)
                 self._settle(check, requests, what, deadline)
-            spin = 0.0 if check is None else nbytes / _BYTES_PER_S  # pure polling only once all are there
-            if arrival:
-                per_yield, rest = 1, _ARRIVAL_REST_S
-            else:
-                per_yield, rest = _POLLS_PER_YIELD, max(_REST_S, 10 * nbytes / _BYTES_PER_S)
+            rest = _ARRIVAL_REST_S if arrival else max(_REST_S, 10 * nbytes / _BYTES_PER_S)
             if len(requests) == 1:
-                self._poll(requests[0].Test, what, deadline, spin, per_yield, rest)
+                self._poll(requests[0].Test, what, deadline, rest)
             elif requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what, deadline, spin, per_yield, rest)
+                self._poll(lambda: bool(testall(requests)), what, deadline, rest)
         except self.mpi.Exception as exc:
             raise DistributedError(
                 f"rank {self.rank} of {self.size}: MPI failed in {_text(what)}: {exc.Get_error_string()}"
@@ -256,7 +240,7 @@ class MPIWorld(World):
             # The buffers match: let the data complete, then every rank can list every rank's tensors.
             if requests:
                 testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what, deadline, 0.0, _POLLS_PER_YIELD, _REST_S)
+                self._poll(lambda: bool(testall(requests)), what, deadline, _REST_S)
             everyone = self._gather_text(check.describe(), what)
             lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
         else:
