@@ -5,11 +5,14 @@
     mpiexec -n 2 python tests/mpi_scenarios.py raise         # rank 1 raises mid-training: the job ends
     mpiexec -n 2 python tests/mpi_scenarios.py timeout       # rank 1 skips a collective: rank 0 times out
 
-Each rank prints ``PASS <check>`` for every check it passed; a failed check raises, which ends the job.
+Each rank prints ``PASS <check>`` for every check it passed; a failed check raises, which ends the job. At the
+end, rank 0 prints every rank's passed checks in one line, ``PASSED <json>`` (the ranks' own lines reach
+mpiexec's output separately, and a rank's last lines can be lost when it exits first).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -25,8 +28,18 @@ GLOBAL_BATCH = 16
 FEATURES, HIDDEN, CLASSES = 6, 8, 3
 
 
+_PASSED: list[str] = []
+
+
+def _line(text: str) -> None:
+    """``text`` and its newline in one write (two ranks' output meets in mpiexec's)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def _say(check: str) -> None:
-    print(f"PASS rank {hvd.rank()} {check}", flush=True)
+    _PASSED.append(check)
+    _line(f"PASS rank {hvd.rank()} {check}")
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -358,4 +371,9 @@ if __name__ == "__main__":
     hvd.init(timeout=60.0)
     SCENARIOS[sys.argv[1]]()
     hvd.barrier()
-    print(f"DONE rank {hvd.rank()}", flush=True)
+    from mpi4py import MPI
+
+    everyone = MPI.COMM_WORLD.gather(_PASSED, root=0)
+    if hvd.rank() == 0:
+        _line("PASSED " + json.dumps({str(r): checks for r, checks in enumerate(everyone)}))
+    _line(f"DONE rank {hvd.rank()}")
