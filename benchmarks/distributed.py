@@ -1,6 +1,6 @@
 """Data-parallel training on MPI: allreduce throughput (opcore vs plain mpi4py) and MNIST MLP examples/s on 1 and N ranks.
 
-    python benchmarks/distributed.py [--ranks 2] [--rounds 24] [--repeat 15] [--steps 20] [--launches 2]
+    python benchmarks/distributed.py [--ranks 2] [--rounds 40] [--repeat 15] [--steps 20] [--launches 3] [--skip-mlp]
 
 Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
