@@ -265,7 +265,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=15, help="timed MLP rounds per launch (the best counts)")
     p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round")
     p.add_argument(
-        "--launches", type=int, default=2, help="alternating MLP launches per configuration (the best counts)"
+        "--launches", type=int, default=3, help="alternating MLP launches per configuration (the best counts)"
     )
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else the usual places)")
     p.add_argument("--skip-mlp", action="store_true", help="measure the allreduce only")
