@@ -1,6 +1,6 @@
 """Data-parallel training on MPI: allreduce throughput (opcore vs plain mpi4py) and MNIST MLP examples/s on 1 and N ranks.
 
-    python benchmarks/distributed.py [--ranks 2] [--rounds 40] [--repeat 15] [--steps 20] [--launches 3] [--skip-mlp]
+    python benchmarks/distributed.py [--ranks 2] [--rounds 80] [--repeat 15] [--steps 20] [--launches 3] [--skip-mlp]
 
 Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
@@ -261,7 +261,7 @@ def _ratio(r: dict[str, Any]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=40, help="allreduce rounds per size (the median ratio counts)")
+    p.add_argument("--rounds", type=int, default=80, help="allreduce rounds per size (the median ratio counts)")
     p.add_argument("--repeat", type=int, default=15, help="timed MLP rounds per launch (the best counts)")
     p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round")
     p.add_argument(
