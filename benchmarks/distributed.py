@@ -1,21 +1,31 @@
 """Data-parallel training on MPI: allreduce throughput (opcore vs plain mpi4py) and MNIST MLP examples/s on 1 and N ranks.
 
-    python benchmarks/distributed.py [--ranks 2] [--repeat 15] [--steps 20] [--data-dir DIR]
+    python benchmarks/distributed.py [--ranks 2] [--rounds 80] [--repeat 15] [--steps 20] [--launches 3] [--skip-mlp]
 
 Needs the opcore[mpi] extra. The program launches itself under ``mpiexec``:
 
 1. allreduce (sum) of one float32 buffer of 4 KB to 64 MB on ``--ranks`` ranks:
    ``opcore.distributed.allreduce`` on an eager NumPy-backend tensor against
-   ``comm.Allreduce`` of mpi4py on a buffer of the same size, timed call by
-   call, the two alternating (so that both meet the same load from other
-   processes), medians of 20 to 400 calls. Key ratio: mpi4py time / opcore
-   time for 1 MB and larger (target >= 0.9).
-2. fusion: 100 tensors of one gradient set, as one fused opcore call against
-   100 mpi4py calls (medians of alternating calls too).
+   ``comm.Allreduce`` of mpi4py on the same memory (the tensor shares the NumPy
+   buffer, ``opcore.from_dlpack``); each writes its own result buffer. Built for a
+   shared, noisy machine: each round times a block of opcore calls and a block
+   of mpi4py calls back to back (the ranks start each block together, the
+   order alternates every round), so both meet the same load, and the round's
+   ratio is mpi4py time / opcore time; the sizes take turns, round by round,
+   so a burst of load from other processes spreads over all of them. Per size:
+   the median ratio of ``--rounds`` rounds. Key figure: the smallest median
+   ratio from 1 MB up (target >= 0.9).
+2. fused sets, the same way: one MNIST-MLP gradient set (6 tensors, 0.94 MB)
+   and 100 tensors of 9 KB as one ``grouped_allreduce`` against one mpi4py call
+   per tensor and against one mpi4py call on a buffer of the whole size (the
+   least any fusion can cost).
 3. the MNIST MLP of examples/mnist_mlp.py (784-256-128-10, Adam, graph mode,
    batch 100 per rank): examples per second on 1 process and on ``--ranks``
-   ranks with DistributedOptimizer, the best of ``--repeat`` rounds (real MNIST when found, else random data of
-   the same shape: the speed does not depend on the values).
+   ranks with DistributedOptimizer, the best of ``--repeat`` rounds of
+   ``--steps`` steps in each launch; the 1-process and N-rank launches
+   alternate ``--launches`` times and the best launch counts (real MNIST when
+   found, else random data of the same shape: the speed does not depend on the
+   values). The load average is printed before and after each part.
 """
 
 from __future__ import annotations
@@ -28,32 +38,57 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SIZES = [4 << 10, 64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20]
+SIZES = [4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20]
+KEY_FROM = 1 << 20
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # --------------------------------------------------------------------------- workers (run under mpiexec)
 
 
-def _alternating(fns: dict[str, Any], samples: int) -> dict[str, float]:
-    """The median time of one call of each function, timed call by call, the order alternating every round,
-    so that every function meets the same load from other processes."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    items = list(fns.items())
-    for i in range(samples):
-        for name, fn in items if i % 2 else items[::-1]:
+def _calls_per_block(nbytes: int) -> int:
+    """Enough calls that one timed block lasts about a millisecond or more (one call from 4 MB up)."""
+    return max(1, min(64, (4 << 20) // max(nbytes, 1)))
+
+
+class _Pairs:
+    """Rounds of two timed blocks, ``opcore`` and ``mpi4py``, back to back in alternating order."""
+
+    def __init__(self, comm: Any, opcore_fn: Callable[[], Any], mpi_fn: Callable[[], Any], calls: int) -> None:
+        self.comm, self.calls = comm, calls
+        self.fns = {"opcore": opcore_fn, "mpi4py": mpi_fn}
+        self.times: dict[str, list[float]] = {"opcore": [], "mpi4py": []}
+
+    def round(self, index: int) -> None:
+        order = ("opcore", "mpi4py") if index % 2 else ("mpi4py", "opcore")
+        for name in order:
+            fn = self.fns[name]
+            self.comm.Barrier()  # both ranks start the block together
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+            for _ in range(self.calls):
+                fn()
+            self.times[name].append((time.perf_counter() - start) / self.calls)
+
+    def summary(self) -> dict[str, Any]:
+        ratios = [m / o for m, o in zip(self.times["mpi4py"], self.times["opcore"])]
+        return {
+            "opcore": statistics.median(self.times["opcore"]),
+            "mpi4py": statistics.median(self.times["mpi4py"]),
+            "ratio": statistics.median(ratios),
+            "ratio_q1": statistics.quantiles(ratios, n=4)[0] if len(ratios) > 1 else ratios[0],
+            "ratio_q3": statistics.quantiles(ratios, n=4)[2] if len(ratios) > 1 else ratios[0],
+            "rounds": len(ratios),
+            "calls": self.calls,
+        }
 
 
-def worker_allreduce() -> dict[str, Any]:
+def worker_allreduce(rounds: int) -> dict[str, Any]:
     from mpi4py import MPI
 
     import opcore
@@ -61,40 +96,69 @@ def worker_allreduce() -> dict[str, Any]:
 
     hvd.init()
     comm = MPI.COMM_WORLD
-    rows = []
+    rng = np.random.default_rng(hvd.rank())
+    cases: dict[str, _Pairs] = {}
     for nbytes in SIZES:
-        n = nbytes // 4
-        host = np.random.default_rng(hvd.rank()).standard_normal(n).astype(np.float32)
+        host = rng.standard_normal(nbytes // 4).astype(np.float32)
         out = np.empty_like(host)
-        tensor = opcore.constant(host)
-        samples = max(20, min(400, (256 << 20) // nbytes))
-
-        def plain(host: np.ndarray = host, out: np.ndarray = out) -> None:
-            comm.Allreduce(host, out, op=MPI.SUM)
-
-        def ours(tensor: Any = tensor) -> None:
-            hvd.allreduce(tensor, op=hvd.Sum)
-
+        tensor = opcore.from_dlpack(host)  # the same memory: both read the very same buffer
         check = hvd.allreduce(tensor, op=hvd.Sum).numpy()
-        plain()
+        comm.Allreduce(host, out, op=MPI.SUM)
         assert np.array_equal(check, out), "opcore and mpi4py disagree"
-        medians = _alternating({"mpi4py": plain, "opcore": ours}, samples)
-        rows.append({"bytes": nbytes, **medians, "samples": samples})
+        cases[f"size {nbytes}"] = _Pairs(
+            comm,
+            lambda tensor=tensor: hvd.allreduce(tensor, op=hvd.Sum),
+            lambda host=host, out=out: comm.Allreduce(host, out, op=MPI.SUM),
+            _calls_per_block(nbytes),
+        )
 
-    # Fusion: one MNIST-MLP-sized gradient set cut into 100 tensors.
-    pieces = [np.random.default_rng(i).standard_normal(2352).astype(np.float32) for i in range(100)]
-    tensors = [opcore.constant(p) for p in pieces]
-    outs = [np.empty_like(p) for p in pieces]
-
-    def per_tensor() -> None:
+    # Fused sets: the MNIST MLP's gradients, and 100 tensors of 9 KB.
+    fused_sets = {
+        "MNIST MLP gradients": [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)],
+        "100 tensors of 9 KB": [(2352,)] * 100,
+    }
+    fusion_info = []
+    for label, shapes in fused_sets.items():
+        pieces = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        tensors = [opcore.from_dlpack(p) for p in pieces]
+        outs = [np.empty_like(p) for p in pieces]
+        whole = np.concatenate([p.reshape(-1) for p in pieces])
+        whole_out = np.empty_like(whole)
+        got = hvd.grouped_allreduce(tensors, op=hvd.Sum)
         for p, o in zip(pieces, outs):
             comm.Allreduce(p, o, op=MPI.SUM)
+        assert all(np.array_equal(g.numpy(), o) for g, o in zip(got, outs)), "opcore and mpi4py disagree"
 
-    def fused() -> None:
-        hvd.grouped_allreduce(tensors, op=hvd.Sum)
+        def fused(tensors: list[Any] = tensors) -> None:
+            hvd.grouped_allreduce(tensors, op=hvd.Sum)
 
-    fusion = {"tensors": len(pieces), "bytes": sum(p.nbytes for p in pieces)}
-    fusion.update(_alternating({"mpi4py": per_tensor, "opcore": fused}, 100))
+        def per_tensor(pieces: list[np.ndarray] = pieces, outs: list[np.ndarray] = outs) -> None:
+            for p, o in zip(pieces, outs):
+                comm.Allreduce(p, o, op=MPI.SUM)
+
+        calls = _calls_per_block(whole.nbytes)
+        cases[f"{label} per tensor"] = _Pairs(comm, fused, per_tensor, calls)
+        cases[f"{label} one buffer"] = _Pairs(
+            comm, fused, lambda whole=whole, whole_out=whole_out: comm.Allreduce(whole, whole_out, op=MPI.SUM), calls
+        )
+        fusion_info.append({"label": label, "tensors": len(pieces), "bytes": int(whole.nbytes)})
+
+    for case in cases.values():  # warm-up: plans, buffers, MPI's connections
+        case.round(0)
+        case.times = {"opcore": [], "mpi4py": []}
+    for i in range(rounds):
+        for case in cases.values():
+            case.round(i)
+    results = {name: case.summary() for name, case in cases.items()}
+    rows = [{"bytes": nbytes, **results[f"size {nbytes}"]} for nbytes in SIZES]
+    fusion = [
+        {
+            **info,
+            "per_tensor": results[f"{info['label']} per tensor"],
+            "one_buffer": results[f"{info['label']} one buffer"],
+        }
+        for info in fusion_info
+    ]
     return {"rank": hvd.rank(), "ranks": hvd.size(), "rows": rows, "fusion": fusion}
 
 
@@ -186,73 +250,100 @@ def _fmt_bytes(n: int) -> str:
     return f"{n >> 20} MB" if n >= 1 << 20 else f"{n >> 10} KB"
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+
+
+def _ratio(r: dict[str, Any]) -> str:
+    return f"{r['ratio']:>6.2f} ({r['ratio_q1']:.2f}-{r['ratio_q3']:.2f})"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=15, help="timed MLP rounds (the best counts)")
-    p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round (the best of --repeat rounds)")
+    p.add_argument("--rounds", type=int, default=80, help="allreduce rounds per size (the median ratio counts)")
+    p.add_argument("--repeat", type=int, default=15, help="timed MLP rounds per launch (the best counts)")
+    p.add_argument("--steps", type=int, default=20, help="MLP steps per timed round")
+    p.add_argument(
+        "--launches", type=int, default=3, help="alternating MLP launches per configuration (the best counts)"
+    )
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else the usual places)")
+    p.add_argument("--skip-mlp", action="store_true", help="measure the allreduce only")
     p.add_argument("--worker", nargs="*", help=argparse.SUPPRESS)
     args = p.parse_args()
 
     if args.worker is not None:
         kind = args.worker[0]
         if kind == "allreduce":
-            result = worker_allreduce()
+            result = worker_allreduce(args.rounds)
         else:
             result = worker_mlp(args.steps, args.repeat, args.data_dir, distributed=kind == "mlp-distributed")
         if result["rank"] == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return
 
-    extra = ["--repeat", str(args.repeat), "--steps", str(args.steps)]
+    extra = ["--rounds", str(args.rounds), "--repeat", str(args.repeat), "--steps", str(args.steps)]
     if args.data_dir:
         extra += ["--data-dir", args.data_dir]
     cores = os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{args.ranks} ranks on one machine with {cores} cores (load average {load:.1f} at the start); "
-          "one BLAS thread per rank unless said otherwise\n")  # fmt: skip
+    print(f"{args.ranks} ranks on one machine with {cores} cores; one BLAS thread per rank unless said otherwise")
+    print(f"load average (1, 5, 15 min) at the start: {_load()}\n")
 
     res = _launch(args.ranks, ["allreduce", *extra], threads=1)
-    print(f"allreduce (sum) of one float32 buffer on {res['ranks']} ranks, median of alternating single calls")
-    print(f"{'size':>8} {'mpi4py ms':>10} {'opcore ms':>10} {'mpi4py GB/s':>12} {'opcore GB/s':>12} {'ratio':>7}")
+    print(f"allreduce (sum) of one float32 buffer on {res['ranks']} ranks: median time per call over {args.rounds} "
+          "rounds; ratio = mpi4py time / opcore time, median of the rounds' ratios (quartiles)")  # fmt: skip
+    print(
+        f"{'size':>8} {'calls':>6} {'mpi4py ms':>10} {'opcore ms':>10} {'mpi4py GB/s':>12} {'opcore GB/s':>12}  ratio"
+    )
     key = []
     for row in res["rows"]:
-        ratio = row["mpi4py"] / row["opcore"]
-        if row["bytes"] >= 1 << 20:
-            key.append(ratio)
+        if row["bytes"] >= KEY_FROM:
+            key.append(row["ratio"])
         print(
-            f"{_fmt_bytes(row['bytes']):>8} {row['mpi4py'] * 1e3:>10.3f} {row['opcore'] * 1e3:>10.3f} "
-            f"{row['bytes'] / row['mpi4py'] / 1e9:>12.2f} {row['bytes'] / row['opcore'] / 1e9:>12.2f} {ratio:>7.2f}"
+            f"{_fmt_bytes(row['bytes']):>8} {row['calls']:>6} {row['mpi4py'] * 1e3:>10.3f} {row['opcore'] * 1e3:>10.3f} "
+            f"{row['bytes'] / row['mpi4py'] / 1e9:>12.2f} {row['bytes'] / row['opcore'] / 1e9:>12.2f} {_ratio(row)}"
         )
-    fusion = res["fusion"]
+    print("\nfused sets: one grouped_allreduce against mpi4py, one call per tensor and one call on the whole buffer")
     print(
-        f"\nfusion: {fusion['tensors']} tensors, {fusion['bytes'] / 1e6:.2f} MB in all: one fused opcore call "
-        f"{fusion['opcore'] * 1e3:.3f} ms, {fusion['tensors']} mpi4py calls {fusion['mpi4py'] * 1e3:.3f} ms "
-        f"({fusion['mpi4py'] / fusion['opcore']:.1f}x)"
+        f"{'set':<22} {'MB':>5} {'opcore ms':>10} {'per-tensor ms':>14}  ratio              {'one-buffer ms':>14}  ratio"
     )
+    for f in res["fusion"]:
+        per, one = f["per_tensor"], f["one_buffer"]
+        print(
+            f"{f['label']:<22} {f['bytes'] / 1e6:>5.2f} {per['opcore'] * 1e3:>10.3f} {per['mpi4py'] * 1e3:>14.3f} "
+            f"{_ratio(per)} {one['mpi4py'] * 1e3:>14.3f} {_ratio(one)}"
+        )
+    print(f"load average after the allreduce: {_load()}")
 
-    one_default = _launch(1, ["mlp", *extra], threads=None)
-    one = _launch(1, ["mlp", *extra], threads=1)
-    one_wrapped = _launch(1, ["mlp-distributed", *extra], threads=1)
-    many = _launch(args.ranks, ["mlp-distributed", *extra], threads=1)
-    print(f"\nMNIST MLP 784-256-128-10, Adam, graph mode, batch 100 per rank ({many['source']}), "
-          f"best of {args.repeat} rounds of {args.steps} steps")  # fmt: skip
-    print(f"{'run':<44} {'examples/s':>11} {'ms/step':>8}")
-    for label, r in (
-        (f"1 process, BLAS threads by default ({cores} cores)", one_default),
-        ("1 process, 1 BLAS thread", one),
-        ("1 rank x 1 BLAS thread, DistributedOptimizer", one_wrapped),
-        (f"{many['ranks']} ranks x 1 BLAS thread, DistributedOptimizer", many),
-    ):
-        print(f"{label:<44} {r['examples_per_s']:>11.0f} {r['step_ms']:>8.2f}")
-    print(
-        f"scaling: {many['examples_per_s'] / one['examples_per_s']:.2f}x the 1-thread process on {many['ranks']} ranks "
-        f"(efficiency {many['examples_per_s'] / one['examples_per_s'] / many['ranks']:.0%}), "
-        f"{many['examples_per_s'] / one_default['examples_per_s']:.2f}x the default process"
-    )
-    print(f"key ratio: mpi4py/opcore allreduce time, >= 1 MB: min {min(key):.2f}, median {statistics.median(key):.2f} "
-          "(target >= 0.9)")  # fmt: skip
+    if not args.skip_mlp:
+        runs: dict[str, list[dict[str, Any]]] = {"one_default": [], "one": [], "one_wrapped": [], "many": []}
+        for _ in range(args.launches):  # alternate, so that every configuration meets the same load
+            runs["one"].append(_launch(1, ["mlp", *extra], threads=1))
+            runs["many"].append(_launch(args.ranks, ["mlp-distributed", *extra], threads=1))
+            runs["one_default"].append(_launch(1, ["mlp", *extra], threads=None))
+            runs["one_wrapped"].append(_launch(1, ["mlp-distributed", *extra], threads=1))
+        best = {k: max(v, key=lambda r: r["examples_per_s"]) for k, v in runs.items()}
+        one, many, one_default = best["one"], best["many"], best["one_default"]
+        print(f"\nMNIST MLP 784-256-128-10, Adam, graph mode, batch 100 per rank ({many['source']}), best of "
+              f"{args.launches} alternating launches of {args.repeat} rounds of {args.steps} steps")  # fmt: skip
+        print(f"{'run':<44} {'examples/s':>11} {'ms/step':>8}  every launch (examples/s)")
+        for label, k in (
+            (f"1 process, BLAS threads by default ({cores} cores)", "one_default"),
+            ("1 process, 1 BLAS thread", "one"),
+            ("1 rank x 1 BLAS thread, DistributedOptimizer", "one_wrapped"),
+            (f"{many['ranks']} ranks x 1 BLAS thread, DistributedOptimizer", "many"),
+        ):
+            r = best[k]
+            every = ", ".join(f"{x['examples_per_s']:.0f}" for x in runs[k])
+            print(f"{label:<44} {r['examples_per_s']:>11.0f} {r['step_ms']:>8.2f}  {every}")
+        print(
+            f"scaling: {many['examples_per_s'] / one['examples_per_s']:.2f}x the 1-thread process on {many['ranks']} "
+            f"ranks (efficiency {many['examples_per_s'] / one['examples_per_s'] / many['ranks']:.0%}), "
+            f"{many['examples_per_s'] / one_default['examples_per_s']:.2f}x the default process"
+        )
+        print(f"load average after the MLP: {_load()}")
+    print(f"key figure: smallest median ratio mpi4py/opcore allreduce time from 1 MB up: {min(key):.2f} "
+          f"(median over those sizes {statistics.median(key):.2f}; target >= 0.9)")  # fmt: skip
 
 
 if __name__ == "__main__":

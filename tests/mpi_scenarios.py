@@ -5,11 +5,14 @@
     mpiexec -n 2 python tests/mpi_scenarios.py raise         # rank 1 raises mid-training: the job ends
     mpiexec -n 2 python tests/mpi_scenarios.py timeout       # rank 1 skips a collective: rank 0 times out
 
-Each rank prints ``PASS <check>`` for every check it passed; a failed check raises, which ends the job.
+Each rank prints ``PASS <check>`` for every check it passed; a failed check raises, which ends the job. At the
+end, rank 0 prints every rank's passed checks in one line, ``PASSED <json>`` (the ranks' own lines reach
+mpiexec's output separately, and a rank's last lines can be lost when it exits first).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -18,14 +21,25 @@ import numpy as np
 
 import opcore
 import opcore.distributed as hvd
+from opcore.distributed import _world
 
 STEPS = 20
 GLOBAL_BATCH = 16
 FEATURES, HIDDEN, CLASSES = 6, 8, 3
 
 
+_PASSED: list[str] = []
+
+
+def _line(text: str) -> None:
+    """``text`` and its newline in one write (two ranks' output meets in mpiexec's)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def _say(check: str) -> None:
-    print(f"PASS rank {hvd.rank()} {check}", flush=True)
+    _PASSED.append(check)
+    _line(f"PASS rank {hvd.rank()} {check}")
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -251,6 +265,18 @@ def collectives() -> None:
                 t,
                 g,
             )
+    # Strided and half tensors packed straight into the fusion buffers, on the world itself.
+    world = _world.current_world()
+    strided = (np.arange(24, dtype=np.float32).reshape(4, 6) + r).T
+    everyone = [(np.arange(24, dtype=np.float32).reshape(4, 6) + k).T for k in range(n)]
+    got = world.allreduce([strided, strided[::2]], "sum", "strided")
+    assert np.array_equal(got[0], sum(everyone)) and np.array_equal(got[1], sum(everyone)[::2]), got
+    half = np.full((2, 3), r + 1, np.float16)[:, ::-1]
+    got = world.allreduce([half, half[:1]], "average", "half")
+    want = np.float16(sum(range(1, n + 1)) / n)
+    assert got[0].dtype == np.float16 and (got[0] == want).all() and (got[1] == want).all(), got
+    got = world.broadcast([strided, strided[::2]], n - 1, "strided")
+    assert np.array_equal(got[0], everyone[-1]) and np.array_equal(got[1], everyone[-1][::2]), got
     _say("fused grouped_allreduce")
 
     for dtype in ("bool", "int8", "float16", "float64"):
@@ -345,4 +371,9 @@ if __name__ == "__main__":
     hvd.init(timeout=60.0)
     SCENARIOS[sys.argv[1]]()
     hvd.barrier()
-    print(f"DONE rank {hvd.rank()}", flush=True)
+    from mpi4py import MPI
+
+    everyone = MPI.COMM_WORLD.gather(_PASSED, root=0)
+    if hvd.rank() == 0:
+        _line("PASSED " + json.dumps({str(r): checks for r, checks in enumerate(everyone)}))
+    _line(f"DONE rank {hvd.rank()}")

@@ -57,6 +57,7 @@ from opcore.distributed._collectives import (
 )
 from opcore.distributed._data import shard
 from opcore.distributed._errors import CollectiveTimeoutError, DistributedError, MPIUnavailableError
+from opcore.distributed._mpi import MPIWorld
 from opcore.distributed._optimizer import Compression, DistributedGradientTape, DistributedOptimizer
 from opcore.distributed._world import Config, config
 
@@ -147,7 +148,7 @@ def init(
                 comm = mpi.COMM_WORLD
             if not isinstance(comm, mpi.Intracomm):
                 raise DistributedError(f"init(comm=...) takes an mpi4py intracommunicator, got {type(comm).__name__}")
-            current = _world.MPIWorld(mpi, comm)
+            current = MPIWorld(mpi, comm)
             _world.set_world(current)
         if abort_on_error and current.size > 1:
             _world.install_abort_hook(current)
@@ -159,7 +160,7 @@ def shutdown() -> None:
     """Leave the world (the collectives then need :func:`init` again); MPI itself ends with the process."""
     with _world._lock:
         current = _world.current_world()
-        if isinstance(current, _world.MPIWorld):
+        if isinstance(current, MPIWorld):
             current.free()
         _world.remove_abort_hook()
         _world.set_world(None)

@@ -7,25 +7,19 @@ read device memory. Two kinds exist:
 - :class:`LocalWorld`, a world of one process. It is what the collective ops
   see in a process where :func:`opcore.distributed.init` was not called (the
   conformance suite runs them so), and every collective is a copy.
-- :class:`MPIWorld`, a communicator of mpi4py. Collectives are MPI's
-  non-blocking ones (``Iallreduce``, ``Iallgatherv``, ``Ibcast``), waited on
-  with a deadline, so that a rank whose peers are gone raises
-  :class:`~opcore.distributed.CollectiveTimeoutError` instead of hanging.
-  Several tensors travel in few fused buffers (:mod:`._fusion`), and with
-  each collective the ranks check, by one tiny allgather in flight beside the
-  data, that they all give the same dtypes and shapes
-  (``config.check_consistency``), so a mismatch is an error naming the ranks'
-  tensors rather than corrupt data. Results are views of buffers that are
-  reused once nothing refers to them.
+- :class:`~opcore.distributed._mpi.MPIWorld`, a communicator of mpi4py
+  (:mod:`._mpi`: how its collectives wait with a deadline, fuse tensors and
+  check that the ranks agree).
+
+This module also holds the settings (:data:`config`), the process's world and
+the hook that ends every rank when one fails.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,14 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from opcore.distributed._errors import CollectiveTimeoutError, DistributedError, MPIUnavailableError
-from opcore.distributed._fusion import plan_chunks
+from opcore.distributed._errors import DistributedError, MPIUnavailableError
 
 __all__ = [
     "REDUCTIONS",
     "Config",
     "LocalWorld",
-    "MPIWorld",
     "World",
     "config",
     "current_world",
@@ -55,11 +47,6 @@ REDUCTIONS = ("sum", "average", "min", "max", "product")
 
 _DEFAULT_TIMEOUT = 300.0
 _DEFAULT_FUSION = 64 * 1024 * 1024
-#: How many buffer sizes the world keeps for reuse (the sizes of one training step's collectives).
-_POOL_KEYS = 32
-#: While a collective is pending, every this many polls yield the core to other processes once.
-_POLLS_PER_YIELD = 64
-_yield_core: Callable[[], None] = getattr(os, "sched_yield", None) or (lambda: time.sleep(0))
 _CUDA_PATHS = ("auto", "nccl", "mpi", "host")
 
 
@@ -224,326 +211,6 @@ What = str | Callable[[], str]
 
 def _text(what: What) -> str:
     return what if isinstance(what, str) else what()
-
-
-class _Check:
-    """The consistency check of one collective, in flight beside its data.
-
-    Every rank sends three numbers: the signature of its call (kind, parameter,
-    dtype, shapes), the signature of what MPI will see (the buffers' lengths) and
-    how many values it sends. The data
-    collectives start at once, so the check costs no round trip of its own; it is
-    read before the data are used. When the ranks disagree but their buffers still
-    match, the data complete harmlessly and the ranks then swap descriptions for
-    the error; when even the buffers differ, each rank raises with its own.
-    """
-
-    __slots__ = ("describe", "mine", "recv", "request")
-
-    def __init__(self, request: Any, recv: np.ndarray, mine: tuple[int, int, int], describe: Callable[[], str]) -> None:
-        self.request = request
-        self.recv = recv
-        self.mine = mine
-        self.describe = describe
-
-
-class MPIWorld(World):
-    """The ranks of an mpi4py intracommunicator (a private duplicate of it, so that the user's own
-    messages on the communicator never meet ours)."""
-
-    def __init__(self, mpi: ModuleType, comm: Any) -> None:
-        self.mpi = mpi
-        self.parent = comm
-        self.comm = comm.Dup()
-        self.comm.Set_errhandler(mpi.ERRORS_RETURN)  # MPI errors raise (mpi4py), never abort silently
-        self.rank = int(self.comm.Get_rank())
-        self.size = int(self.comm.Get_size())
-        self.local_comm = self.comm.Split_type(mpi.COMM_TYPE_SHARED, key=self.rank)
-        self.local_rank = int(self.local_comm.Get_rank())
-        self.local_size = int(self.local_comm.Get_size())
-        self.cross_comm = self.comm.Split(self.local_rank, self.rank)
-        self.cross_rank = int(self.cross_comm.Get_rank())
-        self.cross_size = int(self.cross_comm.Get_size())
-        self._ops = {"sum": mpi.SUM, "average": mpi.SUM, "min": mpi.MIN, "max": mpi.MAX, "product": mpi.PROD}
-        #: Device collectives per backend name, chosen once (see :mod:`._cuda`).
-        self.devices: dict[str, Any] = {}
-        #: Host buffers that received earlier collectives, by (dtype, length), most recent last.
-        self._pool: dict[tuple[str, int], list[np.ndarray]] = {}
-        #: The consistency check's numbers for each collective call seen (they are the same every step).
-        self._signatures: dict[Any, tuple[int, int, int]] = {}
-
-    def _buffer(self, n: int, dtype: Any, xp: ModuleType) -> Any:
-        """A buffer of ``n`` elements: an earlier result buffer that nothing refers to any more, else a new one.
-
-        Every result of a collective is a view of its buffer, so a buffer is free
-        once the last tensor made from it is gone (typically: one training step
-        later). Reusing it spares the page faults of fresh memory, which cost a
-        plain ``np.empty`` more than the transfer itself at a few megabytes.
-        """
-        if xp is not np:
-            return xp.empty(n, dtype=dtype)
-        key = (np.dtype(dtype).str, n)
-        pool = self._pool.pop(key, [])
-        self._pool[key] = pool  # most recently used last
-        for buf in pool:
-            if sys.getrefcount(buf) <= 3:  # the pool's list, this loop and getrefcount's argument
-                return buf
-        buf = np.empty(n, dtype=dtype)
-        if len(pool) < 2:
-            pool.append(buf)
-        while len(self._pool) > _POOL_KEYS:
-            del self._pool[next(iter(self._pool))]
-        return buf
-
-    def free(self) -> None:
-        for dev in self.devices.values():
-            close = getattr(dev, "close", None)
-            if close is not None:
-                close()
-        self.devices.clear()
-        self._pool.clear()
-        for sub in (self.local_comm, self.cross_comm, self.comm):
-            if sub is not None and sub != self.mpi.COMM_NULL:
-                sub.Free()
-        self.local_comm = self.cross_comm = None
-
-    # -- waiting -----------------------------------------------------------------------
-
-    def _poll(self, test: Callable[[], bool], what: What) -> None:
-        """Call ``test`` (which progresses MPI) until it says done, or raise after ``config.timeout``."""
-        if test():
-            return
-        timeout = config.timeout
-        deadline = time.monotonic() + timeout
-        polls = 0
-        while not test():
-            polls += 1
-            if polls % _POLLS_PER_YIELD == 0:
-                # A peer that is still computing may need this core more than we need to spin
-                # (ranks often share cores with each other and with other work); yielding at
-                # every poll would slow a large transfer, which progresses only while we poll.
-                _yield_core()
-            if time.monotonic() > deadline:
-                raise CollectiveTimeoutError(
-                    f"rank {self.rank} of {self.size}: {_text(what)} did not complete within {timeout:g} s. "
-                    "Another rank has probably failed or exited, or the ranks do not run the same collectives "
-                    "in the same order (every rank must run every collective, e.g. each session.run that needs "
-                    "one). If a rank is only slow, raise the limit: opcore.distributed.init(timeout=...) or "
-                    "OPCORE_DISTRIBUTED_TIMEOUT"
-                )
-
-    def wait(self, requests: list[Any], what: What, check: _Check | None = None) -> None:
-        """Wait for ``requests`` (reading ``check`` first), progressing MPI, until ``config.timeout`` has passed."""
-        try:
-            if check is not None:
-                self._poll(check.request.Test, what)
-                self._settle(check, requests, what)
-            if len(requests) == 1:
-                self._poll(requests[0].Test, what)
-            elif requests:
-                testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what)
-        except self.mpi.Exception as exc:
-            raise DistributedError(
-                f"rank {self.rank} of {self.size}: MPI failed in {_text(what)}: {exc.Get_error_string()}"
-            ) from None
-
-    # -- agreement -----------------------------------------------------------------------
-
-    def exchange(self, values: Sequence[int], what: What) -> np.ndarray:
-        send = np.asarray(values, dtype=np.int64)
-        recv = np.empty((self.size, len(send)), dtype=np.int64)
-        self.wait([self.comm.Iallgather(send, recv)], what)
-        return recv
-
-    def _gather_text(self, text: str, what: What) -> list[str]:
-        data = np.frombuffer(text.encode(), dtype=np.uint8)
-        lengths = self.exchange([len(data)], what)[:, 0]
-        recv = np.empty(int(lengths.sum()), dtype=np.uint8)
-        counts = [int(n) for n in lengths]
-        displs = [int(x) for x in np.concatenate([[0], np.cumsum(lengths)[:-1]])]
-        self.wait([self.comm.Iallgatherv(data, [recv, counts, displs, self.mpi.BYTE])], what)
-        return [bytes(recv[d : d + n]).decode() for d, n in zip(displs, counts)]
-
-    def start_check(
-        self, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]], lengths: Sequence[int]
-    ) -> _Check | None:
-        """Start the consistency check of a collective whose MPI buffers have ``lengths`` (None: no check)."""
-        if not config.check_consistency or self.size == 1:
-            return None
-        key = (kind, param, dtype, tuple(shapes), tuple(lengths))
-        mine = self._signatures.get(key)
-        if mine is None:
-            if len(self._signatures) > 4096:
-                self._signatures.clear()
-            crc = zlib.crc32(repr(list(lengths)).encode())
-            mine = self._signatures[key] = (_signature(kind, param, dtype, shapes), crc, int(sum(lengths)))
-        recv = np.empty((self.size, 3), dtype=np.int64)
-        request = self.comm.Iallgather(np.asarray(mine, dtype=np.int64), recv)
-        return _Check(request, recv, mine, lambda: f"{kind}({param}) of {_describe(dtype, shapes)}")
-
-    def _settle(self, check: _Check, requests: list[Any], what: What) -> None:
-        sigs, lengths = check.recv[:, 0], check.recv[:, 1]
-        if (sigs == check.mine[0]).all():
-            return
-        if (lengths == check.mine[1]).all():
-            # The buffers match: let the data complete, then every rank can list every rank's tensors.
-            if requests:
-                testall = self.mpi.Request.Testall
-                self._poll(lambda: bool(testall(requests)), what)
-            everyone = self._gather_text(check.describe(), what)
-            lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
-        else:
-            # The buffers differ too: the data cannot complete, and no further collective is safe.
-            totals = check.recv[:, 2].tolist()
-            rows = [
-                f"  rank {r}: {check.describe()} ({totals[r]} values; this rank)"
-                if r == self.rank
-                else f"  rank {r}: {'the same' if sig == check.mine[0] else 'another'} call ({totals[r]} values)"
-                for r, sig in enumerate(sigs.tolist())
-            ]
-            lines = "\n".join(rows)
-        raise DistributedError(
-            f"{_text(what)}: the ranks do not run the same collective on the same tensors:\n{lines}\n"
-            "Every rank must build the same model and call the same collectives in the same order. "
-            "This world cannot be used after this error."
-        )
-
-    def agree(self, what: str, kind: str, param: Any, dtype: Any, shapes: Sequence[tuple[int, ...]]) -> None:
-        check = self.start_check(kind, param, dtype, shapes, [math.prod(s) for s in shapes])
-        if check is not None:
-            self.wait([], what, check)
-
-    # -- collectives -----------------------------------------------------------------------
-
-    def allreduce_one(self, x: Any, reduction: str, what: Any) -> Any:
-        """One host array reduced: :meth:`allreduce` without the lists, for the common single-tensor call."""
-        dtype = x.dtype
-        if dtype == np.float16 or not x.flags.c_contiguous or x.size == 0:
-            return self.allreduce([x], reduction, lambda: _text_of(what, x))[0]
-        n = x.size
-        shape = x.shape
-        check = self.start_check("allreduce", reduction, dtype, [shape], [n])
-        buf = self._buffer(n, dtype, np)
-        request = self.comm.Iallreduce(x.reshape(-1), buf, op=self._ops[reduction])
-        self.wait([request], lambda: _text_of(what, x), check)
-        if reduction == "average":
-            np.divide(buf, self.size, out=buf)
-        return buf.reshape(shape)
-
-    def allreduce(self, arrays: Sequence[Any], reduction: str, what: What, xp: ModuleType = np) -> list[Any]:
-        if not arrays:
-            return []
-        dtype = np.dtype(arrays[0].dtype)
-        shapes = [tuple(a.shape) for a in arrays]
-        # MPI has no float16 arithmetic: half tensors travel and add up in float32.
-        work = np.dtype(np.float32) if dtype == np.float16 else dtype
-        op = self._ops[reduction]
-        results: list[Any] = [None] * len(arrays)
-        sizes = [math.prod(s) for s in shapes]
-        for i, n in enumerate(sizes):
-            if n == 0:
-                results[i] = xp.empty(shapes[i], dtype=dtype)
-        chunks = plan_chunks([n * work.itemsize for n in sizes], config.fusion_threshold)
-        check = self.start_check("allreduce", reduction, dtype, shapes, [sum(sizes[i] for i in c) for c in chunks])
-        pending: list[tuple[Any, list[int]]] = []
-        requests: list[Any] = []
-        for chunk in chunks:
-            first = arrays[chunk[0]]
-            if len(chunk) == 1 and dtype == work and first.flags.c_contiguous:
-                buf = self._buffer(sizes[chunk[0]], work, xp)
-                requests.append(self.comm.Iallreduce(first.reshape(-1), buf, op=op))
-            else:
-                buf = self._buffer(sum(sizes[i] for i in chunk), work, xp)
-                offset = 0
-                for i in chunk:
-                    buf[offset : offset + sizes[i]] = arrays[i].reshape(-1)
-                    offset += sizes[i]
-                requests.append(self.comm.Iallreduce(self.mpi.IN_PLACE, buf, op=op))
-            pending.append((buf, chunk))
-        self.wait(requests, what, check)
-        for buf, chunk in pending:
-            if reduction == "average":
-                xp.divide(buf, self.size, out=buf)
-            offset = 0
-            for i in chunk:
-                piece = buf[offset : offset + sizes[i]].reshape(shapes[i])
-                results[i] = piece if work == dtype else piece.astype(dtype)
-                offset += sizes[i]
-        return results
-
-    def allgather(self, array: Any, counts: Sequence[int] | None, what: What, xp: ModuleType = np) -> Any:
-        dtype = np.dtype(array.dtype)
-        rows, trailing = int(array.shape[0]), tuple(int(d) for d in array.shape[1:])
-        if counts is None:
-            meta = self.exchange([rows, _signature("allgather", None, dtype, [trailing])], what)
-            counts = [int(c) for c in meta[:, 0]]
-            if len(set(meta[:, 1].tolist())) > 1:
-                everyone = self._gather_text(f"{dtype.name} tensor of shape {tuple(array.shape)}", what)
-                lines = "\n".join(f"  rank {r}: {text}" for r, text in enumerate(everyone))
-                raise DistributedError(
-                    f"{_text(what)}: allgather needs one dtype and the same dimensions after the first on every "
-                    f"rank:\n{lines}"
-                )
-        elif len(counts) != self.size or counts[self.rank] != rows:
-            raise DistributedError(
-                f"{_text(what)}: counts {list(counts)} do not fit rank {self.rank} of {self.size}, whose tensor "
-                f"has {rows} rows"
-            )
-        row_bytes = math.prod(trailing) * dtype.itemsize
-        send = xp.ascontiguousarray(array).reshape(-1).view(xp.uint8)
-        byte_counts = [int(c) * row_bytes for c in counts]
-        displs = [int(x) for x in np.concatenate([[0], np.cumsum(byte_counts)[:-1]])]
-        recv = self._buffer(sum(byte_counts), np.uint8, xp)
-        self.wait([self.comm.Iallgatherv(send, [recv, byte_counts, displs, self.mpi.BYTE])], what)
-        return recv.view(dtype).reshape((sum(int(c) for c in counts), *trailing))
-
-    def broadcast(self, arrays: Sequence[Any], root: int, what: What, xp: ModuleType = np) -> list[Any]:
-        self.check_root(root, _text(what))
-        if not arrays:
-            return []
-        dtype = np.dtype(arrays[0].dtype)
-        shapes = [tuple(a.shape) for a in arrays]
-        nbytes = [math.prod(s) * dtype.itemsize for s in shapes]
-        results: list[Any] = [None] * len(arrays)
-        for i, n in enumerate(nbytes):
-            if n == 0:
-                results[i] = xp.empty(shapes[i], dtype=dtype)
-        chunks = plan_chunks(nbytes, config.fusion_threshold)
-        check = self.start_check("broadcast", int(root), dtype, shapes, [sum(nbytes[i] for i in c) for c in chunks])
-        pending: list[tuple[Any, list[int]]] = []
-        requests: list[Any] = []
-        sender = self.rank == root
-        for chunk in chunks:
-            buf = self._buffer(sum(nbytes[i] for i in chunk), np.uint8, xp)
-            if sender:
-                offset = 0
-                for i in chunk:
-                    buf[offset : offset + nbytes[i]] = xp.ascontiguousarray(arrays[i]).reshape(-1).view(xp.uint8)
-                    offset += nbytes[i]
-            requests.append(self.comm.Ibcast(buf, root=int(root)))
-            pending.append((buf, chunk))
-        self.wait(requests, what, check)
-        for buf, chunk in pending:
-            offset = 0
-            for i in chunk:
-                results[i] = buf[offset : offset + nbytes[i]].view(dtype).reshape(shapes[i])
-                offset += nbytes[i]
-        return results
-
-    def barrier(self, what: str = "barrier") -> None:
-        self.wait([self.comm.Ibarrier()], what)
-
-    def abort(self, code: int = 1) -> None:
-        self.comm.Abort(code)
-
-
-def _text_of(what: Any, x: Any) -> str:
-    """The description of a single-tensor allreduce (``what``: a text or the kernel's context), made only when a
-    message needs it."""
-    if isinstance(what, str):
-        return what
-    return f"allreduce of 1 {np.dtype(x.dtype).name} tensor(s) [{tuple(x.shape)}]"
 
 
 # --------------------------------------------------------------------------- the process's world
