@@ -3,7 +3,8 @@
     python benchmarks/eager.py [--number 20000] [--repeat 5] [--steps 30] [--backends numpy opencl]
 
 Rows: binary ops with a tensor, a Python scalar or a Variable operand,
-an activation, reductions with and without an axis, reshape, indexing, and
+an activation, reductions with and without an axis, reshape, indexing, joining a
+list of tensors (concat, stack), and
 two training steps (the eager GradientTape MLP with SGD, and the graph-mode
 Adam MLP through a Session). Each row prints microseconds per call for
 opcore and torch and their ratio; the key figure is the worst per-call ratio.
@@ -88,6 +89,8 @@ def opcore_cases(backend: str) -> list[tuple[str, Callable[[], object]]]:
         ("reduce_mean(m)", lambda: opcore.reduce_mean(m)),
         ("reshape(m, [-1])", lambda: opcore.reshape(m, [-1])),
         ("m[0]", lambda: m[0]),
+        ("concat([m, m], 0)", lambda: opcore.concat([m, m], 0)),
+        ("stack([t, t])", lambda: opcore.stack([t, t])),
     ]
 
 
@@ -110,6 +113,8 @@ def torch_cases() -> dict[str, Callable[[], object]]:
         "reduce_mean(m)": lambda: torch.mean(m),
         "reshape(m, [-1])": lambda: torch.reshape(m, [-1]),
         "m[0]": lambda: m[0],
+        "concat([m, m], 0)": lambda: torch.cat([m, m], 0),
+        "stack([t, t])": lambda: torch.stack([t, t]),
     }
 
 

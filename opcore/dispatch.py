@@ -99,7 +99,7 @@ class _NEVER:
 #   9 npdtype   its NumPy dtype (inline check)
 #  10 spec      the single output's spec token
 #  11 kinds     None when every input is a Tensor used as it is, else one of _TENSOR,
-#               _VARIABLE, _SCALAR, _ARRAY per input
+#               _VARIABLE, _SCALAR, _ARRAY, _LIST (a list of tensors used as they are) per input
 #  12 wants     the DType each input is converted to
 #
 # Plans live in ``op._plans``, keyed by the call signature: the spec token of a lone
@@ -107,7 +107,8 @@ class _NEVER:
 # values, _call_key for everything else (keys of the four forms never collide); the
 # registry clears them on every change, and each op keeps at most _MAX_PLANS.
 
-_TENSOR, _VARIABLE, _SCALAR, _ARRAY = range(4)
+_TENSOR, _VARIABLE, _SCALAR, _ARRAY, _LIST = range(5)
+_LIST_KEY = object()  # starts the key part of a list of tensors (concat, stack)
 _WEAK_TYPES = (float, int, bool)
 _SCALARS: dict[Any, Any] = {}
 _MAX_SCALARS = 4096
@@ -128,7 +129,7 @@ def _call_key(inputs: Sequence[Any], attrs: dict[str, Any], positional: Sequence
     """The plan key of an eager call, or None when the call cannot use a plan.
 
     Tensors contribute their spec token (backend, dtype, shape); Variables their
-    value's; Python scalars their type (the weak-typing rules depend on the type,
+    value's; a non-empty list of tensors (a variadic input) the tokens of its tensors; Python scalars their type (the weak-typing rules depend on the type,
     never the value); NumPy arrays their dtype and shape; attributes their frozen
     values (``positional``: attributes given by position). A call without any tensor
     also depends on the current backend.
@@ -147,6 +148,14 @@ def _call_key(inputs: Sequence[Any], attrs: dict[str, Any], positional: Sequence
             on_tensor = True
         elif t is np.ndarray:
             parts.append((x.dtype, x.shape))
+        elif (t is list or t is tuple) and x:
+            specs: list[Any] = [_LIST_KEY]
+            for e in x:
+                if type(e) is not Tensor:
+                    return None
+                specs.append(e._spec)
+            parts.append(tuple(specs))
+            on_tensor = True
         else:
             return None
     try:
@@ -245,6 +254,25 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             if plan is None:
                 return _call_slow(op, inputs, attrs, name, key)
             return _run_one(op, plan, x, (x,), recording)
+    elif n and type(x) is list and op._list_input:  # concat([a, b], 0), stack([a, b], axis=1)
+        key = None
+        specs = []
+        for e in x:
+            if type(e) is not Tensor:
+                break
+            specs.append(e._spec)
+        else:  # the keys of _list_key, the common ones inline
+            if not attrs and n == 1:
+                key = (_LIST_FAST, tuple(specs))
+            elif not attrs and n == 2 and type(inputs[1]) is int:
+                key = (_LIST_FAST, tuple(specs), inputs[1])
+            else:
+                key = _list_key(x, attrs, inputs[1:])
+        if key is not None:
+            plan = op._plans.get(key)
+            if plan is None:
+                return _call_slow(op, inputs, attrs, name, key)
+            return _run_list(op, plan, x, recording)
     n_in = len(op.inputs)
     if n == n_in:
         key = _call_key(inputs, attrs, ())
@@ -276,6 +304,47 @@ def _run_one(op: OpDef, plan: tuple[Any, ...], x: Tensor, inputs: Sequence[Any],
             _record(op, inputs, (out,), plan[5])
         return out
     return _finish(op, plan, inputs, r)
+
+
+_LIST_FAST = object()  # starts the keys of _list_key
+
+
+def _list_key(values: list[Any], attrs: dict[str, Any], positional: Sequence[Any]) -> Any:
+    """The plan key of an op whose one input is a list of tensors, or None (the general key).
+
+    ``(_LIST_FAST, spec tokens, attributes)``: the attributes as _attr_key keys them.
+    """
+    specs = []
+    for e in values:
+        if type(e) is not Tensor:
+            return None
+        specs.append(e._spec)
+    if not specs:
+        return None
+    if not attrs:
+        if not positional:  # stack(values)
+            return (_LIST_FAST, tuple(specs))
+        if len(positional) == 1 and type(positional[0]) is int:  # concat(values, 0)
+            return (_LIST_FAST, tuple(specs), positional[0])
+    rest = _attr_key(None, attrs, positional)
+    return None if rest is None else (_LIST_FAST, tuple(specs), rest)
+
+
+def _run_list(op: OpDef, plan: tuple[Any, ...], values: list[Tensor], recording: bool) -> Any:
+    """Run a plan for an op whose one input is a list of tensors, the common result inline."""
+    ctx = plan[1]
+    try:
+        r = plan[0](ctx, [t._value for t in values])
+    except Exception as exc:
+        kernel_failed(exc, ctx)
+        raise
+    if type(r) is plan[6] and r.shape == (shape := plan[7]) and r.dtype is plan[9]:
+        out = _new(Tensor)
+        out._value, out._backend, out._dtype, out._shape, out._spec = r, plan[2], plan[8], shape, plan[10]
+        if recording:
+            _record(op, (list(values),), (out,), plan[5])
+        return out
+    return _finish(op, plan, (list(values),), r)
 
 
 _ATTR_KEY = object()  # marks keys made by _attr_key: they never equal a _call_key
@@ -420,6 +489,8 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
             for tape in _state.tapes:
                 tape.watch_variable(x)
             natives.append(x._value._value)
+        elif kind == _LIST:
+            natives.append([t._value for t in x])
         elif kind == _SCALAR:
             natives.append(_scalar_native(op, arg.name, x, want, backend))
         else:
@@ -432,6 +503,8 @@ def _run(op: OpDef, plan: tuple[Any, ...], inputs: Sequence[Any]) -> Any:
                 seen.append(x)
             elif kind == _VARIABLE:
                 seen.append(x._value)
+            elif kind == _LIST:
+                seen.append(list(x))
             else:
                 seen.append(Tensor(v, backend, want, backend.shape_of(v)))
         return _finish(op, plan, seen, r)
@@ -514,8 +587,14 @@ def _store_plan(
     kinds: list[int] = []
     wants: list[DType] = []
     for x, c in zip(inputs, converted):
+        if type(c) is list:  # a variadic input: planned when its tensors are used as they are
+            if type(x) not in (list, tuple) or len(x) != len(c) or any(a is not b for a, b in zip(x, c)):
+                return
+            kinds.append(_LIST)
+            wants.append(c[0]._dtype)
+            continue
         if type(c) is not Tensor:
-            return  # a variadic input: no plan
+            return
         if x is c:
             kinds.append(_TENSOR)
         elif isinstance(x, Variable) and x._value is c:

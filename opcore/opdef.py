@@ -197,6 +197,7 @@ class OpDef:
         self._plans: dict[Any, tuple[Any, ...]] = {}
         #: One non-variadic tensor input: dispatch's one-tensor-with-attributes fast path applies.
         self._one_input = len(self.inputs) == 1 and not self.inputs[0].variadic
+        self._list_input = len(self.inputs) == 1 and self.inputs[0].variadic  # concat, stack
 
     def _check(self) -> None:
         names = [a.name for a in self.inputs] + [a.name for a in self.outputs] + list(self.attrs)

@@ -336,3 +336,49 @@ def test_keyword_attributes_of_every_form_follow_the_value() -> None:
             opcore.reduce_sum(m, axis=[1.0])
         with pytest.raises(ShapeError):
             opcore.reduce_sum(m, axis=2)
+
+
+def test_lists_of_tensors_take_plans_that_follow_values_dtypes_shapes_and_counts() -> None:
+    rng = np.random.default_rng(3)
+    concat = opcore.get_op("ConcatV2")
+    concat._plans.clear()
+    for _ in range(2):  # the second round runs on cached plans
+        for dtype in ("float32", "float64", "int32"):
+            for shapes in (((2, 3), (4, 3)), ((2, 3), (2, 3), (1, 3))):
+                arrays = [(rng.standard_normal(s) * 10).astype(dtype) for s in shapes]
+                ts = [opcore.constant(a) for a in arrays]
+                for r in (opcore.concat(ts, 0), opcore.concat(ts, axis=0)):
+                    assert r.dtype.name == dtype and np.array_equal(r.numpy(), np.concatenate(arrays))
+                if shapes[0] == shapes[1]:
+                    for axis in (0, 1, -1):
+                        got = opcore.stack(ts[:2], axis=axis).numpy()
+                        assert np.array_equal(got, np.stack(arrays[:2], axis=axis)), axis
+    assert 0 < _plans(concat) <= 2 * 3 * 2  # one plan per (dtypes, shapes, attribute form)
+
+
+def test_lists_holding_variables_scalars_or_mixed_dtypes_are_right_without_a_plan() -> None:
+    v = opcore.Variable([1.0, 2.0])
+    t = opcore.constant([3.0, 4.0])
+    for first in (1.0, 7.0):
+        assert opcore.concat([v, t], 0).numpy().tolist() == [first, first + 1, 3.0, 4.0]
+        assert opcore.stack([t, [5.0, 6.0]]).numpy().tolist() == [[3.0, 4.0], [5.0, 6.0]]
+        v.assign([7.0, 8.0])
+    for _ in range(2):  # promoted as by add: a list that needs casts runs the full path each time
+        r = opcore.concat([t, opcore.constant([1], dtype="int32")], 0)
+        assert r.dtype.name == "float32" and r.numpy().tolist() == [3.0, 4.0, 1.0]
+        assert opcore.concat([t, opcore.constant([1.5], dtype="float64")], 0).dtype.name == "float64"
+    with pytest.raises(DTypeError):
+        opcore.concat([t, opcore.constant(["a"])], 0)
+
+
+def test_a_cached_list_plan_is_recorded_on_tapes() -> None:
+    a = opcore.constant([1.0, 2.0])
+    b = opcore.constant([3.0])
+    w = opcore.constant([1.0, 2.0, 3.0])
+    for _ in range(3):  # the first call plans, later ones run the plan
+        with opcore.GradientTape() as tape:
+            tape.watch(a)
+            tape.watch(b)
+            y = opcore.reduce_sum(opcore.concat([a, b], 0) * w)
+        ga, gb = tape.gradient(y, [a, b])
+        assert ga.numpy().tolist() == [1.0, 2.0] and gb.numpy().tolist() == [3.0]

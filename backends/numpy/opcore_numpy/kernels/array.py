@@ -54,7 +54,12 @@ def split_like(ctx: KernelContext, x: np.ndarray, like: list[np.ndarray]) -> tup
 
 @KERNELS.kernel("Pack")
 def pack(ctx: KernelContext, values: list[np.ndarray]) -> np.ndarray:
-    return np.stack(values, axis=ctx.attrs["axis"])
+    # One concatenation and a view: the new axis splits the joined one (np.stack makes a view per value).
+    out = ctx.out_shapes[0]
+    axis = ctx.attrs["axis"] % len(out)
+    if axis == len(out) - 1:
+        values = [v.reshape(*v.shape, 1) for v in values]
+    return np.concatenate(values, axis=axis).reshape(out)
 
 
 @KERNELS.kernel("Unpack")
