@@ -123,3 +123,22 @@ def test_second_order_through_strided_slice():
     h = outer.gradient(s, x)
     assert np.allclose(g.numpy(), [3.0, 0.0, 27.0])
     assert np.allclose(h.numpy(), [6.0, 0.0, 18.0])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_split_context_serves_another_input_shape(axis):
+    # The kernel remembers the pieces' indices per input shape; a context given another
+    # shape (as a hand-made context can be) splits that shape, not the remembered one.
+    from opcore.plugins import ensure_loaded
+    from opcore.registry import KernelContext, get_registry
+
+    ensure_loaded()
+    fn = get_registry().kernel("Split", "numpy", (opcore.float32,)).fn
+    ctx = KernelContext("Split", {"num_split": 2, "axis": axis}, ((2, 2),) * 2, (opcore.float32,) * 2)
+    for shape in ((4, 4), (6, 2), (2, 6), (4, 4)):
+        x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        got = fn(ctx, x)
+        want = np.split(x, 2, axis=axis)
+        assert [g.shape for g in got] == [w.shape for w in want]
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+        assert all(not np.shares_memory(g, x) for g in got)  # fresh arrays, never views of the input

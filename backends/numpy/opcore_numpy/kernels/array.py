@@ -70,7 +70,15 @@ def unpack(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @KERNELS.kernel("Split")
 def split(ctx: KernelContext, x: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(p.copy() for p in np.split(x, ctx.attrs["num_split"], axis=ctx.attrs["axis"]))
+    # The index of each piece, once per input shape (a session's context may see several):
+    # np.split costs more than the copies on small tensors.
+    memo: tuple[Any, ...] | None = ctx.memo.get("split")
+    if memo is None or memo[0] != x.shape:
+        n, axis = ctx.attrs["num_split"], ctx.attrs["axis"] % x.ndim
+        step = x.shape[axis] // n
+        lead = (slice(None),) * axis
+        memo = ctx.memo["split"] = (x.shape, tuple((*lead, slice(i * step, (i + 1) * step)) for i in range(n)))
+    return tuple([x[p].copy() for p in memo[1]])
 
 
 def _bit(mask: int, i: int) -> bool:
