@@ -255,3 +255,24 @@ def test_select_second_derivative() -> None:
         lambda x, y: m.multiply(m.where(cond, x, y), m.where(cond, x, y)),
         [np.array([0.5, 1.5, -0.7]), np.array([2.0, -1.0, 0.3])],
     )
+
+
+def test_floating_point_errors_neither_warn_nor_raise_and_leave_the_callers_error_state():
+    import warnings
+
+    old = np.seterr(all="raise")  # a caller's own setting, which kernels must neither obey nor change
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            big = opcore.constant([1e30, -1e30], dtype="float32")
+            assert np.isinf(opcore.exp(opcore.constant([1000.0])).numpy()).all()
+            assert opcore.log(opcore.constant([0.0])).numpy().tolist() == [-np.inf]
+            assert np.isinf(opcore.square(big).numpy()).all()
+            assert np.isinf((opcore.constant([1.0]) / opcore.constant([0.0])).numpy()).all()
+            assert np.isinf(opcore.matmul(opcore.reshape(big, [1, 2]), opcore.reshape(big, [2, 1])).numpy()).all()
+            assert opcore.sigmoid(opcore.constant([-1000.0, 1000.0])).numpy().tolist() == [0.0, 1.0]
+        assert np.geterr() == {"divide": "raise", "over": "raise", "under": "raise", "invalid": "raise"}
+        with pytest.raises(FloatingPointError):
+            np.exp(np.float32(1000.0))
+    finally:
+        np.seterr(**old)

@@ -17,6 +17,38 @@ from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 
+try:  # NumPy 2 keeps its floating-point error state in a context variable (per thread)
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:  # NumPy 1.x
+    _ERRSTATE = None
+
+
+def _ignoring_errors() -> Any:
+    """The error state with every floating-point error ignored, or None where NumPy has no context variable."""
+    if _ERRSTATE is None:
+        return None
+    with np.errstate(all="ignore"):
+        return _ERRSTATE.get()
+
+
+_IGNORE = _ignoring_errors()
+
+
+def _quietly(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with NumPy's floating-point warnings off.
+
+    Setting the error state's context variable directly costs about 0.3 us against
+    1.5 us for entering ``np.errstate``, more than most ops take on small arrays.
+    """
+    if _IGNORE is None:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    token = _ERRSTATE.set(_IGNORE)
+    try:
+        return fn(*args)
+    finally:
+        _ERRSTATE.reset(token)
+
 
 def _out(ctx: KernelContext, value: Any, i: int = 0) -> np.ndarray:
     # ufuncs on 0-d arrays return NumPy scalars; the contract wants ndarrays.
@@ -41,8 +73,8 @@ def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
     else:
 
         def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
-            with np.errstate(all="ignore"):
-                return _out(ctx, fn(*xs))
+            r = _quietly(fn, *xs)
+            return r if type(r) is np.ndarray and r.dtype == ctx.out_dtypes[0].np else _out(ctx, r)
 
     kernel.__name__ = kernel.__qualname__ = op
     KERNELS.add(op, kernel)
@@ -77,8 +109,7 @@ def _quiet(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
 
     @functools.wraps(fn)
     def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return fn(ctx, *xs)
+        return _quietly(fn, ctx, *xs)
 
     return kernel
 
@@ -215,5 +246,4 @@ def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a = np.swapaxes(a, -1, -2)
     if ctx.attrs["transpose_b"]:
         b = np.swapaxes(b, -1, -2)
-    with np.errstate(all="ignore"):
-        return _out(ctx, np.matmul(a, b))
+    return _out(ctx, _quietly(np.matmul, a, b))
