@@ -115,6 +115,17 @@ def executing_eagerly() -> bool:
     return not state.graphs and not eager_disabled
 
 
+def local_list(local: threading.local, name: str) -> list[Any]:
+    """This thread's list ``name`` in ``local`` (a graph's name scopes or control dependency blocks),
+    empty on the thread's first use."""
+    try:
+        return getattr(local, name)  # type: ignore[no-any-return]
+    except AttributeError:
+        value: list[Any] = []
+        setattr(local, name, value)
+        return value
+
+
 def default_session() -> Any:
     """This thread's innermost default session, or None."""
     sessions = state.sessions

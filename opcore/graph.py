@@ -13,6 +13,13 @@ bad input fails at build time with the op's own error. A
 ...     y = opcore.reduce_sum(x * 2.0, axis=1)
 >>> y.shape, y.name
 (Shape([None]), 'Sum:0')
+
+This module holds the :class:`Graph` (building context, name scopes, unique
+names, the node builders, lookups) and the functions acting on this thread's
+default graph. The graph's elements (:class:`Node`, :class:`SymbolicTensor`,
+:class:`GraphVariable`) are defined in ``opcore._graph_nodes``, its collections
+in ``opcore._graph_collections`` and its control dependencies in
+``opcore._graph_control``; all of them are imported from here.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import itertools
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -30,12 +36,15 @@ import numpy as np
 from opcore import _context
 from opcore import dtypes as _dt
 from opcore._convert import pack_tensors
+from opcore._graph_collections import GraphCollections, GraphKeys
+from opcore._graph_control import ControlDependencies
+from opcore._graph_nodes import GraphVariable, Node, SymbolicTensor
 from opcore.dispatch import bind_type_vars, group_outputs
 from opcore.dtypes import DType
 from opcore.errors import DTypeError, GraphError, ShapeError
 from opcore.registry import OpDef
 from opcore.shapes import Shape, ShapeLike, as_shape
-from opcore.tensor import Tensor, TensorOps, Variable
+from opcore.tensor import Tensor, Variable
 
 __all__ = [
     "Graph",
@@ -60,197 +69,7 @@ __all__ = [
 ]
 
 
-class GraphKeys:
-    """Names of the standard graph collections (TensorFlow 1's ``tf.GraphKeys``)."""
-
-    GLOBAL_VARIABLES = "variables"
-    TRAINABLE_VARIABLES = "trainable_variables"
-    SUMMARIES = "summaries"
-    UPDATE_OPS = "update_ops"
-    LOSSES = "losses"
-
-
-class Node:
-    """One node of a graph. ``kind`` is one of ``op``, ``placeholder``, ``const``,
-    ``variable`` (a read of a variable), ``assign``, ``group`` or ``host`` (Python that
-    a session runs on the host, on NumPy values: summaries)."""
-
-    __slots__ = ("attrs", "binding", "control_inputs", "graph", "id", "inputs", "kind", "name", "op", "outputs",
-                 "type_name", "value", "variable")  # fmt: skip
-
-    def __init__(self, graph: Graph, kind: str, name: str, op: OpDef | None = None) -> None:
-        self.graph = graph
-        self.id = len(graph.nodes)
-        self.kind = kind
-        self.name = name
-        self.op = op
-        self.inputs: list[Any] = []  # SymbolicTensor, or a list of them for a variadic input
-        self.attrs: dict[str, Any] = {}
-        self.binding: dict[str, DType] = {}
-        self.outputs: list[SymbolicTensor] = []
-        self.control_inputs: list[Node] = []
-        self.value: Any = None  # a const's NumPy value; a host node's function
-        self.variable: GraphVariable | None = None
-        self.type_name: str | None = None  # a host node's type ("ScalarSummary")
-
-    @property
-    def type(self) -> str:
-        if self.type_name is not None:
-            return self.type_name
-        return self.op.name if self.op is not None else self.kind.capitalize()
-
-    def flat_inputs(self) -> list[SymbolicTensor]:
-        return [t for item in self.inputs for t in (item if isinstance(item, list) else (item,))]
-
-    def run(self, feed_dict: dict[Any, Any] | None = None, session: Any = None) -> None:
-        """Run this node in ``session``, else in this thread's default session (TF1's ``op.run()``)."""
-        _session_for(self.graph, session, f"node {self.name!r}.run()").run(self, feed_dict)
-
-    def __repr__(self) -> str:
-        return f"<Node {self.name!r} type={self.type}>"
-
-
-def _session_for(graph: Graph, session: Any, what: str) -> Any:
-    if session is None:
-        session = _context.default_session()
-        if session is None:
-            raise GraphError(
-                f"{what} needs a session: pass session=sess, or run it inside `with opcore.Session() as sess:` "
-                "(or `with sess.as_default():`), which makes that session the default"
-            )
-    if session.graph is not graph:
-        raise GraphError(f"{what}: the session runs another graph than the one this belongs to")
-    return session
-
-
-class SymbolicTensor(TensorOps):
-    """An output of a graph node: a dtype and a partial shape, a value only in a session."""
-
-    __slots__ = ("_shape", "dtype", "index", "node")
-    _opcore_symbolic = True
-
-    def __init__(self, node: Node, index: int, dtype: DType, shape: Shape) -> None:
-        self.node = node
-        self.index = index
-        self.dtype = dtype
-        self._shape = shape
-
-    @property
-    def graph(self) -> Graph:
-        return self.node.graph
-
-    @property
-    def op(self) -> Node:
-        return self.node
-
-    @property
-    def shape(self) -> Shape:
-        return self._shape
-
-    def get_shape(self) -> Shape:
-        return self._shape
-
-    def set_shape(self, shape: ShapeLike) -> None:
-        """Refine the static shape with what the caller knows (TensorFlow's ``set_shape``);
-        a shape that contradicts the known one is a ShapeError."""
-        try:
-            self._shape = self._shape.merge_with(as_shape(shape))
-        except ShapeError:
-            raise ShapeError(f"set_shape: {self.name!r} has shape {self._shape}, incompatible with {shape}") from None
-
-    @property
-    def name(self) -> str:
-        return f"{self.node.name}:{self.index}"
-
-    def eval(self, feed_dict: dict[Any, Any] | None = None, session: Any = None) -> np.ndarray:
-        """The value in ``session``, else in this thread's default session (``with opcore.Session():``)."""
-        value: np.ndarray = _session_for(self.graph, session, f"{self.name!r}.eval()").run(self, feed_dict)
-        return value
-
-    def __bool__(self) -> bool:
-        raise GraphError(
-            f"the truth value of graph tensor {self.name!r} is unknown until it runs in a session; "
-            "use opcore.where / comparisons as ops instead of Python 'if'"
-        )
-
-    def __iter__(self) -> Iterator[Any]:
-        raise GraphError(f"graph tensor {self.name!r} is not iterable; index it or use opcore.split/unstack")
-
-    def __repr__(self) -> str:
-        return f"<opcore.SymbolicTensor {self.name!r} shape={self._shape} dtype={self.dtype.name}>"
-
-
-class GraphVariable(TensorOps):
-    """A variable of a graph: its value lives in each session that initialises it."""
-
-    __slots__ = ("_read", "graph", "initial_value", "initializer", "name", "node", "trainable")
-    _opcore_symbolic = True
-
-    def __init__(self, graph: Graph, initial_value: SymbolicTensor, trainable: bool, name: str) -> None:
-        self.graph = graph
-        self.name = name
-        self.trainable = trainable
-        self.initial_value = initial_value
-        with graph._root_scope():  # ``name`` already holds the scope it was made in
-            node = graph._new_node("variable", name)
-            node.variable = self
-            self._read = SymbolicTensor(node, 0, initial_value.dtype, initial_value.shape)
-            node.outputs.append(self._read)
-            self.node = node
-            self.initializer: SymbolicTensor = graph._assign(self, initial_value, f"{name}/Assign")
-
-    @property
-    def dtype(self) -> DType:
-        return self._read.dtype
-
-    @property
-    def shape(self) -> Shape:
-        return self._read.shape
-
-    def get_shape(self) -> Shape:
-        return self._read.shape
-
-    @property
-    def op(self) -> Node:
-        """The variable's node (TensorFlow's ``var.op``; ``var.op.name`` is its name)."""
-        return self.node
-
-    def value(self) -> SymbolicTensor:
-        return self._read
-
-    def read_value(self) -> SymbolicTensor:
-        return self._read
-
-    def initialized_value(self) -> SymbolicTensor:
-        """The initial value: what the variable holds right after its initializer runs."""
-        return self.initial_value
-
-    def load(self, value: Any, session: Any = None) -> None:
-        """Store ``value`` in the variable in ``session`` (default: this thread's default session)."""
-        _session_for(self.graph, session, f"variable {self.name!r}.load()").load_variable(
-            self, np.asarray(value, dtype=self.dtype.np)
-        )
-
-    def assign(self, value: Any, name: str | None = None) -> SymbolicTensor:
-        """A tensor whose evaluation stores ``value`` in the variable (and yields it)."""
-        return self.graph._assign(self, value, name or f"{self.name}/Assign")
-
-    def assign_add(self, delta: Any, name: str | None = None) -> SymbolicTensor:
-        with self.graph.as_default():
-            return self.assign(self._read + delta, name or f"{self.name}/AssignAdd")
-
-    def assign_sub(self, delta: Any, name: str | None = None) -> SymbolicTensor:
-        with self.graph.as_default():
-            return self.assign(self._read - delta, name or f"{self.name}/AssignSub")
-
-    def eval(self, session: Any = None) -> np.ndarray:
-        return self._read.eval(session=session)
-
-    def __repr__(self) -> str:
-        return f"<opcore.GraphVariable {self.name!r} shape={self.shape} dtype={self.dtype.name}>"
-
-
-class Graph:
+class Graph(GraphCollections, ControlDependencies):
     """A dataflow graph: nodes added in order (so node ids are a topological order).
 
     With ``capture_variables=True`` the graph traces eager code: an eager
@@ -275,12 +94,7 @@ class Graph:
 
     @property
     def _scopes(self) -> list[str]:
-        local = self._local
-        try:
-            return local.scopes  # type: ignore[no-any-return]
-        except AttributeError:
-            local.scopes = []
-            return local.scopes  # type: ignore[no-any-return]
+        return _context.local_list(self._local, "scopes")
 
     # -- building context ------------------------------------------------------------
 
@@ -312,39 +126,6 @@ class Graph:
         finally:
             self._scopes.pop()
 
-    @property
-    def _control(self) -> list[list[Node] | None]:
-        local = self._local
-        try:
-            return local.control  # type: ignore[no-any-return]
-        except AttributeError:
-            local.control = []
-            return local.control  # type: ignore[no-any-return]
-
-    @contextlib.contextmanager
-    def control_dependencies(self, control_inputs: Sequence[Any] | None) -> Iterator[None]:
-        """Nodes made in the block run only after ``control_inputs`` (tensors, variables or nodes)
-        have run; None clears the enclosing blocks' dependencies (TensorFlow's semantics)."""
-        deps: list[Node] | None = None
-        if control_inputs is not None:
-            deps = []
-            for x in control_inputs:
-                if isinstance(x, GraphVariable):
-                    x = x.node
-                if isinstance(x, SymbolicTensor):
-                    x = x.node
-                if not isinstance(x, Node) or x.graph is not self:
-                    raise GraphError(
-                        f"control_dependencies() takes nodes, tensors and variables of this graph, got {x!r}"
-                    )
-                deps.append(x)
-        control = self._control
-        control.append(deps)
-        try:
-            yield
-        finally:
-            control.pop()
-
     @contextlib.contextmanager
     def _root_scope(self) -> Iterator[None]:
         """Names made inside the block (by this thread) are absolute: no name scope prefixes them."""
@@ -372,12 +153,7 @@ class Graph:
         with self._lock:
             node = Node(self, kind, self.unique_name(name), op)
             self.nodes.append(node)
-        control = self._control
-        if control:
-            for deps in reversed(control):
-                if deps is None:
-                    break
-                node.control_inputs.extend(deps)
+        self._add_control_inputs(node)
         return node
 
     # -- inputs ------------------------------------------------------------------------
@@ -508,37 +284,6 @@ class Graph:
         node.outputs.append(out)
         return out
 
-    # -- collections ---------------------------------------------------------------------
-
-    def add_to_collection(self, name: str, value: Any) -> None:
-        """Append ``value`` to the collection ``name`` (TensorFlow 1's graph collections)."""
-        self._collections.setdefault(name, []).append(value)
-
-    def add_to_collections(self, names: Any, value: Any) -> None:
-        """Add ``value`` to each collection in ``names`` (a name or an iterable of names), once per name."""
-        for name in dict.fromkeys([names] if isinstance(names, str) else names):
-            self.add_to_collection(name, value)
-
-    def get_collection_ref(self, name: str) -> list[Any]:
-        """The collection's own list (changes to it change the collection)."""
-        return self._collections.setdefault(name, [])
-
-    def get_collection(self, name: str, scope: str | None = None) -> list[Any]:
-        """A copy of collection ``name``, only the items whose ``name`` matches regex ``scope`` from its start
-        when given. The variable collections also hold the graph's variables."""
-        items = list(self._collections.get(name, []))
-        if name == GraphKeys.GLOBAL_VARIABLES:
-            items = [*self.variables, *items]
-        elif name == GraphKeys.TRAINABLE_VARIABLES:
-            items = [*self.trainable_variables(), *items]
-        if scope is None:
-            return items
-        pattern = re.compile(scope)
-        return [x for x in items if isinstance(getattr(x, "name", None), str) and pattern.match(x.name)]
-
-    def get_all_collection_keys(self) -> list[str]:
-        return list(self._collections)
-
     # -- ops -----------------------------------------------------------------------------
 
     def add_op(self, op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str | None) -> Any:
@@ -615,9 +360,6 @@ class Graph:
     def _similar(self, name: str) -> str:
         close = difflib.get_close_matches(name, [n.name for n in self.nodes], n=3)
         return f"; similar names: {', '.join(map(repr, close))}" if close else ""
-
-    def trainable_variables(self) -> list[GraphVariable]:
-        return [v for v in self.variables if v.trainable]
 
     def __repr__(self) -> str:
         return f"<opcore.Graph with {len(self.nodes)} nodes, {len(self.variables)} variables>"

@@ -25,7 +25,8 @@ DEFAULT_OUTPUT = ROOT / "docs" / "reference" / "ops.md"
 #: Families of the built-in ops, by the module that defines them.
 _FAMILIES = {
     "opcore.ops.math": "math",
-    "opcore.ops.array": "array",
+    "opcore.ops.array.reshaping": "array",
+    "opcore.ops.array.filling": "array",
     "opcore.ops.indexing": "indexing",
     "opcore.ops.selection": "selection",
     "opcore.ops.reduce": "reduce",

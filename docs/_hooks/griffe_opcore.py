@@ -99,8 +99,13 @@ class OpcoreDocs(griffe.Extension):
         seen.add(obj.path)
         if obj.docstring is not None:
             obj.docstring.value = _rewrite(obj, obj.docstring.value)
-        for name, member in obj.members.items():
+        for name, member in list(obj.members.items()):
             if name.startswith("__") and name.endswith("__") and name not in _SHOWN_DUNDERS and not obj.is_module:
-                member.public = False
+                if name != "__init__":
+                    # Removed, not only marked private: where a module re-exports the class, griffe makes the
+                    # alias's members afresh from these, and they would not carry the mark.
+                    del obj.members[name]
+                    continue
+                member.public = False  # kept: its signature is the class's (merge_init_into_class)
             if not member.is_alias:
                 self._walk(member, seen)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The built-in op definitions, one module per family.
+"""The built-in op definitions, one module per family (the array family is a package of modules by kind of op).
 
 Importing this package registers every built-in op. Families import only the
 families before them at module level (``_broadcast``, ``math``, ``indexing``,
