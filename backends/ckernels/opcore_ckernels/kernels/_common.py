@@ -38,3 +38,22 @@ def group_size(rt: Any) -> int:
     """Work-group size of the reduction kernels: a power of two, at most 256."""
     limit = min(256, int(rt.max_work_group_size))
     return 1 << (limit.bit_length() - 1)
+
+
+#: The most blocks a CUDA grid holds along y (OpenCL ranges have no such limit).
+MAX_GRID_ROWS = 65535
+
+
+def launch_rows(rt: Any, kernel: Any, width: int, rows: int, args: Sequence[Any]) -> None:
+    """Run ``kernel`` over a 2-D range: ``width`` work-items along dimension 0 for each of ``rows`` rows.
+
+    Row r's work-items are neighbours, so a kernel whose work-item (i, r) touches
+    element ``r * width + i`` reads and writes memory in order, and no work-item
+    divides by the width to find its coordinates (64-bit division per element
+    costs more than the memory traffic on a CPU device). The kernel's last
+    argument is ``row0``, the row of ``get_global_id(1) == 0``: a CUDA grid holds at
+    most :data:`MAX_GRID_ROWS` rows, so more are launched in slices there.
+    """
+    step = rows if rt.target == "opencl" else MAX_GRID_ROWS
+    for row0 in range(0, rows, max(step, 1)):
+        rt.launch(kernel, (width, min(step, rows - row0)), [*args, np.int64(row0)])
