@@ -33,6 +33,7 @@ class Runtime:
 
     def __init__(self, device: Any) -> None:
         self.device = device
+        self.cpu = bool(device.type & cl.device_type.CPU)
         self.context = cl.Context([device])
         self.queue = cl.CommandQueue(self.context)
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
