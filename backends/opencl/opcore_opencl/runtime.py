@@ -8,6 +8,7 @@ op does not allocate from the driver each time.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections import Counter
@@ -72,7 +73,13 @@ class Runtime:
     # -- memory ------------------------------------------------------------------------
 
     def empty(self, shape: Sequence[int], dtype: Any) -> cla.Array:
-        return cla.empty(self.queue, tuple(shape), np.dtype(dtype), allocator=self.pool)
+        # pyopencl's fast constructor: the checked one validates the shape with NumPy reductions,
+        # which cost more than the allocation (about 20 us, dozens of times per training step).
+        dt = np.dtype(dtype)
+        shape = tuple(int(d) for d in shape)
+        size, strides = _layout(shape, dt.itemsize)
+        return cla.Array(None, shape, dt, allocator=self.pool, strides=strides, _fast=True, _size=size,
+                         _context=self.context, _queue=self.queue)  # fmt: skip
 
     def to_device(self, host: np.ndarray) -> cla.Array:
         self.counters["host_to_device"] += 1
@@ -111,6 +118,18 @@ class Runtime:
     def data(array: cla.Array) -> Any:
         """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""
         return array.base_data if array.offset == 0 else array.data
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(shape: tuple[int, ...], itemsize: int) -> tuple[int, tuple[int, ...]]:
+    """(size, C-order byte strides) of an array of ``shape``; raises for a negative dimension."""
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimensions are not allowed: {shape}")
+    strides, acc = [0] * len(shape), itemsize
+    for k in range(len(shape) - 1, -1, -1):
+        strides[k] = acc
+        acc *= max(1, shape[k])
+    return int(np.prod(shape, dtype=np.int64)), tuple(strides)
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

@@ -211,7 +211,13 @@ def test_reductions_on_large_inputs() -> None:
     t = RNG.standard_normal((300, 501))
     _same("L2Loss", [t], {}, rtol=1e-10)
     _same("L2Loss", [t.astype(np.float32)], {}, rtol=1e-5)
-    for fmt, shape in [("NHWC", (8, 13, 17, 6)), ("NCHW", (8, 6, 13, 17)), ("NCHW", (4000, 3))]:
+    big = RNG.standard_normal(1_000_003)  # a full sum in chunks, then a second pass
+    _same("L2Loss", [big], {}, rtol=1e-10)
+    _same("L2Loss", [big.astype(np.float32)], {}, rtol=1e-5)
+    _same("L2Loss", [np.zeros((0, 3))], {})
+    cases = [("NHWC", (8, 13, 17, 6)), ("NCHW", (8, 6, 13, 17)), ("NCHW", (4000, 3)), ("NCHW", (1, 5, 60, 70)),
+             ("NHWC", (9000, 3)), ("NHWC", (2, 3, 0))]  # fmt: skip
+    for fmt, shape in cases:
         v = RNG.standard_normal(shape)
         _same("BiasAddGrad", [v], {"data_format": fmt}, rtol=1e-10)
         c = shape[1] if fmt == "NCHW" and len(shape) >= 3 else shape[-1]

@@ -7,8 +7,10 @@
   maxima and sums with tree reductions in local memory. Rows along another
   axis (``inner`` > 1 elements apart) get one work-item each: neighbouring
   work-items then read neighbouring elements already.
-- L2Loss and BiasAddGrad are one work-group per output value with a tree
-  reduction in local memory.
+- L2Loss and BiasAddGrad (NHWC, or NCHW of one image) are the reduce
+  family's sums over adjacent axes (:func:`.reduce.sum_adjacent`); BiasAddGrad
+  of NCHW batches is one work-group per channel with a tree reduction in
+  local memory.
 
 Convolution and pooling are in :mod:`opcore_ckernels.kernels.image`.
 """
@@ -30,6 +32,7 @@ from opcore_ckernels.kernels._common import (
     storage_and_acc_types,
 )
 from opcore_ckernels.kernels._elementwise import elementwise
+from opcore_ckernels.kernels.reduce import sum_adjacent
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
@@ -354,7 +357,6 @@ __kernel void name(__global T* out, __global const T* x, const long outer, const
 }}
 
 ROW_REDUCE(sum_channels, v)
-ROW_REDUCE(sumsq_channels, v * v)
 """
 
 
@@ -375,7 +377,9 @@ def _reduce_channels(ctx: KernelContext, x: Any, outer: int, channels: int, inne
 
 @KERNELS.kernel("L2Loss")
 def l2_loss(ctx: KernelContext, t: Any) -> Any:
-    return _reduce_channels(ctx, t, int(t.size), 1, 1, "sumsq_channels", 0.5)
+    out = empty_output(ctx)
+    sum_adjacent(ctx, t, out, (1, int(t.size), 1), square=True, scale=0.5)
+    return out
 
 
 def _channel_axis(data_format: str, ndim: int) -> int:
@@ -395,4 +399,11 @@ def bias_add_grad(ctx: KernelContext, out_backprop: Any) -> Any:
     shape = tuple(out_backprop.shape)
     axis = _channel_axis(ctx.attrs["data_format"], len(shape))
     outer, channels, inner = num_elements(shape[:axis]), shape[axis], num_elements(shape[axis + 1 :])
+    if inner == 1 or outer == 1:
+        # The summed axes are adjacent: (outer, channels) summed over outer, or (channels, inner) over inner.
+        out = empty_output(ctx)
+        if channels:
+            layout = (1, outer, channels) if inner == 1 else (channels, inner, 1)
+            sum_adjacent(ctx, out_backprop, out, layout)
+        return out
     return _reduce_channels(ctx, out_backprop, outer, channels, inner, "sum_channels", 1.0)

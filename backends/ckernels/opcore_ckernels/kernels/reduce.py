@@ -102,7 +102,8 @@ __kernel void arg(__global OUTI* out_idx, __global SRC* out_val, __global const 
 """
 
 
-# The contiguous layouts (the module doc). COMB(a, b) is COMBINE as an expression.
+# The contiguous layouts (the module doc). COMB(a, b) is COMBINE as an expression; LOAD(v) reads an element
+# into the accumulator type (L2Loss squares it there).
 _FOLD_RUNS = """
 #define MAX_OF(a, b) (((b) > (a) || ISNAN(b)) ? (b) : (a))
 #define MIN_OF(a, b) (((b) < (a) || ISNAN(b)) ? (b) : (a))
@@ -119,10 +120,10 @@ __kernel void fold_rows(__global OUT* out, __global const SRC* src, const long w
   ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
   long r = lo + lid;
   for (; r + 3 * lsize < hi; r += 4 * lsize) {
-    a0 = COMB(a0, (ACC)x[r]); a1 = COMB(a1, (ACC)x[r + lsize]);
-    a2 = COMB(a2, (ACC)x[r + 2 * lsize]); a3 = COMB(a3, (ACC)x[r + 3 * lsize]);
+    a0 = COMB(a0, LOAD(x[r])); a1 = COMB(a1, LOAD(x[r + lsize]));
+    a2 = COMB(a2, LOAD(x[r + 2 * lsize])); a3 = COMB(a3, LOAD(x[r + 3 * lsize]));
   }
-  for (; r < hi; r += lsize) a0 = COMB(a0, (ACC)x[r]);
+  for (; r < hi; r += lsize) a0 = COMB(a0, LOAD(x[r]));
   ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
   buf[lid] = acc;
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -144,10 +145,10 @@ __kernel void fold_columns(__global OUT* out, __global const SRC* src, const lon
   ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
   long r = lo;
   for (; r + 3 < hi; r += 4) {
-    a0 = COMB(a0, (ACC)x[r * inner]); a1 = COMB(a1, (ACC)x[(r + 1) * inner]);
-    a2 = COMB(a2, (ACC)x[(r + 2) * inner]); a3 = COMB(a3, (ACC)x[(r + 3) * inner]);
+    a0 = COMB(a0, LOAD(x[r * inner])); a1 = COMB(a1, LOAD(x[(r + 1) * inner]));
+    a2 = COMB(a2, LOAD(x[(r + 2) * inner])); a3 = COMB(a3, LOAD(x[(r + 3) * inner]));
   }
-  for (; r < hi; ++r) a0 = COMB(a0, (ACC)x[r * inner]);
+  for (; r < hi; ++r) a0 = COMB(a0, LOAD(x[r * inner]));
   ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
   const long g = q * inner + i;
   FINISH
@@ -294,22 +295,26 @@ _COMB = {
 
 
 def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, int, int], defines: dict[str, str],
-                     acc: str, finish: str, count: int) -> None:  # fmt: skip
-    """Reduce ``x`` seen as (outer, width, inner) over its middle axis into ``out`` (the module doc)."""
+                     acc: str, finish: str, count: int, square: bool = False) -> None:  # fmt: skip
+    """Reduce ``x`` seen as (outer, width, inner) over its middle axis into ``out`` (the module doc).
+
+    ``square`` folds the squares of the elements (L2Loss).
+    """
     rt = ctx.backend.runtime
     outer, width, inner = layout
     group = group_size(rt)
     dt = np.dtype(x.dtype)
 
-    def kernel(name: str, src_t: str, out_t: str, fin: str) -> Any:
+    def kernel(name: str, src_t: str, out_t: str, fin: str, load: str) -> Any:
         def source() -> str:
-            types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": fin, "GROUP": str(group)}
+            types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": fin, "GROUP": str(group), "LOAD(v)": load}
             types["COMB(a, b)"] = _COMB[kind]
             return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD_RUNS
 
-        return rt.kernel(("fold_runs", kind, dt.name, src_t, out_t, fin, group), source, name)
+        return rt.kernel(("fold_runs", kind, dt.name, src_t, out_t, fin, load, group), source, name)
 
     src, src_t = x, ctype(dt)
+    load = "((ACC)(v) * (ACC)(v))" if square else "((ACC)(v))"
     while True:
         if inner == 1:
             nchunks = _chunks(width, outer, ROW_GROUPS)
@@ -325,15 +330,28 @@ def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, i
         src_buf = src.data if src.size else _dummy(ctx).data
         if inner == 1:
             local = row_group_size(rt, chunk)
-            k = kernel("fold_rows", src_t, out_t, fin)
+            k = kernel("fold_rows", src_t, out_t, fin, load)
             rt.launch(k, (outer * nchunks * local,), [dest.data, src_buf, *sizes], local_size=(local,))
         else:
-            k = kernel("fold_columns", src_t, out_t, fin)
+            k = kernel("fold_columns", src_t, out_t, fin, load)
             args = [dest.data, src_buf, np.int64(width), np.int64(inner), *sizes[1:]]
             launch_rows(rt, k, inner, outer * nchunks, args)
         if last:
             return
-        src, src_t, width = dest, acc, nchunks
+        src, src_t, width, load = dest, acc, nchunks, "((ACC)(v))"  # partial results are already squared
+
+
+def sum_adjacent(ctx: Any, x: Any, out: Any, layout: tuple[int, int, int], square: bool = False,
+                 scale: float = 1.0) -> None:  # fmt: skip
+    """``out = scale * sum`` of the (squared) elements of float ``x`` seen as (outer, width, inner), over width.
+
+    For the nn family's BiasAddGrad and L2Loss; float16 accumulates in float32.
+    """
+    t = ctype(x.dtype)
+    acc = "float" if t == "half" else t
+    defines = {"ACC": acc, "INIT": "0", "ISNAN(v)": "isnan(v)"}
+    finish = "out[g] = (OUT)acc;" if scale == 1.0 else f"out[g] = (OUT)(acc * (ACC){float(scale)!r});"
+    _reduce_adjacent(ctx, x, "sum", out, layout, defines, acc, finish, 0, square)
 
 
 def _reduce(ctx: Any, x: Any, kind: str) -> Any:
