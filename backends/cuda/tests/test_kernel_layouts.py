@@ -1,0 +1,97 @@
+"""The shared kernels' GPU layouts as CUDA sees them, without a GPU: NVRTC compiles every new path, and
+2-D launches respect CUDA's grid limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore_ckernels.kernels._common import MAX_GRID_ROWS, launch_rows
+
+
+class _Recorder:
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.launches: list[tuple[tuple[int, ...], int]] = []
+
+    def launch(self, kernel: Any, global_size: Sequence[int], args: Sequence[Any]) -> None:
+        self.launches.append((tuple(global_size), int(args[-1])))
+
+
+def test_row_launches_are_sliced_to_cuda_grid_rows() -> None:
+    rows = 2 * MAX_GRID_ROWS + 7
+    cuda = _Recorder("cuda")
+    launch_rows(cuda, "k", 64, rows, ["a"])
+    assert cuda.launches == [((64, MAX_GRID_ROWS), 0), ((64, MAX_GRID_ROWS), MAX_GRID_ROWS),
+                             ((64, 7), 2 * MAX_GRID_ROWS)]  # fmt: skip
+    opencl = _Recorder("opencl")
+    launch_rows(opencl, "k", 64, rows, ["a"])
+    assert opencl.launches == [((64, rows), 0)]
+
+
+@pytest.fixture(scope="module")
+def compile_only() -> Iterator[tuple[Any, str]]:
+    """A compile-only CUDA stand-in (the NVRTC check's) registered for this module, then rolled back."""
+    pytest.importorskip("cuda.bindings.nvrtc", reason="NVRTC (cuda-bindings) is not installed")
+    from opcore.plugins import ensure_loaded
+    from opcore_ckernels.kernels import TABLES
+    from opcore_cuda.nvrtc_check import CompileOnlyRuntime, _backend_class
+
+    ensure_loaded()
+    reg = opcore.get_registry()
+    rt = CompileOnlyRuntime(("sm_80",))
+    backend = _backend_class()(rt)
+    backend.name = "cuda-nvrtc-layouts"
+    with reg.plugin_scope("opcore-cuda (layout test)") as journal:
+        reg.register_backend(backend)
+        for table in TABLES:
+            for op, fn, dtypes in table:
+                reg.register_kernel(op, backend.name, fn, dtypes)
+    yield rt, backend.name
+    reg.rollback(journal)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int64"])
+def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tuple[Any, str]) -> None:
+    rt, name = compile_only
+    requested: list[str] = []
+    kernel = rt.kernel
+
+    def spy(key: Any, build: Any, kernel_name: str) -> Any:
+        requested.append(kernel_name)
+        return kernel(key, build, kernel_name)
+
+    rt.kernel = spy
+    rt.failures.clear()
+
+    def c(shape: tuple[int, ...], dt: str = dtype) -> Any:
+        return opcore.constant(np.zeros(shape, dt), backend=name)
+
+    idx = opcore.constant(np.arange(40, dtype=np.int32) % 50, backend=name)
+    opcore.gather(c((50, 7)), idx)
+    opcore.gather(c((50,)), idx)
+    opcore.gather_grad(c((40, 7)), idx, c((50, 7)))
+    for f in (opcore.reduce_sum, opcore.reduce_max, opcore.reduce_mean):
+        f(c((300, 5000)), axis=1)
+        f(c((5000, 3)), axis=0)
+    opcore.argmax(c((30, 1000)), axis=1)
+    opcore.argmin(c((1000, 30)), axis=0)
+    if dtype != "int64":
+        logits = c((20, 1000))
+        opcore.softmax(logits)
+        opcore.log_softmax(logits)
+        opcore.softmax_cross_entropy_with_logits(labels=logits, logits=logits)
+        labels = opcore.constant(np.zeros(20, np.int32), backend=name)
+        opcore.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        opcore.l2_loss(c((3000, 100)))
+    rt.kernel = kernel
+    assert not rt.failures, "\n\n".join(rt.failures.values())
+    expected = {"gather_v2", "gather_v2_scalars", "segment_starts", "gather_grad_segments", "sort_init",
+                "fold_rows", "fold_columns", "arg_rows", "arg_columns"}  # fmt: skip
+    if dtype != "int64":
+        expected |= {"softmax_group", "log_softmax_group", "sce_group", "sparse_sce_group"}
+    assert expected <= set(requested)
