@@ -167,9 +167,9 @@ __kernel void arg_rows(__global OUTI* out, __global const SRC* src, const long w
   __global const SRC* x = src + row * width;
   SRC best = KEY(x[0]);
   long at = 0;
-  for (long r = lid; r < width; r += lsize) {
+  for (long r = lid; r < width; r += lsize) {  /* r grows: a tie never wins here, only in the tree */
     const SRC v = KEY(x[r]);
-    if (WINS(v, r, best, at)) { best = v; at = r; }
+    if (v BETTER_THAN best) { best = v; at = r; }
   }
   bv[lid] = best; bi[lid] = at;
   barrier(CLK_LOCAL_MEM_FENCE);
