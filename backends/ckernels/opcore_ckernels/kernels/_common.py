@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ def storage_and_acc_types(dtype: Any) -> tuple[str, str]:
 
 
 def num_elements(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def dummy_buffer(rt: Any) -> Any:

@@ -7,6 +7,7 @@ cached buffer, so new shapes of the same rank reuse the built kernel. Inputs are
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ NAMES = "abcdefghijklmnopqrstuvwxyz"
 def _pattern(shape: tuple[int, ...], out: tuple[int, ...]) -> str:
     if shape == out:
         return "same"
-    if int(np.prod(shape, dtype=np.int64)) == 1:
+    if math.prod(shape) == 1:
         return "scalar"
     return "general"
 
@@ -54,7 +55,7 @@ def elementwise(
     shape = tuple(out_shape if out_shape is not None else ctx.out_shapes[0])
     dts = [np.dtype(d.np if hasattr(d, "np") else d) for d in (out_dtypes or ctx.out_dtypes[: len(exprs)])]
     outs = [rt.empty(shape, d) for d in dts]
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     if n == 0:
         return outs
     ndim = len(shape)

@@ -16,6 +16,7 @@ off-value rows for such indices, as everywhere: that is its rule, not an error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ KERNELS = KernelTable()
 
 
 def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def _positions(shape: Sequence[int]) -> np.ndarray:

@@ -34,6 +34,7 @@ op's doc says more).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -203,7 +204,7 @@ SPLIT_WIDTH = 4096
 
 
 def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def _offsets(dims: Sequence[int], strides: Sequence[int]) -> np.ndarray:
