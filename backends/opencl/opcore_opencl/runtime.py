@@ -73,6 +73,9 @@ class Runtime:
     # -- memory ------------------------------------------------------------------------
 
     def empty(self, shape: Sequence[int], dtype: Any) -> cla.Array:
+        return self._alloc(shape, dtype)
+
+    def _alloc(self, shape: Sequence[int], dtype: Any) -> cla.Array:
         # pyopencl's fast constructor: the checked one validates the shape with NumPy reductions,
         # which cost more than the allocation (about 20 us, dozens of times per training step).
         dt = np.dtype(dtype)
@@ -82,8 +85,19 @@ class Runtime:
                          _context=self.context, _queue=self.queue)  # fmt: skip
 
     def to_device(self, host: np.ndarray) -> cla.Array:
+        """A device copy of ``host``, uploaded without waiting for the kernels queued before it.
+
+        The upload copies from a private snapshot of ``host`` (the caller may change its array at
+        once), which the copy's event keeps alive until the copy has run. A blocking upload would
+        wait for the whole queue first: the next training step could not be dispatched while the
+        device still runs the previous one.
+        """
         self.counters["host_to_device"] += 1
-        return cla.to_device(self.queue, _contiguous(host), allocator=self.pool)
+        snapshot = np.array(host, order="C", copy=True)
+        out = self._alloc(snapshot.shape, snapshot.dtype)
+        if out.size:
+            out.add_event(cl.enqueue_copy(self.queue, out.base_data, snapshot, is_blocking=False))
+        return out
 
     def get(self, array: cla.Array) -> np.ndarray:
         self.counters["device_to_host"] += 1

@@ -113,3 +113,17 @@ def test_sum_to_like_without_summing_launches_nothing_and_an_update_keeps_it() -
     assert v.numpy().tolist() == [[-1, 0, 1], [2, 3, 4]]
     assert y.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
     assert x.numpy().tolist() == [[[0, 1, 2], [3, 4, 5]]]
+
+
+def test_an_upload_snapshots_the_host_array_without_waiting_for_the_queue() -> None:
+    rt = _runtime()
+    host = np.arange(1 << 20, dtype=np.float32)
+    busy = opcore.constant(np.ones((512, 512), np.float32), backend=BACKEND)
+    opcore.matmul(busy, busy)  # kernels queued before the upload
+    dev = rt.to_device(host)  # type: ignore[attr-defined]
+    host[:] = -1  # the caller reuses its array at once
+    assert np.array_equal(rt.get(dev), np.arange(1 << 20, dtype=np.float32))  # type: ignore[attr-defined]
+    empty = rt.to_device(np.zeros((0, 3), np.int8))  # type: ignore[attr-defined]
+    assert empty.shape == (0, 3) and rt.get(empty).shape == (0, 3)  # type: ignore[attr-defined]
+    scalar = rt.to_device(np.array(2.5))  # type: ignore[attr-defined]
+    assert rt.get(scalar).shape == () and float(rt.get(scalar)) == 2.5  # type: ignore[attr-defined]
