@@ -284,7 +284,7 @@ __kernel void gather_v2(__global T* out, __global const T* params, __global cons
                         const long dim, const long nidx, const long inner, const long row0) {
   const long i = get_global_id(0); if (i >= inner) return;
   const long r = row0 + get_global_id(1);
-  const long o = r / nidx, j = r - o * nidx;
+  const long o = r < nidx ? 0 : r / nidx, j = r - o * nidx;  /* (no division for axis 0) */
   const long k = (long)indices[j];
   if (k >= 0 && k < dim) { out[r * inner + i] = params[(o * dim + k) * inner + i]; return; }
   out[r * inner + i] = (T)0;  /* nothing is read out of bounds; the flag makes the call raise */
