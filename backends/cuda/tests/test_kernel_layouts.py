@@ -79,6 +79,10 @@ def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tup
         f(c((300, 5000)), axis=1)
         f(c((5000, 3)), axis=0)
     opcore.argmax(c((30, 1000)), axis=1)
+    from opcore.ops import reduce as R
+
+    R.unreduce_like(c((30,)), c((30, 7)), axis=[1])
+    R.unreduce_like(c((7,)), c((30, 7)), axis=[0])
     opcore.argmin(c((1000, 30)), axis=0)
     if dtype != "int64":
         logits = c((20, 1000))
@@ -91,7 +95,7 @@ def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tup
     rt.kernel = kernel
     assert not rt.failures, "\n\n".join(rt.failures.values())
     expected = {"gather_v2", "gather_v2_scalars", "segment_starts", "gather_grad_segments", "sort_init",
-                "fold_rows", "fold_columns", "arg_rows", "arg_columns"}  # fmt: skip
+                "fold_rows", "fold_columns", "arg_rows", "arg_columns", "unreduce_rows", "unreduce_columns"}  # fmt: skip
     if dtype != "int64":
         expected |= {"softmax_group", "log_softmax_group", "sce_group", "sparse_sce_group"}
     assert expected <= set(requested)

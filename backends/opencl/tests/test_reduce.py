@@ -167,3 +167,14 @@ def test_arg_on_every_layout_picks_the_first_best_and_never_nan(shape: tuple[int
     for axis in range(len(shape)):
         assert np.array_equal(R.argmax(_dev(x), axis).numpy(), key_max.argmax(axis))
         assert np.array_equal(R.argmin(_dev(x), axis, output_type="int32").numpy(), key_min.argmin(axis))
+
+
+@pytest.mark.parametrize(("shape", "axes"), LAYOUT_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_unreduce_like_on_every_layout(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> None:
+    rng = np.random.default_rng(9)
+    like = np.zeros(shape, np.float32)
+    dy = rng.standard_normal(like.sum(axis=axes, keepdims=keepdims).shape).astype(np.float32)
+    out = R.unreduce_like(_dev(dy), _dev(like), axis=list(axes), keepdims=keepdims).numpy()
+    want = np.broadcast_to(dy if keepdims else np.expand_dims(dy, axes), shape)
+    assert np.array_equal(out, want)

@@ -566,13 +566,45 @@ def argmin(ctx: Any, x: Any) -> Any:
     return _arg(ctx, x, "<")
 
 
+_UNREDUCE = """
+/* out seen as (outer, width, inner) takes dy (outer, inner) along width: work-item (i, q), q = (o, r). */
+__kernel void unreduce_columns(__global T* out, __global const T* dy, const long width, const long inner,
+                               const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long q = row0 + get_global_id(1);
+  out[q * inner + i] = dy[(q / width) * inner + i];
+}
+/* inner == 1: work-item (r, o) writes element r of row o. */
+__kernel void unreduce_rows(__global T* out, __global const T* dy, const long width, const long inner,
+                            const long row0) {
+  const long r = get_global_id(0); if (r >= width) return;
+  const long o = row0 + get_global_id(1);
+  out[o * width + r] = dy[o];
+}
+"""
+
+
 @KERNELS.kernel("UnreduceLike")
 def unreduce_like(ctx: Any, dy: Any, like: Any) -> Any:
-    """Broadcast ``dy`` back over the reduced axes of ``like`` through a cached index map."""
+    """Broadcast ``dy`` back over the reduced axes of ``like``: in place for adjacent axes, else by an index map."""
+    rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
     axes = _axes(ctx.attrs["axis"], len(shape))
     if _size(shape) == 0:
-        return ctx.backend.runtime.empty(shape, dy.dtype)
+        return rt.empty(shape, dy.dtype)
+    layout = _adjacent(shape, axes)
+    if layout is not None:
+        outer, width, inner = layout
+        out = rt.empty(shape, dy.dtype)
+        t = ctype(dy.dtype)
+        name = "unreduce_rows" if inner == 1 else "unreduce_columns"
+        kernel = rt.kernel(("unreduce", t), lambda: f"#define T {t}\n" + _UNREDUCE, name)
+        args = [out.data, dy.data, np.int64(width), np.int64(inner)]
+        if inner == 1:
+            launch_rows(rt, kernel, width, outer, args)
+        else:
+            launch_rows(rt, kernel, inner, outer * width, args)
+        return out
     kept = tuple(1 if d in axes else n for d, n in enumerate(shape))
 
     def build() -> np.ndarray:
