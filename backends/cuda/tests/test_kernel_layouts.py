@@ -83,6 +83,8 @@ def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tup
 
     R.unreduce_like(c((30,)), c((30, 7)), axis=[1])
     R.unreduce_like(c((7,)), c((30, 7)), axis=[0])
+    for other in ((33,), (40, 1), (1, 4, 1, 33)):  # row, column and general broadcasts over 2-D ranges
+        opcore.add(c((40, 33)), c(other))
     opcore.argmin(c((1000, 30)), axis=0)
     if dtype != "int64":
         logits = c((20, 1000))
@@ -95,7 +97,7 @@ def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tup
     rt.kernel = kernel
     assert not rt.failures, "\n\n".join(rt.failures.values())
     expected = {"gather_v2", "gather_v2_scalars", "segment_starts", "gather_grad_segments", "sort_init",
-                "fold_rows", "fold_columns", "arg_rows", "arg_columns", "unreduce_rows", "unreduce_columns"}  # fmt: skip
+                "fold_rows", "fold_columns", "arg_rows", "arg_columns", "unreduce_rows", "unreduce_columns", "ew_rows"}  # fmt: skip
     if dtype != "int64":
         expected |= {"softmax_group", "log_softmax_group", "sce_group", "sparse_sce_group"}
     assert expected <= set(requested)
