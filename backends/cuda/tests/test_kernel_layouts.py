@@ -14,12 +14,17 @@ from opcore_ckernels.kernels._common import MAX_GRID_ROWS, launch_rows
 
 
 class _Recorder:
+    max_work_group_size = 8192
+
     def __init__(self, target: str) -> None:
         self.target = target
         self.launches: list[tuple[tuple[int, ...], int]] = []
+        self.locals: list[tuple[int, ...] | None] = []
 
-    def launch(self, kernel: Any, global_size: Sequence[int], args: Sequence[Any]) -> None:
+    def launch(self, kernel: Any, global_size: Sequence[int], args: Sequence[Any],
+               local_size: Sequence[int] | None = None) -> None:  # fmt: skip
         self.launches.append((tuple(global_size), int(args[-1])))
+        self.locals.append(None if local_size is None else tuple(local_size))
 
 
 def test_row_launches_are_sliced_to_cuda_grid_rows() -> None:
@@ -28,9 +33,25 @@ def test_row_launches_are_sliced_to_cuda_grid_rows() -> None:
     launch_rows(cuda, "k", 64, rows, ["a"])
     assert cuda.launches == [((64, MAX_GRID_ROWS), 0), ((64, MAX_GRID_ROWS), MAX_GRID_ROWS),
                              ((64, 7), 2 * MAX_GRID_ROWS)]  # fmt: skip
+    assert cuda.locals == [None] * 3  # CuPy's blocks: (up to 256, 1, 1)
     opencl = _Recorder("opencl")
     launch_rows(opencl, "k", 64, rows, ["a"])
     assert opencl.launches == [((64, rows), 0)]
+
+
+@pytest.mark.parametrize(
+    ("width", "rows", "local"),
+    [((64, 50000, (64, 16))), (1000, 37, (1000, 1)), (7, 128, (7, 128)), (3000, 10, (8, 2)), (1001, 5, (1001, 1)), (1025, 5, None),
+     (1, 3, (1, 1)), (2048, 4, (256, 4))],
+)  # fmt: skip
+def test_opencl_row_launches_get_work_groups_that_divide_the_range(
+    width: int, rows: int, local: tuple[int, int] | None
+) -> None:
+    opencl = _Recorder("opencl")
+    launch_rows(opencl, "k", width, rows, ["a"])
+    assert opencl.locals == [local]
+    if local is not None:
+        assert width % local[0] == 0 and rows % local[1] == 0 and local[0] * local[1] <= 1024
 
 
 @pytest.fixture(scope="module")
