@@ -16,8 +16,9 @@ from opcore_ckernels.kernels._common import MAX_GRID_ROWS, launch_rows
 class _Recorder:
     max_work_group_size = 8192
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, cpu: bool = True) -> None:
         self.target = target
+        self.cpu = cpu
         self.launches: list[tuple[tuple[int, ...], int]] = []
         self.locals: list[tuple[int, ...] | None] = []
 
@@ -52,6 +53,10 @@ def test_opencl_row_launches_get_work_groups_that_divide_the_range(
     assert opencl.locals == [local]
     if local is not None:
         assert width % local[0] == 0 and rows % local[1] == 0 and local[0] * local[1] <= 1024
+    gpu = _Recorder("opencl", cpu=False)  # a GPU gets at most 256 work-items
+    launch_rows(gpu, "k", 64, 50000, ["a"])
+    launch_rows(gpu, "k", 1000, 8, ["a"])
+    assert gpu.locals == [(64, 4), (8, 8)]
 
 
 @pytest.fixture(scope="module")

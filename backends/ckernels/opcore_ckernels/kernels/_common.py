@@ -81,8 +81,10 @@ def launch_rows(rt: Any, kernel: Any, width: int, rows: int, args: Sequence[Any]
         rt.launch(kernel, (width, min(MAX_GRID_ROWS, rows - row0)), [*args, np.int64(row0)])
 
 
-#: Work-items per work-group that ``launch_rows`` aims for on OpenCL.
-ROWS_GROUP = 1024
+#: Work-items per work-group that ``launch_rows`` aims for on OpenCL: a CPU device runs a work-group
+#: as a loop (bigger amortises its cost); on a GPU 256 is within every simple kernel's limit.
+ROWS_GROUP_CPU = 1024
+ROWS_GROUP = 256
 
 
 def _row_local(rt: Any, width: int, rows: int) -> tuple[int, int] | None:
@@ -92,7 +94,7 @@ def _row_local(rt: Any, width: int, rows: int) -> tuple[int, int] | None:
     choose, Intel's CPU runtime makes one work-group per row of a (64, 50000)
     range, and Gather then takes three times as long as with (64, 16) groups.
     """
-    limit = min(ROWS_GROUP, int(rt.max_work_group_size))
+    limit = min(ROWS_GROUP_CPU if getattr(rt, "cpu", False) else ROWS_GROUP, int(rt.max_work_group_size))
     if width <= limit:
         local0 = width
     else:
