@@ -11,7 +11,14 @@
    object) and warm (the runtime's in-process program cache).
 3. MNIST MLP training step (784-256-128-10 sigmoid, batch 128, Adam 1e-3,
    synthetic data) through an opcore Session on "opencl" vs "numpy", with the
-   kernel launches, builds and transfers per step from ``runtime.counters``.
+   kernel launches, builds and transfers per step from ``runtime.counters``,
+   and the kernel builds of a step at other batch sizes (target: none).
+4. Row and index kernels, eager, OpenCL vs the NumPy backend on the same inputs
+   (median of --repeats interleaved calls, the OpenCL time includes
+   ``queue.finish()``): Softmax and ArgMax on (4096, 1000), Gather and
+   GatherGrad of (10000, 64) params with 50,000 indices, a 16M-element sum.
+   Key ratio: the worst OpenCL / NumPy (target <= 2 on a CPU device);
+   GatherGrad's time (target < 0.2 s).
 """
 
 from __future__ import annotations
@@ -144,6 +151,48 @@ def mlp_step(backend: str, batch: int = 128) -> Callable[[], None]:
     return step
 
 
+def op_rows(repeats: int) -> list[tuple[str, float, float]]:
+    """(op, OpenCL ms, NumPy ms): medians of ``repeats`` interleaved eager calls on the same inputs."""
+    rt = opcore.get_backend("opencl").runtime
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4096, 1000)).astype(np.float32)
+    params = rng.standard_normal((10000, 64)).astype(np.float32)
+    idx = rng.integers(0, 10000, 50000).astype(np.int32)
+    dy = rng.standard_normal((50000, 64)).astype(np.float32)
+    big = rng.standard_normal(1 << 24).astype(np.float32)
+    cases: list[tuple[str, Callable[..., Any], list[np.ndarray]]] = [
+        ("Softmax (4096, 1000)", opcore.softmax, [x]),
+        ("ArgMax axis 1 (4096, 1000)", lambda t: opcore.argmax(t, axis=1), [x]),
+        ("Gather (10000, 64) x 50000", opcore.gather, [params, idx]),
+        ("GatherGrad (10000, 64) x 50000", opcore.gather_grad, [dy, idx, params]),
+        ("Sum of 16M floats", opcore.reduce_sum, [big]),
+    ]
+    rows = []
+    for name, fn, host in cases:
+        inputs = {b: [opcore.constant(h, backend=b) for h in host] for b in ("numpy", "opencl")}
+        times: dict[str, list[float]] = {b: [] for b in inputs}
+        for k in range(repeats + 1):  # the first round warms up: builds, pools
+            for b, args in inputs.items():
+                t = time.perf_counter()
+                fn(*args)
+                if b == "opencl":
+                    rt.queue.finish()
+                if k:
+                    times[b].append(time.perf_counter() - t)
+        rows.append((name, float(np.median(times["opencl"])) * 1e3, float(np.median(times["numpy"])) * 1e3))
+    return rows
+
+
+def builds_for_batches(batches: list[int]) -> int:
+    """Kernel sources built by MLP training steps at ``batches`` after a step at batch 128."""
+    rt = opcore.get_backend("opencl").runtime
+    mlp_step("opencl", 128)()
+    before = rt.counters["sources"]
+    for batch in batches:
+        mlp_step("opencl", batch)()
+    return int(rt.counters["sources"] - before)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 2048])
@@ -194,6 +243,17 @@ def main() -> None:
         f"  step time / launches = {times['opencl'] * 1e3 / launches:.0f} us; launch overhead alone "
         f"~{launches * bt['launch'] * 1e3:.2f} ms of the {times['opencl']:.2f} ms step"
     )
+    batches = [64, 100, 37]
+    print(f"kernel sources built by steps at batch sizes {batches} after batch 128: {builds_for_batches(batches)}")
+
+    print(f"\nops, eager, median of {max(args.repeats, 7)} interleaved calls (opencl includes queue.finish())")
+    print(f"{'op':<32} {'opencl ms':>10} {'numpy ms':>10} {'opencl/numpy':>13}")
+    rows = op_rows(max(args.repeats, 7))
+    for name, t_cl, t_np in rows:
+        print(f"{name:<32} {t_cl:>10.2f} {t_np:>10.2f} {t_cl / t_np:>12.2f}x")
+    print(f"key ratio worst op opencl/numpy: {max(t_cl / t_np for _, t_cl, t_np in rows):.2f}x (target <= 2)")
+    grad = next(t_cl for name, t_cl, _ in rows if name.startswith("GatherGrad"))
+    print(f"GatherGrad (10000, 64) x 50000 on opencl: {grad / 1e3:.3f} s (target < 0.2 s)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ Integer dtypes and half go through a simple one-element-per-work-item kernel
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ _VW = {"float": 16, "double": 8}
 
 def _batch_offsets(a_shape: tuple[int, ...], b_shape: tuple[int, ...], batch: tuple[int, ...]) -> np.ndarray:
     """Element offsets ``[a_off0, b_off0, a_off1, b_off1, ...]`` of each output batch's matrices."""
-    nb = int(np.prod(batch, dtype=np.int64))
+    nb = math.prod(int(d) for d in batch)
     idx = np.indices(batch).reshape(len(batch), nb) if batch else np.zeros((0, 1), np.int64)
     offs = np.zeros((nb, 2), np.int64)
     for col, shape in enumerate((a_shape, b_shape)):
@@ -228,7 +229,7 @@ def matmul(
     M, N = out_shape[-2], out_shape[-1]
     K = int(a.shape[-2] if transpose_a else a.shape[-1])
     batch = out_shape[:-2]
-    nb = int(np.prod(batch, dtype=np.int64))
+    nb = math.prod(int(d) for d in batch)
     t = ctype(dt)
     if K == 0:
         zero = rt.kernel(

@@ -20,6 +20,10 @@ class KernelRuntime(Protocol):
     #: guards its global id against the problem size, because CUDA rounds grids up.
     target: str
 
+    #: Whether the device is a CPU: work-groups then run as loops over their work-items on one
+    #: core, so row kernels use small work-groups (a GPU wants large ones to hide latency).
+    cpu: bool
+
     def kernel(self, key: Hashable, build: Callable[[], str], name: str) -> Any:
         """The built kernel ``name`` of the dialect source ``build()`` returns.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,23 @@ CTYPES: dict[str, str] = {
 }
 
 
+_SEEN: dict[Any, str] = {}
+
+
 def ctype(dtype: Any) -> str:
     """The OpenCL C type for an opcore DType, NumPy dtype or dtype name."""
+    # Kernels ask for every argument on every call; NumPy's dtype.name is slow to compute.
+    try:
+        return _SEEN[dtype]
+    except (KeyError, TypeError):
+        pass
     name = getattr(dtype, "name", None)
     if not isinstance(name, str) or name not in CTYPES:
         name = np.dtype(dtype).name
-    return CTYPES[name]
+    t = CTYPES[name]
+    with contextlib.suppress(TypeError):  # an unhashable dtype-like is converted every time
+        _SEEN[dtype] = t
+    return t
 
 
 def is_float(dtype: Any) -> bool:

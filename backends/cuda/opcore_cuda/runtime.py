@@ -46,6 +46,7 @@ class CudaRuntime:
     """Implements :class:`opcore_ckernels.runtime.KernelRuntime` on one CUDA device."""
 
     target = "cuda"
+    cpu = False
 
     def __init__(self, device: int) -> None:
         self.device = cupy.cuda.Device(device)

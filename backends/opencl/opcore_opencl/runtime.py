@@ -8,6 +8,7 @@ op does not allocate from the driver each time.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections import Counter
@@ -33,6 +34,7 @@ class Runtime:
 
     def __init__(self, device: Any) -> None:
         self.device = device
+        self.cpu = bool(device.type & cl.device_type.CPU)
         self.context = cl.Context([device])
         self.queue = cl.CommandQueue(self.context)
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
@@ -71,11 +73,31 @@ class Runtime:
     # -- memory ------------------------------------------------------------------------
 
     def empty(self, shape: Sequence[int], dtype: Any) -> cla.Array:
-        return cla.empty(self.queue, tuple(shape), np.dtype(dtype), allocator=self.pool)
+        return self._alloc(shape, dtype)
+
+    def _alloc(self, shape: Sequence[int], dtype: Any) -> cla.Array:
+        # pyopencl's fast constructor: the checked one validates the shape with NumPy reductions,
+        # which cost more than the allocation (about 20 us, dozens of times per training step).
+        dt = np.dtype(dtype)
+        shape = tuple(int(d) for d in shape)
+        size, strides = _layout(shape, dt.itemsize)
+        return cla.Array(None, shape, dt, allocator=self.pool, strides=strides, _fast=True, _size=size,
+                         _context=self.context, _queue=self.queue)  # fmt: skip
 
     def to_device(self, host: np.ndarray) -> cla.Array:
+        """A device copy of ``host``, uploaded without waiting for the kernels queued before it.
+
+        The upload copies from a private snapshot of ``host`` (the caller may change its array at
+        once), which the copy's event keeps alive until the copy has run. A blocking upload would
+        wait for the whole queue first: the next training step could not be dispatched while the
+        device still runs the previous one.
+        """
         self.counters["host_to_device"] += 1
-        return cla.to_device(self.queue, _contiguous(host), allocator=self.pool)
+        snapshot = np.array(host, order="C", copy=True)
+        out = self._alloc(snapshot.shape, snapshot.dtype)
+        if out.size:
+            out.add_event(cl.enqueue_copy(self.queue, out.base_data, snapshot, is_blocking=False))
+        return out
 
     def get(self, array: cla.Array) -> np.ndarray:
         self.counters["device_to_host"] += 1
@@ -110,6 +132,18 @@ class Runtime:
     def data(array: cla.Array) -> Any:
         """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""
         return array.base_data if array.offset == 0 else array.data
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(shape: tuple[int, ...], itemsize: int) -> tuple[int, tuple[int, ...]]:
+    """(size, C-order byte strides) of an array of ``shape``; raises for a negative dimension."""
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimensions are not allowed: {shape}")
+    strides, acc = [0] * len(shape), itemsize
+    for k in range(len(shape) - 1, -1, -1):
+        strides[k] = acc
+        acc *= max(1, shape[k])
+    return int(np.prod(shape, dtype=np.int64)), tuple(strides)
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

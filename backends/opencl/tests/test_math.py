@@ -118,3 +118,30 @@ def test_binary_broadcasting_reuses_kernels_across_shapes() -> None:
     got = M.add(_dev(np.ones((5, 7), np.float32)), _dev(np.arange(7, dtype=np.float32))).numpy()
     np.testing.assert_array_equal(got, np.ones((5, 7)) + np.arange(7))
     assert rt.counters["builds"] == builds
+
+
+BROADCASTS = [
+    ((5, 7), (7,)),  # row (bias), 1-D kernel: last dimension under ROW_MIN
+    ((40, 33), (33,)),  # row, 2-D kernel
+    ((3, 4, 40), (1, 1, 40)),
+    ((40, 33), (40, 1)),  # column
+    ((2, 3, 50), (2, 3, 1)),
+    ((6, 5), (6, 1)),
+    ((4, 1, 20), (1, 6, 1)),  # general, both inputs broadcast
+    ((3, 4, 5, 17), (4, 1, 17)),
+    ((7, 3), (7, 1, 1, 3)),  # the output has more dimensions than either input
+    ((2, 1), (1, 30)),
+]
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), BROADCASTS, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_every_broadcast_pattern_matches_numpy(a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype: str) -> None:
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal(a_shape) * 100).astype(dtype)
+    b = (rng.standard_normal(b_shape) * 100).astype(dtype)
+    for x, y in ((a, b), (b, a)):
+        np.testing.assert_array_equal(M.add(_dev(x), _dev(y)).numpy(), x + y)
+        np.testing.assert_array_equal(M.multiply(_dev(x), _dev(y)).numpy(), x * y)
+    c = a > 0
+    np.testing.assert_array_equal(M.where(_dev(c), _dev(b), _dev(a)).numpy(), np.where(c, b, a))

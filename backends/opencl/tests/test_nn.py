@@ -24,7 +24,7 @@ def _same(name: str, inputs: list[np.ndarray], attrs: dict[str, Any], rtol: floa
     ref = _run("numpy", name, inputs, attrs)
     for g, r in zip(got, ref):
         assert g.shape == r.shape and g.dtype == r.dtype
-        scale = max(float(np.abs(r).max()), 1.0) if r.size else 1.0
+        scale = max(float(np.abs(r[np.isfinite(r)]).max(initial=0.0)), 1.0)  # NaN/inf entries must match exactly
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale, err_msg=name)
     return got
 
@@ -104,6 +104,77 @@ def test_softmax_any_axis_and_extreme_logits(axis: int) -> None:
         np.testing.assert_allclose(s.sum(axis=axis), 1.0, rtol=1e-5)
 
 
+def _special_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` with a NaN row, a row holding +inf, an all -inf row and a row with -inf entries (where it has rows)."""
+    x = x.copy()
+    specials = [(0, [np.nan]), (1, [np.inf]), (2, None), (3, [-np.inf, -np.inf])]
+    for r, values in specials:
+        if r < x.shape[0] and x.shape[1] > 0:
+            if values is None:
+                x[r] = -np.inf
+            else:
+                x[r, : len(values)] = values[: x.shape[1]]
+    return x
+
+
+def _row_shapes() -> list[tuple[int, int]]:
+    from opcore_ckernels.kernels import nn
+
+    return [
+        (9, 1),  # rows of one element
+        (6, 3),
+        (5, 33),  # not a power of two, longer than a CPU work-group's 32 work-items
+        (4, 257),
+        (3, 3001),  # longer than any work-group: every work-item strides through the row
+        (nn.ROWS_PER_ITEM + 3, nn.SHORT_ROW),  # many short rows: one work-item per row
+        (nn.ROWS_PER_ITEM, nn.SHORT_ROW + 1),
+    ]
+
+
+@pytest.mark.parametrize("shape", _row_shapes(), ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_family_on_every_row_layout_with_nan_and_inf_rows(shape: tuple[int, int], dtype: Any) -> None:
+    x = _special_rows(RNG.standard_normal(shape) * 20).astype(dtype)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    with np.errstate(invalid="ignore"):  # inf - inf in the NumPy reference
+        (s,) = _same("Softmax", [x], {"axis": -1}, rtol=rtol)
+        _same("LogSoftmax", [x], {"axis": -1}, rtol=rtol)
+        z = RNG.dirichlet(np.ones(shape[1]), size=shape[0]).astype(dtype)
+        _same("SoftmaxCrossEntropyWithLogits", [x, z], {}, rtol=rtol)
+        labels = RNG.integers(0, shape[1], size=shape[0])
+        _same("SparseSoftmaxCrossEntropyWithLogits", [x, labels.astype(np.int32)], {}, rtol=rtol)
+    finite = np.isfinite(x).all(axis=1)
+    np.testing.assert_allclose(s[finite].sum(axis=1), 1.0, rtol=1e-5)
+    assert np.isnan(s[0]).all()  # a NaN anywhere in a row makes the whole row NaN, as on NumPy
+
+
+def test_softmax_family_with_gpu_sized_work_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CPU device gets work-groups of at most CPU_ROW_GROUP; run the GPU layout (up to 256 work-items) here too.
+    from opcore_ckernels.kernels import _common
+
+    monkeypatch.setattr(_common, "CPU_ROW_GROUP", 1 << 30)
+    for shape in [(3, 3001), (4, 257), (5, 40), (2, 1)]:
+        x = _special_rows(RNG.standard_normal(shape) * 20)
+        with np.errstate(invalid="ignore"):
+            _same("Softmax", [x], {"axis": -1}, rtol=1e-12)
+            _same("LogSoftmax", [x], {"axis": -1}, rtol=1e-12)
+            _same("SoftmaxCrossEntropyWithLogits", [x, RNG.dirichlet(np.ones(shape[1]), size=shape[0])], {}, rtol=1e-12)
+            labels = RNG.integers(0, shape[1], size=shape[0])
+            _same("SparseSoftmaxCrossEntropyWithLogits", [x, labels], {}, rtol=1e-12)
+
+
+def test_sparse_cross_entropy_out_of_range_label_in_work_group_rows() -> None:
+    from opcore_ckernels.checks import disabled
+
+    logits = RNG.standard_normal((3, 500))
+    with pytest.raises(opcore.InvalidIndexError, match=r"labels\[2\] = 500 is out of range"):
+        _run("opencl", "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, 4, 500])], {})
+    with disabled():
+        loss, backprop = _run("opencl", "SparseSoftmaxCrossEntropyWithLogits", [logits, np.array([1, -1, 7])], {})
+    assert np.isnan(loss[1]) and np.all(np.isnan(backprop[1]))
+    assert np.all(np.isfinite(loss[[0, 2]])) and np.all(np.isfinite(backprop[[0, 2]]))
+
+
 def test_cross_entropies_on_long_rows() -> None:
     logits = RNG.standard_normal((7, 1000)) * 5
     labels = RNG.dirichlet(np.ones(1000), size=7)
@@ -140,7 +211,13 @@ def test_reductions_on_large_inputs() -> None:
     t = RNG.standard_normal((300, 501))
     _same("L2Loss", [t], {}, rtol=1e-10)
     _same("L2Loss", [t.astype(np.float32)], {}, rtol=1e-5)
-    for fmt, shape in [("NHWC", (8, 13, 17, 6)), ("NCHW", (8, 6, 13, 17)), ("NCHW", (4000, 3))]:
+    big = RNG.standard_normal(1_000_003)  # a full sum in chunks, then a second pass
+    _same("L2Loss", [big], {}, rtol=1e-10)
+    _same("L2Loss", [big.astype(np.float32)], {}, rtol=1e-5)
+    _same("L2Loss", [np.zeros((0, 3))], {})
+    cases = [("NHWC", (8, 13, 17, 6)), ("NCHW", (8, 6, 13, 17)), ("NCHW", (4000, 3)), ("NCHW", (1, 5, 60, 70)),
+             ("NHWC", (9000, 3)), ("NHWC", (2, 3, 0))]  # fmt: skip
+    for fmt, shape in cases:
         v = RNG.standard_normal(shape)
         _same("BiasAddGrad", [v], {"data_format": fmt}, rtol=1e-10)
         c = shape[1] if fmt == "NCHW" and len(shape) >= 3 else shape[-1]

@@ -93,3 +93,88 @@ def test_unreduce_like_broadcasts_back() -> None:
     like = np.zeros((2, 3, 4))
     out = R.unreduce_like(_dev(dy), _dev(like), axis=[0, -1]).numpy()
     assert np.array_equal(out, np.broadcast_to(dy[None, :, None], like.shape))
+
+
+LAYOUT_CASES = [
+    ((6, 7, 8), (2,)),  # contiguous rows
+    ((6, 7, 8), (1, 2)),
+    ((6, 7, 8), (0,)),  # columns (inner > 1)
+    ((6, 7, 8), (0, 1)),
+    ((6, 7, 8), (1,)),  # a middle axis: outer and inner > 1
+    ((5, 1, 7, 1), (1, 2, 3)),  # length-1 axes next to the reduced ones
+    ((6, 1, 8), (0, 2)),  # adjacent once the length-1 axis is dropped
+    ((6, 7, 8), (0, 2)),  # not adjacent: the index maps
+    ((3, 9000), (1,)),  # few long rows: chunked work-groups, then a second pass
+    ((9000, 3), (0,)),  # few long columns: chunked columns
+    ((2, 5000, 3), (1,)),
+    ((40, 1), (1,)),
+]
+
+
+@pytest.mark.parametrize(("shape", "axes"), LAYOUT_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int8", "uint8"])
+def test_every_reduction_layout_matches_numpy(shape: tuple[int, ...], axes: tuple[int, ...], dtype: str) -> None:
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    if x.dtype.kind == "f":
+        x.reshape(-1)[:: max(1, x.size // 5)] = [np.nan, np.inf, -np.inf, 0.0, 2.0, 1.0][
+            : len(x.reshape(-1)[:: max(1, x.size // 5)])
+        ]
+    t = _dev(x)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    with np.errstate(invalid="ignore", over="ignore"):
+        want_sum = x.sum(axis=axes, dtype=x.dtype)
+        # Products of values near 1 (no overflow to inf, whose product with a 0 would depend on the order).
+        xp = (1 + x * 0.01).astype(dtype) if x.dtype.kind == "f" else x
+        want_prod = xp.prod(axis=axes, dtype=x.dtype)
+        want_mean = (
+            x.mean(axis=axes)
+            if x.dtype.kind == "f"
+            else np.trunc(x.sum(axis=axes, dtype=np.int64) / x.size * want_sum.size)
+        )
+    got = R.reduce_sum(t, list(axes)).numpy()
+    if x.dtype.kind == "f":
+        # Non-finite results match exactly; finite ones differ from NumPy's pairwise sum by rounding, bounded
+        # by sum(|x|) times a few units of the last place.
+        finite = np.isfinite(want_sum)
+        assert np.array_equal(got[~finite], want_sum[~finite], equal_nan=True)
+        bound = np.abs(x.astype(np.float64)).sum(axis=axes)[finite] * (1e-6 if dtype == "float32" else 1e-14)
+        assert np.all(np.abs(got[finite] - x.astype(np.float64).sum(axis=axes)[finite]) <= bound)
+    else:
+        np.testing.assert_array_equal(got, want_sum)
+    np.testing.assert_allclose(R.reduce_max(t, list(axes)).numpy(), x.max(axis=axes))
+    np.testing.assert_allclose(R.reduce_min(t, list(axes), keepdims=True).numpy(), x.min(axis=axes, keepdims=True))
+    np.testing.assert_allclose(R.reduce_prod(_dev(xp), list(axes)).numpy(), want_prod, rtol=rtol * 10)
+    got_mean = R.reduce_mean(t, list(axes)).numpy()
+    if x.dtype.kind == "f":
+        np.testing.assert_allclose(got_mean, want_mean, rtol=rtol * 10)
+    else:
+        np.testing.assert_array_equal(got_mean, want_mean.astype(x.dtype))
+
+
+@pytest.mark.parametrize(
+    "shape", [(300, 257), (5, 1), (4, 3001), (2, 70_000), (7, 40, 3), (2, 6000, 5)], ids=lambda v: "x".join(map(str, v))
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16"])
+def test_arg_on_every_layout_picks_the_first_best_and_never_nan(shape: tuple[int, ...], dtype: str) -> None:
+    rng = np.random.default_rng(8)
+    x = rng.integers(-3, 4, shape).astype(dtype)  # many ties: the first occurrence must win
+    if x.dtype.kind == "f":
+        x.reshape(-1)[::7] = np.nan
+        x.reshape(-1)[::11] = -np.inf
+    key_max = np.where(np.isnan(x), -np.inf, x) if x.dtype.kind == "f" else x
+    key_min = np.where(np.isnan(x), np.inf, x) if x.dtype.kind == "f" else x
+    for axis in range(len(shape)):
+        assert np.array_equal(R.argmax(_dev(x), axis).numpy(), key_max.argmax(axis))
+        assert np.array_equal(R.argmin(_dev(x), axis, output_type="int32").numpy(), key_min.argmin(axis))
+
+
+@pytest.mark.parametrize(("shape", "axes"), LAYOUT_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_unreduce_like_on_every_layout(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> None:
+    rng = np.random.default_rng(9)
+    like = np.zeros(shape, np.float32)
+    dy = rng.standard_normal(like.sum(axis=axes, keepdims=keepdims).shape).astype(np.float32)
+    out = R.unreduce_like(_dev(dy), _dev(like), axis=list(axes), keepdims=keepdims).numpy()
+    want = np.broadcast_to(dy if keepdims else np.expand_dims(dy, axes), shape)
+    assert np.array_equal(out, want)

@@ -3,25 +3,48 @@
 One source per (expressions, dtypes, rank, broadcast pattern), built only
 the first time that signature is seen; shapes and strides travel in a small
 cached buffer, so new shapes of the same rank reuse the built kernel. Inputs are named ``a``, ``b``, ``c``, ... in the expressions.
+
+Each input is read by its pattern (:func:`_pattern`): at the element's index,
+at 0, along the last dimension only (a bias), along the rows only, or through
+its strides. When an input is broadcast and the last dimension is long
+enough, the kernel runs over a 2-D range (element of the last dimension,
+row), so coordinates are worked out once per row rather than per element.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from opcore_ckernels.kernels._common import launch_rows
 from opcore_ckernels.source import ctype
 
 NAMES = "abcdefghijklmnopqrstuvwxyz"
 
+#: Broadcasting outputs whose last dimension has at least this many elements run over 2-D ranges.
+ROW_MIN = 16
+
 
 def _pattern(shape: tuple[int, ...], out: tuple[int, ...]) -> str:
+    """How an input of ``shape`` is read for an output of ``out``.
+
+    "same" at the element's index, "scalar" at 0, "row" at the index in the last dimension (a bias:
+    only that dimension is not broadcast), "column" at the row's index (only the last dimension is
+    broadcast: (N, 1) against (N, C)), "general" through its strides.
+    """
     if shape == out:
         return "same"
-    if int(np.prod(shape, dtype=np.int64)) == 1:
+    if math.prod(shape) == 1:
         return "scalar"
+    full = (1,) * (len(out) - len(shape)) + tuple(shape)
+    if len(full) == len(out) and out:
+        if full[-1] == out[-1] and all(d == 1 for d in full[:-1]):
+            return "row"
+        if full[-1] == 1 and full[:-1] == out[:-1]:
+            return "column"
     return "general"
 
 
@@ -54,12 +77,13 @@ def elementwise(
     shape = tuple(out_shape if out_shape is not None else ctx.out_shapes[0])
     dts = [np.dtype(d.np if hasattr(d, "np") else d) for d in (out_dtypes or ctx.out_dtypes[: len(exprs)])]
     outs = [rt.empty(shape, d) for d in dts]
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     if n == 0:
         return outs
     ndim = len(shape)
     patterns = tuple(_pattern(tuple(x.shape), shape) for x in inputs)
     general = [i for i, p in enumerate(patterns) if p == "general"]
+    rowwise = any(p in ("row", "column", "general") for p in patterns)
     in_types = tuple(ctype(x.dtype) for x in inputs)
     out_types = tuple(ctype(d) for d in dts)
 
@@ -68,7 +92,15 @@ def elementwise(
         params += [f"__global const {t}* in_{NAMES[i]}" for i, t in enumerate(in_types)]
         # Internal names end in "_" so they never clash with the inputs a, b, c, ...
         params += ["__global const long* meta_", "const long n_"]
+        reads = []
+        for i, (t, p) in enumerate(zip(in_types, patterns)):
+            where = {"same": "gid_", "scalar": "0", "row": "j_", "column": "row_", "general": f"off_{NAMES[i]}"}[p]
+            reads.append(f"const {t} {NAMES[i]} = in_{NAMES[i]}[{where}];")
+        tail = reads + list(temps)
+        tail += [f"o{k}_[gid_] = ({t})({e});" for k, (e, t) in enumerate(zip(exprs, out_types))]
         body = ["const long gid_ = get_global_id(0);", "if (gid_ >= n_) return;"]
+        if rowwise:  # the 1-D kernel's row and column of the element (the 2-D one has them for free)
+            body.append(f"const long row_ = gid_ / meta_[{ndim - 1}], j_ = gid_ - row_ * meta_[{ndim - 1}];")
         if general:
             body.append("long rem_ = gid_;")
             body += [f"long off_{NAMES[j]} = 0;" for j in general]
@@ -77,15 +109,34 @@ def elementwise(
             for g, j in enumerate(general):
                 body.append(f"  off_{NAMES[j]} += idx_ * meta_[{ndim} + {g * ndim} + dim_];")
             body.append("}")
-        for i, (t, p) in enumerate(zip(in_types, patterns)):
-            where = {"same": "gid_", "scalar": "0", "general": f"off_{NAMES[i]}"}[p]
-            body.append(f"const {t} {NAMES[i]} = in_{NAMES[i]}[{where}];")
-        body += list(temps)
-        body += [f"o{k}_[gid_] = ({t})({e});" for k, (e, t) in enumerate(zip(exprs, out_types))]
-        return f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
+        text = f"{helpers}\n__kernel void ew({', '.join(params)}) {{\n  " + "\n  ".join(body + tail) + "\n}\n"
+        if rowwise:
+            # The same over a 2-D range (element of the last dimension, row): the row's coordinates are
+            # worked out once per row, not per element (64-bit division is slow on CPUs).
+            rows = [
+                "const long j_ = get_global_id(0);",
+                "if (j_ >= n_) return;",
+                "const long row_ = row0_ + get_global_id(1);",
+                "const long gid_ = row_ * n_ + j_;",
+            ]
+            rows += [
+                f"long off_{NAMES[j]} = j_ * meta_[{ndim} + {g * ndim} + {ndim - 1}];" for g, j in enumerate(general)
+            ]
+            if general:
+                rows.append("long rem_ = row_;")
+                rows.append(f"for (int dim_ = {ndim - 2}; dim_ >= 0; --dim_) {{")
+                rows.append("  const long idx_ = rem_ % meta_[dim_]; rem_ /= meta_[dim_];")
+                for g, j in enumerate(general):
+                    rows.append(f"  off_{NAMES[j]} += idx_ * meta_[{ndim} + {g * ndim} + dim_];")
+                rows.append("}")
+            text += (
+                f"__kernel void ew_rows({', '.join(params)}, const long row0_) {{\n  "
+                + "\n  ".join(rows + tail)
+                + "\n}\n"
+            )
+        return text
 
-    key = ("ew", tuple(exprs), helpers, tuple(temps), in_types, out_types, ndim if general else 0, patterns)
-    kernel = rt.kernel(key, source, "ew")
+    key = ("ew", tuple(exprs), helpers, tuple(temps), in_types, out_types, ndim if rowwise else 0, patterns)
     meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))
     meta = rt.cached(
         meta_key,
@@ -93,6 +144,10 @@ def elementwise(
             list(shape) + [s for j in general for s in _strides(tuple(inputs[j].shape), shape)] or [0], np.int64
         ),
     )
-    args = [o.data for o in outs] + [x.data if x.size else meta.data for x in inputs] + [meta.data, np.int64(n)]
-    rt.launch(kernel, (n,), args)
+    args = [o.data for o in outs] + [x.data if x.size else meta.data for x in inputs] + [meta.data]
+    last = shape[-1] if shape else 1
+    if rowwise and last >= ROW_MIN:
+        launch_rows(rt, rt.kernel(key, source, "ew_rows"), last, n // last, [*args, np.int64(last)])
+    else:
+        rt.launch(rt.kernel(key, source, "ew"), (n,), [*args, np.int64(n)])
     return outs

@@ -9,6 +9,7 @@ the work: data stays on the device and new shapes need no new kernel source.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,8 +27,21 @@ def index_map(ctx: Any, key: Any, build: Callable[[], np.ndarray]) -> Any:
 
 def scalar_of(value: float | int | bool, dtype: Any) -> Any:
     """``value`` converted to ``dtype`` as NumPy's ``astype`` does (-2.5 -> 254 for uint8), as a kernel argument."""
+    key = (type(value), value, dtype)
+    try:
+        return _SCALARS[key]
+    except (KeyError, TypeError):
+        pass
     with np.errstate(invalid="ignore", over="ignore"):
-        return np.asarray(value).astype(np.dtype(dtype))[()]
+        s = np.asarray(value).astype(np.dtype(dtype))[()]
+    # Not NaN (its key never matches) nor a float zero (-0.0 would find 0.0's entry).
+    if value == value and (value != 0 or isinstance(value, (bool, int, np.integer))) and len(_SCALARS) < 4096:
+        with contextlib.suppress(TypeError):
+            _SCALARS[key] = s
+    return s
+
+
+_SCALARS: dict[Any, Any] = {}
 
 
 def gather(ctx: Any, src: Any, idx: Any, out_shape: Sequence[int], fill: float | int = 0, dtype: Any = None) -> Any:

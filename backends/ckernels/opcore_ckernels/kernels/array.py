@@ -16,6 +16,7 @@ off-value rows for such indices, as everywhere: that is its rule, not an error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ import numpy as np
 
 from opcore.registry import KernelTable
 from opcore_ckernels.checks import REPORT, RangeCheck
+from opcore_ckernels.kernels._common import launch_rows
+from opcore_ckernels.kernels._compact import sort_pairs
 from opcore_ckernels.kernels._elementwise import elementwise
 from opcore_ckernels.kernels._gather import gather as _gather
 from opcore_ckernels.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
@@ -32,7 +35,7 @@ KERNELS = KernelTable()
 
 
 def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def _positions(shape: Sequence[int]) -> np.ndarray:
@@ -272,37 +275,84 @@ def unpack(ctx: Any, x: Any) -> tuple[Any, ...]:
 
 # --------------------------------------------------------------------------- value-dependent indices
 
+# Gather and GatherGrad see params and the gradient as (outer, dim, inner) and indices as a flat list of
+# nidx; the gathered tensor is (outer, nidx, inner). Their kernels run over 2-D ranges (``launch_rows``):
+# work-item (i, r) handles element i of row r, so neighbouring work-items copy neighbouring elements.
 _GATHER = """
+/* Rows of inner > 1 elements: row r = (o, j) of the output is row (o, indices[j]) of params. */
 __kernel void gather_v2(__global T* out, __global const T* params, __global const I* indices, __global int* err,
-                        const long dim, const long nidx, const long inner, const long n) {
-  const long g = get_global_id(0); if (g >= n) return;
-  const long i = g % inner;
-  const long j = (g / inner) % nidx;
-  const long o = g / (inner * nidx);
+                        const long dim, const long nidx, const long inner, const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long r = row0 + get_global_id(1);
+  const long o = r < nidx ? 0 : r / nidx, j = r - o * nidx;  /* (no division for axis 0) */
   const long k = (long)indices[j];
-  if (k >= 0 && k < dim) { out[g] = params[(o * dim + k) * inner + i]; return; }
-  out[g] = (T)0;  /* nothing is read out of bounds; the flag makes the call raise */
+  if (k >= 0 && k < dim) { out[r * inner + i] = params[(o * dim + k) * inner + i]; return; }
+  out[r * inner + i] = (T)0;  /* nothing is read out of bounds; the flag makes the call raise */
 #if CHECK
   if (o == 0 && i == 0) REPORT(err, j);  /* one report per bad index */
 #endif
 }
-"""
-
-_GATHER_GRAD = """
-__kernel void gather_grad(__global T* out, __global const T* dy, __global const I* indices,
-                          const long dim, const long nidx, const long inner, const long n) {
-  const long g = get_global_id(0); if (g >= n) return;
-  const long i = g % inner;
-  const long d = (g / inner) % dim;
-  const long o = g / (inner * dim);
-  A acc = (A)0;
-  __global const T* row = dy + o * nidx * inner + i;
-  for (long j = 0; j < nidx; ++j) {
-    if ((long)indices[j] == d) acc += (A)row[j * inner];
-  }
-  out[g] = (T)acc;
+/* inner == 1: work-item (j, o) takes element (o, indices[j]), so neighbours read neighbouring indices. */
+__kernel void gather_v2_scalars(__global T* out, __global const T* params, __global const I* indices,
+                                __global int* err, const long dim, const long nidx, const long inner,
+                                const long row0) {
+  const long j = get_global_id(0); if (j >= nidx) return;
+  const long o = row0 + get_global_id(1);
+  const long k = (long)indices[j];
+  if (k >= 0 && k < dim) { out[o * nidx + j] = params[o * dim + k]; return; }
+  out[o * nidx + j] = (T)0;
+#if CHECK
+  if (o == 0) REPORT(err, j);
+#endif
 }
 """
+
+_GATHER_GRAD_SCAN = """
+/* Few indices: each output element scans them all (one launch, no sort). */
+__kernel void gather_grad(__global T* out, __global const T* dy, __global const I* indices,
+                          const long dim, const long nidx, const long inner, const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long r = row0 + get_global_id(1);
+  const long o = r / dim, d = r - o * dim;
+  A acc = (A)0;
+  __global const T* col = dy + o * nidx * inner + i;
+  for (long j = 0; j < nidx; ++j) {
+    if ((long)indices[j] == d) acc += (A)col[j * inner];
+  }
+  out[r * inner + i] = (T)acc;
+}
+"""
+
+_GATHER_GRAD_SEGMENTS = """
+/* start[d]: the first sorted position whose index is >= d, for d in [0, dim]; indices d occupy
+   sorted positions [start[d], start[d + 1]) (out-of-range ones lie outside [start[0], start[dim])). */
+__kernel void segment_starts(__global long* start, __global const I* keys, const long nidx, const long dim) {
+  const long d = get_global_id(0); if (d > dim) return;
+  long lo = 0, hi = nidx;
+  while (lo < hi) {
+    const long mid = lo + (hi - lo) / 2;
+    if ((long)keys[mid] < d) lo = mid + 1; else hi = mid;
+  }
+  start[d] = lo;
+}
+/* Row r = (o, d) of the output sums dy's rows (o, pos[k]) over d's segment: the positions j with
+   indices[j] == d, in increasing j (the sort is stable). */
+__kernel void gather_grad_segments(__global T* out, __global const T* dy, __global const long* pos,
+                                   __global const long* start, const long dim, const long nidx,
+                                   const long inner, const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long r = row0 + get_global_id(1);
+  const long o = r / dim, d = r - o * dim;
+  A acc = (A)0;
+  __global const T* col = dy + o * nidx * inner + i;
+  const long hi = start[d + 1];
+  for (long k = start[d]; k < hi; ++k) acc += (A)col[pos[k] * inner];
+  out[r * inner + i] = (T)acc;
+}
+"""
+
+#: GatherGrad with at most this many indices scans them from every output element; with more it sorts them.
+GATHER_GRAD_SCAN = 8
 
 
 def _define(source: str, **types: str) -> str:
@@ -324,25 +374,34 @@ def gather(ctx: Any, params: Any, indices: Any) -> Any:
     if out.size == 0:
         check.scan()  # no kernel reads the indices: check them all the same
         return out
-    inner = _size(shape[axis + 1 :])
+    inner, nidx = _size(shape[axis + 1 :]), int(indices.size)
+    outer = _size(shape[:axis])
     t, i = ctype(params.dtype), ctype(indices.dtype)
+    name = "gather_v2" if inner > 1 else "gather_v2_scalars"
     kernel = rt.kernel(
-        ("gather_v2", t, i, check.on), lambda: _define(REPORT + _GATHER, T=t, I=i, CHECK=int(check.on)), "gather_v2"
+        ("gather_v2", t, i, check.on), lambda: _define(REPORT + _GATHER, T=t, I=i, CHECK=int(check.on)), name
     )
-    args = [out.data, params.data, indices.data, check.flag]
-    args += [np.int64(shape[axis]), np.int64(indices.size), np.int64(inner), np.int64(out.size)]
-    rt.launch(kernel, (out.size,), args)
+    args = [out.data, params.data, indices.data, check.flag, np.int64(shape[axis]), np.int64(nidx), np.int64(inner)]
+    if inner > 1:
+        launch_rows(rt, kernel, inner, outer * nidx, args)
+    else:
+        launch_rows(rt, kernel, nidx, outer, args)
     check.done()
     return out
 
 
 @KERNELS.kernel("GatherGrad")
 def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
-    """Sum the slices of ``dy`` into zeros shaped like ``like``: each output element scans the indices.
+    """Sum the slices of ``dy`` into zeros shaped like ``like``, in time linear in dy's size.
 
-    No atomics: output element (o, d, i) adds ``dy[o, j, i]`` for every j with
-    ``indices[j] == d``, in increasing j (NumPy's ``add.at`` order). An index
-    outside ``[0, dim)`` matches no element; a check kernel of its own reports it.
+    No atomics: the indices are sorted once with their positions (a stable
+    device sort, :func:`sort_pairs`), a binary search finds where each index
+    value's segment of the sorted list starts, and output element (o, d, i)
+    adds ``dy[o, j, i]`` over d's segment, in increasing j (NumPy's ``add.at``
+    order, so results do not depend on scheduling). With at most
+    :data:`GATHER_GRAD_SCAN` indices every output element scans them instead
+    (one launch). An index outside ``[0, dim)`` matches no element; a check
+    kernel of its own reports it.
     """
     rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
@@ -351,22 +410,28 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
     RangeCheck(ctx, indices, shape[axis], "GatherGrad", "indices", f"the size of like along axis {axis}").scan()
     if out.size == 0:
         return out
-    inner = _size(shape[axis + 1 :])
+    inner, dim, nidx = _size(shape[axis + 1 :]), int(shape[axis]), int(indices.size)
+    rows = _size(shape[:axis]) * dim
     t = ctype(dy.dtype)
     i = ctype(indices.dtype)
-    kernel = rt.kernel(
-        ("gather_grad", t, i), lambda: _define(_GATHER_GRAD, T=t, I=i, A="float" if t == "half" else t), "gather_grad"
-    )
+    a = "float" if t == "half" else t
     dummy = _dummy(ctx)
-    args = [
-        out.data,
-        dy.data if dy.size else dummy.data,
-        indices.data if indices.size else dummy.data,
-        np.int64(shape[axis]),
-        np.int64(indices.size),
-        np.int64(inner),
-    ]
-    rt.launch(kernel, (out.size,), [*args, np.int64(out.size)])
+    dy_buf = dy.data if dy.size else dummy.data
+    sizes = [np.int64(dim), np.int64(nidx), np.int64(inner)]
+    if nidx <= GATHER_GRAD_SCAN:
+        kernel = rt.kernel(("gather_grad", t, i), lambda: _define(_GATHER_GRAD_SCAN, T=t, I=i, A=a), "gather_grad")
+        launch_rows(rt, kernel, inner, rows, [out.data, dy_buf, indices.data if nidx else dummy.data, *sizes])
+        return out
+
+    def source() -> str:
+        return _define(_GATHER_GRAD_SEGMENTS, T=t, I=i, A=a)
+
+    starts = rt.kernel(("gather_grad_segments", t, i), source, "segment_starts")
+    segments = rt.kernel(("gather_grad_segments", t, i), source, "gather_grad_segments")
+    keys, pos, _ = sort_pairs(ctx, indices.reshape((nidx,)))
+    start = rt.empty((dim + 1,), np.int64)
+    rt.launch(starts, (dim + 1,), [start.data, keys.data, np.int64(nidx), np.int64(dim)])
+    launch_rows(rt, segments, inner, rows, [out.data, dy_buf, pos.data, start.data, *sizes])
     return out
 
 

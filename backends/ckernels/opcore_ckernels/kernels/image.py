@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_ckernels.kernels._common import buffer_or_dummy, empty_output, num_elements, storage_and_acc_types
+from opcore_ckernels.kernels._common import (
+    buffer_or_dummy,
+    empty_output,
+    launch_rows,
+    num_elements,
+    storage_and_acc_types,
+)
 from opcore_ckernels.kernels._gather import index_map
 
 KERNELS = KernelTable()
@@ -121,10 +127,10 @@ _IMAGE_SOURCE = """
 
 /* out[b, j] = src[b * s + idx[b * istride + j]] (0 where the index is -1), j < m. */
 __kernel void bgather(__global T* out, __global const T* src, __global const long* idx, const long m,
-                      const long s, const long istride, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, j = i - b * m;
+                      const long s, const long istride, const long row0) {{
+  const long j = get_global_id(0);
+  if (j >= m) return;
+  const long b = row0 + get_global_id(1), i = b * m + j;
   const long k = idx[b * istride + j];
   out[i] = k < 0 ? (T)0 : src[b * s + k];
 }}
@@ -136,10 +142,10 @@ __kernel void fill_zero(__global T* out, const long total) {{
 
 /* Pooling over windows idx[p, 0..R) of image b (m pooled and s input elements per image). */
 __kernel void pool_max(__global T* out, __global const T* src, __global const long* idx, const int R,
-                       const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
+                       const long m, const long s, const long row0) {{
+  const long p = get_global_id(0);
+  if (p >= m) return;
+  const long b = row0 + get_global_id(1), i = b * m + p;
   A acc = -INFINITY;
   for (int r = 0; r < R; ++r) {{
     const long k = idx[p * R + r];
@@ -151,10 +157,10 @@ __kernel void pool_max(__global T* out, __global const T* src, __global const lo
 }}
 
 __kernel void pool_mean(__global T* out, __global const T* src, __global const long* idx, const int R,
-                        const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
+                        const long m, const long s, const long row0) {{
+  const long p = get_global_id(0);
+  if (p >= m) return;
+  const long b = row0 + get_global_id(1), i = b * m + p;
   A acc = 0;
   int cnt = 0;
   for (int r = 0; r < R; ++r) {{
@@ -169,10 +175,10 @@ __kernel void pool_mean(__global T* out, __global const T* src, __global const l
 /* The input element of each window's first maximum (row-major; padding reads as -inf, NaN wins,
    like numpy.argmax), or -1 when that is on the padding. */
 __kernel void pool_argmax(__global long* arg, __global const T* src, __global const long* idx, const int R,
-                          const long m, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / m, p = i - b * m;
+                          const long m, const long s, const long row0) {{
+  const long p = get_global_id(0);
+  if (p >= m) return;
+  const long b = row0 + get_global_id(1), i = b * m + p;
   long best = idx[p * R];
   A bv = best < 0 ? (A)(-INFINITY) : (A)src[b * s + best];
   for (int r = 1; r < R; ++r) {{
@@ -185,10 +191,10 @@ __kernel void pool_argmax(__global long* arg, __global const T* src, __global co
 
 /* out[b, e] = sum over r of src[b * s + inv[e, r]] (inv -1: nothing), e < E. */
 __kernel void gsum_plain(__global T* out, __global const T* src, __global const long* inv, const int width,
-                         const long E, const long s, const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
+                         const long E, const long s, const long row0) {{
+  const long e = get_global_id(0);
+  if (e >= E) return;
+  const long b = row0 + get_global_id(1), i = b * E + e;
   A acc = 0;
   for (int r = 0; r < width; ++r) {{
     const long k = inv[e * width + r];
@@ -200,10 +206,10 @@ __kernel void gsum_plain(__global T* out, __global const T* src, __global const 
 /* The same with a weight per (e, r). */
 __kernel void gsum_weighted(__global T* out, __global const T* src, __global const long* inv,
                             __global const A* wts, const int width, const long E, const long s,
-                            const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
+                            const long row0) {{
+  const long e = get_global_id(0);
+  if (e >= E) return;
+  const long b = row0 + get_global_id(1), i = b * E + e;
   A acc = 0;
   for (int r = 0; r < width; ++r) {{
     const long k = inv[e * width + r];
@@ -215,10 +221,10 @@ __kernel void gsum_weighted(__global T* out, __global const T* src, __global con
 /* The same, counting only windows k whose maximum arg[b * s + k] is element e. */
 __kernel void gsum_routed(__global T* out, __global const T* src, __global const long* inv,
                           __global const long* arg, const int width, const long E, const long s,
-                          const long total) {{
-  const long i = get_global_id(0);
-  if (i >= total) return;
-  const long b = i / E, e = i - b * E;
+                          const long row0) {{
+  const long e = get_global_id(0);
+  if (e >= E) return;
+  const long b = row0 + get_global_id(1), i = b * E + e;
   A acc = 0;
   for (int r = 0; r < width; ++r) {{
     const long k = inv[e * width + r];
@@ -243,7 +249,6 @@ def _zeros(rt: Any, shape: Sequence[int], dtype: Any) -> Any:
 def _bgather(rt: Any, src: Any, idx: Any, m: int, s: int, batches: int, shape: Sequence[int],
              istride: int = 0) -> Any:  # fmt: skip
     out = rt.empty(tuple(shape), src.dtype)
-    total = batches * m
     args = [
         buffer_or_dummy(rt, out),
         buffer_or_dummy(rt, src),
@@ -251,9 +256,8 @@ def _bgather(rt: Any, src: Any, idx: Any, m: int, s: int, batches: int, shape: S
         np.int64(m),
         np.int64(s),
         np.int64(istride),
-        np.int64(total),
     ]
-    rt.launch(_image_kernel(rt, src.dtype, "bgather"), (total,), args)
+    launch_rows(rt, _image_kernel(rt, src.dtype, "bgather"), m, batches, args)
     return out
 
 
@@ -303,10 +307,8 @@ def conv2d_backprop_input(ctx: KernelContext, input_like: Any, filter: Any, out_
     inv = index_map(ctx, ("conv-col2im", *g.key), lambda: _inverse(g.conv_map(), g.image))
     width = int(inv.shape[1]) if len(inv.shape) == 2 else 0
     out = empty_output(ctx)
-    total = g.n * g.image
-    args = [out.data, dcols.data, buffer_or_dummy(rt, inv), np.int32(width), np.int64(g.image), np.int64(p * k),
-            np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_plain"), (total,), args)
+    args = [out.data, dcols.data, buffer_or_dummy(rt, inv), np.int32(width), np.int64(g.image), np.int64(p * k)]
+    launch_rows(rt, _image_kernel(rt, out.dtype, "gsum_plain"), g.image, g.n, args)
     return out
 
 
@@ -339,17 +341,8 @@ def _pool(ctx: KernelContext, x: Any) -> tuple[_Geometry, Any]:
 def _pool_launch(ctx: KernelContext, name: str, g: _Geometry, src: Any, idx: Any, out: Any) -> Any:
     rt = ctx.backend.runtime
     m = g.ho * g.wo * g.c
-    total = g.n * m
-    args = [
-        out.data,
-        buffer_or_dummy(rt, src),
-        idx.data,
-        np.int32(g.taps),
-        np.int64(m),
-        np.int64(g.image),
-        np.int64(total),
-    ]
-    rt.launch(_image_kernel(rt, src.dtype, name), (total,), args)
+    args = [out.data, buffer_or_dummy(rt, src), idx.data, np.int32(g.taps), np.int64(m), np.int64(g.image)]
+    launch_rows(rt, _image_kernel(rt, src.dtype, name), m, g.n, args)
     return out
 
 
@@ -394,10 +387,9 @@ def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: A
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
     arg = _argmax(ctx, g, orig_input, idx)
     inv, width = _pool_inverse(ctx, g)
-    total = g.n * g.image
-    args = [out.data, grad.data, buffer_or_dummy(rt, inv), arg.data, np.int32(width), np.int64(g.image), np.int64(pooled),
-            np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_routed"), (total,), args)
+    args = [out.data, grad.data, buffer_or_dummy(rt, inv), arg.data, np.int32(width), np.int64(g.image),
+            np.int64(pooled)]  # fmt: skip
+    launch_rows(rt, _image_kernel(rt, out.dtype, "gsum_routed"), g.image, g.n, args)
     return out
 
 
@@ -434,8 +426,7 @@ def avg_pool_grad(ctx: KernelContext, orig_input_like: Any, grad: Any) -> Any:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
     inv, width = _pool_inverse(ctx, g)
     wts = rt.cached(("pool-avg-weights", np.dtype(out.dtype).name, *g.key), lambda: _avg_weights(g, out.dtype))
-    total = g.n * g.image
     args = [out.data, grad.data, buffer_or_dummy(rt, inv), buffer_or_dummy(rt, wts), np.int32(width), np.int64(g.image),
-            np.int64(pooled), np.int64(total)]  # fmt: skip
-    rt.launch(_image_kernel(rt, out.dtype, "gsum_weighted"), (total,), args)
+            np.int64(pooled)]  # fmt: skip
+    launch_rows(rt, _image_kernel(rt, out.dtype, "gsum_weighted"), g.image, g.n, args)
     return out

@@ -1,10 +1,16 @@
 """Device kernels: nn family (softmax and losses, L2 loss, bias add).
 
-- Softmax, LogSoftmax and the softmax cross-entropies are fused row kernels:
-  one work-item per row (any axis: a row is ``n`` elements ``inner`` apart),
-  maximum subtracted first, accumulation in float for float16.
-- L2Loss and BiasAddGrad are one work-group per output value with a tree
-  reduction in local memory.
+- Softmax, LogSoftmax and the softmax cross-entropies are fused row kernels,
+  maximum subtracted first, accumulation in float for float16. Contiguous rows
+  (the last axis) get one work-group each: its work-items stride through the
+  row together (neighbours read neighbouring elements) and combine their
+  maxima and sums with tree reductions in local memory. Rows along another
+  axis (``inner`` > 1 elements apart) get one work-item each: neighbouring
+  work-items then read neighbouring elements already.
+- L2Loss and BiasAddGrad (NHWC, or NCHW of one image) are the reduce
+  family's sums over adjacent axes (:func:`.reduce.sum_adjacent`); BiasAddGrad
+  of NCHW batches is one work-group per channel with a tree reduction in
+  local memory.
 
 Convolution and pooling are in :mod:`opcore_ckernels.kernels.image`.
 """
@@ -22,9 +28,11 @@ from opcore_ckernels.kernels._common import (
     empty_output,
     group_size,
     num_elements,
+    row_group_size,
     storage_and_acc_types,
 )
 from opcore_ckernels.kernels._elementwise import elementwise
+from opcore_ckernels.kernels.reduce import sum_adjacent
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()
@@ -95,6 +103,69 @@ __kernel void sce_rows(__global T* loss, __global T* backprop, __global const T*
 }}
 """
 
+_GROUP_SOURCE = """
+#define GROUP {group}
+#define MAX_OF(a, b) (((b) > (a) || isnan(b)) ? (b) : (a))
+/* Combine every work-item's x into the work-group's result, left in x of every work-item
+   (a tree reduction in buf; the work-group size is a power of two, at most GROUP). */
+#define GROUP_FOLD(buf, x, COMBINE)                                                         \\
+  do {{                                                                                      \\
+    buf[lid] = x;                                                                           \\
+    barrier(CLK_LOCAL_MEM_FENCE);                                                           \\
+    for (int s_ = lsize >> 1; s_ > 0; s_ >>= 1) {{                                          \\
+      if (lid < s_) {{ const A a = buf[lid], b = buf[lid + s_]; buf[lid] = COMBINE; }}      \\
+      barrier(CLK_LOCAL_MEM_FENCE);                                                         \\
+    }}                                                                                       \\
+    x = buf[0];                                                                             \\
+    barrier(CLK_LOCAL_MEM_FENCE);                                                           \\
+  }} while (0)
+
+/* The maximum m and log-sum-exp of row x[0..n) (every work-item gets them); the work-group's
+   work-items read elements lid, lid + lsize, ... */
+#define ROW_MAX_LSE(x, n, m, lse, buf)                                                      \\
+  A m = -INFINITY;                                                                          \\
+  for (long k = lid; k < (n); k += lsize) {{ const A v = (A)(x)[k]; m = MAX_OF(m, v); }}    \\
+  GROUP_FOLD(buf, m, MAX_OF(a, b));                                                         \\
+  A lse = 0;                                                                                \\
+  for (long k = lid; k < (n); k += lsize) lse += exp((A)(x)[k] - m);                        \\
+  GROUP_FOLD(buf, lse, a + b);
+
+__kernel void softmax_group(__global T* out, __global const T* x, const long n) {{
+  __local A buf[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long base = (long)get_group_id(0) * n;
+  ROW_MAX_LSE(x + base, n, m, s, buf)
+  for (long k = lid; k < n; k += lsize) out[base + k] = (T)(exp((A)x[base + k] - m) / s);
+}}
+
+__kernel void log_softmax_group(__global T* out, __global const T* x, const long n) {{
+  __local A buf[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long base = (long)get_group_id(0) * n;
+  ROW_MAX_LSE(x + base, n, m, s, buf)
+  const A lse = log(s);
+  for (long k = lid; k < n; k += lsize) out[base + k] = (T)(((A)x[base + k] - m) - lse);
+}}
+
+__kernel void sce_group(__global T* loss, __global T* backprop, __global const T* x, __global const T* z,
+                        const long n) {{
+  __local A buf[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long r = get_group_id(0), base = r * n;
+  ROW_MAX_LSE(x + base, n, m, s, buf)
+  const A lse = log(s);
+  A acc = 0;
+  for (long k = lid; k < n; k += lsize) {{
+    const A ls = ((A)x[base + k] - m) - lse;
+    const A zk = (A)z[base + k];
+    acc += zk * ls;
+    backprop[base + k] = (T)(exp(ls) - zk);
+  }}
+  GROUP_FOLD(buf, acc, a + b);
+  if (lid == 0) loss[r] = (T)(-acc);
+}}
+"""
+
 _SPARSE_SOURCE = """
 /* The same with integer class labels. A label outside [0, n) is reported through the flag ``err`` (the call
    raises) and gives NaN loss and backprop for its row, never an out-of-bounds read. */
@@ -121,12 +192,51 @@ __kernel void sparse_sce_rows(__global T* loss, __global T* backprop, __global c
   }}
   loss[r] = (T)(-(((A)x[base + lab] - m) - lse));
 }}
+__kernel void sparse_sce_group(__global T* loss, __global T* backprop, __global const T* x,
+                               __global const {label}* labels, __global int* err, const long n) {{
+  __local A buf[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long r = get_group_id(0), base = r * n;
+  const long lab = (long)labels[r];
+  if (lab < 0 || lab >= n) {{  /* the same for the whole work-group: no barrier is skipped by some only */
+#if CHECK
+    if (lid == 0) REPORT(err, r);
+#endif
+    if (lid == 0) loss[r] = (T)NAN;
+    for (long k = lid; k < n; k += lsize) backprop[base + k] = (T)NAN;
+    return;
+  }}
+  ROW_MAX_LSE(x + base, n, m, s, buf)
+  const A lse = log(s);
+  for (long k = lid; k < n; k += lsize) {{
+    const A ls = ((A)x[base + k] - m) - lse;
+    backprop[base + k] = (T)(exp(ls) - (k == lab ? (A)1 : (A)0));
+  }}
+  if (lid == 0) loss[r] = (T)(-(((A)x[base + lab] - m) - lse));
+}}
 """
 
 
-def _row_source(dtype: Any) -> str:
+def _row_source(dtype: Any, group: int) -> str:
     t, a = storage_and_acc_types(dtype)
-    return _ROW_SOURCE.format(t=t, a=a)
+    return _ROW_SOURCE.format(t=t, a=a) + _GROUP_SOURCE.format(group=group)
+
+
+#: Rows at most this long, when there are at least ROWS_PER_ITEM of them, get one work-item each.
+SHORT_ROW = 32
+ROWS_PER_ITEM = 1024
+
+
+def _row_group(rt: Any, n: int, rows: int) -> int:
+    """The work-group size for rows of ``n`` contiguous elements, or 0 for one work-item per row."""
+    if n <= SHORT_ROW and rows >= ROWS_PER_ITEM:
+        return 0
+    return row_group_size(rt, n)
+
+
+def _rows_kernel(rt: Any, dtype: Any, name: str) -> Any:
+    group = group_size(rt)
+    return rt.kernel(("rows", dtype.name, group), lambda: _row_source(dtype, group), name)
 
 
 def _softmax_like(ctx: KernelContext, logits: Any, name: str) -> Any:
@@ -138,19 +248,24 @@ def _softmax_like(ctx: KernelContext, logits: Any, name: str) -> Any:
     axis = ctx.attrs["axis"] % len(shape)
     n, inner = shape[axis], num_elements(shape[axis + 1 :])
     rows = out.size // n
-    kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), name)
-    rt.launch(kernel, (rows,), [out.data, logits.data, np.int64(n), np.int64(inner), np.int64(rows)])
+    local = _row_group(rt, n, rows) if inner == 1 else 0
+    if local:
+        kernel = _rows_kernel(rt, logits.dtype, f"{name}_group")
+        rt.launch(kernel, (rows * local,), [out.data, logits.data, np.int64(n)], local_size=(local,))
+    else:
+        kernel = _rows_kernel(rt, logits.dtype, f"{name}_rows")
+        rt.launch(kernel, (rows,), [out.data, logits.data, np.int64(n), np.int64(inner), np.int64(rows)])
     return out
 
 
 @KERNELS.kernel("Softmax")
 def softmax(ctx: KernelContext, logits: Any) -> Any:
-    return _softmax_like(ctx, logits, "softmax_rows")
+    return _softmax_like(ctx, logits, "softmax")
 
 
 @KERNELS.kernel("LogSoftmax")
 def log_softmax(ctx: KernelContext, logits: Any) -> Any:
-    return _softmax_like(ctx, logits, "log_softmax_rows")
+    return _softmax_like(ctx, logits, "log_softmax")
 
 
 @KERNELS.kernel("SoftmaxCrossEntropyWithLogits")
@@ -160,16 +275,13 @@ def softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -> tuple
     rows = loss.size
     if rows:
         n = int(logits.shape[-1])
-        kernel = rt.kernel(("rows", logits.dtype.name), lambda: _row_source(logits.dtype), "sce_rows")
-        args = [
-            loss.data,
-            buffer_or_dummy(rt, backprop),
-            buffer_or_dummy(rt, logits),
-            buffer_or_dummy(rt, labels),
-            np.int64(n),
-            np.int64(rows),
-        ]
-        rt.launch(kernel, (rows,), args)
+        args = [loss.data, buffer_or_dummy(rt, backprop), buffer_or_dummy(rt, logits), buffer_or_dummy(rt, labels)]
+        local = _row_group(rt, n, rows)
+        if local:
+            kernel = _rows_kernel(rt, logits.dtype, "sce_group")
+            rt.launch(kernel, (rows * local,), [*args, np.int64(n)], local_size=(local,))
+        else:
+            rt.launch(_rows_kernel(rt, logits.dtype, "sce_rows"), (rows,), [*args, np.int64(n), np.int64(rows)])
     return loss, backprop
 
 
@@ -183,10 +295,12 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
         n = int(logits.shape[-1])
         label = ctype(labels.dtype)
         check = RangeCheck(ctx, labels, n, "SparseSoftmaxCrossEntropyWithLogits", "labels", CLASSES)
+        group = group_size(rt)
+        local = _row_group(rt, n, rows)
         kernel = rt.kernel(
-            ("sparse_rows", logits.dtype.name, label, check.on),
-            lambda: _row_source(logits.dtype) + REPORT + _SPARSE_SOURCE.format(label=label, check=int(check.on)),
-            "sparse_sce_rows",
+            ("sparse_rows", logits.dtype.name, label, check.on, group),
+            lambda: _row_source(logits.dtype, group) + REPORT + _SPARSE_SOURCE.format(label=label, check=int(check.on)),
+            "sparse_sce_group" if local else "sparse_sce_rows",
         )
         args = [
             loss.data,
@@ -195,9 +309,11 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
             labels.data,
             check.flag,
             np.int64(n),
-            np.int64(rows),
         ]
-        rt.launch(kernel, (rows,), args)
+        if local:
+            rt.launch(kernel, (rows * local,), args, local_size=(local,))
+        else:
+            rt.launch(kernel, (rows,), [*args, np.int64(rows)])
         check.done()
     return loss, backprop
 
@@ -241,7 +357,6 @@ __kernel void name(__global T* out, __global const T* x, const long outer, const
 }}
 
 ROW_REDUCE(sum_channels, v)
-ROW_REDUCE(sumsq_channels, v * v)
 """
 
 
@@ -262,7 +377,9 @@ def _reduce_channels(ctx: KernelContext, x: Any, outer: int, channels: int, inne
 
 @KERNELS.kernel("L2Loss")
 def l2_loss(ctx: KernelContext, t: Any) -> Any:
-    return _reduce_channels(ctx, t, int(t.size), 1, 1, "sumsq_channels", 0.5)
+    out = empty_output(ctx)
+    sum_adjacent(ctx, t, out, (1, int(t.size), 1), square=True, scale=0.5)
+    return out
 
 
 def _channel_axis(data_format: str, ndim: int) -> int:
@@ -282,4 +399,11 @@ def bias_add_grad(ctx: KernelContext, out_backprop: Any) -> Any:
     shape = tuple(out_backprop.shape)
     axis = _channel_axis(ctx.attrs["data_format"], len(shape))
     outer, channels, inner = num_elements(shape[:axis]), shape[axis], num_elements(shape[axis + 1 :])
+    if inner == 1 or outer == 1:
+        # The summed axes are adjacent: (outer, channels) summed over outer, or (channels, inner) over inner.
+        out = empty_output(ctx)
+        if channels:
+            layout = (1, outer, channels) if inner == 1 else (channels, inner, 1)
+            sum_adjacent(ctx, out_backprop, out, layout)
+        return out
     return _reduce_channels(ctx, out_backprop, outer, channels, inner, "sum_channels", 1.0)

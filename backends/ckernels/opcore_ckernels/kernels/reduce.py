@@ -5,11 +5,22 @@ for r < width": ``base`` holds the offsets of the kept axes, ``roff`` those of
 the reduced axes. Both maps come from the shape and the axes only (cached on
 the device, ``nout + width`` entries rather than one per input element).
 
-One work-item folds one output when there are many outputs. When there are
-few outputs and many elements each (a full sum), the reduction runs in
-stages: each work-item folds one chunk of a row into a partial result, and the
-partial results (now contiguous rows) are folded the same way until a row is
-short; partials keep the accumulator type, so nothing is rounded early.
+When the reduced axes are adjacent (the common case: a full reduction, the
+last axes, the leading axes), ``x`` is seen as (outer, width, inner) and the
+kernels address it directly, with no maps:
+
+- inner == 1 (rows are contiguous): one work-group per row (or per chunk of a
+  long row), its work-items striding through the row together and combining
+  their results with a tree reduction in local memory;
+- inner > 1: a 2-D range of work-items (i, o), each folding column i of slab o,
+  so neighbouring work-items read neighbouring elements.
+
+Other axis sets use the maps: one work-item folds one output when there are
+many outputs. In both layouts, when there are few outputs and many elements
+each (a full sum), the reduction runs in stages: each work-item (or
+work-group) folds one chunk of a row into a partial result, and the partial
+results (now contiguous rows) are folded the same way until a row is short;
+partials keep the accumulator type, so nothing is rounded early.
 
 Numerics follow the NumPy backend: float16 accumulates in float32; integer
 sums and products wrap (computed in unsigned arithmetic, where C defines
@@ -23,12 +34,14 @@ op's doc says more).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from opcore.registry import KernelTable
+from opcore_ckernels.kernels._common import group_size, launch_rows, row_group_size
 from opcore_ckernels.kernels._gather import gather, index_map
 from opcore_ckernels.source import ctype
 
@@ -90,8 +103,108 @@ __kernel void arg(__global OUTI* out_idx, __global SRC* out_val, __global const 
 """
 
 
+# The contiguous layouts (the module doc). COMB(a, b) is COMBINE as an expression; LOAD(v) reads an element
+# into the accumulator type (L2Loss squares it there).
+_FOLD_RUNS = """
+#define MAX_OF(a, b) (((b) > (a) || ISNAN(b)) ? (b) : (a))
+#define MIN_OF(a, b) (((b) < (a) || ISNAN(b)) ? (b) : (a))
+/* Output g = (row, chunk c) folds elements [c * chunk, min(width, (c + 1) * chunk)) of contiguous row ``row``. */
+__kernel void fold_rows(__global OUT* out, __global const SRC* src, const long width, const long chunk,
+                        const long nchunks, const long count) {
+  __local ACC buf[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long g = get_group_id(0);
+  const long row = g / nchunks, lo = (g - row * nchunks) * chunk;
+  const long hi = min(width, lo + chunk);
+  __global const SRC* x = src + row * width;
+  /* four independent accumulators: a single one would wait for each add to finish */
+  ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
+  long r = lo + lid;
+  for (; r + 3 * lsize < hi; r += 4 * lsize) {
+    a0 = COMB(a0, LOAD(x[r])); a1 = COMB(a1, LOAD(x[r + lsize]));
+    a2 = COMB(a2, LOAD(x[r + 2 * lsize])); a3 = COMB(a3, LOAD(x[r + 3 * lsize]));
+  }
+  for (; r < hi; r += lsize) a0 = COMB(a0, LOAD(x[r]));
+  ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
+  buf[lid] = acc;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = lsize >> 1; s > 0; s >>= 1) {
+    if (lid < s) { const ACC a = buf[lid], b = buf[lid + s]; buf[lid] = COMB(a, b); }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) { acc = buf[0]; FINISH }
+}
+/* x seen as (outer, width, inner): work-item (i, q), q = (o, chunk c), folds column i of slab o over
+   [c * chunk, min(width, (c + 1) * chunk)) into output (q, i). */
+__kernel void fold_columns(__global OUT* out, __global const SRC* src, const long width, const long inner,
+                           const long chunk, const long nchunks, const long count, const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long q = row0 + get_global_id(1);
+  const long o = q / nchunks, lo = (q - o * nchunks) * chunk;
+  const long hi = min(width, lo + chunk);
+  __global const SRC* x = src + o * width * inner + i;
+  ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
+  long r = lo;
+  for (; r + 3 < hi; r += 4) {
+    a0 = COMB(a0, LOAD(x[r * inner])); a1 = COMB(a1, LOAD(x[(r + 1) * inner]));
+    a2 = COMB(a2, LOAD(x[(r + 2) * inner])); a3 = COMB(a3, LOAD(x[(r + 3) * inner]));
+  }
+  for (; r < hi; ++r) a0 = COMB(a0, LOAD(x[r * inner]));
+  ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
+  const long g = q * inner + i;
+  FINISH
+}
+"""
+
+_ARG_RUNS = """
+/* Does (v, j) beat (best, at)? Better value, or the same value at an earlier position. */
+#define WINS(v, j, best, at) ((v) BETTER_THAN (best) || ((v) == (best) && (j) < (at)))
+/* Contiguous rows of ``width``: one work-group per row, (value, position) pairs combined in a tree. */
+__kernel void arg_rows(__global OUTI* out, __global const SRC* src, const long width) {
+  __local SRC bv[GROUP];
+  __local long bi[GROUP];
+  const int lid = get_local_id(0), lsize = get_local_size(0);
+  const long row = get_group_id(0);
+  __global const SRC* x = src + row * width;
+  SRC best = KEY(x[0]);
+  long at = 0;
+  for (long r = lid; r < width; r += lsize) {  /* r grows: a tie never wins here, only in the tree */
+    const SRC v = KEY(x[r]);
+    if (v BETTER_THAN best) { best = v; at = r; }
+  }
+  bv[lid] = best; bi[lid] = at;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = lsize >> 1; s > 0; s >>= 1) {
+    if (lid < s && WINS(bv[lid + s], bi[lid + s], bv[lid], bi[lid])) { bv[lid] = bv[lid + s]; bi[lid] = bi[lid + s]; }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) out[row] = (OUTI)bi[0];
+}
+/* x seen as (outer, width, inner): work-item (i, o) scans column i of slab o. */
+__kernel void arg_columns(__global OUTI* out, __global const SRC* src, const long width, const long inner,
+                          const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long o = row0 + get_global_id(1);
+  __global const SRC* x = src + o * width * inner + i;
+  SRC best = KEY(x[0]);
+  long at = 0;
+  for (long r = 1; r < width; ++r) {
+    const SRC v = KEY(x[r * inner]);
+    if (v BETTER_THAN best) { best = v; at = r; }
+  }
+  out[o * inner + i] = (OUTI)at;
+}
+"""
+
+#: Contiguous layouts: split rows into chunks while there are fewer than this many outputs (work-groups for
+#: rows, work-items for columns) and the rows are longer than ``SPLIT_WIDTH``.
+ROW_GROUPS = 256
+COLUMN_ITEMS = 16384
+SPLIT_WIDTH = 4096
+
+
 def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(int(d) for d in shape)
 
 
 def _offsets(dims: Sequence[int], strides: Sequence[int]) -> np.ndarray:
@@ -156,6 +269,92 @@ def _dummy(ctx: Any) -> Any:
     return ctx.backend.runtime.cached(("dummy-long",), lambda: np.zeros(1, np.int64))
 
 
+def _adjacent(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(outer, width, inner) when ``axes`` are adjacent (after dropping axes of length 1), else None."""
+    kept = [a for a in axes if shape[a] != 1]
+    if kept and kept != list(range(kept[0], kept[-1] + 1)):
+        return None
+    if not kept:  # only length-1 axes: rows of one element
+        return _size(shape), 1, 1
+    return _size(shape[: kept[0]]), _size([shape[a] for a in kept]), _size(shape[kept[-1] + 1 :])
+
+
+def _chunks(width: int, outputs: int, enough: int) -> int:
+    """How many chunks to cut rows of ``width`` into so that ``outputs`` outputs make about ``enough`` tasks."""
+    if width <= SPLIT_WIDTH or outputs >= enough:
+        return 1
+    return int(min(-(-width // (SPLIT_WIDTH // 4)), -(-enough // outputs)))
+
+
+_COMB = {
+    "sum": "((a) + (b))",
+    "mean": "((a) + (b))",
+    "prod": "((a) * (b))",
+    "max": "MAX_OF(a, b)",
+    "min": "MIN_OF(a, b)",
+}
+
+
+def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, int, int], defines: dict[str, str],
+                     acc: str, finish: str, count: int, square: bool = False) -> None:  # fmt: skip
+    """Reduce ``x`` seen as (outer, width, inner) over its middle axis into ``out`` (the module doc).
+
+    ``square`` folds the squares of the elements (L2Loss).
+    """
+    rt = ctx.backend.runtime
+    outer, width, inner = layout
+    group = group_size(rt)
+    dt = np.dtype(x.dtype)
+
+    def kernel(name: str, src_t: str, out_t: str, fin: str, load: str) -> Any:
+        def source() -> str:
+            types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": fin, "GROUP": str(group), "LOAD(v)": load}
+            types["COMB(a, b)"] = _COMB[kind]
+            return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD_RUNS
+
+        return rt.kernel(("fold_runs", kind, dt.name, src_t, out_t, fin, load, group), source, name)
+
+    src, src_t = x, ctype(dt)
+    load = "((ACC)(v) * (ACC)(v))" if square else "((ACC)(v))"
+    while True:
+        if inner == 1:
+            nchunks = _chunks(width, outer, ROW_GROUPS)
+        else:
+            nchunks = _chunks(width, outer * inner, COLUMN_ITEMS)
+        chunk = -(-width // nchunks) if width else 1
+        nchunks = -(-width // chunk) if width else 1
+        last = nchunks == 1
+        dest = out if last else rt.empty((outer * nchunks * inner,), np.dtype(_NP[acc]))
+        out_t = ctype(out.dtype) if last else acc
+        fin = finish if last else "out[g] = acc;"
+        sizes = [np.int64(width), np.int64(chunk), np.int64(nchunks), np.int64(count)]
+        src_buf = src.data if src.size else _dummy(ctx).data
+        if inner == 1:
+            local = row_group_size(rt, chunk)
+            k = kernel("fold_rows", src_t, out_t, fin, load)
+            rt.launch(k, (outer * nchunks * local,), [dest.data, src_buf, *sizes], local_size=(local,))
+        else:
+            k = kernel("fold_columns", src_t, out_t, fin, load)
+            args = [dest.data, src_buf, np.int64(width), np.int64(inner), *sizes[1:]]
+            launch_rows(rt, k, inner, outer * nchunks, args)
+        if last:
+            return
+        src, src_t, width, load = dest, acc, nchunks, "((ACC)(v))"  # partial results are already squared
+
+
+def sum_adjacent(ctx: Any, x: Any, out: Any, layout: tuple[int, int, int], square: bool = False,
+                 scale: float = 1.0) -> None:  # fmt: skip
+    """``out = scale * sum`` of the (squared) elements of float ``x`` seen as (outer, width, inner), over width.
+
+    For the nn family's BiasAddGrad and L2Loss; float16 accumulates in float32.
+    """
+    t = ctype(x.dtype)
+    acc = "float" if t == "half" else t
+    defines = {"ACC": acc, "INIT": "0", "ISNAN(v)": "isnan(v)"}
+    finish = "out[g] = (OUT)acc;" if scale == 1.0 else f"out[g] = (OUT)(acc * (ACC){float(scale)!r});"
+    _reduce_adjacent(ctx, x, "sum", out, layout, defines, acc, finish, 0, square)
+
+
 def _reduce(ctx: Any, x: Any, kind: str) -> Any:
     rt = ctx.backend.runtime
     dt = np.dtype(x.dtype)
@@ -163,8 +362,7 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
     out = rt.empty(ctx.out_shapes[0], out_dt)
     shape = tuple(x.shape)
     axes = _axes(ctx.attrs["axis"], len(shape))
-    base, roff, nout, width = _maps(ctx, shape, axes)
-    if nout == 0:
+    if out.size == 0:
         return out
     t = ctype(dt)
     if dt.kind == "f":
@@ -192,6 +390,18 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
 
         return rt.kernel(("fold", kind, dt.name, src_t, out_t, finish), source, "fold")
 
+    if kind == "mean" and dt.kind == "f":
+        finish = "out[g] = (OUT)(count ? acc / (ACC)count : (ACC)NAN);"
+    elif kind == "mean":
+        finish = "out[g] = (OUT)(count ? acc / count : 0);"  # C division truncates toward zero
+    else:
+        finish = "out[g] = (OUT)acc;"
+    count = _size([shape[a] for a in axes])
+    layout = _adjacent(shape, axes)
+    if layout is not None:
+        _reduce_adjacent(ctx, x, kind, out, layout, defines, acc, finish, count)
+        return out
+    base, roff, nout, width = _maps(ctx, shape, axes)
     dummy = _dummy(ctx)
     src, src_t = x, t
     while (nchunks := _split(nout, width)) > 1:
@@ -203,13 +413,6 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
         rt.launch(k, (nout * nchunks,), [*args, np.int64(0), np.int64(nout * nchunks)])
         src, src_t, width = partial, acc, nchunks
         base, roff = _rows(ctx, nout, width)
-    if kind == "mean" and dt.kind == "f":
-        finish = "out[g] = (OUT)(count ? acc / (ACC)count : (ACC)NAN);"
-    elif kind == "mean":
-        finish = "out[g] = (OUT)(count ? acc / count : 0);"  # C division truncates toward zero
-    else:
-        finish = "out[g] = (OUT)acc;"
-    count = _size([shape[a] for a in axes])
     args = [
         out.data,
         src.data if src.size else dummy.data,
@@ -263,6 +466,34 @@ def reduce_min(ctx: Any, x: Any) -> Any:
     return _reduce(ctx, x, "min")
 
 
+def _arg_source(dt: np.dtype[Any], better: str, outi: str, group: int) -> str:
+    # NaN reads as the worst value (-inf for ArgMax), so it is never picked over a number.
+    t = ctype(dt)
+    worst = "-INFINITY" if better == ">" else "INFINITY"
+    defines = {
+        "SRC": t,
+        "OUTI": outi,
+        "GROUP": str(group),
+        "BETTER_THAN": better,
+        "KEY(v)": f"(isnan(v) ? (SRC)({worst}) : (v))" if dt.kind == "f" else "(v)",
+    }
+    return "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _ARG_RUNS
+
+
+def _arg_adjacent(ctx: Any, x: Any, better: str, out: Any, outer: int, width: int, inner: int) -> None:
+    """ArgMax/ArgMin of ``x`` seen as (outer, width, inner) over its middle axis, read in place."""
+    rt = ctx.backend.runtime
+    dt, outi, group = np.dtype(x.dtype), ctype(out.dtype), group_size(rt)
+    key = ("arg_runs", better, dt.name, outi, group)
+    if inner == 1:
+        local = row_group_size(rt, width)
+        kernel = rt.kernel(key, lambda: _arg_source(dt, better, outi, group), "arg_rows")
+        rt.launch(kernel, (outer * local,), [out.data, x.data, np.int64(width)], local_size=(local,))
+    else:
+        kernel = rt.kernel(key, lambda: _arg_source(dt, better, outi, group), "arg_columns")
+        launch_rows(rt, kernel, inner, outer, [out.data, x.data, np.int64(width), np.int64(inner)])
+
+
 def _arg(ctx: Any, x: Any, better: str) -> Any:
     """Index of the first best element along ``axis`` (staged like the folds when rows are long)."""
     rt = ctx.backend.runtime
@@ -270,11 +501,19 @@ def _arg(ctx: Any, x: Any, better: str) -> Any:
     out_dt = np.dtype(ctx.out_dtypes[0].np)
     out = rt.empty(ctx.out_shapes[0], out_dt)
     shape = tuple(x.shape)
-    axes = (ctx.attrs["axis"] % len(shape),)
-    base, roff, nout, width = _maps(ctx, shape, axes)
-    if nout == 0:
+    axis = ctx.attrs["axis"] % len(shape)
+    axes = (axis,)
+    if out.size == 0:
         return out  # the shape function rejects an empty axis, so width >= 1 here
     t = ctype(dt)
+    outer, width, inner = _size(shape[:axis]), shape[axis], _size(shape[axis + 1 :])
+    # The contiguous layouts (the module doc), unless a few long rows need the staged passes to keep
+    # enough work-items busy.
+    few = (outer if inner == 1 else outer * inner) < (ROW_GROUPS if inner == 1 else COLUMN_ITEMS // 16)
+    if not (few and width > 16 * SPLIT_WIDTH):
+        _arg_adjacent(ctx, x, better, out, outer, width, inner)
+        return out
+    base, roff, nout, width = _maps(ctx, shape, axes)
 
     def kernel(outi: str) -> Any:
         # NaN reads as the worst value (-inf for ArgMax), so it is never picked over a number;
@@ -327,13 +566,45 @@ def argmin(ctx: Any, x: Any) -> Any:
     return _arg(ctx, x, "<")
 
 
+_UNREDUCE = """
+/* out seen as (outer, width, inner) takes dy (outer, inner) along width: work-item (i, q), q = (o, r). */
+__kernel void unreduce_columns(__global T* out, __global const T* dy, const long width, const long inner,
+                               const long row0) {
+  const long i = get_global_id(0); if (i >= inner) return;
+  const long q = row0 + get_global_id(1);
+  out[q * inner + i] = dy[(q / width) * inner + i];
+}
+/* inner == 1: work-item (r, o) writes element r of row o. */
+__kernel void unreduce_rows(__global T* out, __global const T* dy, const long width, const long inner,
+                            const long row0) {
+  const long r = get_global_id(0); if (r >= width) return;
+  const long o = row0 + get_global_id(1);
+  out[o * width + r] = dy[o];
+}
+"""
+
+
 @KERNELS.kernel("UnreduceLike")
 def unreduce_like(ctx: Any, dy: Any, like: Any) -> Any:
-    """Broadcast ``dy`` back over the reduced axes of ``like`` through a cached index map."""
+    """Broadcast ``dy`` back over the reduced axes of ``like``: in place for adjacent axes, else by an index map."""
+    rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
     axes = _axes(ctx.attrs["axis"], len(shape))
     if _size(shape) == 0:
-        return ctx.backend.runtime.empty(shape, dy.dtype)
+        return rt.empty(shape, dy.dtype)
+    layout = _adjacent(shape, axes)
+    if layout is not None:
+        outer, width, inner = layout
+        out = rt.empty(shape, dy.dtype)
+        t = ctype(dy.dtype)
+        name = "unreduce_rows" if inner == 1 else "unreduce_columns"
+        kernel = rt.kernel(("unreduce", t), lambda: f"#define T {t}\n" + _UNREDUCE, name)
+        args = [out.data, dy.data, np.int64(width), np.int64(inner)]
+        if inner == 1:
+            launch_rows(rt, kernel, width, outer, args)
+        else:
+            launch_rows(rt, kernel, inner, outer * width, args)
+        return out
     kept = tuple(1 if d in axes else n for d, n in enumerate(shape))
 
     def build() -> np.ndarray:

@@ -1,0 +1,129 @@
+"""Kernel builds and launches of training steps: a new batch size builds nothing, shape-only ops launch nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import opcore
+
+BACKEND = "opencl"
+
+pytestmark = pytest.mark.skipif(not opcore.get_backend(BACKEND).availability()[0], reason="no OpenCL device")
+
+
+def _runtime() -> object:
+    return opcore.get_backend(BACKEND).runtime
+
+
+def _mlp_step(batch: int, backend: str = BACKEND) -> Callable[[], None]:
+    """benchmarks/training.py's MLP (784-256-128-10 sigmoid, Adam), on random data of ``batch`` rows."""
+    g = opcore.Graph()
+    opcore.set_seed(0)
+    with g.as_default():
+        x = opcore.placeholder(opcore.float32, [None, 784])
+        y = opcore.placeholder(opcore.float32, [None, 10])
+        h = opcore.layers.dense(x, 256, activation="sigmoid")
+        h = opcore.layers.dense(h, 128, activation="sigmoid")
+        logits = opcore.layers.dense(h, 10)
+        loss = opcore.reduce_mean(opcore.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        train = opcore.train.AdamOptimizer(1e-3).minimize(loss)
+        init = opcore.global_variables_initializer()
+    sess = opcore.Session(g, backend=backend)
+    sess.run(init)
+    rng = np.random.default_rng(batch)
+    feed = {x: rng.random((batch, 784), dtype=np.float32), y: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]}
+    return lambda: sess.run(train, feed)
+
+
+def test_a_new_batch_size_builds_no_kernel() -> None:
+    rt = _runtime()
+    step = _mlp_step(128)
+    step()
+    step()
+    counters = rt.counters  # type: ignore[attr-defined]
+    built, compiled = counters["sources"], counters["builds"]
+    assert built > 0
+    # (Not batch 1: there the (batch, 1) loss gradient has one element, and the elementwise kernels read
+    # one-element inputs as scalars, a kernel of their own.)
+    for batch in (64, 100, 37, 2):
+        s = _mlp_step(batch)
+        s()
+        s()
+    # Sizes are kernel arguments: every kernel of the step was built for batch 128 already.
+    assert counters["sources"] == built
+    assert counters["builds"] == compiled
+
+
+def test_eager_ops_with_a_new_leading_dimension_build_no_kernel() -> None:
+    rt = _runtime()
+    rng = np.random.default_rng(0)
+
+    def ops(rows: int) -> None:
+        x = opcore.constant(rng.standard_normal((rows, 300)).astype(np.float32), backend=BACKEND)
+        idx = opcore.constant(rng.integers(0, 300, rows * 3).astype(np.int32), backend=BACKEND)
+        table = opcore.constant(rng.standard_normal((300, 16)).astype(np.float32), backend=BACKEND)
+        labels = opcore.constant(rng.integers(0, 300, rows).astype(np.int32), backend=BACKEND)
+        opcore.softmax(x).numpy()
+        opcore.log_softmax(x).numpy()
+        opcore.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=x)[0].numpy()
+        opcore.argmax(x, axis=1).numpy()
+        opcore.reduce_sum(x, axis=0).numpy()
+        opcore.reduce_max(x, axis=1).numpy()
+        opcore.reduce_mean(x).numpy()
+        rows_of = opcore.gather(table, idx)
+        opcore.gather_grad(rows_of, idx, table).numpy()
+
+    ops(50)
+    counters = rt.counters  # type: ignore[attr-defined]
+    built = counters["sources"]
+    for rows in (7, 2000):
+        ops(rows)
+    assert counters["sources"] == built
+
+
+def test_an_mlp_step_launches_at_most_38_kernels() -> None:
+    # 43 before SumToLike stopped copying its input when there is nothing to sum.
+    rt = _runtime()
+    step = _mlp_step(32)
+    step()
+    counters = rt.counters  # type: ignore[attr-defined]
+    before = counters["launches"]
+    step()
+    assert counters["launches"] - before <= 38
+
+
+def test_sum_to_like_without_summing_launches_nothing_and_an_update_keeps_it() -> None:
+    from opcore.ops import _broadcast as B
+
+    rt = _runtime()
+    x = opcore.constant(np.arange(6, dtype=np.float32).reshape(1, 2, 3), backend=BACKEND)
+    like = opcore.constant(np.zeros((2, 3), np.float32), backend=BACKEND)
+    counters = rt.counters  # type: ignore[attr-defined]
+    before = counters["launches"]
+    y = B.sum_to_like(x, like)
+    assert counters["launches"] == before
+    assert y.shape == (2, 3) and y.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
+    # y shares x's buffer: an optimizer update of a variable holding it must not write into it.
+    v = opcore.Variable(np.zeros((2, 3), np.float32), backend=BACKEND)
+    v.assign(y)
+    opcore.train.GradientDescentOptimizer(1.0).apply_gradients([(opcore.ones_like(y), v)])
+    assert v.numpy().tolist() == [[-1, 0, 1], [2, 3, 4]]
+    assert y.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert x.numpy().tolist() == [[[0, 1, 2], [3, 4, 5]]]
+
+
+def test_an_upload_snapshots_the_host_array_without_waiting_for_the_queue() -> None:
+    rt = _runtime()
+    host = np.arange(1 << 20, dtype=np.float32)
+    busy = opcore.constant(np.ones((512, 512), np.float32), backend=BACKEND)
+    opcore.matmul(busy, busy)  # kernels queued before the upload
+    dev = rt.to_device(host)  # type: ignore[attr-defined]
+    host[:] = -1  # the caller reuses its array at once
+    assert np.array_equal(rt.get(dev), np.arange(1 << 20, dtype=np.float32))  # type: ignore[attr-defined]
+    empty = rt.to_device(np.zeros((0, 3), np.int8))  # type: ignore[attr-defined]
+    assert empty.shape == (0, 3) and rt.get(empty).shape == (0, 3)  # type: ignore[attr-defined]
+    scalar = rt.to_device(np.array(2.5))  # type: ignore[attr-defined]
+    assert rt.get(scalar).shape == () and float(rt.get(scalar)) == 2.5  # type: ignore[attr-defined]
