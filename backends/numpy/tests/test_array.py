@@ -142,3 +142,17 @@ def test_split_context_serves_another_input_shape(axis):
         assert [g.shape for g in got] == [w.shape for w in want]
         assert all(np.array_equal(g, w) for g, w in zip(got, want))
         assert all(not np.shares_memory(g, x) for g in got)  # fresh arrays, never views of the input
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint8", "bool"])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 3, 4), (0, 3)])
+def test_stack_matches_numpy_on_every_axis(dtype, shape):
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3):
+        values = [(rng.standard_normal(shape) * 3).astype(dtype) for _ in range(n)]
+        tensors = [opcore.constant(v) for v in values]
+        for axis in range(-len(shape) - 1, len(shape) + 1):
+            got = opcore.stack(tensors, axis=axis).numpy()
+            want = np.stack(values, axis=axis)
+            assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want), (n, axis)
+            assert got.flags.c_contiguous and got.flags.writeable
