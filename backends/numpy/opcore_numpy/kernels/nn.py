@@ -33,7 +33,8 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     if x.size == 0:
         return np.array(x, copy=True)
     shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
 
 
 @KERNELS.kernel("Softmax")
@@ -41,8 +42,11 @@ def softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
     x = _work(logits)
     if x.size == 0:
         return _out(ctx, x)
-    e = np.exp(x - x.max(axis=ctx.attrs["axis"], keepdims=True))
-    return _out(ctx, e / e.sum(axis=ctx.attrs["axis"], keepdims=True))
+    axis = ctx.attrs["axis"]
+    e = x - x.max(axis=axis, keepdims=True)  # a fresh array: the rest works in place
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    return _out(ctx, e)
 
 
 @KERNELS.kernel("LogSoftmax")
