@@ -12,7 +12,8 @@ Convolution is im2col plus one GEMM (``np.matmul`` on BLAS) per block of images:
 column matrix of a block (taps copied into a reused buffer) is kept near
 ``_BLOCK_BYTES`` so that it is still in cache when the GEMM reads it, and the GEMM
 writes straight into its slice of the output. The input gradient is the same GEMM
-transposed followed by col2im (each tap added back onto the input), block by block; the
+transposed, one product per tap so that each tap's rows come out contiguous, followed
+by col2im (each tap added back onto the input), block by block; the
 filter gradient accumulates one (kh*kw*C, O) GEMM per block. A 1x1 convolution with
 unit strides is a single GEMM with no copies.
 
@@ -35,9 +36,9 @@ from opcore.registry import KernelContext, KernelTable
 
 KERNELS = KernelTable()
 
-#: The size of one block's column matrix: about what the last-level cache holds per core,
-#: so that the GEMM reads its columns from cache rather than memory.
-_BLOCK_BYTES = 4 << 20
+#: The size of one block's column matrix: about the L2 cache of one core, so that the GEMM
+#: reads the columns (and col2im the products) from cache rather than memory.
+_BLOCK_BYTES = 1 << 20
 
 _ALL = slice(None)
 
@@ -178,22 +179,22 @@ def conv2d_backprop_input(
         return _zeros(ctx)
     dy = _work(g.to_nhwc(out_backprop))
     o = dy.shape[3]
-    wmat_t = w.reshape(-1, o).T
     if g.pointwise:
-        return _out(ctx, g.from_nhwc((dy.reshape(-1, o) @ wmat_t).reshape(n, h, w_, c)))
+        return _out(ctx, g.from_nhwc((dy.reshape(-1, o) @ w.reshape(c, o).T).reshape(n, h, w_, c)))
     dtype = np.result_type(dy, w)
     dx = np.zeros((n, h, w_, c), dtype=dtype)
     per_block = min(n, g.images_per_block(c, dtype.itemsize))
-    buf = np.empty((per_block * g.ho * g.wo, g.kh * g.kw * c), dtype=dtype)
+    # Tap-major (kh*kw, rows, C): each tap's rows are contiguous, so col2im adds long runs.
+    w_taps = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(g.kh * g.kw, o, c)
+    buf = np.empty((g.kh * g.kw, per_block * g.ho * g.wo, c), dtype=dtype)
     taps = list(g.taps())
     for lo in range(0, n, per_block):
         hi = min(n, lo + per_block)
-        cols = buf[: (hi - lo) * g.ho * g.wo]
-        np.matmul(dy[lo:hi].reshape(-1, o), wmat_t, out=cols)  # one GEMM per block
-        cols6 = cols.reshape(hi - lo, g.ho, g.wo, g.kh, g.kw, c)
+        cols = buf[:, : (hi - lo) * g.ho * g.wo]
+        np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
         dxb = dx[lo:hi]
         for i, j, out, inp in taps:  # col2im: each tap back onto the input
-            dxb[inp] += cols6[out[0], out[1], out[2], i, j]
+            dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
     return _out(ctx, g.from_nhwc(dx))
 
 
