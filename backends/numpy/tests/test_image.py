@@ -124,15 +124,15 @@ CONV_CASES += [  # a pointwise convolution (the single-GEMM path) and strided 1x
 ]
 
 
-@pytest.mark.parametrize("blocked", [False, True], ids=["one block", "block per image"])
+@pytest.mark.parametrize("per_block", [None, 1, 2], ids=["one block", "block per image", "two per block"])
 @pytest.mark.parametrize(
     "case", CONV_CASES, ids=lambda c: f"{c['x']}-{c['w']}-s{c['s']}-d{c['d']}-{c['pad']}-{c['fmt']}"
 )
-def test_conv2d_and_its_gradients_match_loops(case: dict[str, Any], blocked: bool, monkeypatch: Any) -> None:
-    if blocked:
-        monkeypatch.setattr(kernels, "_BLOCK_BYTES", 1)
+def test_conv2d_and_its_gradients_match_loops(case: dict[str, Any], per_block: int | None, monkeypatch: Any) -> None:
+    if per_block is not None:  # several blocks, the last one partial where the batch is odd
+        monkeypatch.setattr(kernels._Geometry, "images_per_block", lambda self, c, item: per_block)
     rng = np.random.default_rng(1)
-    x, w = rng.normal(size=case["x"]), rng.normal(size=case["w"])
+    x, w = rng.normal(size=(case["x"][0] + 2, *case["x"][1:])), rng.normal(size=case["w"])
     y_ref, grads, _ = ref_conv(x, w, case["s"], case["d"], case["pad"])
     dy = rng.normal(size=y_ref.shape)
     dx_ref, dw_ref = grads(dy)
