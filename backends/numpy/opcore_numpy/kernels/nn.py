@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 from opcore_numpy.kernels.array import check_range
 
 KERNELS = KernelTable()
@@ -42,11 +43,22 @@ def softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
     x = _work(logits)
     if x.size == 0:
         return _out(ctx, x)
-    axis = ctx.attrs["axis"]
-    e = x - x.max(axis=axis, keepdims=True)  # a fresh array: the rest works in place
-    np.exp(e, out=e)
-    e /= e.sum(axis=axis, keepdims=True)
-    return _out(ctx, e)
+    axis = ctx.attrs["axis"] % x.ndim
+    if axis == x.ndim - 1 and x.flags.c_contiguous:  # rows: blocks of them on several threads
+        rows = x.reshape(-1, x.shape[-1])
+        out = np.empty(rows.shape, dtype=x.dtype)
+        _parallel.run(
+            lambda lo, hi: _softmax_into(rows[lo:hi], out[lo:hi], 1), _parallel.row_ranges(rows.shape[0], x.size)
+        )
+        return _out(ctx, out)
+    return _out(ctx, _softmax_into(x, np.empty(x.shape, dtype=x.dtype), axis))
+
+
+def _softmax_into(x: np.ndarray, out: np.ndarray, axis: int) -> np.ndarray:
+    np.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=axis, keepdims=True)
+    return out
 
 
 @KERNELS.kernel("LogSoftmax")

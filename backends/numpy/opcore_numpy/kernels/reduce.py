@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -43,7 +44,7 @@ def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarr
     memory allows; None elsewhere.
 
     Over everything: rows of ``_LANES`` elements are added element-wise (SIMD across the
-    row), then the lanes are summed pairwise. Over the trailing axes of many rows: one BLAS
+    row), by blocks of rows on several threads, then the lanes are summed pairwise. Over the trailing axes of many rows: one BLAS
     matrix-vector product with a vector of ones.
     """
     nd = x.ndim
@@ -58,7 +59,11 @@ def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarr
     if outer == 1:
         flat = x.reshape(-1)
         head = flat.size - flat.size % _LANES
-        lanes = _add_reduce(flat[:head].reshape(-1, _LANES), 0)
+        rows = flat[:head].reshape(-1, _LANES)
+        parts = _parallel.run(lambda lo, hi: _add_reduce(rows[lo:hi], 0), _parallel.row_ranges(rows.shape[0], head))
+        lanes = parts[0]
+        for part in parts[1:]:
+            lanes += part
         out = np.asarray(_add_reduce(lanes) + _add_reduce(flat[head:]), dtype=x.dtype)
     elif inner >= 256:
         out = x.reshape(outer, inner) @ np.ones(inner, dtype=x.dtype)
