@@ -164,8 +164,12 @@ def _pool_case(rng: np.random.Generator) -> dict[str, Any]:
 
 
 POOL_CASES = [_pool_case(np.random.default_rng(100 + seed)) for seed in range(24)]
-POOL_CASES += [  # the CNN's 2x2/2 pooling and 3x3 SAME average pooling
+POOL_CASES += [  # the CNN's 2x2/2 pooling and 3x3 SAME average pooling; windows that tile the input
     {"x": (2, 6, 6, 3), "k": (2, 2), "s": (2, 2), "pad": "VALID", "fmt": "NHWC"},
+    {"x": (2, 7, 5, 3), "k": (2, 2), "s": (2, 2), "pad": "VALID", "fmt": "NHWC"},
+    {"x": (1, 6, 6, 2), "k": (3, 3), "s": (3, 3), "pad": "SAME", "fmt": "NHWC"},
+    {"x": (2, 8, 7, 2), "k": (2, 3), "s": (2, 3), "pad": "VALID", "fmt": "NCHW"},
+    {"x": (2, 7, 6, 2), "k": (2, 3), "s": (2, 3), "pad": "SAME", "fmt": "NHWC"},
     {"x": (2, 5, 6, 3), "k": (3, 3), "s": (1, 1), "pad": "SAME", "fmt": "NHWC"},
 ]
 
