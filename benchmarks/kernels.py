@@ -1,6 +1,6 @@
 """Kernel time per op: opcore on each backend vs PyTorch CPU, in one run.
 
-    python benchmarks/kernels.py [--backends numpy opencl] [--ops 'Conv*' 'MaxPool*'] [--rounds 7]
+    python benchmarks/kernels.py [--backends numpy opencl] [--ops 'Conv*' 'MaxPool*'] [--rounds 5] [--pause-ms 200]
 
 One eager call per row, on inputs already on the backend, so what is timed is the
 kernel (dispatch adds microseconds to rows of milliseconds). The shapes are those of
@@ -19,7 +19,10 @@ enough calls to last about --min-ms), and a row shows the best round: on a share
 machine that is the figure least disturbed by other work. Prints ms per call per
 backend, the ratio to torch and, for the other backends, to NumPy; the key figures are
 the worst NumPy/torch ratio (target <= 2) and each other backend's worst ratio to NumPy.
-A runner whose first call takes longer than --slow-s is timed by that call alone.
+A runner whose first call takes longer than --slow-s is timed by that call alone. Each
+round starts after --pause-ms of idle time: the worker threads of the runner before it
+(OpenMP in PyTorch, TBB in Intel's OpenCL runtime) spin for a while after their work and
+would otherwise take the cores from the next runner.
 """
 
 from __future__ import annotations
@@ -184,8 +187,8 @@ def opcore_runner(backend: str, fn: Callable[[dict[str, Any]], Any], tensors: di
 class Timer:
     """Interleaved rounds of one row's runners; keeps each runner's best round (seconds per call)."""
 
-    def __init__(self, min_ms: float, slow_s: float) -> None:
-        self.min_s, self.slow_s = min_ms / 1e3, slow_s
+    def __init__(self, min_ms: float, slow_s: float, pause_ms: float) -> None:
+        self.min_s, self.slow_s, self.pause_s = min_ms / 1e3, slow_s, pause_ms / 1e3
 
     def calibrate(self, fn: Callable[[], Any]) -> tuple[int, float]:
         """Calls per round for ``fn`` (its first call also warms caches and builds kernels)."""
@@ -207,6 +210,7 @@ class Timer:
                 number = plan[k][0]
                 if number == 0:
                     continue
+                time.sleep(self.pause_s)  # the last runner's worker threads stop spinning
                 t = time.perf_counter()
                 for _ in range(number):
                     fn()
@@ -218,9 +222,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backends", nargs="*", default=None, help="default: every available backend")
     p.add_argument("--ops", nargs="*", default=None, help="glob patterns of row names, e.g. 'Conv*' 'MatMul'")
-    p.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds per row (best is kept)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per row (best is kept)")
     p.add_argument("--min-ms", type=float, default=30.0, help="least time of one runner's round")
     p.add_argument("--slow-s", type=float, default=2.0, help="a first call slower than this is the figure")
+    p.add_argument("--pause-ms", type=float, default=200.0, help="idle time before each round (see below)")
     p.add_argument("--no-torch", action="store_true", help="time opcore only")
     args = p.parse_args()
     backends = args.backends or [b.name for b in opcore.available_backends() if b.available]
@@ -234,7 +239,7 @@ def main() -> None:
             tensors[b] = {k: opcore.constant(v, backend=b) for k, v in arrays.items()}
         except opcore.OpcoreError as exc:
             print(f"skipping backend {b!r}: {str(exc).splitlines()[0]}")
-    timer = Timer(args.min_ms, args.slow_s)
+    timer = Timer(args.min_ms, args.slow_s, args.pause_ms)
     threads = os.cpu_count()
     print(f"{len(cases)} ops, backends {list(tensors)}, torch {'yes' if torch_fns else 'no'}; {threads} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
