@@ -17,8 +17,11 @@ so a "fwd+grad" row times what a training step pays for the pair on each side
 Runners are interleaved round by round (each round times every runner once, with
 enough calls to last about --min-ms), and a row shows the best round: on a shared
 machine that is the figure least disturbed by other work. Prints ms per call per
-backend, the ratio to torch and, for the other backends, to NumPy; the key figures are
-the worst NumPy/torch ratio (target <= 2) and each other backend's worst ratio to NumPy.
+backend, the ratio to torch and, for the other backends, to NumPy. Rows that are BLAS
+products (convolutions, MatMul) also show the bare ``np.matmul`` of the same sizes into
+a preallocated output ("GEMM": what the NumPy kernel cannot go below on this BLAS) and
+the NumPy row's ratio to it. The key figures are the worst NumPy/torch ratio
+(target <= 2) and each other backend's worst ratio to NumPy.
 A runner whose first call takes longer than --slow-s is timed by that call alone. Each
 round starts after --pause-ms of idle time: the worker threads of the runner before it
 (OpenMP in PyTorch, TBB in Intel's OpenCL runtime) spin for a while after their work and
@@ -122,6 +125,28 @@ OPCORE: list[Case] = [
     ("Sum axis 0", "(4096,1024)", lambda t: opcore.reduce_sum(t["big"], axis=0)),
     ("MatMul", "(1024,1024)^2", lambda t: opcore.matmul(t["a"], t["b"])),
 ]
+
+
+def gemm_bounds(arrays: dict[str, np.ndarray]) -> dict[str, Callable[[], Any]]:
+    """The bare BLAS products (``np.matmul`` into a preallocated output) that the rows' NumPy
+    kernels perform, of the same sizes: what those rows cannot go below on this BLAS."""
+    rng = np.random.default_rng(1)
+    rows, taps = BATCH * (SIDE - 2) ** 2, 9 * CIN
+    cols = rng.standard_normal((rows, taps), dtype=np.float32)
+    wmat = arrays["w"].reshape(taps, COUT)
+    dy = arrays["dy"].reshape(rows, COUT)
+    out_fwd, out_in, out_w = (
+        np.empty((rows, COUT), np.float32),
+        np.empty((rows, taps), np.float32),
+        np.empty((taps, COUT), np.float32),
+    )
+    out_mm = np.empty((MATMUL, MATMUL), np.float32)
+    return {
+        "Conv2D": lambda: np.matmul(cols, wmat, out=out_fwd),
+        "Conv2D input grad": lambda: np.matmul(dy, wmat.T, out=out_in),
+        "Conv2D filter grad": lambda: np.matmul(cols.T, dy, out=out_w),
+        "MatMul": lambda: np.matmul(arrays["a"], arrays["b"], out=out_mm),
+    }
 
 
 def torch_cases(arrays: dict[str, np.ndarray]) -> dict[str, Callable[[], Any]]:
@@ -243,7 +268,8 @@ def main() -> None:
     threads = os.cpu_count()
     print(f"{len(cases)} ops, backends {list(tensors)}, torch {'yes' if torch_fns else 'no'}; {threads} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    header = f"{'op':<24} {'shapes':<28} {'torch ms':>9}"
+    bounds = gemm_bounds(arrays)
+    header = f"{'op':<24} {'shapes':<28} {'torch ms':>9} {'GEMM ms':>8} {'numpy/GEMM':>10}"
     for b in tensors:
         header += f" {b + ' ms':>12} {b + '/torch':>12}" + (f" {b + '/numpy':>12}" if b != "numpy" else "")
     print(header)
@@ -263,9 +289,15 @@ def main() -> None:
             runners[b] = runner
         if label in torch_fns:
             runners["torch"] = torch_fns[label]
+        if label in bounds:
+            runners["gemm"] = bounds[label]
         best = timer.run(runners, args.rounds)
         t_torch = best.get("torch")
         line = f"{label:<24} {shapes:<28} {t_torch * 1e3 if t_torch else float('nan'):>9.2f}"
+        if "gemm" in best:
+            line += f" {best['gemm'] * 1e3:>8.2f} {best['numpy'] / best['gemm'] if 'numpy' in best else float('nan'):>10.2f}"
+        else:
+            line += f" {'':>8} {'':>10}"
         for b in tensors:
             if b not in best:
                 line += f" {'n/a':>12} {'':>12}" + (f" {'':>12}" if b != "numpy" else "")
