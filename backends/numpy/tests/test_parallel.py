@@ -64,3 +64,57 @@ def test_split_softmax_and_sum_equal_one_thread(dtype: str, monkeypatch: Any) ->
     e = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
     np.testing.assert_allclose(soft_one, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(sum_one, x.astype(np.float64).sum(), rtol=1e-5)
+
+
+def test_split_adam_update_equals_one_thread(monkeypatch: Any) -> None:  # a graph's ApplyAdam
+    from opcore_numpy.kernels import train
+
+    blocks: list[int] = []
+    real = train._adam_in_place
+
+    def counting(var: np.ndarray, *rest: Any) -> None:
+        blocks.append(var.size)
+        real(var, *rest)
+
+    monkeypatch.setattr(train, "_adam_in_place", counting)
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1000)
+    start = np.linspace(-1, 1, 6000, dtype=np.float32).reshape(60, 100)
+
+    def steps(threads: int) -> np.ndarray:
+        monkeypatch.setattr(_parallel, "threads", lambda: threads)
+        g = opcore.Graph()
+        with g.as_default():
+            w = opcore.Variable(start)
+            loss = opcore.reduce_sum(opcore.square(w - 0.3) * w)
+            train_op = opcore.train.AdamOptimizer(0.01).minimize(loss)
+            init = opcore.global_variables_initializer()
+        sess = opcore.Session(g)
+        sess.run(init)
+        for _ in range(3):
+            sess.run(train_op)
+        return np.asarray(sess.run(w))
+
+    one = steps(1)
+    assert blocks == [6000] * 3  # a graph's update op runs the same passes, as one block
+    blocks.clear()
+    three = steps(3)
+    assert blocks == [2000, 2000, 2000] * 3
+    np.testing.assert_array_equal(three, one)  # elementwise: the split changes nothing
+    assert np.abs(one - start).max() > 0.01
+
+
+def test_split_eager_adam_writes_in_place_like_one_thread(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1000)
+    start = np.linspace(-1, 1, 6000, dtype=np.float32).reshape(60, 100)
+
+    def steps(threads: int) -> np.ndarray:
+        monkeypatch.setattr(_parallel, "threads", lambda: threads)
+        w = opcore.Variable(start)
+        opt = opcore.train.AdamOptimizer(0.01)
+        for _ in range(3):
+            with opcore.GradientTape() as tape:
+                loss = opcore.reduce_sum(opcore.square(w - 0.3) * w)
+            opt.apply_gradients([(tape.gradient(loss, w), w)])
+        return w.numpy()
+
+    np.testing.assert_array_equal(steps(3), steps(1))
