@@ -14,7 +14,6 @@ import pytest
 
 import opcore
 from opcore.ops import image
-from opcore_numpy.kernels import _parallel
 from opcore_numpy.kernels import image as kernels
 
 
@@ -125,19 +124,13 @@ CONV_CASES += [  # a pointwise convolution (the single-GEMM path) and strided 1x
 ]
 
 
-@pytest.mark.parametrize("split", [False, True], ids=["one thread", "threads"])
 @pytest.mark.parametrize("per_block", [None, 1, 2], ids=["one block", "block per image", "two per block"])
 @pytest.mark.parametrize(
     "case", CONV_CASES, ids=lambda c: f"{c['x']}-{c['w']}-s{c['s']}-d{c['d']}-{c['pad']}-{c['fmt']}"
 )
-def test_conv2d_and_its_gradients_match_loops(
-    case: dict[str, Any], per_block: int | None, split: bool, monkeypatch: Any
-) -> None:
+def test_conv2d_and_its_gradients_match_loops(case: dict[str, Any], per_block: int | None, monkeypatch: Any) -> None:
     if per_block is not None:  # several blocks, the last one partial where the batch is odd
         monkeypatch.setattr(kernels._Geometry, "images_per_block", lambda self, c, item: per_block)
-    if split:  # im2col and col2im of each block split between threads, down to one image each
-        monkeypatch.setattr(_parallel, "threads", lambda: 3)
-        monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1)
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=(case["x"][0] + 2, *case["x"][1:])), rng.normal(size=case["w"])
     y_ref, grads, _ = ref_conv(x, w, case["s"], case["d"], case["pad"])

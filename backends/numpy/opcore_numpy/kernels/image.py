@@ -14,9 +14,8 @@ column matrix of a block (taps copied into a reused buffer) is kept near
 writes straight into its slice of the output. The input gradient is the same GEMM
 transposed, one product per tap so that each tap's rows come out contiguous, followed
 by col2im (each tap added back onto the input), block by block; the
-filter gradient accumulates one (kh*kw*C, O) GEMM per block. The copies of im2col and
-col2im split each block's images between threads (``_parallel``), as the GEMM does. A
-1x1 convolution with unit strides is a single GEMM with no copies.
+filter gradient accumulates one (kh*kw*C, O) GEMM per block. A 1x1 convolution with
+unit strides is a single GEMM with no copies.
 
 Pooling is separable: a window's maximum or sum is taken along the width, then along the
 height, each as one vectorised pass per tap over strided views (3x3 pooling costs six
@@ -34,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -140,12 +138,8 @@ class _Geometry:
         for lo in range(0, n, per_block):
             hi = min(n, lo + per_block)
             cols, src = buf[: hi - lo], x[lo:hi]
-
-            def fill(a: int, b: int, cols: np.ndarray = cols, src: np.ndarray = src) -> None:
-                for i, j, out, inp in taps:
-                    cols[a:b, out[1], out[2], i, j] = src[a:b, inp[1], inp[2]]
-
-            _parallel.run(fill, _parallel.row_ranges(hi - lo, cols.size))  # copies release the GIL
+            for i, j, out, inp in taps:
+                cols[out[0], out[1], out[2], i, j] = src[inp]
             yield lo, hi, cols.reshape(-1, self.kh * self.kw * c)
 
 
@@ -199,13 +193,9 @@ def conv2d_backprop_input(
         hi = min(n, lo + per_block)
         cols = buf[:, : (hi - lo) * g.ho * g.wo]
         np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
-        dxb, taps_rows = dx[lo:hi], cols.reshape(g.kh * g.kw, hi - lo, g.ho, g.wo, c)
-
-        def col2im(a: int, b: int, dxb: np.ndarray = dxb, taps_rows: np.ndarray = taps_rows) -> None:
-            for i, j, out, inp in taps:  # each tap back onto the input
-                dxb[a:b, inp[1], inp[2]] += taps_rows[i * g.kw + j, a:b, out[1], out[2]]
-
-        _parallel.run(col2im, _parallel.row_ranges(hi - lo, cols.size))
+        dxb = dx[lo:hi]
+        for i, j, out, inp in taps:  # col2im: each tap back onto the input
+            dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
     return _out(ctx, g.from_nhwc(dx))
 
 
