@@ -165,10 +165,13 @@ def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: n
     # path, several times faster than adding rows at 2-D indices; repeated indices add up.
     flat_out = out.reshape(-1)
     lanes = np.arange(post, dtype=np.intp)
-    rows = (np.arange(pre, dtype=np.intp) * dim)[:, None, None]
+    rows = (np.arange(pre, dtype=np.intp) * (dim * post))[:, None, None]
+    scaled = idx * post
     step = max(1, _FLAT_BLOCK // (pre * post))
     for lo in range(0, idx.size, step):
-        flat = (rows + idx[None, lo : lo + step, None]) * post + lanes
+        flat = np.add.outer(scaled[lo : lo + step], lanes)  # (indices, post): row starts plus lanes
+        if pre > 1:
+            flat = rows + flat
         np.add.at(flat_out, flat.reshape(-1), src[:, lo : lo + step].reshape(-1))
     return out
 
