@@ -25,7 +25,8 @@ the NumPy row's ratio to it. The key figures are the worst NumPy/torch ratio
 A runner whose first call takes longer than --slow-s is timed by that call alone. Each
 round starts after --pause-ms of idle time: the worker threads of the runner before it
 (OpenMP in PyTorch, TBB in Intel's OpenCL runtime) spin for a while after their work and
-would otherwise take the cores from the next runner.
+would otherwise take the cores from the next runner. Rounds last --min-ms or more
+because a core that was idle takes tens of milliseconds to reach full speed again.
 """
 
 from __future__ import annotations
@@ -236,6 +237,7 @@ class Timer:
                 if number == 0:
                     continue
                 time.sleep(self.pause_s)  # the last runner's worker threads stop spinning
+                fn()  # and this runner's wake up, with its data back in cache
                 t = time.perf_counter()
                 for _ in range(number):
                     fn()
@@ -248,7 +250,7 @@ def main() -> None:
     p.add_argument("--backends", nargs="*", default=None, help="default: every available backend")
     p.add_argument("--ops", nargs="*", default=None, help="glob patterns of row names, e.g. 'Conv*' 'MatMul'")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per row (best is kept)")
-    p.add_argument("--min-ms", type=float, default=30.0, help="least time of one runner's round")
+    p.add_argument("--min-ms", type=float, default=100.0, help="least time of one runner's round")
     p.add_argument("--slow-s", type=float, default=2.0, help="a first call slower than this is the figure")
     p.add_argument("--pause-ms", type=float, default=200.0, help="idle time before each round (see below)")
     p.add_argument("--no-torch", action="store_true", help="time opcore only")
