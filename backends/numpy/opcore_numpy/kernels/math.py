@@ -129,7 +129,7 @@ _UINTS = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32),
 
 @KERNELS.kernel("Select")
 def select(ctx: KernelContext, condition: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if max(condition.size, x.size, y.size) < _SELECT_BITWISE:
+    if max(condition.size, x.size, y.size) < _SELECT_BITWISE or x.dtype.itemsize not in _UINTS:
         r = np.where(condition, x, y)
         return r if type(r) is np.ndarray else _out(ctx, r)
     return _select_bits(condition, x, y).reshape(ctx.out_shapes[0])
