@@ -277,16 +277,16 @@ def main() -> None:
     print(header)
     worst: dict[str, tuple[float, str]] = {}
     worst_np: dict[str, tuple[float, str]] = {}
+    skipped: dict[str, str] = {}
     started = time.perf_counter()
     for label, shapes, fn in cases:
         runners: dict[str, Callable[[], Any]] = {}
-        skipped: dict[str, str] = {}
         for b, ts in tensors.items():
             runner = opcore_runner(b, fn, ts)
             try:
                 runner()
             except opcore.KernelNotFoundError as exc:  # a partial backend lacks this op
-                skipped[b] = str(exc).splitlines()[0]
+                skipped.setdefault(b, str(exc).splitlines()[0])
                 continue
             runners[b] = runner
         if label in torch_fns:
@@ -315,6 +315,8 @@ def main() -> None:
                     worst_np[b] = (to_np, label)
         print(line, flush=True)
     print(f"total {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f}")
+    for b, reason in skipped.items():
+        print(f"n/a: backend {b!r} lacks kernels, e.g. {reason}")
     for b, (ratio, label) in worst.items():
         target = " (target <= 2)" if b == "numpy" else ""
         print(f"key ratio {b}: worst op/torch = {ratio:.2f} ({label}){target}")
