@@ -84,6 +84,43 @@ def test_gather_gradient_adds_repeated_indices():
     assert np.array_equal(g, [[2, 0, 1], [2, 0, 1]])
 
 
+GATHER_GRAD_CASES = [
+    # (like shape, indices shape, axis): embedding rows, a middle axis, scalar slices, large slices
+    ((50, 8), (300,), 0),
+    ((4, 30, 3), (5, 7), 1),
+    ((20,), (100,), 0),
+    ((3, 9), (40,), 1),
+    ((6, 70, 80), (9,), 0),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+@pytest.mark.parametrize("like_shape, idx_shape, axis", GATHER_GRAD_CASES)
+@pytest.mark.parametrize("block", [None, 5], ids=["one block", "small blocks"])
+def test_gather_grad_adds_every_slice_like_add_at(like_shape, idx_shape, axis, dtype, block, monkeypatch):
+    from opcore.ops import indexing
+    from opcore_numpy.kernels import array as kernels
+
+    if block is not None:
+        monkeypatch.setattr(kernels, "_FLAT_BLOCK", block)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, like_shape[axis], idx_shape)
+    dy_shape = (*like_shape[:axis], *idx_shape, *like_shape[axis + 1 :])
+    dy = rng.integers(-5, 5, dy_shape).astype(dtype)
+    expected = np.zeros(like_shape, dtype)
+    moved = np.moveaxis(expected, axis, 0)
+    np.add.at(
+        moved,
+        idx.reshape(-1),
+        np.moveaxis(dy.reshape((*like_shape[:axis], idx.size, *like_shape[axis + 1 :])), axis, 0),
+    )
+    got = indexing.gather_grad(
+        opcore.constant(dy), opcore.constant(idx), opcore.constant(np.zeros(like_shape)), axis=axis
+    )
+    assert got.numpy().dtype == dtype
+    np.testing.assert_array_equal(got.numpy(), expected)
+
+
 def test_gather_rejects_out_of_range_indices():
     with pytest.raises(ShapeError, match=r"indices\[0\] = 3 is out of range: it must be in \[0, 3\)") as e:
         A.gather(opcore.constant(np.ones(3)), np.array([3]))

@@ -276,3 +276,33 @@ def test_floating_point_errors_neither_warn_nor_raise_and_leave_the_callers_erro
             np.exp(np.float32(1000.0))
     finally:
         np.seterr(**old)
+
+
+# Large Select goes bitwise; it must equal np.where bit for bit, broadcasting included.
+SELECT_SHAPES = [
+    ((300, 80), (300, 80), (300, 80)),
+    ((300, 80), (300, 80), ()),  # a scalar y (ReLU's gradient: y = 0)
+    ((1, 80), (300, 1), (80,)),
+    ((300, 80), (), (300, 80)),
+    ((300, 80), (300, 80), (1, 1, 1)),  # y adds a dimension
+]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("shapes", SELECT_SHAPES)
+@pytest.mark.parametrize("zero_y", [False, True])
+def test_large_select_equals_np_where_bitwise(shapes, dtype, zero_y):
+    rng = np.random.default_rng(0)
+    cs, xs, ys = shapes
+    cond = rng.random(cs) < 0.5
+    x = (rng.standard_normal(xs) * 100).astype(dtype)
+    y = np.zeros(ys, dtype) if zero_y else (rng.standard_normal(ys) * 100).astype(dtype)
+    if dtype.startswith("float"):  # NaN, signed zeros and infinities must come through unchanged
+        if x.size >= 3:
+            x.reshape(-1)[:3] = [np.nan, -0.0, np.inf]
+        if y.size >= 2 and not zero_y:
+            y.reshape(-1)[:2] = [-0.0, -np.inf]
+    got = opcore.where(opcore.constant(cond), opcore.constant(x), opcore.constant(y)).numpy()
+    want = np.where(cond, x, y)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))

@@ -102,3 +102,38 @@ def test_sum_context_serves_another_input_shape():
     b = np.arange(12, dtype=np.float32).reshape(4, 3)
     assert fn(ctx, a).tolist() == a.sum(1).tolist()
     assert fn(ctx, b).tolist() == b.sum(1).tolist()
+
+
+# Large float sums take vectorised paths (lanes for a whole array, a BLAS product over trailing axes).
+LARGE_SUMS = [
+    ((300, 700), None, False),  # everything, not a multiple of the lane count
+    ((64, 4096), None, True),  # everything, an exact number of lanes, keepdims
+    ((300, 700), [1], False),  # trailing axis: matrix-vector product
+    ((30, 10, 700), [1, 2], True),  # trailing axes, keepdims
+    ((30, 10, 700), [2, 1], False),  # the same axes out of order
+    ((700, 300), [0], False),  # a leading axis: NumPy's own loop
+    ((4000, 40), [1], False),  # short rows: NumPy's own loop
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, axis, keepdims", LARGE_SUMS)
+def test_large_sums_and_means_match_float64(shape, axis, keepdims, dtype):
+    x = np.random.default_rng(0).normal(1.0, 2.0, size=shape).astype(dtype)
+    ref = x.astype(np.float64).sum(axis=None if axis is None else tuple(axis), keepdims=keepdims)
+    count = x.size // ref.size
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for op, expected in ((R.reduce_sum, ref), (R.reduce_mean, ref / count)):
+        got = op(opcore.constant(x), axis, keepdims=keepdims).numpy()
+        assert got.dtype == x.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(x).sum() / ref.size)
+
+
+def test_large_sum_of_a_transposed_view_and_of_nan():
+    x = np.random.default_rng(1).normal(size=(500, 300)).astype(np.float32)
+    t = opcore.transpose(opcore.constant(x))
+    np.testing.assert_allclose(R.reduce_sum(t, [1]).numpy(), x.sum(axis=0), rtol=1e-4, atol=1e-3)
+    x[123, 45] = np.nan
+    assert np.isnan(R.reduce_sum(opcore.constant(x)).numpy())
+    sums = R.reduce_sum(opcore.constant(x), [1]).numpy()
+    assert np.isnan(sums[123]) and not np.isnan(np.delete(sums, 123)).any()

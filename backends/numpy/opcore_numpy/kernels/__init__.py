@@ -1,7 +1,7 @@
 """The NumPy backend's kernel tables, one module per op family."""
 
 from opcore.registry import KernelTable
-from opcore_numpy.kernels import array, broadcast, math, nn, random, reduce, selection, train
+from opcore_numpy.kernels import array, broadcast, image, math, nn, random, reduce, selection, train
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,
@@ -10,6 +10,7 @@ TABLES: tuple[KernelTable, ...] = (
     selection.KERNELS,
     reduce.KERNELS,
     nn.KERNELS,
+    image.KERNELS,
     random.KERNELS,
     train.KERNELS,
 )

@@ -150,9 +150,36 @@ for _op, _fn in (
     ("LogicalAnd", np.logical_and),
     ("LogicalOr", np.logical_or),
     ("LogicalNot", np.logical_not),
-    ("Select", np.where),
 ):
     _ufunc_kernel(_op, _fn)
+
+#: Select on at least this many elements goes bitwise (``_select_bits``).
+_SELECT_BITWISE = 1 << 14
+_UINTS = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
+
+
+@KERNELS.kernel("Select")
+def select(ctx: KernelContext, condition: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if max(condition.size, x.size, y.size) < _SELECT_BITWISE or x.dtype.itemsize not in _UINTS:
+        r = np.where(condition, x, y)
+        return r if type(r) is np.ndarray else _out(ctx, r)
+    return _select_bits(condition, x, y).reshape(ctx.out_shapes[0])
+
+
+def _select_bits(condition: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``np.where`` on the values' bits: bit-exact (NaN payloads, signed zeros), and free of
+    the data-dependent branch that makes ``np.where`` several times slower on an irregular
+    condition (the gradient of ReLU). With ``y`` a single zero: ``x * condition`` in integers;
+    otherwise ``y ^ ((x ^ y) & mask)``, ``mask`` all ones where ``condition`` holds."""
+    bits = _UINTS[x.dtype.itemsize]
+    xb, yb = x.view(bits), y.view(bits)
+    if y.size == 1 and not yb.any():
+        out = np.multiply(xb, condition, dtype=bits)
+    else:
+        mask = np.negative(condition, dtype=bits)  # True -> all ones (unsigned wrap-around)
+        out = np.bitwise_and(np.bitwise_xor(xb, yb), mask)
+        np.bitwise_xor(out, yb, out=out)
+    return out.view(x.dtype)
 
 
 @KERNELS.kernel("Pow")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -61,6 +63,46 @@ def _sum_how(ctx: KernelContext, x: np.ndarray) -> tuple[Any, ...]:
 _add_reduce = np.add.reduce
 _dot = np.dot
 
+#: Float sums of at least this many elements may take ``_large_sum``'s vectorised paths.
+_LARGE = 1 << 16
+#: Lanes of the whole-array sum: rows this long are added element-wise, then the lanes summed.
+_LANES = 4096
+
+
+def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray | None:
+    """A float32/float64 sum over the trailing axes of a C-contiguous array, in the shapes
+    where NumPy's pairwise loop (scalar, one row at a time) is several times slower than
+    memory allows; None elsewhere.
+
+    Over everything: rows of ``_LANES`` elements are added element-wise (SIMD across the
+    row), by blocks of rows on several threads, then the lanes are summed pairwise. Over the trailing axes of many rows: one BLAS
+    matrix-vector product with a vector of ones.
+    """
+    nd = x.ndim
+    if (
+        x.dtype.type not in (np.float32, np.float64)
+        or not x.flags.c_contiguous
+        or sorted(axes) != list(range(nd - len(axes), nd))
+    ):
+        return None
+    inner = math.prod(x.shape[nd - len(axes) :])
+    outer = x.size // inner
+    if outer == 1:
+        flat = x.reshape(-1)
+        head = flat.size - flat.size % _LANES
+        rows = flat[:head].reshape(-1, _LANES)
+        parts = _parallel.run(lambda lo, hi: _add_reduce(rows[lo:hi], 0), _parallel.row_ranges(rows.shape[0], head))
+        lanes = parts[0]
+        for part in parts[1:]:
+            lanes += part
+        out = np.asarray(_add_reduce(lanes) + _add_reduce(flat[head:]), dtype=x.dtype)
+    elif inner >= 256:
+        out = x.reshape(outer, inner) @ np.ones(inner, dtype=x.dtype)
+    else:
+        return None
+    shape = [1 if i in axes else d for i, d in enumerate(x.shape)] if keepdims else x.shape[: nd - len(axes)]
+    return out.reshape(shape)
+
 
 @KERNELS.kernel("Sum")
 def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
@@ -77,6 +119,10 @@ def reduce_sum(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     if dtype.type is np.float16:
         out = _add_reduce(x, how[2], np.float32, None, how[3])
         return _finish(ctx, out)
+    if x.size >= _LARGE:
+        big = _large_sum(x, _axes(ctx, x), ctx.attrs["keepdims"])
+        if big is not None:
+            return big
     # In x's own dtype: integers wrap as TensorFlow's do (NumPy would widen small ones).
     # (Positional arguments: the ufunc parses them faster than keywords.)
     out = _add_reduce(x, how[2], dtype, None, how[3])
@@ -103,7 +149,9 @@ def reduce_mean(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
             return np.zeros(ctx.out_shapes[0], dtype=x.dtype)
         q = np.abs(total) // count * np.sign(total)
         return _finish(ctx, q)
-    total = np.add.reduce(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
+    total = _large_sum(x, axes, keep) if x.size >= _LARGE else None
+    if total is None:
+        total = np.add.reduce(x, axis=axes, dtype=_acc_dtype(x), keepdims=keep)
     if not count:
         return _finish(ctx, total * np.nan)
     if type(total) is np.ndarray and total.dtype == x.dtype:

@@ -4,7 +4,9 @@ Each kernel is one vectorised NumPy expression per output, returning new
 arrays. With ``ctx.inplace`` (the optimizer gave up the variable's and its
 slots' buffers, see the ops' ``aliases``) the float32 and float64 kernels
 instead write the new values into those buffers with ``out=`` ufuncs and one
-scratch array kept in the context's memo, so a step allocates nothing.
+scratch array kept in the context's memo, so a step allocates nothing. Adam
+does the same on copies when it cannot write in place (a graph's update op),
+and splits large variables into blocks run on several threads.
 Hyperparameters arrive as 0-d arrays.
 float16 is computed in float32 and rounded once at the end, as in the nn
 family, so the many small steps of an update do not each lose precision.
@@ -17,6 +19,7 @@ import threading
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -138,6 +141,38 @@ def apply_rms_prop(
     return _out(ctx, _work(var) - mom_new, 0), _out(ctx, ms_new, 1), _out(ctx, mom_new, 2)
 
 
+def _adam_in_place(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    t: np.ndarray,
+    lr_t: np.ndarray,
+    beta1: np.ndarray,
+    beta2: np.ndarray,
+    epsilon: np.ndarray,
+    nesterov: bool,
+) -> None:
+    """One Adam step written into ``var``, ``m`` and ``v``, with ``t`` as scratch."""
+    np.multiply(grad, 1 - beta1, out=t)
+    m *= beta1
+    m += t
+    np.multiply(grad, grad, out=t)
+    t *= 1 - beta2
+    v *= beta2
+    v += t
+    np.sqrt(v, out=t)
+    t += epsilon
+    if nesterov:
+        np.divide(grad, t, out=t)
+        t *= 1 - beta1
+        t += beta1 * m / (np.sqrt(v) + epsilon)
+    else:
+        np.divide(m, t, out=t)
+    t *= lr_t
+    var -= t
+
+
 @KERNELS.kernel("ApplyAdam")
 def apply_adam(
     ctx: KernelContext,
@@ -152,26 +187,23 @@ def apply_adam(
     epsilon: np.ndarray,
     grad: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if _in_place(ctx, var):
+    if var.dtype != np.float16:
+        # In the buffers the optimizer gave up (eagerly), else in fresh copies (a graph's
+        # update op): the same passes either way, and no temporaries.
+        if not _in_place(ctx, var):
+            var, m, v = (np.array(b, order="C", copy=True) for b in (var, m, v))
         lr_t = lr * np.sqrt(1 - beta2_power) / (1 - beta1_power)
-        t = _scratch(ctx, var)
-        np.multiply(grad, 1 - beta1, out=t)
-        m *= beta1
-        m += t
-        np.multiply(grad, grad, out=t)
-        t *= 1 - beta2
-        v *= beta2
-        v += t
-        np.sqrt(v, out=t)
-        t += epsilon
-        if ctx.attrs["use_nesterov"]:
-            np.divide(grad, t, out=t)
-            t *= 1 - beta1
-            t += beta1 * m / (np.sqrt(v) + epsilon)
+        nesterov = ctx.attrs["use_nesterov"]
+        buffers = (var, m, v, grad, _scratch(ctx, var))
+        if all(b.flags.c_contiguous for b in buffers):  # large variables: blocks on several threads
+            flat = [b.reshape(-1) for b in buffers]
+
+            def block(lo: int, hi: int) -> None:
+                _adam_in_place(*(f[lo:hi] for f in flat), lr_t, beta1, beta2, epsilon, nesterov)
+
+            _parallel.run(block, _parallel.row_ranges(var.size, var.size))
         else:
-            np.divide(m, t, out=t)
-        t *= lr_t
-        var -= t
+            _adam_in_place(*buffers, lr_t, beta1, beta2, epsilon, nesterov)
         return var, m, v
     g, b1, b2 = _work(grad), _work(beta1), _work(beta2)
     lr_t = _work(lr) * np.sqrt(1 - _work(beta2_power)) / (1 - _work(beta1_power))

@@ -1,0 +1,120 @@
+"""Row-parallel kernels: the split covers every row once, and results do not depend on it."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+import opcore
+from opcore_numpy.kernels import _parallel
+
+
+@pytest.mark.parametrize("rows, elements", [(1, 10**9), (7, 10**9), (1000, 10), (1000, 10**9), (3, 0)])
+def test_row_ranges_cover_every_row_once(rows: int, elements: int, monkeypatch: Any) -> None:
+    monkeypatch.setattr(_parallel, "threads", lambda: 4)
+    ranges = _parallel.row_ranges(rows, elements)
+    assert ranges[0][0] == 0 and ranges[-1][1] == rows
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(lo < hi for lo, hi in ranges) or rows == 0
+    expected = max(1, min(4, elements // _parallel.MIN_PER_THREAD, rows))
+    assert len(ranges) == expected
+
+
+def test_run_keeps_the_order_and_uses_other_threads(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_parallel, "threads", lambda: 3)
+    monkeypatch.setattr(_parallel, "_pool", None)
+    names: list[str] = []
+
+    def block(lo: int, hi: int) -> tuple[int, int]:
+        names.append(threading.current_thread().name)
+        return lo, hi
+
+    ranges = [(0, 2), (2, 5), (5, 9)]
+    assert _parallel.run(block, ranges) == ranges
+    assert threading.current_thread().name in names and any(n.startswith("opcore-numpy") for n in names)
+
+
+def test_run_raises_what_a_block_raises(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+
+    def block(lo: int, hi: int) -> int:
+        if lo:
+            raise ValueError(f"block {lo}")
+        return lo
+
+    with pytest.raises(ValueError, match="block 3"):
+        _parallel.run(block, [(0, 3), (3, 6)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_softmax_and_sum_equal_one_thread(dtype: str, monkeypatch: Any) -> None:
+    x = np.random.default_rng(0).normal(0, 5, size=(600, 1000)).astype(dtype)
+    t = opcore.constant(x)
+    monkeypatch.setattr(_parallel, "threads", lambda: 1)
+    soft_one, sum_one = opcore.softmax(t).numpy(), opcore.reduce_sum(t).numpy()
+    monkeypatch.setattr(_parallel, "threads", lambda: 3)
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1000)
+    assert len(_parallel.row_ranges(600, x.size)) == 3
+    np.testing.assert_array_equal(opcore.softmax(t).numpy(), soft_one)  # rows are independent
+    np.testing.assert_allclose(opcore.reduce_sum(t).numpy(), sum_one, rtol=1e-5)
+    e = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(soft_one, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sum_one, x.astype(np.float64).sum(), rtol=1e-5)
+
+
+def test_split_adam_update_equals_one_thread(monkeypatch: Any) -> None:  # a graph's ApplyAdam
+    from opcore_numpy.kernels import train
+
+    blocks: list[int] = []
+    real = train._adam_in_place
+
+    def counting(var: np.ndarray, *rest: Any) -> None:
+        blocks.append(var.size)
+        real(var, *rest)
+
+    monkeypatch.setattr(train, "_adam_in_place", counting)
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1000)
+    start = np.linspace(-1, 1, 6000, dtype=np.float32).reshape(60, 100)
+
+    def steps(threads: int) -> np.ndarray:
+        monkeypatch.setattr(_parallel, "threads", lambda: threads)
+        g = opcore.Graph()
+        with g.as_default():
+            w = opcore.Variable(start)
+            loss = opcore.reduce_sum(opcore.square(w - 0.3) * w)
+            train_op = opcore.train.AdamOptimizer(0.01).minimize(loss)
+            init = opcore.global_variables_initializer()
+        sess = opcore.Session(g)
+        sess.run(init)
+        for _ in range(3):
+            sess.run(train_op)
+        return np.asarray(sess.run(w))
+
+    one = steps(1)
+    assert blocks == [6000] * 3  # a graph's update op runs the same passes, as one block
+    blocks.clear()
+    three = steps(3)
+    assert blocks == [2000, 2000, 2000] * 3
+    np.testing.assert_array_equal(three, one)  # elementwise: the split changes nothing
+    assert np.abs(one - start).max() > 0.01
+
+
+def test_split_eager_adam_writes_in_place_like_one_thread(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1000)
+    start = np.linspace(-1, 1, 6000, dtype=np.float32).reshape(60, 100)
+
+    def steps(threads: int) -> np.ndarray:
+        monkeypatch.setattr(_parallel, "threads", lambda: threads)
+        w = opcore.Variable(start)
+        opt = opcore.train.AdamOptimizer(0.01)
+        for _ in range(3):
+            with opcore.GradientTape() as tape:
+                loss = opcore.reduce_sum(opcore.square(w - 0.3) * w)
+            opt.apply_gradients([(tape.gradient(loss, w), w)])
+        return w.numpy()
+
+    np.testing.assert_array_equal(steps(3), steps(1))
