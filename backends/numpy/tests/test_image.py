@@ -236,3 +236,59 @@ def test_blocked_convolution_keeps_the_dtype(dtype: str, monkeypatch: Any) -> No
     assert y.dtype == getattr(opcore, dtype)
     y_ref, _, _ = ref_conv(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), "SAME")
     np.testing.assert_allclose(y.numpy().astype(np.float64), y_ref, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("shape", "k", "pad", "fmt", "dtype"),
+    [
+        ((5, 8, 8, 3), (2, 2), "VALID", "NHWC", "float32"),
+        ((4, 9, 7, 2), (2, 2), "VALID", "NHWC", "float64"),  # a row and a column left over
+        ((3, 9, 6, 4), (3, 3), "SAME", "NHWC", "float16"),
+        ((3, 2, 8, 6), (2, 3), "VALID", "NCHW", "float32"),
+        ((2, 8, 8, 3), (4, 1), "SAME", "NHWC", "float32"),
+        ((2, 6, 6, 1), (1, 1), "VALID", "NHWC", "float32"),
+    ],
+)
+def test_tiled_max_pool_grad_matches_the_per_tap_routing(
+    shape: tuple[int, ...], k: tuple[int, int], pad: str, fmt: str, dtype: str, monkeypatch: Any
+) -> None:
+    """Windows that tile the input take the blocked path; blocks with ties, NaN maxima, signed
+    zeros and plain values side by side, on several threads, route exactly as per tap."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=shape)
+    n = shape[0]
+    x[0] = rng.integers(0, 2, size=shape[1:])  # ties in every window of the first image
+    x[1].flat[::5] = np.nan
+    if n > 2:
+        x[2].flat[::2] = 0.0
+        x[2].flat[1::2] = -0.0
+    x = x.astype(dtype)
+    four = (lambda v: [1, 1, *v]) if fmt == "NCHW" else (lambda v: [1, *v, 1])
+    attrs = {"ksize": four(k), "strides": four(k), "padding": pad, "data_format": fmt}
+    xt = opcore.constant(x)
+    y = image.max_pool(xt, **attrs)
+    dyt = opcore.constant(rng.normal(size=y.shape).astype(dtype))
+    monkeypatch.setattr(kernels._parallel, "MIN_PER_THREAD", 1)
+    monkeypatch.setattr(kernels, "_TILE_BLOCK_BYTES", 1)  # one row of windows per block
+    calls = []
+    tiled = kernels._tiled_max_pool_grad
+    monkeypatch.setattr(kernels, "_tiled_max_pool_grad", lambda *a: calls.append(1) or tiled(*a))
+    got = image.max_pool_grad(xt, y, dyt, **attrs).numpy()
+    assert calls, "the tiled path was not taken"
+    monkeypatch.setattr(kernels, "_tiles", lambda g: False)
+    want = image.max_pool_grad(xt, y, dyt, **attrs).numpy()
+    assert got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, want)
+    assert np.count_nonzero(got) > 0
+
+
+@pytest.mark.parametrize("block", [1, 1 << 20])
+def test_tiled_max_pool_grad_routes_each_window_once(block: int, monkeypatch: Any) -> None:
+    monkeypatch.setattr(kernels, "_TILE_BLOCK_BYTES", block)
+    x = np.array([[3.0, 3.0, 1.0, np.nan], [3.0, 0.0, 5.0, 2.0]]).reshape(1, 2, 4, 1)
+    attrs = {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}
+    xt = opcore.constant(x)
+    dx = image.max_pool_grad(
+        xt, image.max_pool(xt, **attrs), opcore.constant(np.array([2.0, 7.0]).reshape(1, 1, 2, 1)), **attrs
+    )
+    np.testing.assert_array_equal(dx.numpy().reshape(2, 4), [[2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])

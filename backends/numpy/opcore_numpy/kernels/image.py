@@ -22,7 +22,11 @@ height, each as one vectorised pass per tap over strided views (3x3 pooling cost
 passes instead of nine). The average-pool gradient is the transpose of those passes. The
 max-pool gradients route each window to its first maximum in row-major order, one
 vectorised pass per tap: a window that has been routed is marked (its maximum set to NaN)
-so that later taps skip it. float16 is computed in float32 and rounded once.
+so that later taps skip it. When the windows tile the input (stride equal to the window,
+no padding), MaxPoolGrad instead views the input as (N, Ho, kh, Wo, kw, C) and routes a
+block of windows with one broadcast comparison against their maxima and one multiply,
+by blocks kept in cache on several threads; a block where some window has a tie or a
+NaN maximum is routed per tap as above. float16 is computed in float32 and rounded once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -322,12 +327,85 @@ def _first_maxima(g: _Geometry, x: np.ndarray) -> Iterator[tuple[tuple[slice, ..
         yield out, inp, hit
 
 
+#: Input bytes per block of the tiling max-pool gradient (its temporaries stay in the L2 cache).
+_TILE_BLOCK_BYTES = 1 << 20
+
+
+def _tiles(g: _Geometry) -> bool:
+    """Windows that tile the input without overlap or padding (stride == window, no
+    dilation, no padding before the first window and none after the last)."""
+    return (
+        g.sh == g.kh
+        and g.sw == g.kw
+        and g.dh == g.dw == 1
+        and g.ho * g.kh <= g.h
+        and g.wo * g.kw <= g.w
+        and _covers(g.row_taps[0][1], g.ho)
+        and _covers(g.col_taps[0][1], g.wo)
+        and g.row_taps[0][2].start == 0
+        and g.col_taps[0][2].start == 0
+        and len(g.row_taps) == g.kh
+        and len(g.col_taps) == g.kw
+    )
+
+
+def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """MaxPoolGrad for windows that tile the input: the input is viewed as (N, Ho, kh, Wo,
+    kw, C), so a window's elements broadcast against its maximum and its gradient, and the
+    routing is two long vectorised passes (compare, multiply) per block of window rows
+    instead of four strided passes per tap. A block with a tie or a NaN maximum (some window
+    has other than exactly one maximum) takes the per-tap first-maximum routing instead, so
+    the result is the same. Blocks run on several threads, their temporaries stay in cache."""
+    n, c = x.shape[0], x.shape[3]
+    ho, wo, kh, kw = g.ho, g.wo, g.kh, g.kw
+    dx = np.empty(x.shape, dtype=dy.dtype)
+    if ho * kh < g.h:
+        dx[:, ho * kh :] = 0
+    if wo * kw < g.w:
+        dx[:, :, wo * kw :] = 0
+    x6 = x[:, : ho * kh, : wo * kw].reshape(n, ho, kh, wo, kw, c)
+    dx6 = dx[:, : ho * kh, : wo * kw].reshape(n, ho, kh, wo, kw, c)
+    dy6 = dy.reshape(n, ho, 1, wo, 1, c)
+    row_bytes = kh * wo * kw * c * x.itemsize  # one row of windows of one image
+    per_block = max(1, _TILE_BLOCK_BYTES // row_bytes)
+    if per_block >= ho:  # whole images per block
+        step = max(1, per_block // ho)
+        blocks = [(i, min(n, i + step), 0, ho) for i in range(0, n, step)]
+    else:
+        blocks = [(i, i + 1, r, min(ho, r + per_block)) for i in range(n) for r in range(0, ho, per_block)]
+    taps = [(a, b) for a in range(kh) for b in range(kw)]
+
+    def run(lo: int, hi: int) -> None:
+        for i0, i1, r0, r1 in blocks[lo:hi]:
+            xs, ds, out = x6[i0:i1, r0:r1], dy6[i0:i1, r0:r1], dx6[i0:i1, r0:r1]
+            best = np.array(xs[:, :, 0, :, 0])
+            for a, b in taps[1:]:
+                np.maximum(best, xs[:, :, a, :, b], out=best)
+            wide = best[:, :, None, :, None]
+            hit = np.equal(xs, np.broadcast_to(wide, (*wide.shape[:3], wo, kw, c)).copy())
+            if np.count_nonzero(hit) == best.size and not np.isnan(best).any():
+                # every window has exactly one maximum (a NaN maximum has none, a tie several)
+                grad = np.broadcast_to(ds, (*ds.shape[:3], wo, kw, c)).copy()
+                np.multiply(hit, grad, out=out)
+                continue
+            seen = np.zeros(best.shape, dtype=bool)
+            for a, b in taps:
+                at_max = np.equal(xs[:, :, a, :, b], best)
+                np.multiply(np.greater(at_max, seen), ds[:, :, 0, :, 0], out=out[:, :, a, :, b])
+                np.logical_or(seen, at_max, out=seen)
+
+    _parallel.run(run, _parallel.row_ranges(len(blocks), x.size))
+    return dx
+
+
 @KERNELS.kernel("MaxPoolGrad")
 def max_pool_grad(ctx: KernelContext, orig_input: np.ndarray, orig_output: np.ndarray, grad: np.ndarray) -> np.ndarray:
     g, x = _pool_setup(ctx, orig_input)
     if g.empty or x.size == 0:
         return _zeros(ctx)
     dy = _work(g.to_nhwc(grad))
+    if _tiles(g):
+        return _out(ctx, g.from_nhwc(_tiled_max_pool_grad(g, x, dy)))
     dx = np.zeros(x.shape, dtype=dy.dtype)
     overlap = g.sh < g.kh or g.sw < g.kw  # may two windows route to one element?
     for out, inp, hit in _first_maxima(g, x):
