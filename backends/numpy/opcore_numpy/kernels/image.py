@@ -375,17 +375,30 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
         blocks = [(i, i + 1, r, min(ho, r + per_block)) for i in range(n) for r in range(0, ho, per_block)]
     taps = [(a, b) for a in range(kh) for b in range(kw)]
 
+    most = max((i1 - i0) * (r1 - r0) for i0, i1, r0, r1 in blocks) * wo * c  # windows in a block
+
     def run(lo: int, hi: int) -> None:
+        # scratch reused from block to block: (maxima, maxima and gradient spread over the
+        # window's columns, the comparison)
+        best_buf, wide_buf = np.empty(most, x.dtype), np.empty(most * kw, x.dtype)
+        grad_buf, hit_buf = np.empty(most * kw, dy.dtype), np.empty(most * kh * kw, bool)
         for i0, i1, r0, r1 in blocks[lo:hi]:
             xs, ds, out = x6[i0:i1, r0:r1], dy6[i0:i1, r0:r1], dx6[i0:i1, r0:r1]
-            best = np.array(xs[:, :, 0, :, 0])
+            lead = xs.shape[:2]
+            m = lead[0] * lead[1] * wo * c
+            best = best_buf[:m].reshape(*lead, wo, c)
+            np.copyto(best, xs[:, :, 0, :, 0])
             for a, b in taps[1:]:
                 np.maximum(best, xs[:, :, a, :, b], out=best)
-            wide = best[:, :, None, :, None]
-            hit = np.equal(xs, np.broadcast_to(wide, (*wide.shape[:3], wo, kw, c)).copy())
-            if np.count_nonzero(hit) == best.size and not np.isnan(best).any():
-                # every window has exactly one maximum (a NaN maximum has none, a tie several)
-                grad = np.broadcast_to(ds, (*ds.shape[:3], wo, kw, c)).copy()
+            wide = wide_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
+            wide[...] = best[:, :, None, :, None]
+            hit = np.equal(xs, wide, out=hit_buf[: m * kh * kw].reshape(xs.shape))
+            # Every window has exactly one maximum: as many hits as windows, none of them a
+            # NaN maximum (it has no hit, a tie has several). A NaN sum of the maxima (a NaN,
+            # or infinities of both signs) sends the block to the exact per-tap routing.
+            if np.count_nonzero(hit) == best.size and not np.isnan(np.add.reduce(best_buf[:m])):
+                grad = grad_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
+                grad[...] = ds
                 np.multiply(hit, grad, out=out)
                 continue
             seen = np.zeros(best.shape, dtype=bool)
