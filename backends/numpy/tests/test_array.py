@@ -193,3 +193,53 @@ def test_stack_matches_numpy_on_every_axis(dtype, shape):
             want = np.stack(values, axis=axis)
             assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want), (n, axis)
             assert got.flags.c_contiguous and got.flags.writeable
+
+
+SORTED_CASES = [
+    # (rows, indices, column count, how the indices are drawn): embeddings, heavy and single
+    # repeats, the largest row count the sorted path takes, one index
+    (1000, (5000,), 16, "uniform"),
+    (37, (9, 11), 3, "uniform"),
+    (5, (64 * 5,), 4, "each 64 times"),
+    (5, (65 * 5,), 4, "each 65 times"),
+    (1 << 16, (300,), 2, "top rows"),
+    (10, (1,), 7, "uniform"),
+    (300, (40,), 1, "distinct"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int64"])
+@pytest.mark.parametrize("rows, idx_shape, cols, draw", SORTED_CASES)
+def test_gather_grad_by_sorted_segments_is_add_at_bit_for_bit(rows, idx_shape, cols, draw, dtype, monkeypatch):
+    from opcore.ops import indexing
+    from opcore_numpy.kernels import array as kernels
+
+    rng = np.random.default_rng(11)
+    n = int(np.prod(idx_shape))
+    if draw == "uniform":
+        idx = rng.integers(0, rows, n)
+    elif draw == "distinct":
+        idx = rng.permutation(rows)[:n]
+    elif draw == "top rows":
+        idx = rows - 1 - rng.integers(0, 100, n)
+    else:
+        idx = rng.permutation(np.repeat(np.arange(rows), n // rows))
+    idx = idx.reshape(idx_shape).astype(rng.choice([np.int32, np.int64]))
+    if dtype == "int64":
+        dy = rng.integers(-1000, 1000, (*idx_shape, cols)).astype(dtype)
+    else:
+        dy = (rng.normal(size=(*idx_shape, cols)) * 10.0 ** rng.integers(-3, 4, (*idx_shape, cols))).astype(dtype)
+        dy.flat[::17] = -0.0
+        dy.flat[5::97] = np.inf
+        dy.flat[7::89] = np.nan
+    expected = np.zeros((rows, cols), dtype)
+    np.add.at(expected, idx.reshape(-1), dy.reshape(-1, cols))
+    taken = []
+    sorted_sum = kernels._sorted_rows_sum
+    monkeypatch.setattr(kernels, "_sorted_rows_sum", lambda *a: taken.append(sorted_sum(*a)) or taken[-1])
+    got = indexing.gather_grad(
+        opcore.constant(dy), opcore.constant(idx), opcore.constant(np.zeros((rows, cols), dtype)), axis=0
+    ).numpy()
+    assert taken == [draw != "each 65 times"]  # an index repeated 65 times goes to np.add.at
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), expected.view(f"u{got.itemsize}"))

@@ -160,6 +160,44 @@ _SLICE_ADD = 4096
 _FLAT_BLOCK = 1 << 16
 
 
+#: Sizes of the gathered axis up to which GatherGrad sorts its indices (NumPy's stable sort
+#: of 16-bit integers is a radix sort: linear time).
+_SORTED_DIM = 1 << 16
+#: The most times one index may repeat for the sorted path (it makes one pass per repeat).
+_SORTED_REPEATS = 64
+
+
+def _sorted_rows_sum(out: np.ndarray, src: np.ndarray, idx: np.ndarray) -> bool:
+    """``out[idx[k]] += src[k]`` for every k, into a zero ``out`` of fewer than 2**16 rows, by
+    sorted segments: a stable sort groups each row's occurrences in their order, and pass r
+    gathers the r-th occurrence of every row that has that many (rows sorted by how often they
+    occur, so that those rows are a prefix) and adds it to their sums with one vectorised
+    add. Each row's sum is formed in the order of its occurrences, from zero, as np.add.at
+    forms it, so the result is bit for bit the same; the work is a few whole-row copies
+    instead of one scalar update per element. False (nothing done) when an index repeats
+    more than ``_SORTED_REPEATS`` times."""
+    n = idx.size
+    order = np.argsort(idx.astype(np.uint16), kind="stable")
+    keys = idx[order]
+    starts = np.flatnonzero(keys[1:] != keys[:-1])
+    starts += 1
+    starts = np.concatenate((np.zeros(1, np.intp), starts))
+    counts = np.diff(starts, append=n)
+    most = int(counts.max())
+    if most > _SORTED_REPEATS:
+        return False
+    by_count = np.argsort((most - counts).astype(np.uint16), kind="stable")  # most frequent first
+    starts, rows = starts[by_count], keys[starts[by_count]]
+    active = starts.size - np.cumsum(np.bincount(counts, minlength=most + 1))[:most]  # rows with > r
+    acc = np.zeros((starts.size, out.shape[1]), out.dtype)
+    buf = np.empty((starts.size, out.shape[1]), src.dtype)
+    for r, a in enumerate(active.tolist()):
+        part = np.take(src, order[starts[:a] + r], axis=0, out=buf[:a], mode="clip")  # indices are valid
+        np.add(acc[:a], part, out=acc[:a])
+    out[rows] = acc
+    return True
+
+
 @KERNELS.kernel("GatherGrad")
 def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: np.ndarray) -> np.ndarray:
     axis = ctx.attrs["axis"] % like.ndim
@@ -175,6 +213,8 @@ def gather_grad(ctx: KernelContext, dy: np.ndarray, indices: np.ndarray, like: n
         moved = out.reshape(pre, dim, post)
         for k, i in enumerate(idx.tolist()):
             moved[:, i] += src[:, k]
+        return out
+    if pre == 1 and dim <= _SORTED_DIM and _sorted_rows_sum(out.reshape(dim, post), src.reshape(-1, post), idx):
         return out
     # Small slices (an embedding's rows): np.add.at on 1-D flat indices takes NumPy's fast
     # path, several times faster than adding rows at 2-D indices; repeated indices add up.
