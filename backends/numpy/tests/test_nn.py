@@ -362,3 +362,52 @@ def test_conv2d_memory_does_not_grow_with_dilation_or_padding() -> None:
     expected[1, 1] = x.numpy().sum()
     np.testing.assert_array_equal(g.numpy(), expected)
     assert peak < 1e6, peak  # explicit padding would need (10004 x 10004) floats: 400 MB
+
+
+SOFTMAX_CASES = [
+    # (shape, axis, logits' offset): the unshifted path (row maxima in [0, 80 - log n]), rows
+    # whose maximum is negative or too large for it, long rows (summed by np.add.reduce), a
+    # middle axis, rows the threads split
+    ((7, 13), -1, 0.0),
+    ((3, 5, 40), -1, -85.0),
+    ((6, 20), -1, 75.0),
+    ((4, 9000), -1, 0.0),
+    ((5, 6, 7), 1, 3.0),
+    ((1100, 300), -1, 2.0),
+    ((2, 1), -1, 0.0),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize(("shape", "axis", "offset"), SOFTMAX_CASES)
+def test_softmax_matches_a_float64_reference(shape: tuple[int, ...], axis: int, offset: float, dtype: str) -> None:
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=shape) * 4 + offset).astype(dtype)
+    wide = x.astype(np.longdouble)  # 80-bit on x86: a reference more precise than float64
+    e = np.exp(wide - wide.max(axis=axis, keepdims=True))
+    want = e / e.sum(axis=axis, keepdims=True)
+    got = nn.softmax(opcore.constant(x), axis=axis).numpy()
+    assert got.dtype == dtype
+    eps = float(np.finfo(dtype).eps)
+    tiny = float(np.finfo(dtype).smallest_subnormal)  # the spacing of subnormal results
+    np.testing.assert_allclose(got.astype(np.longdouble), want, rtol=8 * eps, atol=tiny)
+
+
+def test_softmax_of_nan_infinite_and_tiny_logits() -> None:
+    nan_row = nn.softmax(opcore.constant(np.array([[1.0, np.nan, 0.0]], np.float32))).numpy()
+    assert np.isnan(nan_row).all()  # a NaN: the row is NaN
+    x = np.array(
+        [
+            [-np.inf, 0.0, 0.0],  # -inf contributes nothing
+            [2.0, -100.0, -120.0],  # subnormal and zero results
+            [0.0, 0.0, 0.0],
+        ],
+        np.float32,
+    )
+    got = nn.softmax(opcore.constant(x)).numpy()
+    np.testing.assert_array_equal(got[0], [0.0, 0.5, 0.5])
+    x64 = x[1].astype(np.float64)
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(got[1], np.exp(x64 - x64.max()) / np.exp(x64 - x64.max()).sum(), rtol=1e-6, atol=tiny)
+    assert got[1, 1] > 0
+    np.testing.assert_allclose(got[2], [1 / 3] * 3, rtol=1e-7)
