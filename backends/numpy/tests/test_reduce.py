@@ -137,3 +137,23 @@ def test_large_sum_of_a_transposed_view_and_of_nan():
     assert np.isnan(R.reduce_sum(opcore.constant(x)).numpy())
     sums = R.reduce_sum(opcore.constant(x), [1]).numpy()
     assert np.isnan(sums[123]) and not np.isnan(np.delete(sums, 123)).any()
+
+
+@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("size", [1 << 16, (1 << 20) + 4095, 3 << 20])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_whole_array_sum_is_as_accurate_as_a_pairwise_sum(size, dtype, threads, monkeypatch):
+    from opcore_numpy.kernels import _parallel
+
+    if threads:
+        monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 1 << 12)
+    rng = np.random.default_rng(size)
+    x = (rng.random(size) * 2.0 + 1.0).astype(dtype)  # all positive: a running sum drifts
+    x[:: 1 << 12] *= 1e3
+    ref = x.astype(np.longdouble).sum()
+    got = R.reduce_sum(opcore.constant(x.reshape(1, -1))).numpy()
+    assert got.dtype == dtype
+    eps = np.finfo(dtype).eps
+    assert abs(got.astype(np.longdouble) - ref) <= 8 * eps * ref  # a running sum is off by ~200 eps
+    x[-1] = np.inf
+    assert R.reduce_sum(opcore.constant(x)).numpy() == np.inf
