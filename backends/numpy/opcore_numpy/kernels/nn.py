@@ -81,7 +81,8 @@ def _softmax_into(x: np.ndarray, out: np.ndarray, axis: int) -> np.ndarray:
         total = np.einsum("ij->i", out)[:, None]
     else:
         total = out.sum(axis=axis, keepdims=True)
-    out /= total
+    # times the reciprocal (as PyTorch does): a multiply pass is faster than a divide pass
+    out *= np.reciprocal(total, out=total)
     return out
 
 
