@@ -365,12 +365,13 @@ def test_conv2d_memory_does_not_grow_with_dilation_or_padding() -> None:
 
 
 SOFTMAX_CASES = [
-    # (shape, axis, logits' offset): the unshifted path (row maxima in [0, 80 - log n]), rows
-    # whose maximum is negative or too large for it, long rows (summed by np.add.reduce), a
-    # middle axis, rows the threads split
+    # (shape, axis, logits' offset): the unshifted path (every sum of exp(x) in [1, FLT_MAX]),
+    # rows whose sum is below 1 or overflows, long rows (summed by np.add.reduce), a middle
+    # axis, rows the threads split
     ((7, 13), -1, 0.0),
     ((3, 5, 40), -1, -85.0),
     ((6, 20), -1, 75.0),
+    ((6, 20), -1, 95.0),
     ((4, 9000), -1, 0.0),
     ((5, 6, 7), 1, 3.0),
     ((1100, 300), -1, 2.0),
@@ -411,3 +412,28 @@ def test_softmax_of_nan_infinite_and_tiny_logits() -> None:
     np.testing.assert_allclose(got[1], np.exp(x64 - x64.max()) / np.exp(x64 - x64.max()).sum(), rtol=1e-6, atol=tiny)
     assert got[1, 1] > 0
     np.testing.assert_allclose(got[2], [1 / 3] * 3, rtol=1e-7)
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_softmax_rows_do_not_depend_on_their_neighbours(threads: bool, monkeypatch: Any) -> None:
+    """Rows that need the maximum subtracted (sums below 1 or overflowing, NaN) beside rows
+    that do not: each row's result is the one it gets alone, however rows are split."""
+    from opcore_numpy.kernels import _parallel
+
+    if threads:
+        monkeypatch.setattr(_parallel, "MIN_PER_THREAD", 64)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(40, 50)).astype(np.float32) * 3
+    x[3] -= 120.0  # every exp(x) underflows
+    x[7] += 120.0  # every exp(x) overflows
+    x[11, 4] = np.nan
+    x[13] -= 8.0  # the sum of exp(x) is below 1
+    got = nn.softmax(opcore.constant(x)).numpy()
+    for i in range(x.shape[0]):
+        alone = nn.softmax(opcore.constant(x[i : i + 1])).numpy()[0]
+        np.testing.assert_array_equal(got[i], alone)
+    assert np.isnan(got[11]).all() and not np.isnan(np.delete(got, 11, axis=0)).any()
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    ok = np.arange(40) != 11
+    np.testing.assert_allclose(got[ok], (e / e.sum(axis=1, keepdims=True))[ok], rtol=1e-6, atol=1e-30)

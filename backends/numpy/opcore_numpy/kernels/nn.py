@@ -6,8 +6,6 @@ float16 is computed in float32 and rounded once. Convolution and pooling are in
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
@@ -59,28 +57,35 @@ def softmax(ctx: KernelContext, logits: np.ndarray) -> np.ndarray:
 #: Rows up to this long are summed by ``np.einsum`` (vectorised, 3x faster than
 #: ``np.add.reduce`` on short rows; its lane-wise accumulation stays within a few ulp here).
 _EINSUM_ROW = 8192
-#: exp(x) stays finite, with its full precision, for x below this.
-_EXP_SAFE = 80.0
+
+
+def _sums(e: np.ndarray, axis: int) -> np.ndarray:
+    """The sums of ``e`` along ``axis``, kept as a size-1 axis."""
+    if axis == e.ndim - 1 == 1 and e.shape[1] <= _EINSUM_ROW and e.flags.c_contiguous:
+        return np.einsum("ij->i", e)[:, None]
+    return e.sum(axis=axis, keepdims=True)
 
 
 def _softmax_into(x: np.ndarray, out: np.ndarray, axis: int) -> np.ndarray:
-    """Softmax of ``x`` along ``axis`` into ``out``: exp(x - max) / sum.
+    """Softmax of ``x`` along ``axis`` into ``out``: exp(x - max) / sum, in three passes
+    where the slice allows it.
 
-    Where every slice's maximum m lies in [0, 80 - log(n)], exp(x) itself cannot overflow,
-    nor can its sum, and it underflows no sooner than exp(x - m) does, so the subtraction
-    pass is skipped: exp(x) / sum(exp(x)) is the same quotient, rounded as closely (within
-    an ulp or two; a subnormal result within its last bit)."""
-    top = x.max(axis=axis, keepdims=True)
-    n = x.shape[axis]
-    if top.min() >= 0.0 and top.max() <= _EXP_SAFE - math.log(n):  # NaN fails both
+    exp(x) / sum(exp(x)) is the same quotient as with the maximum m subtracted. It is taken
+    as is for every slice whose sum s is in [1, FLT_MAX]: nothing overflowed, and s >= 1
+    means that an element whose exp(x) underflowed has a result below the smallest normal
+    number either way (its result is exp(x) / s), so results agree with the shifted ones
+    within an ulp or two (a subnormal one within its last bits). Other slices (a maximum
+    far below zero or above 88 - log(n), infinities, NaN) take exp(x - m) / sum, each
+    slice by its own sum, so no slice's result depends on its neighbours."""
+    with np.errstate(over="ignore", invalid="ignore"):
         np.exp(x, out=out)
-    else:
-        np.subtract(x, top, out=out)
-        np.exp(out, out=out)
-    if axis == out.ndim - 1 == 1 and n <= _EINSUM_ROW and out.flags.c_contiguous:
-        total = np.einsum("ij->i", out)[:, None]
-    else:
-        total = out.sum(axis=axis, keepdims=True)
+        total = _sums(out, axis)
+    bad = ~((total >= 1.0) & (total <= np.finfo(out.dtype).max))  # NaN is bad as well
+    if bad.any():
+        shifted = np.subtract(x, x.max(axis=axis, keepdims=True))
+        np.exp(shifted, out=shifted)
+        np.copyto(out, shifted, where=bad)
+        np.copyto(total, _sums(shifted, axis), where=bad)
     # times the reciprocal (as PyTorch does): a multiply pass is faster than a divide pass
     out *= np.reciprocal(total, out=total)
     return out
