@@ -199,6 +199,20 @@ def _k_tile(rt: Any, t: str) -> int:
     return kc
 
 
+#: _k_tile by (runtime, type): a device query costs microseconds per product.
+_DEEPEST: dict[tuple[int, str], int] = {}
+
+
+def _k_depth(k: int, deepest: int, vw: int) -> int:
+    """The K tile for a product of depth ``k``: as few tiles as ``deepest`` allows, each a multiple of ``vw``
+    and as shallow as covers ``k`` (K = 64 with 128-deep tiles multiplied zeros half the time, and
+    copied every tile through the ragged path; K = 288 now takes three 96-deep tiles, not 3 x 128).
+    At most ``deepest // vw`` kernels per (type, transposes)."""
+    tiles = -(-k // deepest)
+    per_tile = -(-k // tiles)
+    return min(deepest, -(-per_tile // vw) * vw)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -247,10 +261,14 @@ def matmul(
     common = [out.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(K)]
     if t in _VW:
         bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
+        deepest = _DEEPEST.get((id(rt), t))
+        if deepest is None:
+            deepest = _DEEPEST[(id(rt), t)] = _k_tile(rt, t)
+        kc = _k_depth(K, deepest, _VW[t])
         rt.launch(
             rt.kernel(
-                ("mm_tiled", t, transpose_a, transpose_b),
-                lambda: opencl_only(_tiled_source(t, transpose_a, transpose_b, _k_tile(rt, t))),
+                ("mm_tiled", t, transpose_a, transpose_b, kc),
+                lambda: opencl_only(_tiled_source(t, transpose_a, transpose_b, kc)),
                 "mm_tiled",
             ),
             (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
