@@ -234,3 +234,60 @@ def test_index_maps_are_built_once_per_geometry() -> None:
     _run("opencl", "Conv2D", [RNG.standard_normal((5, 7, 7, 3)), w], attrs)
     assert rt.counters["builds"] == before.get("builds", 0)
     assert rt.counters["host_to_device"] - before.get("host_to_device", 0) == 2
+
+
+# Images for the direct window kernels (AvgPool, AvgPoolGrad, Conv2DBackpropInput's col2im): one work-item
+# per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every work-group
+# size, single rows and columns, and channels beyond the largest work-group.
+DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5)]
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_average_pooling_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    x = RNG.standard_normal(_image(n, h, w, c, fmt))
+    for (kh, kw), (sh, sw), padding in [((3, 3), (1, 1), "SAME"), ((2, 3), (3, 2), "SAME"), ((1, 2), (1, 1), "VALID"),
+                                        ((4, 1), (2, 1), "SAME")]:  # fmt: skip
+        if padding == "VALID" and (kh > h or kw > w):
+            continue
+        attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+        (y,) = _same("AvgPool", [x], attrs, rtol=1e-12)
+        dy = RNG.standard_normal(y.shape)
+        _same("AvgPoolGrad", [x, dy], attrs, rtol=1e-12)
+        _same("AvgPool", [x.astype(np.float32)], attrs, rtol=1e-6)
+        _same("AvgPoolGrad", [x.astype(np.float32), dy.astype(np.float32)], attrs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_col2im_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    x = RNG.standard_normal(_image(n, h, w, c, fmt))
+    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
+                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
+            continue
+        wts = RNG.standard_normal((kh, kw, c, 3))
+        attrs = {"strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt,
+                 "dilations": _four(dh, dw, fmt)}  # fmt: skip
+        y = _run("numpy", "Conv2D", [x, wts], attrs)[0]
+        dy = RNG.standard_normal(y.shape)
+        _same("Conv2DBackpropInput", [x, wts, dy], attrs, rtol=1e-10)
+        _same("Conv2DBackpropInput", [x.astype(np.float32), wts.astype(np.float32), dy.astype(np.float32)], attrs,
+              rtol=1e-5)  # fmt: skip
+
+
+def test_direct_kernels_need_no_index_maps() -> None:
+    rt = opcore.get_backend("opencl").runtime
+    x, w = RNG.standard_normal((2, 9, 8, 3)), RNG.standard_normal((3, 3, 3, 4))
+    conv = {"strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC", "dilations": (1, 1, 1, 1)}
+    pool = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
+    dy = RNG.standard_normal((2, 9, 8, 4))
+    _run("opencl", "Conv2DBackpropInput", [x, w, dy], conv)
+    _run("opencl", "AvgPool", [x], pool)
+    _run("opencl", "AvgPoolGrad", [x, x], pool)
+    before = rt.counters["host_to_device"]
+    _run("opencl", "Conv2DBackpropInput", [x, w, dy[:, ::2]], {**conv, "strides": (1, 2, 1, 1)})
+    _run("opencl", "AvgPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
+    _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
+    # A new geometry uploads only the call's inputs (3 + 1 + 2), no maps or weights.
+    assert rt.counters["host_to_device"] - before == 6
