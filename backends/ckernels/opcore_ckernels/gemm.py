@@ -199,6 +199,55 @@ def _k_tile(rt: Any, t: str) -> int:
     return kc
 
 
+#: Split K when a product has fewer output tiles than this (one work-group each: a 288 x 64 filter gradient
+#: made 5 work-groups of 36,864-deep products, a 9 x 32 one a single work-group on one core) ...
+SPLIT_K_TILES = 16
+#: ... and each part keeps at least this much of K.
+SPLIT_K_DEPTH = 512
+
+
+def _k_split(M: int, N: int, K: int, nb: int, ta: bool, tb: bool, bm: int, bn: int) -> int:
+    """Into how many parts to cut K (1: none). Only for ``op(a) = a^T``, ``op(b) = b`` unbatched: a part of K
+    is then a block of rows of both inputs (an offset, same strides), run as a batch of the tiled kernel."""
+    if nb != 1 or not ta or tb:
+        return 1
+    tiles = -(-M // bm) * -(-N // bn)
+    if tiles >= SPLIT_K_TILES:
+        return 1
+    for parts in (16, 12, 8, 6, 4, 3, 2):
+        if parts * tiles <= 2 * SPLIT_K_TILES and K % parts == 0 and K // parts >= SPLIT_K_DEPTH:
+            return parts
+    return 1
+
+
+def _split_k(rt: Any, a: Any, b: Any, out: Any, parts: int, t: str, M: int, N: int, K: int) -> Any:
+    """``a^T @ b`` as ``parts`` products over consecutive blocks of K rows (a batch), then their sum."""
+    kp = K // parts
+    offs = rt.cached(
+        ("mm-split-offs", M, N, K, parts),
+        lambda: np.stack([np.arange(parts) * kp * M, np.arange(parts) * kp * N], axis=1).reshape(-1),
+    )
+    partial = rt.empty((parts, M, N), out.dtype)
+    _tiled_launch(rt, partial, a, b, offs, t, True, False, M, N, kp, parts)
+    add = rt.kernel(
+        ("mm_sum_parts", t),
+        lambda: (
+            f"""
+__kernel void mm_sum_parts(__global {t}* c, __global const {t}* parts, const int n, const long size) {{
+  const long i = get_global_id(0);
+  if (i >= size) return;
+  {t} acc = parts[i];
+  for (int p = 1; p < n; ++p) acc += parts[p * size + i];
+  c[i] = acc;
+}}
+"""
+        ),
+        "mm_sum_parts",
+    )
+    rt.launch(add, (M * N,), [out.data, partial.data, np.int32(parts), np.int64(M * N)])
+    return out
+
+
 #: _k_tile by (runtime, type): a device query costs microseconds per product.
 _DEEPEST: dict[tuple[int, str], int] = {}
 
@@ -211,6 +260,21 @@ def _k_depth(k: int, deepest: int, vw: int) -> int:
     tiles = -(-k // deepest)
     per_tile = -(-k // tiles)
     return min(deepest, -(-per_tile // vw) * vw)
+
+
+def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool, tb: bool, M: int, N: int,
+                  K: int, nb: int) -> None:  # fmt: skip
+    bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
+    deepest = _DEEPEST.get((id(rt), t))
+    if deepest is None:
+        deepest = _DEEPEST[(id(rt), t)] = _k_tile(rt, t)
+    kc = _k_depth(K, deepest, _VW[t])
+    rt.launch(
+        rt.kernel(("mm_tiled", t, ta, tb, kc), lambda: opencl_only(_tiled_source(t, ta, tb, kc)), "mm_tiled"),
+        (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
+        [out.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(K)],
+        local_size=(TILE_WN, TILE_WM, 1),
+    )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -261,20 +325,10 @@ def matmul(
     common = [out.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(K)]
     if t in _VW:
         bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
-        deepest = _DEEPEST.get((id(rt), t))
-        if deepest is None:
-            deepest = _DEEPEST[(id(rt), t)] = _k_tile(rt, t)
-        kc = _k_depth(K, deepest, _VW[t])
-        rt.launch(
-            rt.kernel(
-                ("mm_tiled", t, transpose_a, transpose_b, kc),
-                lambda: opencl_only(_tiled_source(t, transpose_a, transpose_b, kc)),
-                "mm_tiled",
-            ),
-            (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
-            common,
-            local_size=(TILE_WN, TILE_WM, 1),
-        )
+        parts = _k_split(M, N, K, nb, transpose_a, transpose_b, bm, bn)
+        if parts > 1:
+            return _split_k(rt, a, b, out, parts, t, M, N, K)
+        _tiled_launch(rt, out, a, b, offs, t, transpose_a, transpose_b, M, N, K, nb)
         return out
     simple = rt.kernel(("mm_simple", t), lambda: _simple_source(t, "float" if t == "half" else t), "mm_simple")
     strides = [np.int64(s) for s in (sam, sak, sbk, sbn)]

@@ -110,6 +110,27 @@ def test_any_k_builds_at_most_one_kernel_per_depth_class() -> None:
     assert rt.counters["builds"] - builds <= 128 // 16  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("m, n, k", [(9, 32, 43264), (288, 64, 36864), (1, 1, 8192), (65, 3, 6 * 1031), (70, 70, 1030)])
+def test_split_k_products_match_numpy(m: int, n: int, k: int) -> None:
+    # Few output tiles and a deep K: K is cut into parts (a batch of the tiled kernel), then summed.
+    assert gemm._k_split(m, n, k, 1, True, False, 64, 64) > 1
+    assert gemm._k_split(m, n, k, 1, False, False, 64, 64) == 1  # a part of K must be a block of rows
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((k, m)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    got, ref = _run(a, b, True, False)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    got64, ref64 = _run(a.astype(np.float64), b.astype(np.float64), True, False)
+    np.testing.assert_allclose(got64, ref64, rtol=1e-11, atol=1e-11 * np.sqrt(k))
+
+
+def test_k_not_split_when_it_does_not_divide_or_tiles_are_many() -> None:
+    assert gemm._k_split(9, 32, 7919, 1, True, False, 64, 64) == 1  # a prime
+    assert gemm._k_split(9, 32, 1000, 1, True, False, 64, 64) == 1  # too shallow to cut
+    assert gemm._k_split(640, 640, 65536, 1, True, False, 64, 64) == 1  # 100 tiles already
+    assert gemm._k_split(9, 32, 65536, 2, True, False, 64, 64) == 1  # batched
+
+
 def test_matmul_op_and_its_gradient_on_the_device() -> None:
     rng = np.random.default_rng(6)
     a_h, b_h = rng.standard_normal((70, 90)), rng.standard_normal((90, 65))
