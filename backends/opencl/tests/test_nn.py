@@ -291,3 +291,53 @@ def test_direct_kernels_need_no_index_maps() -> None:
     _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
     # A new geometry uploads only the call's inputs (3 + 1 + 2), no maps or weights.
     assert rt.counters["host_to_device"] - before == 6
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_max_pool_grad_of_disjoint_windows_matches_numpy(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    # Windows that do not overlap scatter each gradient to its window's first maximum: ties (rounded
+    # values), padding (SAME), gaps between windows (stride > window) and leftover rows.
+    x = np.round(RNG.standard_normal(_image(n, h, w, c, fmt)) * 2) / 2
+    for (kh, kw), (sh, sw), padding in [((2, 2), (2, 2), "VALID"), ((2, 3), (2, 3), "SAME"), ((1, 2), (3, 2), "SAME"),
+                                        ((3, 1), (4, 2), "VALID"), ((1, 1), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and (kh > h or kw > w):
+            continue
+        attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+        (y,) = _run("numpy", "MaxPool", [x], attrs)
+        dy = RNG.standard_normal(y.shape)
+        _same("MaxPoolGrad", [x, y, dy], attrs, rtol=0)
+        _same("MaxPoolGrad", [x.astype(np.float32), y.astype(np.float32), dy.astype(np.float32)], attrs, rtol=0)
+
+
+def _first_max_grad(
+    x: np.ndarray, dy: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: tuple[int, int]
+) -> np.ndarray:
+    """MaxPoolGrad (NHWC) routing each window to its first maximum, NaN winning, padding read as -inf."""
+    out = np.zeros_like(x)
+    h, w = x.shape[1:3]
+    for b, p, q, ch in np.ndindex(*dy.shape):
+        best, bv = None, None
+        for a, e in np.ndindex(*k):
+            r, t = p * s[0] - pad[0] + a, q * s[1] - pad[1] + e
+            ok = 0 <= r < h and 0 <= t < w
+            v = x[b, r, t, ch] if ok else -np.inf
+            if bv is None or v > bv or (np.isnan(v) and not np.isnan(bv)):
+                best, bv = ((r, t) if ok else None), v
+        if best is not None:
+            out[b, best[0], best[1], ch] += dy[b, p, q, ch]
+    return out
+
+
+def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
+    x = np.round(RNG.standard_normal((2, 5, 7, 3)))
+    x[0, 0, 0, :] = np.nan
+    x[1, :, :, 1] = -np.inf  # padding first in a window, then -inf: the gradient goes nowhere
+    x[0, 3, 4, 2] = np.nan
+    x[1, 4, 6, 0] = np.inf
+    for k, s, padding, pad in [((2, 2), (2, 2), "VALID", (0, 0)), ((2, 3), (2, 3), "SAME", (0, 1))]:
+        attrs = {"ksize": (1, *k, 1), "strides": (1, *s, 1), "padding": padding, "data_format": "NHWC"}
+        (y,) = _run("opencl", "MaxPool", [x], attrs)
+        dy = RNG.standard_normal(y.shape)
+        (got,) = _run("opencl", "MaxPoolGrad", [x, y, dy], attrs)
+        np.testing.assert_array_equal(got, _first_max_grad(x, dy, k, s, pad))

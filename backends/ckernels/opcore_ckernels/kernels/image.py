@@ -10,7 +10,9 @@ found from the geometry: a gather-sum, no atomics, no map); its filter
 gradient is a GEMM of the im2col columns and the output gradient. MaxPool
 reduces over the window map; MaxPoolGrad finds each window's first maximum on
 the device, then every input element sums the gradients of the windows that
-routed to it through the inverse map. AvgPool and AvgPoolGrad are direct
+routed to it through the inverse map; when windows do not overlap (2x2/2),
+each window instead writes its gradient straight to its first maximum in a
+zero-filled output (a third of the time). AvgPool and AvgPoolGrad are direct
 kernels too: window bounds and element counts from the geometry, one
 work-item per channel (NHWC) or column (NCHW), so neighbouring work-items
 read neighbouring elements (a CPU device loads them as one vector; the
@@ -276,6 +278,32 @@ __kernel void avg_pool_grad_direct(__global T* out, __global const T* grad, cons
   out[(long)n * H * W * C + OFF(i, j, c, H, W, C)] = (T)acc;
 }}
 
+/* MaxPoolGrad of windows that do not overlap (each element in at most one; out is zero-filled first): output
+   (n, p, q, c) gives its gradient to its window's first maximum (row-major; padding reads as -inf, NaN
+   wins, like pool_argmax; nothing when that is on the padding). */
+__kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __global const T* src, const int H,
+                                    const int W, const int C, const int Ho, const int Wo, const int kh,
+                                    const int kw, const int sh, const int sw, const int top, const int left,
+                                    const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  __global const T* x = src + (long)n * H * W * C;
+  const int r0 = p * sh - top, s0 = q * sw - left;
+  long best = -1;
+  A bv = -INFINITY;
+  for (int a = 0; a < kh; ++a) {{
+    const int r = r0 + a;
+    for (int b = 0; b < kw; ++b) {{
+      const int s = s0 + b;
+      const int ok = r >= 0 && r < H && s >= 0 && s < W;
+      const long e = ok ? OFF(r, s, c, H, W, C) : -1;
+      const A v = ok ? (A)x[e] : (A)(-INFINITY);
+      if ((a == 0 && b == 0) || v > bv || (isnan(v) && !isnan(bv))) {{ bv = v; best = e; }}
+    }}
+  }}
+  if (best >= 0) out[(long)n * H * W * C + best] = grad[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)];
+}}
+
 /* col2im of Conv2DBackpropInput: dcols is (N, Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the
    filter's rows; input element (n, i, j, c) sums the columns of the taps that read it, in increasing
    output position (a and b descending), as the inverse map did. */
@@ -303,7 +331,7 @@ __kernel void col2im_direct(__global T* out, __global const T* dcols, const int 
 
 
 def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: Any, grid: tuple[int, int],
-                   conv: bool = False) -> Any:  # fmt: skip
+                   conv: bool = False, extra: Sequence[Any] = ()) -> Any:  # fmt: skip
     """Run direct kernel ``name`` over a grid of ``grid`` = (rows, columns) positions of every image and channel."""
     rt = ctx.backend.runtime
     t, a = storage_and_acc_types(out.dtype)
@@ -313,7 +341,7 @@ def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: A
     sizes = [i32(g.h), i32(g.w), i32(g.c), i32(g.ho), i32(g.wo), i32(g.kh), i32(g.kw), i32(g.sh), i32(g.sw)]
     if conv:
         sizes += [i32(g.dh), i32(g.dw)]
-    args = [out.data, src.data, *sizes, i32(g.top), i32(g.left)]
+    args = [out.data, src.data, *(e.data for e in extra), *sizes, i32(g.top), i32(g.left)]
     if g.nchw:
         launch_rows(rt, kernel, gw, g.n * g.c * gh, args)
     else:
@@ -462,10 +490,14 @@ def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: A
     out = empty_output(ctx)
     if out.size == 0:
         return out
-    g, idx = _pool(ctx, orig_input)
+    g = _Geometry(ctx.attrs, orig_input.shape, None)
     pooled = g.ho * g.wo * g.c
     if pooled == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+    if g.sh >= g.kh and g.sw >= g.kw:  # windows do not overlap: each element checks its own window
+        out = _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+        return _direct_launch(ctx, "max_pool_grad_scatter", g, out, grad, (g.ho, g.wo), extra=[orig_input])
+    idx = index_map(ctx, ("pool-window", *g.key), g.pool_map)
     arg = _argmax(ctx, g, orig_input, idx)
     inv, width = _pool_inverse(ctx, g)
     args = [out.data, grad.data, buffer_or_dummy(rt, inv), arg.data, np.int32(width), np.int64(g.image),
