@@ -204,6 +204,8 @@ def _k_tile(rt: Any, t: str) -> int:
 SPLIT_K_TILES = 16
 #: ... and each part keeps at least this much of K.
 SPLIT_K_DEPTH = 512
+#: Products of at most this many outputs run their parts on the one-output-per-work-item kernel.
+SIMPLE_OUTPUTS = 1024
 
 
 def _k_split(M: int, N: int, K: int, nb: int, ta: bool, tb: bool, bm: int, bn: int) -> int:
@@ -214,8 +216,9 @@ def _k_split(M: int, N: int, K: int, nb: int, ta: bool, tb: bool, bm: int, bn: i
     tiles = -(-M // bm) * -(-N // bn)
     if tiles >= SPLIT_K_TILES:
         return 1
-    for parts in (16, 12, 8, 6, 4, 3, 2):
-        if parts * tiles <= 2 * SPLIT_K_TILES and K % parts == 0 and K // parts >= SPLIT_K_DEPTH:
+    most = 4 * SPLIT_K_TILES if M * N <= SIMPLE_OUTPUTS else 2 * SPLIT_K_TILES
+    for parts in (64, 48, 32, 16, 12, 8, 6, 4, 3, 2):
+        if parts * tiles <= most and K % parts == 0 and K // parts >= SPLIT_K_DEPTH:
             return parts
     return 1
 
@@ -228,7 +231,15 @@ def _split_k(rt: Any, a: Any, b: Any, out: Any, parts: int, t: str, M: int, N: i
         lambda: np.stack([np.arange(parts) * kp * M, np.arange(parts) * kp * N], axis=1).reshape(-1),
     )
     partial = rt.empty((parts, M, N), out.dtype)
-    _tiled_launch(rt, partial, a, b, offs, t, True, False, M, N, kp, parts)
+    if M * N <= SIMPLE_OUTPUTS:
+        # A few outputs (a 9 x 32 filter gradient): a 64 x 64 tile would be mostly padding; one work-item
+        # per output and part, neighbours reading neighbouring elements of b, is several times faster.
+        simple = rt.kernel(("mm_simple", t), lambda: _simple_source(t, "float" if t == "half" else t), "mm_simple")
+        strides = [np.int64(1), np.int64(M), np.int64(N), np.int64(1)]  # a^T: (sam, sak); b: (sbk, sbn)
+        args = [partial.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(kp), *strides]
+        rt.launch(simple, (N, M, parts), args)
+    else:
+        _tiled_launch(rt, partial, a, b, offs, t, True, False, M, N, kp, parts)
     add = rt.kernel(
         ("mm_sum_parts", t),
         lambda: (

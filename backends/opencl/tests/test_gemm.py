@@ -112,7 +112,8 @@ def test_any_k_builds_at_most_one_kernel_per_depth_class() -> None:
 
 @pytest.mark.parametrize("m, n, k", [(9, 32, 43264), (288, 64, 36864), (1, 1, 8192), (65, 3, 6 * 1031), (70, 70, 1030)])
 def test_split_k_products_match_numpy(m: int, n: int, k: int) -> None:
-    # Few output tiles and a deep K: K is cut into parts (a batch of the tiled kernel), then summed.
+    # Few output tiles and a deep K: K is cut into parts (a batch of the tiled kernel, or of the simple one
+    # for at most SIMPLE_OUTPUTS outputs: the first, third and fourth cases), then summed.
     assert gemm._k_split(m, n, k, 1, True, False, 64, 64) > 1
     assert gemm._k_split(m, n, k, 1, False, False, 64, 64) == 1  # a part of K must be a block of rows
     rng = np.random.default_rng(k)
