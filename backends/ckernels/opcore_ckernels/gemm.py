@@ -288,6 +288,27 @@ def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool
     )
 
 
+def tiled(rt: Any, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, int, int], k: int, a_first: int,
+          a_stride: int, b_first: int = 0) -> Any:  # fmt: skip
+    """``nb`` products ``op(A_i) @ op(B)``, ``shape = (nb, M, N)``, where A_i starts ``a_first + i * a_stride``
+    elements into ``a`` and B ``b_first`` into ``b`` (parts of larger arrays, without a copy). OpenCL,
+    float32/float64 only (:func:`has_tiled`)."""
+    nb, m, n = shape
+    t = ctype(np.dtype(a.dtype))
+    out = rt.empty(shape, a.dtype)
+    offs = rt.cached(
+        ("mm-at", nb, a_first, a_stride, b_first),
+        lambda: np.stack([a_first + np.arange(nb) * a_stride, np.full(nb, b_first)], axis=1).reshape(-1),
+    )
+    _tiled_launch(rt, out, a, b, offs, t, ta, tb, m, n, k, nb)
+    return out
+
+
+def has_tiled(rt: Any, dtype: Any) -> bool:
+    """Whether :func:`tiled` runs ``dtype`` on ``rt`` (OpenCL without a vendor BLAS, float32/float64)."""
+    return getattr(rt, "matmul", None) is None and ctype(np.dtype(dtype)) in _VW
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -7,7 +7,10 @@ with the batch. Conv2D is im2col through such a map plus a GEMM
 (:func:`opcore_ckernels.gemm.matmul`); its input gradient is a GEMM and a
 direct col2im (each input element sums the columns of the taps that read it,
 found from the geometry: a gather-sum, no atomics, no map); its filter
-gradient is a GEMM of the im2col columns and the output gradient. MaxPool
+gradient is a GEMM of the im2col columns and the output gradient. On a CPU
+device both gradients work on a few images at a time (:data:`CHUNK_BYTES` of
+columns), so the columns one kernel writes are read from the cache by the
+next (the GEMM on an offset into the batch; partial filter gradients added). MaxPool
 reduces over the window map; MaxPoolGrad finds each window's first maximum on
 the device, then every input element sums the gradients of the windows that
 routed to it through the inverse map; when windows do not overlap (2x2/2),
@@ -27,11 +30,13 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_ckernels import gemm
 from opcore_ckernels.kernels._common import (
     buffer_or_dummy,
     empty_output,
     launch_rows,
     num_elements,
+    row_local,
     storage_and_acc_types,
 )
 from opcore_ckernels.kernels._gather import index_map
@@ -140,6 +145,22 @@ __kernel void bgather(__global T* out, __global const T* src, __global const lon
   const long b = row0 + get_global_id(1), i = b * m + j;
   const long k = idx[b * istride + j];
   out[i] = k < 0 ? (T)0 : src[b * s + k];
+}}
+
+/* The same for images n0.. of a range whose rows start at image n0 (out holds only those images). */
+__kernel void bgather_part(__global T* out, __global const T* src, __global const long* idx, const long m,
+                           const long s, const long n0, const long row0) {{
+  const long j = get_global_id(0);
+  if (j >= m) return;
+  const long b = row0 + get_global_id(1);
+  const long k = idx[j];
+  out[(b - n0) * m + j] = k < 0 ? (T)0 : src[b * s + k];
+}}
+
+/* acc += part (size elements). */
+__kernel void add_into(__global T* acc, __global const T* part, const long size) {{
+  const long i = get_global_id(0);
+  if (i < size) acc[i] += part[i];
 }}
 
 __kernel void fill_zero(__global T* out, const long total) {{
@@ -306,14 +327,15 @@ __kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __g
 
 /* col2im of Conv2DBackpropInput: dcols is (N, Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the
    filter's rows; input element (n, i, j, c) sums the columns of the taps that read it, in increasing
-   output position (a and b descending), as the inverse map did. */
+   output position (a and b descending). dcols may hold images n0.. only (the range then covers those). */
 __kernel void col2im_direct(__global T* out, __global const T* dcols, const int H, const int W, const int C,
                             const int Ho, const int Wo, const int kh, const int kw, const int sh, const int sw,
-                            const int dh, const int dw, const int top, const int left, const long row0) {{
+                            const int dh, const int dw, const int top, const int left, const int n0,
+                            const long row0) {{
   int n, i, j, c;
   if (!grid_coords(get_global_id(0), row0 + get_global_id(1), H, W, C, &n, &i, &j, &c)) return;
   const long K = (long)kh * kw * C;
-  __global const T* d = dcols + (long)n * Ho * Wo * K + c;
+  __global const T* d = dcols + (long)(n - n0) * Ho * Wo * K + c;  /* dcols starts at image n0 */
   A acc = 0;
   for (int a = kh - 1; a >= 0; --a) {{
     const int r = i + top - a * dh;
@@ -331,8 +353,12 @@ __kernel void col2im_direct(__global T* out, __global const T* dcols, const int 
 
 
 def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: Any, grid: tuple[int, int],
-                   conv: bool = False, extra: Sequence[Any] = ()) -> Any:  # fmt: skip
-    """Run direct kernel ``name`` over a grid of ``grid`` = (rows, columns) positions of every image and channel."""
+                   conv: bool = False, extra: Sequence[Any] = (), images: tuple[int, int] | None = None) -> Any:  # fmt: skip
+    """Run direct kernel ``name`` over a grid of ``grid`` = (rows, columns) positions of every image and channel.
+
+    ``conv``: the kernel is col2im (dilations and the first image of its columns follow); ``images``: only
+    images [n0, n1) (OpenCL only: CUDA's row slices start at 0).
+    """
     rt = ctx.backend.runtime
     t, a = storage_and_acc_types(out.dtype)
     kernel = rt.kernel(("image-direct", t, g.nchw), lambda: _DIRECT_SOURCE.format(t=t, a=a, nchw=int(g.nchw)), name)
@@ -341,11 +367,16 @@ def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: A
     sizes = [i32(g.h), i32(g.w), i32(g.c), i32(g.ho), i32(g.wo), i32(g.kh), i32(g.kw), i32(g.sh), i32(g.sw)]
     if conv:
         sizes += [i32(g.dh), i32(g.dw)]
+    n0, n1 = images if images is not None else (0, g.n)
     args = [out.data, src.data, *(e.data for e in extra), *sizes, i32(g.top), i32(g.left)]
-    if g.nchw:
-        launch_rows(rt, kernel, gw, g.n * g.c * gh, args)
+    if conv:
+        args.append(i32(n0))
+    width, per_image = (gw, g.c * gh) if g.nchw else (g.c, gh * gw)
+    if images is None:
+        launch_rows(rt, kernel, width, g.n * per_image, args)
     else:
-        launch_rows(rt, kernel, g.c, g.n * gh * gw, args)
+        rows = (n1 - n0) * per_image
+        rt.launch(kernel, (width, rows), [*args, np.int64(n0 * per_image)], local_size=row_local(rt, width, rows))
     return out
 
 
@@ -414,11 +445,36 @@ def conv2d_backprop_input(ctx: KernelContext, input_like: Any, filter: Any, out_
     if p == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
     w = filter.reshape(k, o)
+    out = empty_output(ctx)
+    step = _image_chunk(rt, p * k * np.dtype(out.dtype).itemsize, g.n)
+    if step < g.n and gemm.has_tiled(rt, out.dtype):
+        # A CPU device: the columns of a few images at a time, so col2im reads them from the cache the
+        # GEMM just wrote them to (all of them at once: 42 MB for the CNN's second convolution).
+        for n0 in range(0, g.n, step):
+            b = min(g.n, n0 + step) - n0
+            if g.nchw:  # per image (O, P)^T @ (K, O)^T
+                dcols = gemm.tiled(rt, out_backprop, w, True, True, (b, p, k), o, n0 * o * p, o * p)
+            else:  # (b * P, O) @ (K, O)^T
+                dcols = gemm.tiled(rt, out_backprop, w, False, True, (1, b * p, k), o, n0 * p * o, 0)
+            _direct_launch(ctx, "col2im_direct", g, out, dcols, (g.h, g.w), conv=True, images=(n0, n0 + b))
+        return out
     if g.nchw:
         dcols = _matmul(ctx, out_backprop.reshape(g.n, o, p), w, True, True, (g.n, p, k))
     else:
         dcols = _matmul(ctx, out_backprop.reshape(g.n * p, o), w, False, True, (g.n * p, k))
-    return _direct_launch(ctx, "col2im_direct", g, empty_output(ctx), dcols, (g.h, g.w), conv=True)
+    return _direct_launch(ctx, "col2im_direct", g, out, dcols, (g.h, g.w), conv=True)
+
+
+#: On a CPU device, intermediate image columns are made for this many bytes of them at a time (a part of
+#: the last-level cache).
+CHUNK_BYTES = 4 << 20
+
+
+def _image_chunk(rt: Any, per_image: int, n: int) -> int:
+    """How many images' intermediate columns to make at a time (``n``: all; GPUs and OpenCL only)."""
+    if rt.target != "opencl" or not getattr(rt, "cpu", False):
+        return n
+    return max(1, min(n, CHUNK_BYTES // max(per_image, 1)))
 
 
 @KERNELS.kernel("Conv2DBackpropFilter")
@@ -428,6 +484,25 @@ def conv2d_backprop_filter(ctx: KernelContext, input: Any, filter_like: Any, out
     if num_elements(ctx.out_shapes[0]) == 0:
         return empty_output(ctx)
     k, o, p = g.taps * g.c, int(filter_like.shape[3]), g.ho * g.wo
+    step = _image_chunk(rt, p * k * np.dtype(input.dtype).itemsize, g.n)
+    if step < g.n and not g.nchw and p and gemm.has_tiled(rt, input.dtype):
+        # A CPU device: im2col of a few images at a time, multiplied while the columns are in cache.
+        idx = index_map(ctx, ("conv-im2col", *g.key), g.conv_map)
+        gather = _image_kernel(rt, input.dtype, "bgather_part")
+        m = p * k
+        dw = None
+        for n0 in range(0, g.n, step):
+            b = min(g.n, n0 + step) - n0
+            cols = rt.empty((b * p, k), input.dtype)
+            args = [cols.data, input.data, idx.data, np.int64(m), np.int64(g.image), np.int64(n0), np.int64(n0)]
+            rt.launch(gather, (m, b), args, local_size=row_local(rt, m, b))
+            part = gemm.tiled(rt, cols, out_backprop, True, False, (1, k, o), b * p, 0, 0, n0 * p * o)
+            if dw is None:
+                dw = part
+            else:
+                rt.launch(_image_kernel(rt, input.dtype, "add_into"), (k * o,), [dw.data, part.data, np.int64(k * o)])
+        assert dw is not None
+        return dw.reshape(ctx.out_shapes[0])
     cols = _im2col(ctx, input, g).reshape(g.n * p, k)
     dy = out_backprop
     if g.nchw:
