@@ -3,7 +3,7 @@
 ``matmul`` multiplies the last two dims of ``a`` and ``b`` with NumPy-style
 broadcasting of the leading (batch) dims. Transposes are folded into the
 element strides the kernels read with, so no transposed copy is ever made.
-Per-batch offsets of ``a`` and ``b`` travel in a small cached buffer, so new
+Per-batch offsets of ``a``, ``b`` (and, for the tiled kernel, ``c``) travel in a small cached buffer, so new
 shapes reuse the built kernels (sizes and strides are kernel arguments).
 
 Float products (float32, float64) use one tiled kernel per (type, transpose_a,
@@ -38,6 +38,13 @@ TILE_WM, TILE_WN, TILE_KC = 8, 4, 128
 #: Element sizes of the tiled kernel's types (to fit the K tile into the device's local memory).
 _SIZE = {"float": 4, "double": 8}
 _VW = {"float": 16, "double": 8}
+
+
+def _with_out(offs: np.ndarray, mn: int, first: int = 0) -> np.ndarray:
+    """Offsets ``[a, b]`` per batch as the tiled kernel's ``[a, b, c]``: batch i's C at ``first + i * mn``."""
+    pairs = np.asarray(offs, np.int64).reshape(-1, 2)
+    c = first + np.arange(pairs.shape[0], dtype=np.int64) * mn
+    return np.concatenate([pairs, c[:, None]], axis=1).reshape(-1)
 
 
 def _batch_offsets(a_shape: tuple[int, ...], b_shape: tuple[int, ...], batch: tuple[int, ...]) -> np.ndarray:
@@ -166,8 +173,8 @@ void mm_tiled(__global {t}* c, __global const {t}* a, __global const {t}* b,
   const int m_blk = get_group_id(1) * {bm}, n_blk = get_group_id(0) * {bn};
   const int ml = get_local_id(1) * {rm}, nl = get_local_id(0) * {nv * vw};
   const long bt = get_global_id(2);
-  __global const {t}* pa = a + offs[2 * bt];
-  __global const {t}* pb = b + offs[2 * bt + 1];
+  __global const {t}* pa = a + offs[3 * bt];
+  __global const {t}* pb = b + offs[3 * bt + 1];
   {nl.join(decl)}
   for (int k0 = 0; k0 < K; k0 += {kc}) {{
     {copy_a}
@@ -179,7 +186,7 @@ void mm_tiled(__global {t}* c, __global const {t}* a, __global const {t}* b,
     barrier(CLK_LOCAL_MEM_FENCE);
   }}
   const int m = m_blk + ml, n = n_blk + nl;
-  __global {t}* pc = c + bt * (long)M * N + (long)m * N + n;
+  __global {t}* pc = c + offs[3 * bt + 2] + (long)m * N + n;
   if (m_blk + {bm} <= M && n_blk + {bn} <= N) {{
     {(nl + "  ").join(full)}
   }} else {{
@@ -226,10 +233,9 @@ def _k_split(M: int, N: int, K: int, nb: int, ta: bool, tb: bool, bm: int, bn: i
 def _split_k(rt: Any, a: Any, b: Any, out: Any, parts: int, t: str, M: int, N: int, K: int) -> Any:
     """``a^T @ b`` as ``parts`` products over consecutive blocks of K rows (a batch), then their sum."""
     kp = K // parts
-    offs = rt.cached(
-        ("mm-split-offs", M, N, K, parts),
-        lambda: np.stack([np.arange(parts) * kp * M, np.arange(parts) * kp * N], axis=1).reshape(-1),
-    )
+    pairs = np.stack([np.arange(parts) * kp * M, np.arange(parts) * kp * N], axis=1).reshape(-1)
+    offs = rt.cached(("mm-split-offs", M, N, K, parts), lambda: pairs)
+    offs3 = rt.cached(("mm-split-offs3", M, N, K, parts), lambda: _with_out(pairs, M * N))
     partial = rt.empty((parts, M, N), out.dtype)
     if M * N <= SIMPLE_OUTPUTS:
         # A few outputs (a 9 x 32 filter gradient): a 64 x 64 tile would be mostly padding; one work-item
@@ -239,7 +245,7 @@ def _split_k(rt: Any, a: Any, b: Any, out: Any, parts: int, t: str, M: int, N: i
         args = [partial.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(kp), *strides]
         rt.launch(simple, (N, M, parts), args)
     else:
-        _tiled_launch(rt, partial, a, b, offs, t, True, False, M, N, kp, parts)
+        _tiled_launch(rt, partial, a, b, offs3, t, True, False, M, N, kp, parts)
     add = rt.kernel(
         ("mm_sum_parts", t),
         lambda: (
@@ -289,16 +295,20 @@ def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool
 
 
 def tiled(rt: Any, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, int, int], k: int, a_first: int,
-          a_stride: int, b_first: int = 0) -> Any:  # fmt: skip
+          a_stride: int, b_first: int = 0, out: Any = None, out_first: int = 0) -> Any:  # fmt: skip
     """``nb`` products ``op(A_i) @ op(B)``, ``shape = (nb, M, N)``, where A_i starts ``a_first + i * a_stride``
-    elements into ``a`` and B ``b_first`` into ``b`` (parts of larger arrays, without a copy). OpenCL,
-    float32/float64 only (:func:`has_tiled`)."""
+    elements into ``a`` and B ``b_first`` into ``b`` (parts of larger arrays, without a copy); the result
+    goes to a new array, or into ``out`` from element ``out_first`` on. OpenCL, float32/float64 only
+    (:func:`has_tiled`)."""
     nb, m, n = shape
     t = ctype(np.dtype(a.dtype))
-    out = rt.empty(shape, a.dtype)
+    if out is None:
+        out = rt.empty(shape, a.dtype)
     offs = rt.cached(
-        ("mm-at", nb, a_first, a_stride, b_first),
-        lambda: np.stack([a_first + np.arange(nb) * a_stride, np.full(nb, b_first)], axis=1).reshape(-1),
+        ("mm-at", nb, m * n, a_first, a_stride, b_first, out_first),
+        lambda: _with_out(
+            np.stack([a_first + np.arange(nb) * a_stride, np.full(nb, b_first)], axis=1), m * n, out_first
+        ),
     )
     _tiled_launch(rt, out, a, b, offs, t, ta, tb, m, n, k, nb)
     return out
@@ -351,6 +361,11 @@ def matmul(
         return out
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
     offs = rt.cached(("mm-offs", a_shape, b_shape, batch), lambda: _batch_offsets(a_shape, b_shape, batch))
+    if t in _VW:  # the tiled kernel also reads where each batch's C starts
+        offs = rt.cached(
+            ("mm-offs3", a_shape, b_shape, batch, M * N),
+            lambda: _with_out(_batch_offsets(a_shape, b_shape, batch), M * N),
+        )
     # Element strides of op(a)[m, k] and op(b)[k, n] within one matrix.
     sam, sak = (1, M) if transpose_a else (K, 1)
     sbk, sbn = (1, K) if transpose_b else (N, 1)

@@ -345,12 +345,12 @@ def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("chunk_images", [1, 2, 3])
-def test_conv_gradients_made_a_few_images_at_a_time_match_numpy(
+def test_convolutions_made_a_few_images_at_a_time_match_numpy(
     monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int
 ) -> None:
-    # On a CPU device the input gradient's GEMM + col2im and the filter gradient's im2col + GEMM run on a
-    # few images at a time (offsets into the batch, partial filter gradients added up): 5 images in
-    # chunks of 1, 2 (a short last chunk) and 3.
+    # On a CPU device Conv2D's im2col + GEMM, the input gradient's GEMM + col2im and the filter gradient's
+    # im2col + GEMM run on a few images at a time (offsets into the batch and the output, partial filter
+    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3.
     from opcore_ckernels.kernels import image as kernels
 
     rt = opcore.get_backend("opencl").runtime
@@ -363,11 +363,12 @@ def test_conv_gradients_made_a_few_images_at_a_time_match_numpy(
         per_image = g.ho * g.wo * g.taps * g.c * 8
         monkeypatch.setattr(kernels, "CHUNK_BYTES", per_image * chunk_images)
         assert kernels._image_chunk(rt, per_image, 5) == chunk_images
-        y = _run("numpy", "Conv2D", [x, w], attrs)[0]
+        (y,) = _same("Conv2D", [x, w], attrs, rtol=1e-10)
         dy = RNG.standard_normal(y.shape)
         _same("Conv2DBackpropInput", [x, w, dy], attrs, rtol=1e-10)
         _same("Conv2DBackpropFilter", [x, w, dy], attrs, rtol=1e-10)
         f32 = [a.astype(np.float32) for a in (x, w, dy)]
         monkeypatch.setattr(kernels, "CHUNK_BYTES", per_image // 2 * chunk_images)
+        _same("Conv2D", f32[:2], attrs, rtol=1e-5)
         _same("Conv2DBackpropInput", f32, attrs, rtol=1e-5)
         _same("Conv2DBackpropFilter", f32, attrs, rtol=1e-5)

@@ -8,9 +8,10 @@ with the batch. Conv2D is im2col through such a map plus a GEMM
 direct col2im (each input element sums the columns of the taps that read it,
 found from the geometry: a gather-sum, no atomics, no map); its filter
 gradient is a GEMM of the im2col columns and the output gradient. On a CPU
-device both gradients work on a few images at a time (:data:`CHUNK_BYTES` of
-columns), so the columns one kernel writes are read from the cache by the
-next (the GEMM on an offset into the batch; partial filter gradients added). MaxPool
+device Conv2D (NHWC) and both gradients work on a few images at a time
+(:data:`CHUNK_BYTES` of columns), so the columns one kernel writes are read
+from the cache by the next (GEMMs at offsets into the batch and the output;
+partial filter gradients added up). MaxPool
 reduces over the window map; MaxPoolGrad finds each window's first maximum on
 the device, then every input element sums the gradients of the windows that
 routed to it through the inverse map; when windows do not overlap (2x2/2),
@@ -413,6 +414,20 @@ def _im2col(ctx: KernelContext, x: Any, g: _Geometry) -> Any:
     return _bgather(ctx.backend.runtime, x, idx, m, g.image, g.n, (g.n, g.ho * g.wo, g.taps * g.c))
 
 
+def _im2col_parts(ctx: KernelContext, x: Any, g: _Geometry, step: int) -> Any:
+    """(first image, images, their im2col columns (images * Ho * Wo, kh * kw * C)) for ``step`` images at a time."""
+    rt = ctx.backend.runtime
+    idx = index_map(ctx, ("conv-im2col", *g.key), g.conv_map)
+    gather = _image_kernel(rt, x.dtype, "bgather_part")
+    m = g.ho * g.wo * g.taps * g.c
+    for n0 in range(0, g.n, step):
+        b = min(g.n, n0 + step) - n0
+        cols = rt.empty((b * g.ho * g.wo, g.taps * g.c), x.dtype)
+        args = [cols.data, x.data, idx.data, np.int64(m), np.int64(g.image), np.int64(n0), np.int64(n0)]
+        rt.launch(gather, (m, b), args, local_size=row_local(rt, m, b))
+        yield n0, b, cols
+
+
 def _matmul(ctx: KernelContext, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, ...]) -> Any:
     from opcore_ckernels.gemm import matmul
 
@@ -425,8 +440,17 @@ def conv2d(ctx: KernelContext, input: Any, filter: Any) -> Any:
     if num_elements(ctx.out_shapes[0]) == 0:
         return empty_output(ctx)
     k, o, p = g.taps * g.c, int(filter.shape[3]), g.ho * g.wo
-    cols = _im2col(ctx, input, g)
     w = filter.reshape(k, o)
+    step = _image_chunk(ctx.backend.runtime, p * k * np.dtype(input.dtype).itemsize, g.n)
+    if step < g.n and not g.nchw and gemm.has_tiled(ctx.backend.runtime, input.dtype):
+        # A CPU device: im2col of a few images at a time, multiplied into their rows of the output while
+        # the columns are in cache.
+        rt = ctx.backend.runtime
+        y = empty_output(ctx)
+        for n0, b, cols in _im2col_parts(ctx, input, g, step):
+            gemm.tiled(rt, cols, w, False, False, (1, b * p, o), k, 0, 0, 0, out=y, out_first=n0 * p * o)
+        return y
+    cols = _im2col(ctx, input, g)
     if g.nchw:
         # (O, K) @ (K, Ho*Wo) per image gives NCHW directly.
         y = _matmul(ctx, w, cols, True, True, (g.n, o, p))
@@ -487,15 +511,8 @@ def conv2d_backprop_filter(ctx: KernelContext, input: Any, filter_like: Any, out
     step = _image_chunk(rt, p * k * np.dtype(input.dtype).itemsize, g.n)
     if step < g.n and not g.nchw and p and gemm.has_tiled(rt, input.dtype):
         # A CPU device: im2col of a few images at a time, multiplied while the columns are in cache.
-        idx = index_map(ctx, ("conv-im2col", *g.key), g.conv_map)
-        gather = _image_kernel(rt, input.dtype, "bgather_part")
-        m = p * k
         dw = None
-        for n0 in range(0, g.n, step):
-            b = min(g.n, n0 + step) - n0
-            cols = rt.empty((b * p, k), input.dtype)
-            args = [cols.data, input.data, idx.data, np.int64(m), np.int64(g.image), np.int64(n0), np.int64(n0)]
-            rt.launch(gather, (m, b), args, local_size=row_local(rt, m, b))
+        for n0, b, cols in _im2col_parts(ctx, input, g, step):
             part = gemm.tiled(rt, cols, out_backprop, True, False, (1, k, o), b * p, 0, 0, n0 * p * o)
             if dw is None:
                 dw = part
