@@ -3,7 +3,7 @@
 ``matmul`` multiplies the last two dims of ``a`` and ``b`` with NumPy-style
 broadcasting of the leading (batch) dims. Transposes are folded into the
 element strides the kernels read with, so no transposed copy is ever made.
-Per-batch offsets of ``a`` and ``b`` travel in a small cached buffer, so new
+Per-batch offsets of ``a``, ``b`` (and, for the tiled kernel, ``c``) travel in a small cached buffer, so new
 shapes reuse the built kernels (sizes and strides are kernel arguments).
 
 Float products (float32, float64) use one tiled kernel per (type, transpose_a,
@@ -38,6 +38,13 @@ TILE_WM, TILE_WN, TILE_KC = 8, 4, 128
 #: Element sizes of the tiled kernel's types (to fit the K tile into the device's local memory).
 _SIZE = {"float": 4, "double": 8}
 _VW = {"float": 16, "double": 8}
+
+
+def _with_out(offs: np.ndarray, mn: int, first: int = 0) -> np.ndarray:
+    """Offsets ``[a, b]`` per batch as the tiled kernel's ``[a, b, c]``: batch i's C at ``first + i * mn``."""
+    pairs = np.asarray(offs, np.int64).reshape(-1, 2)
+    c = first + np.arange(pairs.shape[0], dtype=np.int64) * mn
+    return np.concatenate([pairs, c[:, None]], axis=1).reshape(-1)
 
 
 def _batch_offsets(a_shape: tuple[int, ...], b_shape: tuple[int, ...], batch: tuple[int, ...]) -> np.ndarray:
@@ -166,8 +173,8 @@ void mm_tiled(__global {t}* c, __global const {t}* a, __global const {t}* b,
   const int m_blk = get_group_id(1) * {bm}, n_blk = get_group_id(0) * {bn};
   const int ml = get_local_id(1) * {rm}, nl = get_local_id(0) * {nv * vw};
   const long bt = get_global_id(2);
-  __global const {t}* pa = a + offs[2 * bt];
-  __global const {t}* pb = b + offs[2 * bt + 1];
+  __global const {t}* pa = a + offs[3 * bt];
+  __global const {t}* pb = b + offs[3 * bt + 1];
   {nl.join(decl)}
   for (int k0 = 0; k0 < K; k0 += {kc}) {{
     {copy_a}
@@ -179,7 +186,7 @@ void mm_tiled(__global {t}* c, __global const {t}* a, __global const {t}* b,
     barrier(CLK_LOCAL_MEM_FENCE);
   }}
   const int m = m_blk + ml, n = n_blk + nl;
-  __global {t}* pc = c + bt * (long)M * N + (long)m * N + n;
+  __global {t}* pc = c + offs[3 * bt + 2] + (long)m * N + n;
   if (m_blk + {bm} <= M && n_blk + {bn} <= N) {{
     {(nl + "  ").join(full)}
   }} else {{
@@ -197,6 +204,119 @@ def _k_tile(rt: Any, t: str) -> int:
     while kc > _VW[t] and (bm + bn) * kc * _SIZE[t] > limit - 1024:
         kc //= 2
     return kc
+
+
+#: Split K when a product has fewer output tiles than this (one work-group each: a 288 x 64 filter gradient
+#: made 5 work-groups of 36,864-deep products, a 9 x 32 one a single work-group on one core) ...
+SPLIT_K_TILES = 16
+#: ... and each part keeps at least this much of K.
+SPLIT_K_DEPTH = 512
+#: Products of at most this many outputs run their parts on the one-output-per-work-item kernel.
+SIMPLE_OUTPUTS = 1024
+
+
+def _k_split(M: int, N: int, K: int, nb: int, ta: bool, tb: bool, bm: int, bn: int) -> int:
+    """Into how many parts to cut K (1: none). Only for ``op(a) = a^T``, ``op(b) = b`` unbatched: a part of K
+    is then a block of rows of both inputs (an offset, same strides), run as a batch of the tiled kernel."""
+    if nb != 1 or not ta or tb:
+        return 1
+    tiles = -(-M // bm) * -(-N // bn)
+    if tiles >= SPLIT_K_TILES:
+        return 1
+    most = 4 * SPLIT_K_TILES if M * N <= SIMPLE_OUTPUTS else 2 * SPLIT_K_TILES
+    for parts in (64, 48, 32, 16, 12, 8, 6, 4, 3, 2):
+        if parts * tiles <= most and K % parts == 0 and K // parts >= SPLIT_K_DEPTH:
+            return parts
+    return 1
+
+
+def _split_k(rt: Any, a: Any, b: Any, out: Any, parts: int, t: str, M: int, N: int, K: int) -> Any:
+    """``a^T @ b`` as ``parts`` products over consecutive blocks of K rows (a batch), then their sum."""
+    kp = K // parts
+    pairs = np.stack([np.arange(parts) * kp * M, np.arange(parts) * kp * N], axis=1).reshape(-1)
+    offs = rt.cached(("mm-split-offs", M, N, K, parts), lambda: pairs)
+    offs3 = rt.cached(("mm-split-offs3", M, N, K, parts), lambda: _with_out(pairs, M * N))
+    partial = rt.empty((parts, M, N), out.dtype)
+    if M * N <= SIMPLE_OUTPUTS:
+        # A few outputs (a 9 x 32 filter gradient): a 64 x 64 tile would be mostly padding; one work-item
+        # per output and part, neighbours reading neighbouring elements of b, is several times faster.
+        simple = rt.kernel(("mm_simple", t), lambda: _simple_source(t, "float" if t == "half" else t), "mm_simple")
+        strides = [np.int64(1), np.int64(M), np.int64(N), np.int64(1)]  # a^T: (sam, sak); b: (sbk, sbn)
+        args = [partial.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(kp), *strides]
+        rt.launch(simple, (N, M, parts), args)
+    else:
+        _tiled_launch(rt, partial, a, b, offs3, t, True, False, M, N, kp, parts)
+    add = rt.kernel(
+        ("mm_sum_parts", t),
+        lambda: (
+            f"""
+__kernel void mm_sum_parts(__global {t}* c, __global const {t}* parts, const int n, const long size) {{
+  const long i = get_global_id(0);
+  if (i >= size) return;
+  {t} acc = parts[i];
+  for (int p = 1; p < n; ++p) acc += parts[p * size + i];
+  c[i] = acc;
+}}
+"""
+        ),
+        "mm_sum_parts",
+    )
+    rt.launch(add, (M * N,), [out.data, partial.data, np.int32(parts), np.int64(M * N)])
+    return out
+
+
+#: _k_tile by (runtime, type): a device query costs microseconds per product.
+_DEEPEST: dict[tuple[int, str], int] = {}
+
+
+def _k_depth(k: int, deepest: int, vw: int) -> int:
+    """The K tile for a product of depth ``k``: as few tiles as ``deepest`` allows, each a multiple of ``vw``
+    and as shallow as covers ``k`` (K = 64 with 128-deep tiles multiplied zeros half the time, and
+    copied every tile through the ragged path; K = 288 now takes three 96-deep tiles, not 3 x 128).
+    At most ``deepest // vw`` kernels per (type, transposes)."""
+    tiles = -(-k // deepest)
+    per_tile = -(-k // tiles)
+    return min(deepest, -(-per_tile // vw) * vw)
+
+
+def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool, tb: bool, M: int, N: int,
+                  K: int, nb: int) -> None:  # fmt: skip
+    bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
+    deepest = _DEEPEST.get((id(rt), t))
+    if deepest is None:
+        deepest = _DEEPEST[(id(rt), t)] = _k_tile(rt, t)
+    kc = _k_depth(K, deepest, _VW[t])
+    rt.launch(
+        rt.kernel(("mm_tiled", t, ta, tb, kc), lambda: opencl_only(_tiled_source(t, ta, tb, kc)), "mm_tiled"),
+        (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
+        [out.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(K)],
+        local_size=(TILE_WN, TILE_WM, 1),
+    )
+
+
+def tiled(rt: Any, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, int, int], k: int, a_first: int,
+          a_stride: int, b_first: int = 0, out: Any = None, out_first: int = 0) -> Any:  # fmt: skip
+    """``nb`` products ``op(A_i) @ op(B)``, ``shape = (nb, M, N)``, where A_i starts ``a_first + i * a_stride``
+    elements into ``a`` and B ``b_first`` into ``b`` (parts of larger arrays, without a copy); the result
+    goes to a new array, or into ``out`` from element ``out_first`` on. OpenCL, float32/float64 only
+    (:func:`has_tiled`)."""
+    nb, m, n = shape
+    t = ctype(np.dtype(a.dtype))
+    if out is None:
+        out = rt.empty(shape, a.dtype)
+    offs = rt.cached(
+        ("mm-at", nb, m * n, a_first, a_stride, b_first, out_first),
+        lambda: _with_out(
+            np.stack([a_first + np.arange(nb) * a_stride, np.full(nb, b_first)], axis=1), m * n, out_first
+        ),
+    )
+    _tiled_launch(rt, out, a, b, offs, t, ta, tb, m, n, k, nb)
+    return out
+
+
+def has_tiled(rt: Any, dtype: Any) -> bool:
+    """Whether :func:`tiled` runs ``dtype`` on ``rt`` (OpenCL without a vendor BLAS, float32/float64)."""
+    return getattr(rt, "matmul", None) is None and ctype(np.dtype(dtype)) in _VW
 
 
 # --------------------------------------------------------------------------- entry point
@@ -241,22 +361,21 @@ def matmul(
         return out
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
     offs = rt.cached(("mm-offs", a_shape, b_shape, batch), lambda: _batch_offsets(a_shape, b_shape, batch))
+    if t in _VW:  # the tiled kernel also reads where each batch's C starts
+        offs = rt.cached(
+            ("mm-offs3", a_shape, b_shape, batch, M * N),
+            lambda: _with_out(_batch_offsets(a_shape, b_shape, batch), M * N),
+        )
     # Element strides of op(a)[m, k] and op(b)[k, n] within one matrix.
     sam, sak = (1, M) if transpose_a else (K, 1)
     sbk, sbn = (1, K) if transpose_b else (N, 1)
     common = [out.data, a.data, b.data, offs.data, np.int32(M), np.int32(N), np.int32(K)]
     if t in _VW:
         bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
-        rt.launch(
-            rt.kernel(
-                ("mm_tiled", t, transpose_a, transpose_b),
-                lambda: opencl_only(_tiled_source(t, transpose_a, transpose_b, _k_tile(rt, t))),
-                "mm_tiled",
-            ),
-            (-(-N // bn) * TILE_WN, -(-M // bm) * TILE_WM, nb),
-            common,
-            local_size=(TILE_WN, TILE_WM, 1),
-        )
+        parts = _k_split(M, N, K, nb, transpose_a, transpose_b, bm, bn)
+        if parts > 1:
+            return _split_k(rt, a, b, out, parts, t, M, N, K)
+        _tiled_launch(rt, out, a, b, offs, t, transpose_a, transpose_b, M, N, K, nb)
         return out
     simple = rt.kernel(("mm_simple", t), lambda: _simple_source(t, "float" if t == "half" else t), "mm_simple")
     strides = [np.int64(s) for s in (sam, sak, sbk, sbn)]

@@ -29,7 +29,7 @@ def _run(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool) -> tuple[np.ndarray, 
 
 
 # Sizes straddling the tile (64 x 64 x 128 for float32): smaller, equal, one more, several tiles plus a ragged edge.
-SIZES = [(1, 1, 1), (5, 7, 3), (64, 64, 128), (65, 63, 129), (130, 97, 300)]
+SIZES = [(1, 1, 1), (5, 7, 3), (64, 64, 128), (65, 63, 129), (130, 97, 300), (67, 288, 64), (100, 64, 288), (3, 5, 17)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -81,11 +81,55 @@ def test_new_shapes_reuse_the_built_kernel() -> None:
         rng.standard_normal((10, 20)).astype(np.float32), rng.standard_normal((20, 30)).astype(np.float32), False, False
     )
     builds = rt.counters["builds"]  # type: ignore[attr-defined]
-    for m, n, k in [(11, 21, 31), (100, 3, 7), (2, 200, 150)]:
+    # The K tile depends on K only through its depth class (here 32: K from 17 to 32).
+    for m, n, k in [(11, 21, 31), (100, 3, 17), (2, 200, 25)]:
         a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
         got, ref = _run(a, b, False, False)
         np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-4)
     assert rt.counters["builds"] == builds  # type: ignore[attr-defined]
+
+
+def test_k_tiles_cover_k_with_the_fewest_shallowest_tiles() -> None:
+    for k in range(1, 1000):
+        kc = gemm._k_depth(k, 128, 16)
+        tiles = -(-k // kc)
+        assert kc % 16 == 0 and 16 <= kc <= 128
+        assert tiles == -(-k // 128)  # no more tiles than the deepest allows
+        assert tiles * kc - k < 16 * tiles  # less than one vector of zeros per tile
+    assert gemm._k_depth(64, 128, 16) == 64 and gemm._k_depth(288, 128, 16) == 96
+
+
+def test_any_k_builds_at_most_one_kernel_per_depth_class() -> None:
+    rt = _rt()
+    rng = np.random.default_rng(6)
+    builds = rt.counters["builds"]  # type: ignore[attr-defined]
+    for k in range(1, 400, 9):
+        a, b = rng.standard_normal((9, k)).astype(np.float32), rng.standard_normal((k, 5)).astype(np.float32)
+        got, ref = _run(a, b, False, False)
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-4)
+    assert rt.counters["builds"] - builds <= 128 // 16  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("m, n, k", [(9, 32, 43264), (288, 64, 36864), (1, 1, 8192), (65, 3, 6 * 1031), (70, 70, 1030)])
+def test_split_k_products_match_numpy(m: int, n: int, k: int) -> None:
+    # Few output tiles and a deep K: K is cut into parts (a batch of the tiled kernel, or of the simple one
+    # for at most SIMPLE_OUTPUTS outputs: the first, third and fourth cases), then summed.
+    assert gemm._k_split(m, n, k, 1, True, False, 64, 64) > 1
+    assert gemm._k_split(m, n, k, 1, False, False, 64, 64) == 1  # a part of K must be a block of rows
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((k, m)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    got, ref = _run(a, b, True, False)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    got64, ref64 = _run(a.astype(np.float64), b.astype(np.float64), True, False)
+    np.testing.assert_allclose(got64, ref64, rtol=1e-11, atol=1e-11 * np.sqrt(k))
+
+
+def test_k_not_split_when_it_does_not_divide_or_tiles_are_many() -> None:
+    assert gemm._k_split(9, 32, 7919, 1, True, False, 64, 64) == 1  # a prime
+    assert gemm._k_split(9, 32, 1000, 1, True, False, 64, 64) == 1  # too shallow to cut
+    assert gemm._k_split(640, 640, 65536, 1, True, False, 64, 64) == 1  # 100 tiles already
+    assert gemm._k_split(9, 32, 65536, 2, True, False, 64, 64) == 1  # batched
 
 
 def test_matmul_op_and_its_gradient_on_the_device() -> None:

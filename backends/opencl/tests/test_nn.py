@@ -234,3 +234,141 @@ def test_index_maps_are_built_once_per_geometry() -> None:
     _run("opencl", "Conv2D", [RNG.standard_normal((5, 7, 7, 3)), w], attrs)
     assert rt.counters["builds"] == before.get("builds", 0)
     assert rt.counters["host_to_device"] - before.get("host_to_device", 0) == 2
+
+
+# Images for the direct window kernels (AvgPool, AvgPoolGrad, Conv2DBackpropInput's col2im): one work-item
+# per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every work-group
+# size, single rows and columns, and channels beyond the largest work-group.
+DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5)]
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_average_pooling_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    x = RNG.standard_normal(_image(n, h, w, c, fmt))
+    for (kh, kw), (sh, sw), padding in [((3, 3), (1, 1), "SAME"), ((2, 3), (3, 2), "SAME"), ((1, 2), (1, 1), "VALID"),
+                                        ((4, 1), (2, 1), "SAME")]:  # fmt: skip
+        if padding == "VALID" and (kh > h or kw > w):
+            continue
+        attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+        (y,) = _same("AvgPool", [x], attrs, rtol=1e-12)
+        dy = RNG.standard_normal(y.shape)
+        _same("AvgPoolGrad", [x, dy], attrs, rtol=1e-12)
+        _same("AvgPool", [x.astype(np.float32)], attrs, rtol=1e-6)
+        _same("AvgPoolGrad", [x.astype(np.float32), dy.astype(np.float32)], attrs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_col2im_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    x = RNG.standard_normal(_image(n, h, w, c, fmt))
+    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
+                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
+            continue
+        wts = RNG.standard_normal((kh, kw, c, 3))
+        attrs = {"strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt,
+                 "dilations": _four(dh, dw, fmt)}  # fmt: skip
+        y = _run("numpy", "Conv2D", [x, wts], attrs)[0]
+        dy = RNG.standard_normal(y.shape)
+        _same("Conv2DBackpropInput", [x, wts, dy], attrs, rtol=1e-10)
+        _same("Conv2DBackpropInput", [x.astype(np.float32), wts.astype(np.float32), dy.astype(np.float32)], attrs,
+              rtol=1e-5)  # fmt: skip
+
+
+def test_direct_kernels_need_no_index_maps() -> None:
+    rt = opcore.get_backend("opencl").runtime
+    x, w = RNG.standard_normal((2, 9, 8, 3)), RNG.standard_normal((3, 3, 3, 4))
+    conv = {"strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC", "dilations": (1, 1, 1, 1)}
+    pool = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
+    dy = RNG.standard_normal((2, 9, 8, 4))
+    _run("opencl", "Conv2DBackpropInput", [x, w, dy], conv)
+    _run("opencl", "AvgPool", [x], pool)
+    _run("opencl", "AvgPoolGrad", [x, x], pool)
+    before = rt.counters["host_to_device"]
+    _run("opencl", "Conv2DBackpropInput", [x, w, dy[:, ::2]], {**conv, "strides": (1, 2, 1, 1)})
+    _run("opencl", "AvgPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
+    _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
+    # A new geometry uploads only the call's inputs (3 + 1 + 2), no maps or weights.
+    assert rt.counters["host_to_device"] - before == 6
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_max_pool_grad_of_disjoint_windows_matches_numpy(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    # Windows that do not overlap scatter each gradient to its window's first maximum: ties (rounded
+    # values), padding (SAME), gaps between windows (stride > window) and leftover rows.
+    x = np.round(RNG.standard_normal(_image(n, h, w, c, fmt)) * 2) / 2
+    for (kh, kw), (sh, sw), padding in [((2, 2), (2, 2), "VALID"), ((2, 3), (2, 3), "SAME"), ((1, 2), (3, 2), "SAME"),
+                                        ((3, 1), (4, 2), "VALID"), ((1, 1), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and (kh > h or kw > w):
+            continue
+        attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+        (y,) = _run("numpy", "MaxPool", [x], attrs)
+        dy = RNG.standard_normal(y.shape)
+        _same("MaxPoolGrad", [x, y, dy], attrs, rtol=0)
+        _same("MaxPoolGrad", [x.astype(np.float32), y.astype(np.float32), dy.astype(np.float32)], attrs, rtol=0)
+
+
+def _first_max_grad(
+    x: np.ndarray, dy: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: tuple[int, int]
+) -> np.ndarray:
+    """MaxPoolGrad (NHWC) routing each window to its first maximum, NaN winning, padding read as -inf."""
+    out = np.zeros_like(x)
+    h, w = x.shape[1:3]
+    for b, p, q, ch in np.ndindex(*dy.shape):
+        best, bv = None, None
+        for a, e in np.ndindex(*k):
+            r, t = p * s[0] - pad[0] + a, q * s[1] - pad[1] + e
+            ok = 0 <= r < h and 0 <= t < w
+            v = x[b, r, t, ch] if ok else -np.inf
+            if bv is None or v > bv or (np.isnan(v) and not np.isnan(bv)):
+                best, bv = ((r, t) if ok else None), v
+        if best is not None:
+            out[b, best[0], best[1], ch] += dy[b, p, q, ch]
+    return out
+
+
+def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
+    x = np.round(RNG.standard_normal((2, 5, 7, 3)))
+    x[0, 0, 0, :] = np.nan
+    x[1, :, :, 1] = -np.inf  # padding first in a window, then -inf: the gradient goes nowhere
+    x[0, 3, 4, 2] = np.nan
+    x[1, 4, 6, 0] = np.inf
+    for k, s, padding, pad in [((2, 2), (2, 2), "VALID", (0, 0)), ((2, 3), (2, 3), "SAME", (0, 1))]:
+        attrs = {"ksize": (1, *k, 1), "strides": (1, *s, 1), "padding": padding, "data_format": "NHWC"}
+        (y,) = _run("opencl", "MaxPool", [x], attrs)
+        dy = RNG.standard_normal(y.shape)
+        (got,) = _run("opencl", "MaxPoolGrad", [x, y, dy], attrs)
+        np.testing.assert_array_equal(got, _first_max_grad(x, dy, k, s, pad))
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("chunk_images", [1, 2, 3])
+def test_convolutions_made_a_few_images_at_a_time_match_numpy(
+    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int
+) -> None:
+    # On a CPU device Conv2D's im2col + GEMM, the input gradient's GEMM + col2im and the filter gradient's
+    # im2col + GEMM run on a few images at a time (offsets into the batch and the output, partial filter
+    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3.
+    from opcore_ckernels.kernels import image as kernels
+
+    rt = opcore.get_backend("opencl").runtime
+    x = RNG.standard_normal(_image(5, 9, 7, 3, fmt))
+    w = RNG.standard_normal((3, 2, 3, 4))
+    for stride, dilation, padding in [(1, 1, "VALID"), (2, 1, "SAME"), (1, 2, "SAME")]:
+        attrs = {"strides": _four(stride, stride, fmt), "padding": padding, "data_format": fmt,
+                 "dilations": _four(dilation, dilation, fmt)}  # fmt: skip
+        g = kernels._Geometry(attrs, x.shape, w.shape[:2])
+        per_image = g.ho * g.wo * g.taps * g.c * 8
+        monkeypatch.setattr(kernels, "CHUNK_BYTES", per_image * chunk_images)
+        assert kernels._image_chunk(rt, per_image, 5) == chunk_images
+        (y,) = _same("Conv2D", [x, w], attrs, rtol=1e-10)
+        dy = RNG.standard_normal(y.shape)
+        _same("Conv2DBackpropInput", [x, w, dy], attrs, rtol=1e-10)
+        _same("Conv2DBackpropFilter", [x, w, dy], attrs, rtol=1e-10)
+        f32 = [a.astype(np.float32) for a in (x, w, dy)]
+        monkeypatch.setattr(kernels, "CHUNK_BYTES", per_image // 2 * chunk_images)
+        _same("Conv2D", f32[:2], attrs, rtol=1e-5)
+        _same("Conv2DBackpropInput", f32, attrs, rtol=1e-5)
+        _same("Conv2DBackpropFilter", f32, attrs, rtol=1e-5)

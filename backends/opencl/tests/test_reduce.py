@@ -36,6 +36,29 @@ def test_staged_reductions_over_long_rows(shape: tuple[int, int]) -> None:
         assert np.array_equal(R.argmin(_dev(x), axis, output_type="int32").numpy(), x.argmin(axis).astype(np.int32))
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(4096, 1024), (129, 2), (1000, 3), (2, 129, 17), (513, 1023), (130, 5)],
+)
+def test_column_reductions_split_into_chunks_match_numpy(shape: tuple[int, ...]) -> None:
+    # Tall columns are cut into chunks of rows (partial results, then a second pass): the first axis is
+    # reduced, so the columns are the trailing elements.
+    width, columns = shape[-2], int(np.prod(shape[-1:]))
+    outer = int(np.prod(shape[:-2]))
+    assert kernels._chunks(width, outer * columns, kernels.COLUMN_TASKS, 2 * kernels.COLUMN_CHUNK,
+                           kernels.COLUMN_CHUNK) > 1  # fmt: skip
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(np.float32) + 1.0
+    axis = len(shape) - 2
+    got = R.reduce_sum(_dev(x), [axis]).numpy()
+    assert got.shape == x.sum(axis).shape
+    assert np.allclose(got, x.astype(np.float64).sum(axis), rtol=1e-5, atol=1e-4)
+    assert np.allclose(R.reduce_mean(_dev(x), [axis]).numpy(), x.astype(np.float64).mean(axis), rtol=1e-5)
+    assert np.array_equal(R.reduce_max(_dev(x), [axis]).numpy(), x.max(axis))
+    i = rng.integers(-50, 50, shape).astype(np.int32)
+    assert np.array_equal(R.reduce_sum(_dev(i), [axis]).numpy(), i.sum(axis, dtype=np.int32))
+
+
 def test_arg_returns_the_first_occurrence_and_never_a_nan() -> None:
     x = np.zeros(50_000, np.float32)
     x[[777, 30_000]] = 3.0

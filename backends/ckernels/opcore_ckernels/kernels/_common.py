@@ -75,7 +75,7 @@ def launch_rows(rt: Any, kernel: Any, width: int, rows: int, args: Sequence[Any]
     most :data:`MAX_GRID_ROWS` rows, so more are launched in slices there.
     """
     if rt.target == "opencl":
-        rt.launch(kernel, (width, rows), [*args, np.int64(0)], local_size=_row_local(rt, width, rows))
+        rt.launch(kernel, (width, rows), [*args, np.int64(0)], local_size=row_local(rt, width, rows))
         return
     for row0 in range(0, rows, MAX_GRID_ROWS):
         rt.launch(kernel, (width, min(MAX_GRID_ROWS, rows - row0)), [*args, np.int64(row0)])
@@ -87,7 +87,7 @@ ROWS_GROUP_CPU = 1024
 ROWS_GROUP = 256
 
 
-def _row_local(rt: Any, width: int, rows: int) -> tuple[int, int] | None:
+def row_local(rt: Any, width: int, rows: int) -> tuple[int, int] | None:
     """A work-group of whole rows (or a power-of-two part of a long row) that divides the range exactly.
 
     OpenCL 1.2 needs the range to be a multiple of the work-group. Left to

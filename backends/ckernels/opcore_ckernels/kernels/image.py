@@ -5,11 +5,22 @@ attributes only, cached on the device) say which input element of one image
 each tap reads, and the kernels add the image offset, so a map does not grow
 with the batch. Conv2D is im2col through such a map plus a GEMM
 (:func:`opcore_ckernels.gemm.matmul`); its input gradient is a GEMM and a
-col2im through the inverse map (for each input element, the columns that
-read it: a gather-sum, no atomics); its filter gradient is a GEMM of the
-im2col columns and the output gradient. Pooling reduces over the window map;
-MaxPoolGrad finds each window's first maximum on the device, then every
-input element sums the gradients of the windows that routed to it.
+direct col2im (each input element sums the columns of the taps that read it,
+found from the geometry: a gather-sum, no atomics, no map); its filter
+gradient is a GEMM of the im2col columns and the output gradient. On a CPU
+device Conv2D (NHWC) and both gradients work on a few images at a time
+(:data:`CHUNK_BYTES` of columns), so the columns one kernel writes are read
+from the cache by the next (GEMMs at offsets into the batch and the output;
+partial filter gradients added up). MaxPool
+reduces over the window map; MaxPoolGrad finds each window's first maximum on
+the device, then every input element sums the gradients of the windows that
+routed to it through the inverse map; when windows do not overlap (2x2/2),
+each window instead writes its gradient straight to its first maximum in a
+zero-filled output (a third of the time). AvgPool and AvgPoolGrad are direct
+kernels too: window bounds and element counts from the geometry, one
+work-item per channel (NHWC) or column (NCHW), so neighbouring work-items
+read neighbouring elements (a CPU device loads them as one vector; the
+map-driven kernels cost 2-4x as much on Intel's CPU runtime).
 """
 
 from __future__ import annotations
@@ -20,11 +31,13 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_ckernels import gemm
 from opcore_ckernels.kernels._common import (
     buffer_or_dummy,
     empty_output,
     launch_rows,
     num_elements,
+    row_local,
     storage_and_acc_types,
 )
 from opcore_ckernels.kernels._gather import index_map
@@ -135,6 +148,22 @@ __kernel void bgather(__global T* out, __global const T* src, __global const lon
   out[i] = k < 0 ? (T)0 : src[b * s + k];
 }}
 
+/* The same for images n0.. of a range whose rows start at image n0 (out holds only those images). */
+__kernel void bgather_part(__global T* out, __global const T* src, __global const long* idx, const long m,
+                           const long s, const long n0, const long row0) {{
+  const long j = get_global_id(0);
+  if (j >= m) return;
+  const long b = row0 + get_global_id(1);
+  const long k = idx[j];
+  out[(b - n0) * m + j] = k < 0 ? (T)0 : src[b * s + k];
+}}
+
+/* acc += part (size elements). */
+__kernel void add_into(__global T* acc, __global const T* part, const long size) {{
+  const long i = get_global_id(0);
+  if (i < size) acc[i] += part[i];
+}}
+
 __kernel void fill_zero(__global T* out, const long total) {{
   const long i = get_global_id(0);
   if (i < total) out[i] = (T)0;
@@ -156,22 +185,6 @@ __kernel void pool_max(__global T* out, __global const T* src, __global const lo
   out[i] = (T)acc;
 }}
 
-__kernel void pool_mean(__global T* out, __global const T* src, __global const long* idx, const int R,
-                        const long m, const long s, const long row0) {{
-  const long p = get_global_id(0);
-  if (p >= m) return;
-  const long b = row0 + get_global_id(1), i = b * m + p;
-  A acc = 0;
-  int cnt = 0;
-  for (int r = 0; r < R; ++r) {{
-    const long k = idx[p * R + r];
-    if (k < 0) continue;
-    acc += (A)src[b * s + k];
-    ++cnt;
-  }}
-  out[i] = (T)(acc / (A)cnt);
-}}
-
 /* The input element of each window's first maximum (row-major; padding reads as -inf, NaN wins,
    like numpy.argmax), or -1 when that is on the padding. */
 __kernel void pool_argmax(__global long* arg, __global const T* src, __global const long* idx, const int R,
@@ -189,36 +202,8 @@ __kernel void pool_argmax(__global long* arg, __global const T* src, __global co
   arg[i] = best;
 }}
 
-/* out[b, e] = sum over r of src[b * s + inv[e, r]] (inv -1: nothing), e < E. */
-__kernel void gsum_plain(__global T* out, __global const T* src, __global const long* inv, const int width,
-                         const long E, const long s, const long row0) {{
-  const long e = get_global_id(0);
-  if (e >= E) return;
-  const long b = row0 + get_global_id(1), i = b * E + e;
-  A acc = 0;
-  for (int r = 0; r < width; ++r) {{
-    const long k = inv[e * width + r];
-    if (k >= 0) acc += (A)src[b * s + k];
-  }}
-  out[i] = (T)acc;
-}}
-
-/* The same with a weight per (e, r). */
-__kernel void gsum_weighted(__global T* out, __global const T* src, __global const long* inv,
-                            __global const A* wts, const int width, const long E, const long s,
-                            const long row0) {{
-  const long e = get_global_id(0);
-  if (e >= E) return;
-  const long b = row0 + get_global_id(1), i = b * E + e;
-  A acc = 0;
-  for (int r = 0; r < width; ++r) {{
-    const long k = inv[e * width + r];
-    if (k >= 0) acc += wts[e * width + r] * (A)src[b * s + k];
-  }}
-  out[i] = (T)acc;
-}}
-
-/* The same, counting only windows k whose maximum arg[b * s + k] is element e. */
+/* out[b, e] = sum over r of src[b * s + inv[e, r]] (inv -1: nothing), e < E, counting only windows k whose
+   maximum arg[b * s + k] is element e. */
 __kernel void gsum_routed(__global T* out, __global const T* src, __global const long* inv,
                           __global const long* arg, const int width, const long E, const long s,
                           const long row0) {{
@@ -233,6 +218,167 @@ __kernel void gsum_routed(__global T* out, __global const T* src, __global const
   out[i] = (T)acc;
 }}
 """
+
+
+_DIRECT_SOURCE = """
+#define T {t}
+#define A {a}
+#define NCHW {nchw}
+/* Direct window kernels: no index maps. Element (i, j, c) of an image of H x W x C sits at
+   OFF(i, j, c, H, W, C) in the image's own layout. A work-item's coordinates come from its (x, row):
+   NHWC: c = x, row = (n * GH + i) * GW + j; NCHW: j = x, row = (n * C + c) * GH + i, for a grid of
+   GH x GW positions. Neighbouring work-items then touch neighbouring elements (a CPU device loads
+   them as one vector). */
+#if NCHW
+#define OFF(i, j, c, H, W, C) ((((long)(c)) * (H) + (i)) * (W) + (j))
+#else
+#define OFF(i, j, c, H, W, C) ((((long)(i)) * (W) + (j)) * (C) + (c))
+#endif
+
+/* (n, i, j, c) of work-item (x, row); false outside the grid. */
+static inline int grid_coords(long x, long row, int GH, int GW, int C, int* n, int* i, int* j, int* c) {{
+#if NCHW
+  if (x >= GW) return 0;
+  *j = (int)x;
+  const long nc = row / GH;
+  *i = (int)(row - nc * GH);
+  *n = (int)(nc / C);
+  *c = (int)(nc - (long)(*n) * C);
+#else
+  if (x >= C) return 0;
+  *c = (int)x;
+  const long ni = row / GW;
+  *j = (int)(row - ni * GW);
+  *n = (int)(ni / GH);
+  *i = (int)(ni - (long)(*n) * GH);
+#endif
+  return 1;
+}}
+
+/* The real (not padding) rows lo..hi of the window starting at r0 (kh taps, no dilation). */
+#define SPAN(r0, k, H, lo, hi) const int lo = max((r0), 0), hi = min((r0) + (k), (H));
+
+/* Average pooling of the window of each output (n, p, q, c), over its real elements. */
+__kernel void avg_pool_direct(__global T* out, __global const T* src, const int H, const int W, const int C,
+                              const int Ho, const int Wo, const int kh, const int kw, const int sh,
+                              const int sw, const int top, const int left, const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  SPAN(p * sh - top, kh, H, ra, rb)
+  SPAN(q * sw - left, kw, W, ca, cb)
+  __global const T* x = src + (long)n * H * W * C;
+  A acc = 0;
+  for (int r = ra; r < rb; ++r)
+    for (int s = ca; s < cb; ++s) acc += (A)x[OFF(r, s, c, H, W, C)];
+  out[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)] = (T)(acc / (A)((rb - ra) * (cb - ca)));
+}}
+
+/* The first output row (or column) whose window (k taps from p * s - top) reaches input row i, and the last. */
+#define COVER(i, top, k, s, O, lo, hi)                                   \\
+  const int lo##_x = (i) + (top) - (k) + 1;                               \\
+  const int lo = lo##_x <= 0 ? 0 : (lo##_x + (s) - 1) / (s);              \\
+  const int hi = min((O) - 1, ((i) + (top)) / (s));
+
+/* AvgPoolGrad: each input element (n, i, j, c) sums grad / (real elements of the window) over the windows
+   that read it, in increasing output order (as the forward's windows are numbered). */
+__kernel void avg_pool_grad_direct(__global T* out, __global const T* grad, const int H, const int W,
+                                   const int C, const int Ho, const int Wo, const int kh, const int kw,
+                                   const int sh, const int sw, const int top, const int left, const long row0) {{
+  int n, i, j, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), H, W, C, &n, &i, &j, &c)) return;
+  COVER(i, top, kh, sh, Ho, pa, pb)
+  COVER(j, left, kw, sw, Wo, qa, qb)
+  __global const T* g = grad + (long)n * Ho * Wo * C;
+  A acc = 0;
+  for (int p = pa; p <= pb; ++p) {{
+    SPAN(p * sh - top, kh, H, ra, rb)
+    for (int q = qa; q <= qb; ++q) {{
+      SPAN(q * sw - left, kw, W, ca, cb)
+      acc += (A)g[OFF(p, q, c, Ho, Wo, C)] * ((A)1 / (A)((rb - ra) * (cb - ca)));
+    }}
+  }}
+  out[(long)n * H * W * C + OFF(i, j, c, H, W, C)] = (T)acc;
+}}
+
+/* MaxPoolGrad of windows that do not overlap (each element in at most one; out is zero-filled first): output
+   (n, p, q, c) gives its gradient to its window's first maximum (row-major; padding reads as -inf, NaN
+   wins, like pool_argmax; nothing when that is on the padding). */
+__kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __global const T* src, const int H,
+                                    const int W, const int C, const int Ho, const int Wo, const int kh,
+                                    const int kw, const int sh, const int sw, const int top, const int left,
+                                    const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  __global const T* x = src + (long)n * H * W * C;
+  const int r0 = p * sh - top, s0 = q * sw - left;
+  long best = -1;
+  A bv = -INFINITY;
+  for (int a = 0; a < kh; ++a) {{
+    const int r = r0 + a;
+    for (int b = 0; b < kw; ++b) {{
+      const int s = s0 + b;
+      const int ok = r >= 0 && r < H && s >= 0 && s < W;
+      const long e = ok ? OFF(r, s, c, H, W, C) : -1;
+      const A v = ok ? (A)x[e] : (A)(-INFINITY);
+      if ((a == 0 && b == 0) || v > bv || (isnan(v) && !isnan(bv))) {{ bv = v; best = e; }}
+    }}
+  }}
+  if (best >= 0) out[(long)n * H * W * C + best] = grad[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)];
+}}
+
+/* col2im of Conv2DBackpropInput: dcols is (N, Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the
+   filter's rows; input element (n, i, j, c) sums the columns of the taps that read it, in increasing
+   output position (a and b descending). dcols may hold images n0.. only (the range then covers those). */
+__kernel void col2im_direct(__global T* out, __global const T* dcols, const int H, const int W, const int C,
+                            const int Ho, const int Wo, const int kh, const int kw, const int sh, const int sw,
+                            const int dh, const int dw, const int top, const int left, const int n0,
+                            const long row0) {{
+  int n, i, j, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), H, W, C, &n, &i, &j, &c)) return;
+  const long K = (long)kh * kw * C;
+  __global const T* d = dcols + (long)(n - n0) * Ho * Wo * K + c;  /* dcols starts at image n0 */
+  A acc = 0;
+  for (int a = kh - 1; a >= 0; --a) {{
+    const int r = i + top - a * dh;
+    if (r < 0 || r % sh != 0 || r / sh >= Ho) continue;
+    const long prow = (long)(r / sh) * Wo;
+    for (int b = kw - 1; b >= 0; --b) {{
+      const int s = j + left - b * dw;
+      if (s < 0 || s % sw != 0 || s / sw >= Wo) continue;
+      acc += (A)d[(prow + s / sw) * K + (long)(a * kw + b) * C];
+    }}
+  }}
+  out[(long)n * H * W * C + OFF(i, j, c, H, W, C)] = (T)acc;
+}}
+"""
+
+
+def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: Any, grid: tuple[int, int],
+                   conv: bool = False, extra: Sequence[Any] = (), images: tuple[int, int] | None = None) -> Any:  # fmt: skip
+    """Run direct kernel ``name`` over a grid of ``grid`` = (rows, columns) positions of every image and channel.
+
+    ``conv``: the kernel is col2im (dilations and the first image of its columns follow); ``images``: only
+    images [n0, n1) (OpenCL only: CUDA's row slices start at 0).
+    """
+    rt = ctx.backend.runtime
+    t, a = storage_and_acc_types(out.dtype)
+    kernel = rt.kernel(("image-direct", t, g.nchw), lambda: _DIRECT_SOURCE.format(t=t, a=a, nchw=int(g.nchw)), name)
+    gh, gw = grid
+    i32 = np.int32
+    sizes = [i32(g.h), i32(g.w), i32(g.c), i32(g.ho), i32(g.wo), i32(g.kh), i32(g.kw), i32(g.sh), i32(g.sw)]
+    if conv:
+        sizes += [i32(g.dh), i32(g.dw)]
+    n0, n1 = images if images is not None else (0, g.n)
+    args = [out.data, src.data, *(e.data for e in extra), *sizes, i32(g.top), i32(g.left)]
+    if conv:
+        args.append(i32(n0))
+    width, per_image = (gw, g.c * gh) if g.nchw else (g.c, gh * gw)
+    if images is None:
+        launch_rows(rt, kernel, width, g.n * per_image, args)
+    else:
+        rows = (n1 - n0) * per_image
+        rt.launch(kernel, (width, rows), [*args, np.int64(n0 * per_image)], local_size=row_local(rt, width, rows))
+    return out
 
 
 def _image_kernel(rt: Any, dtype: Any, name: str) -> Any:
@@ -268,6 +414,20 @@ def _im2col(ctx: KernelContext, x: Any, g: _Geometry) -> Any:
     return _bgather(ctx.backend.runtime, x, idx, m, g.image, g.n, (g.n, g.ho * g.wo, g.taps * g.c))
 
 
+def _im2col_parts(ctx: KernelContext, x: Any, g: _Geometry, step: int) -> Any:
+    """(first image, images, their im2col columns (images * Ho * Wo, kh * kw * C)) for ``step`` images at a time."""
+    rt = ctx.backend.runtime
+    idx = index_map(ctx, ("conv-im2col", *g.key), g.conv_map)
+    gather = _image_kernel(rt, x.dtype, "bgather_part")
+    m = g.ho * g.wo * g.taps * g.c
+    for n0 in range(0, g.n, step):
+        b = min(g.n, n0 + step) - n0
+        cols = rt.empty((b * g.ho * g.wo, g.taps * g.c), x.dtype)
+        args = [cols.data, x.data, idx.data, np.int64(m), np.int64(g.image), np.int64(n0), np.int64(n0)]
+        rt.launch(gather, (m, b), args, local_size=row_local(rt, m, b))
+        yield n0, b, cols
+
+
 def _matmul(ctx: KernelContext, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, ...]) -> Any:
     from opcore_ckernels.gemm import matmul
 
@@ -280,8 +440,17 @@ def conv2d(ctx: KernelContext, input: Any, filter: Any) -> Any:
     if num_elements(ctx.out_shapes[0]) == 0:
         return empty_output(ctx)
     k, o, p = g.taps * g.c, int(filter.shape[3]), g.ho * g.wo
-    cols = _im2col(ctx, input, g)
     w = filter.reshape(k, o)
+    step = _image_chunk(ctx.backend.runtime, p * k * np.dtype(input.dtype).itemsize, g.n)
+    if step < g.n and not g.nchw and gemm.has_tiled(ctx.backend.runtime, input.dtype):
+        # A CPU device: im2col of a few images at a time, multiplied into their rows of the output while
+        # the columns are in cache.
+        rt = ctx.backend.runtime
+        y = empty_output(ctx)
+        for n0, b, cols in _im2col_parts(ctx, input, g, step):
+            gemm.tiled(rt, cols, w, False, False, (1, b * p, o), k, 0, 0, 0, out=y, out_first=n0 * p * o)
+        return y
+    cols = _im2col(ctx, input, g)
     if g.nchw:
         # (O, K) @ (K, Ho*Wo) per image gives NCHW directly.
         y = _matmul(ctx, w, cols, True, True, (g.n, o, p))
@@ -300,16 +469,36 @@ def conv2d_backprop_input(ctx: KernelContext, input_like: Any, filter: Any, out_
     if p == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
     w = filter.reshape(k, o)
+    out = empty_output(ctx)
+    step = _image_chunk(rt, p * k * np.dtype(out.dtype).itemsize, g.n)
+    if step < g.n and gemm.has_tiled(rt, out.dtype):
+        # A CPU device: the columns of a few images at a time, so col2im reads them from the cache the
+        # GEMM just wrote them to (all of them at once: 42 MB for the CNN's second convolution).
+        for n0 in range(0, g.n, step):
+            b = min(g.n, n0 + step) - n0
+            if g.nchw:  # per image (O, P)^T @ (K, O)^T
+                dcols = gemm.tiled(rt, out_backprop, w, True, True, (b, p, k), o, n0 * o * p, o * p)
+            else:  # (b * P, O) @ (K, O)^T
+                dcols = gemm.tiled(rt, out_backprop, w, False, True, (1, b * p, k), o, n0 * p * o, 0)
+            _direct_launch(ctx, "col2im_direct", g, out, dcols, (g.h, g.w), conv=True, images=(n0, n0 + b))
+        return out
     if g.nchw:
         dcols = _matmul(ctx, out_backprop.reshape(g.n, o, p), w, True, True, (g.n, p, k))
     else:
         dcols = _matmul(ctx, out_backprop.reshape(g.n * p, o), w, False, True, (g.n * p, k))
-    inv = index_map(ctx, ("conv-col2im", *g.key), lambda: _inverse(g.conv_map(), g.image))
-    width = int(inv.shape[1]) if len(inv.shape) == 2 else 0
-    out = empty_output(ctx)
-    args = [out.data, dcols.data, buffer_or_dummy(rt, inv), np.int32(width), np.int64(g.image), np.int64(p * k)]
-    launch_rows(rt, _image_kernel(rt, out.dtype, "gsum_plain"), g.image, g.n, args)
-    return out
+    return _direct_launch(ctx, "col2im_direct", g, out, dcols, (g.h, g.w), conv=True)
+
+
+#: On a CPU device, intermediate image columns are made for this many bytes of them at a time (a part of
+#: the last-level cache).
+CHUNK_BYTES = 4 << 20
+
+
+def _image_chunk(rt: Any, per_image: int, n: int) -> int:
+    """How many images' intermediate columns to make at a time (``n``: all; GPUs and OpenCL only)."""
+    if rt.target != "opencl" or not getattr(rt, "cpu", False):
+        return n
+    return max(1, min(n, CHUNK_BYTES // max(per_image, 1)))
 
 
 @KERNELS.kernel("Conv2DBackpropFilter")
@@ -319,6 +508,18 @@ def conv2d_backprop_filter(ctx: KernelContext, input: Any, filter_like: Any, out
     if num_elements(ctx.out_shapes[0]) == 0:
         return empty_output(ctx)
     k, o, p = g.taps * g.c, int(filter_like.shape[3]), g.ho * g.wo
+    step = _image_chunk(rt, p * k * np.dtype(input.dtype).itemsize, g.n)
+    if step < g.n and not g.nchw and p and gemm.has_tiled(rt, input.dtype):
+        # A CPU device: im2col of a few images at a time, multiplied while the columns are in cache.
+        dw = None
+        for n0, b, cols in _im2col_parts(ctx, input, g, step):
+            part = gemm.tiled(rt, cols, out_backprop, True, False, (1, k, o), b * p, 0, 0, n0 * p * o)
+            if dw is None:
+                dw = part
+            else:
+                rt.launch(_image_kernel(rt, input.dtype, "add_into"), (k * o,), [dw.data, part.data, np.int64(k * o)])
+        assert dw is not None
+        return dw.reshape(ctx.out_shapes[0])
     cols = _im2col(ctx, input, g).reshape(g.n * p, k)
     dy = out_backprop
     if g.nchw:
@@ -365,8 +566,8 @@ def avg_pool(ctx: KernelContext, input: Any) -> Any:
     out = empty_output(ctx)
     if out.size == 0:
         return out
-    g, idx = _pool(ctx, input)
-    return _pool_launch(ctx, "pool_mean", g, input, idx, out)
+    g = _Geometry(ctx.attrs, input.shape, None)
+    return _direct_launch(ctx, "avg_pool_direct", g, out, input, (g.ho, g.wo))
 
 
 def _pool_inverse(ctx: KernelContext, g: _Geometry) -> tuple[Any, int]:
@@ -381,10 +582,14 @@ def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: A
     out = empty_output(ctx)
     if out.size == 0:
         return out
-    g, idx = _pool(ctx, orig_input)
+    g = _Geometry(ctx.attrs, orig_input.shape, None)
     pooled = g.ho * g.wo * g.c
     if pooled == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+    if g.sh >= g.kh and g.sw >= g.kw:  # windows do not overlap: each element checks its own window
+        out = _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+        return _direct_launch(ctx, "max_pool_grad_scatter", g, out, grad, (g.ho, g.wo), extra=[orig_input])
+    idx = index_map(ctx, ("pool-window", *g.key), g.pool_map)
     arg = _argmax(ctx, g, orig_input, idx)
     inv, width = _pool_inverse(ctx, g)
     args = [out.data, grad.data, buffer_or_dummy(rt, inv), arg.data, np.int32(width), np.int64(g.image),
@@ -404,16 +609,6 @@ def max_pool_grad_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, gr
     return _bgather(ctx.backend.runtime, grad, arg, pooled, g.image, g.n, ctx.out_shapes[0], istride=pooled)
 
 
-def _avg_weights(g: _Geometry, dtype: Any) -> np.ndarray:
-    """1 / (real elements of the window) for each entry of the pooling inverse map (0 where unused)."""
-    fwd = g.pool_map()
-    counts = (fwd >= 0).sum(axis=1)
-    inv = _inverse(fwd, g.image, g.taps)
-    safe = np.where(inv >= 0, inv, 0)
-    w = np.where(inv >= 0, 1.0 / np.maximum(counts[safe], 1), 0.0)
-    return w.astype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
-
-
 @KERNELS.kernel("AvgPoolGrad")
 def avg_pool_grad(ctx: KernelContext, orig_input_like: Any, grad: Any) -> Any:
     rt = ctx.backend.runtime
@@ -424,9 +619,4 @@ def avg_pool_grad(ctx: KernelContext, orig_input_like: Any, grad: Any) -> Any:
     pooled = g.ho * g.wo * g.c
     if pooled == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
-    inv, width = _pool_inverse(ctx, g)
-    wts = rt.cached(("pool-avg-weights", np.dtype(out.dtype).name, *g.key), lambda: _avg_weights(g, out.dtype))
-    args = [out.data, grad.data, buffer_or_dummy(rt, inv), buffer_or_dummy(rt, wts), np.int32(width), np.int64(g.image),
-            np.int64(pooled)]  # fmt: skip
-    launch_rows(rt, _image_kernel(rt, out.dtype, "gsum_weighted"), g.image, g.n, args)
-    return out
+    return _direct_launch(ctx, "avg_pool_grad_direct", g, out, grad, (g.h, g.w))
