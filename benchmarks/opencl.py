@@ -83,7 +83,7 @@ def build_times() -> dict[str, float]:
     rt = opcore.get_backend("opencl").runtime
     n = 64
     a, b, c = (rt.to_device(np.ones((n, n), np.float32)) for _ in range(3))
-    offs = rt.cached(("bench-offs",), lambda: np.zeros(2, np.int64))
+    offs = rt.cached(("bench-offs",), lambda: np.zeros(3, np.int64))  # one product: A, B and C at 0
     args = [c.data, a.data, b.data, offs.data, np.int32(n), np.int32(n), np.int32(n)]
     local = (gemm.TILE_WN, gemm.TILE_WM, 1)
     glob = (

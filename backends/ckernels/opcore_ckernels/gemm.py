@@ -270,13 +270,16 @@ _DEEPEST: dict[tuple[int, str], int] = {}
 
 
 def _k_depth(k: int, deepest: int, vw: int) -> int:
-    """The K tile for a product of depth ``k``: as few tiles as ``deepest`` allows, each a multiple of ``vw``
-    and as shallow as covers ``k`` (K = 64 with 128-deep tiles multiplied zeros half the time, and
-    copied every tile through the ragged path; K = 288 now takes three 96-deep tiles, not 3 x 128).
-    At most ``deepest // vw`` kernels per (type, transposes)."""
-    tiles = -(-k // deepest)
-    per_tile = -(-k // tiles)
-    return min(deepest, -(-per_tile // vw) * vw)
+    """The K tile for a product of depth ``k``: ``deepest``, or half of it where that multiplies fewer
+    padding zeros (K = 64 with 128-deep tiles multiplied zeros half the time and copied every tile
+    through the ragged path). Two depths only, so that a product whose K is the batch size builds at
+    most one more kernel per (type, transposes) however the batch size changes."""
+    half = max(vw, deepest // 2 // vw * vw)
+
+    def zeros(kc: int) -> int:
+        return -(-k // kc) * kc - k
+
+    return half if zeros(half) < zeros(deepest) else deepest
 
 
 def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool, tb: bool, M: int, N: int,

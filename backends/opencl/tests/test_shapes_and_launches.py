@@ -40,15 +40,18 @@ def _mlp_step(batch: int, backend: str = BACKEND) -> Callable[[], None]:
 
 def test_a_new_batch_size_builds_no_kernel() -> None:
     rt = _runtime()
-    step = _mlp_step(128)
-    step()
-    step()
+    # The weight gradients' products have the batch as their depth K, and the tiled GEMM has a kernel
+    # for each of its two K tile depths (gemm._k_depth): batches 128 and 64 take one each.
+    for first in (128, 64):
+        step = _mlp_step(first)
+        step()
+        step()
     counters = rt.counters  # type: ignore[attr-defined]
     built, compiled = counters["sources"], counters["builds"]
     assert built > 0
     # (Not batch 1: there the (batch, 1) loss gradient has one element, and the elementwise kernels read
     # one-element inputs as scalars, a kernel of their own.)
-    for batch in (64, 100, 37, 2):
+    for batch in (100, 37, 2, 90, 50, 17, 120):
         s = _mlp_step(batch)
         s()
         s()
