@@ -270,16 +270,13 @@ _DEEPEST: dict[tuple[int, str], int] = {}
 
 
 def _k_depth(k: int, deepest: int, vw: int) -> int:
-    """The K tile for a product of depth ``k``: ``deepest``, or half of it where that multiplies fewer
-    padding zeros (K = 64 with 128-deep tiles multiplied zeros half the time and copied every tile
-    through the ragged path). Two depths only, so that a product whose K is the batch size builds at
-    most one more kernel per (type, transposes) however the batch size changes."""
-    half = max(vw, deepest // 2 // vw * vw)
-
-    def zeros(kc: int) -> int:
-        return -(-k // kc) * kc - k
-
-    return half if zeros(half) < zeros(deepest) else deepest
+    """The K tile for a product of depth ``k``: ``deepest``, three quarters or half of it, whichever
+    multiplies the fewest padding zeros, the deepest on a tie (K = 64 with 128-deep tiles multiplied
+    zeros half the time and copied every tile through the ragged path; K = 288 takes 3 x 96). Three
+    depths only, so that a product whose K is the batch size builds at most two more kernels per
+    (type, transposes) however the batch size changes."""
+    depths = sorted({deepest, max(vw, deepest * 3 // 4 // vw * vw), max(vw, deepest // 2 // vw * vw)}, reverse=True)
+    return min(depths, key=lambda kc: -(-k // kc) * kc - k)
 
 
 def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool, tb: bool, M: int, N: int,

@@ -89,18 +89,18 @@ def test_new_shapes_reuse_the_built_kernel() -> None:
     assert rt.counters["builds"] == builds  # type: ignore[attr-defined]
 
 
-def test_k_tiles_take_one_of_two_depths_and_the_one_with_fewer_zeros() -> None:
+def test_k_tiles_take_one_of_three_depths_and_the_one_with_fewest_zeros() -> None:
     depths = set()
     for k in range(1, 1000):
         kc = gemm._k_depth(k, 128, 16)
         depths.add(kc)
-        assert kc in (64, 128)
-        assert -(-k // kc) * kc - k <= -(-k // 128) * 128 - k  # never more padding than the deepest tile
-    assert depths == {64, 128}
+        zeros = -(-k // kc) * kc - k
+        assert all(zeros <= -(-k // d) * d - k for d in (64, 96, 128))
+    assert depths == {64, 96, 128}
     assert gemm._k_depth(64, 128, 16) == 64 and gemm._k_depth(128, 128, 16) == 128
-    assert gemm._k_depth(288, 128, 16) == 64  # 5 x 64 (32 zeros) rather than 3 x 128 (96 zeros)
-    assert gemm._k_depth(100, 128, 16) == 128  # 28 zeros either way: the deeper tile
-    assert gemm._k_depth(20, 48, 16) == 16  # a device with little local memory: half rounds to the vector width
+    assert gemm._k_depth(288, 128, 16) == 96  # 3 x 96, no zeros
+    assert gemm._k_depth(100, 128, 16) == 128  # 28 zeros with 128 or 64: the deeper tile
+    assert gemm._k_depth(20, 48, 16) == 32  # little local memory: depths 48, 32, 16 (12 zeros with 32 or 16)
 
 
 def test_any_k_builds_at_most_one_kernel_per_depth_class() -> None:

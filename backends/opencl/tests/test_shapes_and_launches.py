@@ -41,8 +41,8 @@ def _mlp_step(batch: int, backend: str = BACKEND) -> Callable[[], None]:
 def test_a_new_batch_size_builds_no_kernel() -> None:
     rt = _runtime()
     # The weight gradients' products have the batch as their depth K, and the tiled GEMM has a kernel
-    # for each of its two K tile depths (gemm._k_depth): batches 128 and 64 take one each.
-    for first in (128, 64):
+    # for each of its three K tile depths (gemm._k_depth): batches 128, 96 and 64 take one each.
+    for first in (128, 96, 64):
         step = _mlp_step(first)
         step()
         step()
@@ -79,10 +79,15 @@ def test_eager_ops_with_a_new_leading_dimension_build_no_kernel() -> None:
         rows_of = opcore.gather(table, idx)
         opcore.gather_grad(rows_of, idx, table).numpy()
 
+    # Tall columns (reduce_sum over 2000 rows) are summed in chunks whose partial sums take a kernel of
+    # their own: one more source per reduction kind and dtype, built once; then no size builds anything.
+    # (Not one row: a sum over a length-1 axis and a GatherGrad of at most 8 indices have kernels of
+    # their own.)
     ops(50)
+    ops(2000)
     counters = rt.counters  # type: ignore[attr-defined]
     built = counters["sources"]
-    for rows in (7, 2000):
+    for rows in (7, 3000, 120, 3):
         ops(rows)
     assert counters["sources"] == built
 
