@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,24 +21,20 @@ def _runtime() -> object:
     return opcore.get_backend(BACKEND).runtime
 
 
-def _mlp_step(batch: int, backend: str = BACKEND) -> Callable[[], None]:
-    """benchmarks/training.py's MLP (784-256-128-10 sigmoid, Adam), on random data of ``batch`` rows."""
-    g = opcore.Graph()
-    opcore.set_seed(0)
-    with g.as_default():
-        x = opcore.placeholder(opcore.float32, [None, 784])
-        y = opcore.placeholder(opcore.float32, [None, 10])
-        h = opcore.layers.dense(x, 256, activation="sigmoid")
-        h = opcore.layers.dense(h, 128, activation="sigmoid")
-        logits = opcore.layers.dense(h, 10)
-        loss = opcore.reduce_mean(opcore.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        train = opcore.train.AdamOptimizer(1e-3).minimize(loss)
-        init = opcore.global_variables_initializer()
-    sess = opcore.Session(g, backend=backend)
-    sess.run(init)
-    rng = np.random.default_rng(batch)
-    feed = {x: rng.random((batch, 784), dtype=np.float32), y: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]}
-    return lambda: sess.run(train, feed)
+def _benchmark() -> Any:
+    """benchmarks/opencl.py as a module (its MLP step and its GEMM build probe)."""
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "opencl.py"
+    spec = importlib.util.spec_from_file_location("opencl_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def _mlp_step(batch: int) -> Callable[[], None]:
+    """The benchmarks' MLP (784-256-128-10 sigmoid, Adam) training step on OpenCL, ``batch`` rows."""
+    step: Callable[[], None] = _benchmark().mlp_step(BACKEND, batch)
+    return step
 
 
 def test_a_new_batch_size_builds_no_kernel() -> None:
@@ -135,3 +134,11 @@ def test_an_upload_snapshots_the_host_array_without_waiting_for_the_queue() -> N
     assert empty.shape == (0, 3) and rt.get(empty).shape == (0, 3)  # type: ignore[attr-defined]
     scalar = rt.to_device(np.array(2.5))  # type: ignore[attr-defined]
     assert rt.get(scalar).shape == () and float(rt.get(scalar)) == 2.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.filterwarnings("ignore::pyopencl.CompilerWarning")  # the probe builds with plain pyopencl
+def test_the_benchmarks_build_probe_launches_the_tiled_gemm_with_its_arguments() -> None:
+    # benchmarks/opencl.py launches the tiled GEMM source by hand to time its build; its arguments
+    # must follow the kernel's signature (it checks the product it computes).
+    times = _benchmark().build_times()
+    assert set(times) == {"cold", "disk", "warm", "launch"} and all(v > 0 for v in times.values())
