@@ -5,7 +5,7 @@ through ``ctx.backend.runtime`` when they run.
 """
 
 from opcore.registry import KernelTable
-from opcore_ckernels.kernels import array, broadcast, image, math, nn, random, reduce, selection, train
+from opcore_ckernels.kernels import array, broadcast, image, math, nn, pool, random, reduce, selection, train
 
 TABLES: tuple[KernelTable, ...] = (
     broadcast.KERNELS,
@@ -15,6 +15,7 @@ TABLES: tuple[KernelTable, ...] = (
     reduce.KERNELS,
     nn.KERNELS,
     image.KERNELS,
+    pool.KERNELS,
     random.KERNELS,
     train.KERNELS,
 )

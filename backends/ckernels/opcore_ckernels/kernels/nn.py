@@ -12,7 +12,7 @@
   of NCHW batches is one work-group per channel with a tree reduction in
   local memory.
 
-Convolution and pooling are in :mod:`opcore_ckernels.kernels.image`.
+Convolution is in :mod:`opcore_ckernels.kernels.image`, pooling in :mod:`opcore_ckernels.kernels.pool`.
 """
 
 from __future__ import annotations

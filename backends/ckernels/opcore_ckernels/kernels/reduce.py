@@ -7,13 +7,10 @@ the device, ``nout + width`` entries rather than one per input element).
 
 When the reduced axes are adjacent (the common case: a full reduction, the
 last axes, the leading axes), ``x`` is seen as (outer, width, inner) and the
-kernels address it directly, with no maps:
-
-- inner == 1 (rows are contiguous): one work-group per row (or per chunk of a
-  long row), its work-items striding through the row together and combining
-  their results with a tree reduction in local memory;
-- inner > 1: a 2-D range of work-items (i, o), each folding column i of slab o,
-  so neighbouring work-items read neighbouring elements.
+kernels address it directly, with no maps: contiguous rows (inner == 1) get
+one work-group per row, their work-items combining results in local memory;
+columns (inner > 1) get one work-item each. The folds for these layouts are
+in :mod:`._fold`; ArgMax and ArgMin have their own kernels for them here.
 
 Other axis sets use the maps: one work-item folds one output when there are
 many outputs. In both layouts, when there are few outputs and many elements
@@ -34,7 +31,6 @@ op's doc says more).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +38,22 @@ import numpy as np
 
 from opcore.registry import KernelTable
 from opcore_ckernels.kernels._common import group_size, launch_rows, row_group_size
+from opcore_ckernels.kernels._fold import (
+    _NP,
+    COLUMN_ITEMS,
+    ROW_GROUPS,
+    SPLIT_WIDTH,
+    _adjacent,
+    _dummy,
+    _reduce_adjacent,
+    _size,
+)
+
+# Re-exported: the nn family and the tests reach the adjacent-axis folds through this module.
+from opcore_ckernels.kernels._fold import COLUMN_CHUNK as COLUMN_CHUNK
+from opcore_ckernels.kernels._fold import COLUMN_TASKS as COLUMN_TASKS
+from opcore_ckernels.kernels._fold import _chunks as _chunks
+from opcore_ckernels.kernels._fold import sum_adjacent as sum_adjacent
 from opcore_ckernels.kernels._gather import gather, index_map
 from opcore_ckernels.source import ctype
 
@@ -103,59 +115,6 @@ __kernel void arg(__global OUTI* out_idx, __global SRC* out_val, __global const 
 """
 
 
-# The contiguous layouts (the module doc). COMB(a, b) is COMBINE as an expression; LOAD(v) reads an element
-# into the accumulator type (L2Loss squares it there).
-_FOLD_RUNS = """
-#define MAX_OF(a, b) (((b) > (a) || ISNAN(b)) ? (b) : (a))
-#define MIN_OF(a, b) (((b) < (a) || ISNAN(b)) ? (b) : (a))
-/* Output g = (row, chunk c) folds elements [c * chunk, min(width, (c + 1) * chunk)) of contiguous row ``row``. */
-__kernel void fold_rows(__global OUT* out, __global const SRC* src, const long width, const long chunk,
-                        const long nchunks, const long count) {
-  __local ACC buf[GROUP];
-  const int lid = get_local_id(0), lsize = get_local_size(0);
-  const long g = get_group_id(0);
-  const long row = g / nchunks, lo = (g - row * nchunks) * chunk;
-  const long hi = min(width, lo + chunk);
-  __global const SRC* x = src + row * width;
-  /* four independent accumulators: a single one would wait for each add to finish */
-  ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
-  long r = lo + lid;
-  for (; r + 3 * lsize < hi; r += 4 * lsize) {
-    a0 = COMB(a0, LOAD(x[r])); a1 = COMB(a1, LOAD(x[r + lsize]));
-    a2 = COMB(a2, LOAD(x[r + 2 * lsize])); a3 = COMB(a3, LOAD(x[r + 3 * lsize]));
-  }
-  for (; r < hi; r += lsize) a0 = COMB(a0, LOAD(x[r]));
-  ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
-  buf[lid] = acc;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = lsize >> 1; s > 0; s >>= 1) {
-    if (lid < s) { const ACC a = buf[lid], b = buf[lid + s]; buf[lid] = COMB(a, b); }
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (lid == 0) { acc = buf[0]; FINISH }
-}
-/* x seen as (outer, width, inner): work-item (i, q), q = (o, chunk c), folds column i of slab o over
-   [c * chunk, min(width, (c + 1) * chunk)) into output (q, i). */
-__kernel void fold_columns(__global OUT* out, __global const SRC* src, const long width, const long inner,
-                           const long chunk, const long nchunks, const long count, const long row0) {
-  const long i = get_global_id(0); if (i >= inner) return;
-  const long q = row0 + get_global_id(1);
-  const long o = q / nchunks, lo = (q - o * nchunks) * chunk;
-  const long hi = min(width, lo + chunk);
-  __global const SRC* x = src + o * width * inner + i;
-  ACC a0 = (ACC)(INIT), a1 = a0, a2 = a0, a3 = a0;
-  long r = lo;
-  for (; r + 3 < hi; r += 4) {
-    a0 = COMB(a0, LOAD(x[r * inner])); a1 = COMB(a1, LOAD(x[(r + 1) * inner]));
-    a2 = COMB(a2, LOAD(x[(r + 2) * inner])); a3 = COMB(a3, LOAD(x[(r + 3) * inner]));
-  }
-  for (; r < hi; ++r) a0 = COMB(a0, LOAD(x[r * inner]));
-  ACC acc = COMB(COMB(a0, a1), COMB(a2, a3));
-  const long g = q * inner + i;
-  FINISH
-}
-"""
-
 _ARG_RUNS = """
 /* Does (v, j) beat (best, at)? Better value, or the same value at an earlier position. */
 #define WINS(v, j, best, at) ((v) BETTER_THAN (best) || ((v) == (best) && (j) < (at)))
@@ -195,22 +154,6 @@ __kernel void arg_columns(__global OUTI* out, __global const SRC* src, const lon
   out[o * inner + i] = (OUTI)at;
 }
 """
-
-#: Contiguous layouts: split rows into chunks while there are fewer than this many outputs (work-groups for
-#: rows, work-items for columns) and the rows are longer than ``SPLIT_WIDTH``.
-ROW_GROUPS = 256
-COLUMN_ITEMS = 16384
-SPLIT_WIDTH = 4096
-#: Columns are split into chunks of at least this many rows (fewer than ``COLUMN_ITEMS`` columns would
-#: otherwise leave most cores idle: (4096, 1024) summed over axis 0 made one work-group of 1024
-#: work-items, one core, 6x the NumPy backend's time on a 2-core CPU).
-COLUMN_CHUNK = 64
-#: ... and into enough chunks that about this many work-items run (64 work-groups of 1024 for that sum).
-COLUMN_TASKS = 65536
-
-
-def _size(shape: Sequence[int]) -> int:
-    return math.prod(int(d) for d in shape)
 
 
 def _offsets(dims: Sequence[int], strides: Sequence[int]) -> np.ndarray:
@@ -269,99 +212,6 @@ def _limits(dt: np.dtype[Any]) -> tuple[str, str]:
     suffix = "L" if dt.itemsize == 8 else ""
     low = f"({info.min + 1}{suffix} - 1)" if info.min < 0 else "0"
     return low, f"{info.max}{suffix}"
-
-
-def _dummy(ctx: Any) -> Any:
-    return ctx.backend.runtime.cached(("dummy-long",), lambda: np.zeros(1, np.int64))
-
-
-def _adjacent(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, int, int] | None:
-    """(outer, width, inner) when ``axes`` are adjacent (after dropping axes of length 1), else None."""
-    kept = [a for a in axes if shape[a] != 1]
-    if kept and kept != list(range(kept[0], kept[-1] + 1)):
-        return None
-    if not kept:  # only length-1 axes: rows of one element
-        return _size(shape), 1, 1
-    return _size(shape[: kept[0]]), _size([shape[a] for a in kept]), _size(shape[kept[-1] + 1 :])
-
-
-def _chunks(width: int, outputs: int, enough: int, split: int = SPLIT_WIDTH, least: int = SPLIT_WIDTH // 4) -> int:
-    """How many chunks to cut rows of ``width`` into so that ``outputs`` outputs make about ``enough`` tasks.
-
-    Rows of at most ``split`` elements are not cut; a chunk keeps at least ``least`` elements.
-    """
-    if width <= split or outputs >= enough:
-        return 1
-    return int(min(-(-width // least), -(-enough // outputs)))
-
-
-_COMB = {
-    "sum": "((a) + (b))",
-    "mean": "((a) + (b))",
-    "prod": "((a) * (b))",
-    "max": "MAX_OF(a, b)",
-    "min": "MIN_OF(a, b)",
-}
-
-
-def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, int, int], defines: dict[str, str],
-                     acc: str, finish: str, count: int, square: bool = False) -> None:  # fmt: skip
-    """Reduce ``x`` seen as (outer, width, inner) over its middle axis into ``out`` (the module doc).
-
-    ``square`` folds the squares of the elements (L2Loss).
-    """
-    rt = ctx.backend.runtime
-    outer, width, inner = layout
-    group = group_size(rt)
-    dt = np.dtype(x.dtype)
-
-    def kernel(name: str, src_t: str, out_t: str, fin: str, load: str) -> Any:
-        def source() -> str:
-            types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": fin, "GROUP": str(group), "LOAD(v)": load}
-            types["COMB(a, b)"] = _COMB[kind]
-            return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD_RUNS
-
-        return rt.kernel(("fold_runs", kind, dt.name, src_t, out_t, fin, load, group), source, name)
-
-    src, src_t = x, ctype(dt)
-    load = "((ACC)(v) * (ACC)(v))" if square else "((ACC)(v))"
-    while True:
-        if inner == 1:
-            nchunks = _chunks(width, outer, ROW_GROUPS)
-        else:
-            nchunks = _chunks(width, outer * inner, COLUMN_TASKS, 2 * COLUMN_CHUNK, COLUMN_CHUNK)
-        chunk = -(-width // nchunks) if width else 1
-        nchunks = -(-width // chunk) if width else 1
-        last = nchunks == 1
-        dest = out if last else rt.empty((outer * nchunks * inner,), np.dtype(_NP[acc]))
-        out_t = ctype(out.dtype) if last else acc
-        fin = finish if last else "out[g] = acc;"
-        sizes = [np.int64(width), np.int64(chunk), np.int64(nchunks), np.int64(count)]
-        src_buf = src.data if src.size else _dummy(ctx).data
-        if inner == 1:
-            local = row_group_size(rt, chunk)
-            k = kernel("fold_rows", src_t, out_t, fin, load)
-            rt.launch(k, (outer * nchunks * local,), [dest.data, src_buf, *sizes], local_size=(local,))
-        else:
-            k = kernel("fold_columns", src_t, out_t, fin, load)
-            args = [dest.data, src_buf, np.int64(width), np.int64(inner), *sizes[1:]]
-            launch_rows(rt, k, inner, outer * nchunks, args)
-        if last:
-            return
-        src, src_t, width, load = dest, acc, nchunks, "((ACC)(v))"  # partial results are already squared
-
-
-def sum_adjacent(ctx: Any, x: Any, out: Any, layout: tuple[int, int, int], square: bool = False,
-                 scale: float = 1.0) -> None:  # fmt: skip
-    """``out = scale * sum`` of the (squared) elements of float ``x`` seen as (outer, width, inner), over width.
-
-    For the nn family's BiasAddGrad and L2Loss; float16 accumulates in float32.
-    """
-    t = ctype(x.dtype)
-    acc = "float" if t == "half" else t
-    defines = {"ACC": acc, "INIT": "0", "ISNAN(v)": "isnan(v)"}
-    finish = "out[g] = (OUT)acc;" if scale == 1.0 else f"out[g] = (OUT)(acc * (ACC){float(scale)!r});"
-    _reduce_adjacent(ctx, x, "sum", out, layout, defines, acc, finish, 0, square)
 
 
 def _reduce(ctx: Any, x: Any, kind: str) -> Any:
@@ -435,19 +285,6 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
     ]
     rt.launch(kernel(src_t, ctype(out_dt), finish), (nout,), args)
     return out
-
-
-_NP = {
-    "float": np.float32,
-    "double": np.float64,
-    "long": np.int64,
-    "ulong": np.uint64,
-    "uint": np.uint32,
-    "int": np.int32,
-    "short": np.int16,
-    "char": np.int8,
-    "uchar": np.uint8,
-}
 
 
 @KERNELS.kernel("Sum")
