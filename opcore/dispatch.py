@@ -34,6 +34,7 @@ from opcore._kernels import (
 from opcore._plans import (
     _ARRAY,
     _LIST,
+    _LIST_FAST,
     _SCALAR,
     _TENSOR,
     _VARIABLE,
@@ -180,7 +181,22 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
                 return _call_slow(op, inputs, attrs, name, key)
             return _run_one(op, plan, x._value, (x,), recording)
     elif n and type(x) is list and op._list_input:  # concat([a, b], 0), stack([a, b], axis=1)
-        key = _list_key(x, attrs, inputs[1:])
+        # The keys of _plans._list_key, its two common forms built inline (a call less on the hot path).
+        key = None
+        specs = []
+        for e in x:
+            if type(e) is not Tensor:
+                break
+            specs.append(e._spec)
+        else:
+            if attrs or n > 2 or not specs:
+                key = _list_key(x, attrs, inputs[1:])
+            elif n == 1:
+                key = (_LIST_FAST, tuple(specs))
+            elif type(inputs[1]) is int:
+                key = (_LIST_FAST, tuple(specs), inputs[1])
+            else:
+                key = _list_key(x, attrs, inputs[1:])
         if key is not None:
             plan = op._plans.get(key)
             if plan is None:

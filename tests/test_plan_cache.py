@@ -320,6 +320,18 @@ def test_keyword_and_positional_attributes_take_the_keys_that_attr_key_makes() -
     assert dispatch._attr_key(m._spec, {"axis": 1}, ()) != dispatch._attr_key(m._spec, {}, (1,))
 
 
+def test_lists_of_tensors_take_the_keys_that_list_key_makes() -> None:
+    # call_op builds the common list keys inline; _list_key must make the same ones.
+    a = opcore.constant(np.ones((2, 3), np.float32))
+    opcore.concat([a, a], 0)
+    opcore.stack([a, a])
+    opcore.stack([a, a], axis=1)
+    assert dispatch._list_key([a, a], {}, (0,)) in opcore.concat._plans
+    assert dispatch._list_key([a, a], {}, ()) in opcore.stack._plans
+    assert dispatch._list_key([a, a], {"axis": 1}, ()) in opcore.stack._plans
+    assert dispatch._list_key([a, a], {}, (0,)) != dispatch._list_key([a, a, a], {}, ())
+
+
 def test_keyword_attributes_of_every_form_follow_the_value() -> None:
     m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
     for _ in range(2):  # the second round runs on cached plans
