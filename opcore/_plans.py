@@ -135,7 +135,8 @@ def _attr_key(spec: object, attrs: dict[str, Any], positional: Sequence[Any]) ->
 
     One attribute that is an int or a list of ints takes a short key: ``(spec, value)``
     by position (``reduce_sum(m, 1)``), ``(spec, name, value)`` by keyword
-    (``reduce_sum(m, axis=1)``), a list as a tuple. A short key never equals a key of
+    (``reduce_sum(m, axis=1)``), a list as a tuple; so does one string by keyword
+    (``(spec, "reduction", "sum")``). A short key never equals a key of
     another form: _call_key's parts are tokens, types and tuples (never an int or a
     name second), the general form starts with _ATTR_KEY, indexing's keys with "[]".
     call_op builds the short keys inline; this function makes the same keys.
@@ -147,7 +148,7 @@ def _attr_key(spec: object, attrs: dict[str, Any], positional: Sequence[Any]) ->
             k, v = None, positional[0]
         t = type(v)
         short: Any = None
-        if t is int:
+        if t is int or (t is str and k is not None):
             short = v
         elif t is list or t is tuple:
             short = tuple(v)

@@ -162,10 +162,10 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
             elif op._one_input:
                 key = _attr_key(x._spec, attrs, inputs[1:])
         elif op._one_input:
-            if n == 1 and len(attrs) == 1:  # an attribute by keyword: reduce_sum(m, axis=1)
+            if n == 1 and len(attrs) == 1:  # by keyword: reduce_sum(m, axis=1), allreduce(t, reduction="sum")
                 for k, v in attrs.items():
                     t = type(v)
-                    if t is int:
+                    if t is int or t is str:
                         key = (x._spec, k, v)
                     elif t is list or t is tuple:
                         for e in v:

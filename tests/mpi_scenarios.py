@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -316,7 +317,48 @@ def collectives() -> None:
     assert np.array_equal(b, np.zeros((2, 2), np.float32))
     _say("graph collectives")
 
-    # Ranks that disagree get an error naming every rank's tensors, not corrupt data.
+    # Ranks that disagree get an error naming every rank's tensors, not corrupt data: first with
+    # buffers of one length (the data complete, then the ranks swap descriptions), then of two.
+    try:
+        hvd.allreduce(opcore.constant(np.zeros((2, 3) if r == 0 else (3, 2), np.float32)))
+    except hvd.DistributedError as exc:
+        assert "rank 0: allreduce(average) of 1 float32 tensor(s) of shapes (2, 3)" in str(exc), str(exc)
+        assert "rank 1: allreduce(average) of 1 float32 tensor(s) of shapes (3, 2)" in str(exc), str(exc)
+    else:
+        raise AssertionError("mismatched shapes of one length must raise")
+    # From 4 MB on, the data move by MPI's blocking Allreduce once the check has completed: alone,
+    # fused, and when the ranks disagree (no data collective then starts at all).
+    big = np.arange(5 << 18, dtype=np.float32) * (r + 1)  # 5 MB
+    real_comm, started = world.comm, []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            if name in ("Allreduce", "Iallreduce"):
+                started.append(name)
+            return getattr(real_comm, name)
+
+    world.comm = Counting()
+    try:
+        got = hvd.allreduce(opcore.constant(big), op=hvd.Sum).numpy()
+        hvd.allreduce(opcore.constant(big[:1000]), op=hvd.Sum)
+    finally:
+        world.comm = real_comm
+    assert started == ["Allreduce", "Iallreduce"], started
+    assert np.array_equal(got, np.arange(5 << 18, dtype=np.float32) * sum(k + 1 for k in range(n))), "5 MB"
+    parts = [opcore.constant(big[: 3 << 18]), opcore.constant(big[: 2 << 18].reshape(512, -1))]
+    fused = hvd.grouped_allreduce(parts, op=hvd.Max)
+    assert np.array_equal(fused[0].numpy(), np.arange(3 << 18, dtype=np.float32) * n), "fused 5 MB"
+    assert fused[1].shape == (512, 1024)
+    try:
+        hvd.allreduce(opcore.constant(np.zeros((5 + r) << 18, np.float32)))
+    except hvd.DistributedError as exc:
+        assert "this rank" in str(exc) and f"({(5 + r) << 18} values; this rank)" in str(exc), str(exc)
+    else:
+        raise AssertionError("mismatched 5 MB and 6 MB allreduces must raise")
+    # Checks then still work, again and again (the check's persistent request starts anew each time).
+    for k in range(3):
+        got = hvd.allreduce(opcore.constant(np.full(k + 1, float(r), np.float32)), op=hvd.Sum).numpy()
+        assert np.array_equal(got, np.full(k + 1, float(sum(range(n))), np.float32)), got
     try:
         hvd.allreduce(opcore.constant(np.zeros(r + 1, np.float32)))
     except hvd.DistributedError as exc:

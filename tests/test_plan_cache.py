@@ -11,6 +11,7 @@ import pytest
 
 import opcore
 from opcore import dispatch
+from opcore.distributed._ops import allreduce_op
 from opcore.errors import DTypeError, OpDefinitionError, ShapeError
 from opcore.registry import GradContext, define_op, get_registry
 
@@ -315,6 +316,10 @@ def test_keyword_and_positional_attributes_take_the_keys_that_attr_key_makes() -
     assert dispatch._attr_key(m._spec, {"axis": [0]}, ()) in opcore.reduce_sum._plans
     assert dispatch._attr_key(m._spec, {}, (1,)) in opcore.reduce_sum._plans
     assert dispatch._attr_key(m._spec, {}, ([-1],)) in opcore.reshape._plans
+    allreduce_op(m, reduction="sum")  # one string attribute by keyword
+    assert dispatch._attr_key(m._spec, {"reduction": "sum"}, ()) in allreduce_op._plans
+    sum_key, max_key = (dispatch._attr_key(m._spec, {"reduction": r}, ()) for r in ("sum", "max"))
+    assert sum_key != max_key
     # The attribute's name is part of a keyword key; its position is not part of a positional one.
     assert dispatch._attr_key(m._spec, {"axis": 1}, ()) != dispatch._attr_key(m._spec, {"keepdims": 1}, ())
     assert dispatch._attr_key(m._spec, {"axis": 1}, ()) != dispatch._attr_key(m._spec, {}, (1,))

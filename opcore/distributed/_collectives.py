@@ -75,15 +75,30 @@ def _by_dtype(tensors: Sequence[Any]) -> list[list[int]]:
 
 # --------------------------------------------------------------------------- which tensors were reduced
 
-_reduced_eager: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+# Eager results by id, each with a weak reference that tells whether it is still that tensor (an
+# id is reused once its object is gone); dead entries are pruned when the table has doubled. A
+# plain dict of weak references costs a fifth of a WeakValueDictionary's insertion, whose entries
+# remove themselves through a callback.
+_reduced_eager: dict[int, weakref.ref[Tensor]] = {}
+_prune_above = 1024
 _reduced_graph: weakref.WeakKeyDictionary[Graph, set[int]] = weakref.WeakKeyDictionary()
+
+
+def _mark_eager(t: Tensor) -> None:
+    global _prune_above
+    _reduced_eager[id(t)] = weakref.ref(t)
+    if len(_reduced_eager) > _prune_above:
+        for key, ref in list(_reduced_eager.items()):
+            if ref() is None and _reduced_eager.get(key) is ref:
+                del _reduced_eager[key]
+        _prune_above = max(1024, 2 * len(_reduced_eager))
 
 
 def mark_reduced(tensors: Iterable[Any]) -> None:
     """Remember ``tensors`` as results of an allreduce (DistributedOptimizer does not reduce them again)."""
     for t in tensors:
         if isinstance(t, Tensor):
-            _reduced_eager[id(t)] = t
+            _mark_eager(t)
         elif isinstance(t, SymbolicTensor):
             _reduced_graph.setdefault(t.graph, set()).add(id(t))
 
@@ -91,7 +106,8 @@ def mark_reduced(tensors: Iterable[Any]) -> None:
 def was_reduced(t: Any) -> bool:
     """Whether ``t`` came out of :func:`grouped_allreduce` (directly, or decompressed by the optimizer)."""
     if isinstance(t, Tensor):
-        return _reduced_eager.get(id(t)) is t
+        ref = _reduced_eager.get(id(t))
+        return ref is not None and ref() is t
     if isinstance(t, SymbolicTensor):
         return id(t) in _reduced_graph.get(t.graph, ())
     return False
@@ -166,8 +182,14 @@ def allreduce(
     """
     _world.initialized_world("opcore.distributed.allreduce()")
     reduction = _reduction_of(op, average, "allreduce")
-    x = _scaled(_as_tensor(tensor), prescale_factor)
-    out = _scaled(allreduce_op(x, reduction=reduction, name=name or "Allreduce"), postscale_factor)
+    if type(tensor) is Tensor and prescale_factor == 1.0 and postscale_factor == 1.0:  # the common call
+        out = allreduce_op(tensor, reduction=reduction, name=name or "Allreduce")
+        if type(out) is Tensor:
+            _mark_eager(out)
+            return out
+    else:
+        x = _scaled(_as_tensor(tensor), prescale_factor)
+        out = _scaled(allreduce_op(x, reduction=reduction, name=name or "Allreduce"), postscale_factor)
     mark_reduced([out])
     return out
 
