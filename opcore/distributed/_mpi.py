@@ -329,6 +329,7 @@ class MPIWorld(World):
             return self.allreduce([x], reduction, lambda: _text_of(what, x))[0]
         n = x.size
         shape = x.shape
+        buf = self._buffer(n, dtype, np)  # before the check: then only the data are left to fail
         check = None
         if config.check_consistency and self.size > 1:
             key = (reduction, dtype, shape)  # the same numbers as start_check's, under a shorter key
@@ -336,7 +337,6 @@ class MPIWorld(World):
             if known is None:
                 known = self._remember(key, "allreduce", reduction, dtype, [shape], [n])
             check = self._start(known, lambda: f"allreduce({reduction}) of {_describe(dtype, [shape])}")
-        buf = self._buffer(n, dtype, np)
         if check is not None and x.nbytes >= _BLOCKING_FROM:
             self.wait([], lambda: _text_of(what, x), check)  # every rank is there and agrees
             self._blocking(self.comm.Allreduce, x.reshape(-1), buf, self._ops[reduction], lambda: _text_of(what, x))
@@ -361,33 +361,24 @@ class MPIWorld(World):
             if n == 0:
                 results[i] = xp.empty(shapes[i], dtype=dtype)
         chunks = plan_chunks([n * work.itemsize for n in sizes], config.fusion_threshold)
-        check = self.start_check("allreduce", reduction, dtype, shapes, [sum(sizes[i] for i in c) for c in chunks])
-        blocking = check is not None and xp is np and sum(sizes) * work.itemsize >= _BLOCKING_FROM
-        if blocking:
-            self.wait([], what, check)  # every rank is there and agrees
-            check = None
+        lengths = [sum(sizes[i] for i in c) for c in chunks]
         pending: list[tuple[Any, list[int]]] = []
-        requests: list[Any] = []
-        for chunk in chunks:
-            first = arrays[chunk[0]]
-            total = sum(sizes[i] for i in chunk)
-            buf = self._buffer(total, work, xp)
-            if len(chunk) == 1 and dtype == work and first.flags.c_contiguous:
-                send = first.reshape(-1)  # a tensor alone in its buffer: MPI reads it where it is
-            else:
-                # Pack straight into the fusion buffer (converting half to float32 on the way), in one
-                # copy per tensor even when a tensor is not contiguous; then reduce the buffer in place.
-                offset = 0
-                for i in chunk:
-                    buf[offset : offset + sizes[i]].reshape(shapes[i])[...] = arrays[i]
-                    offset += sizes[i]
-                send = self.mpi.IN_PLACE
-            if blocking:
+        if xp is np and self.size > 1 and config.check_consistency and sum(lengths) * work.itemsize >= _BLOCKING_FROM:
+            # Buffers packed first, so that nothing but the data is left to fail once the check has completed.
+            packed = [(chunk, *self._pack(arrays, chunk, sizes, shapes, work, xp)) for chunk in chunks]
+            check = self.start_check("allreduce", reduction, dtype, shapes, lengths)
+            self.wait([], what, check)  # every rank is there and agrees
+            for chunk, buf, send in packed:
                 self._blocking(self.comm.Allreduce, send, buf, op, what)
-            else:
+                pending.append((buf, chunk))
+        else:
+            check = self.start_check("allreduce", reduction, dtype, shapes, lengths)
+            requests: list[Any] = []
+            for chunk in chunks:  # each chunk's collective starts as soon as it is packed
+                buf, send = self._pack(arrays, chunk, sizes, shapes, work, xp)
                 requests.append(self.comm.Iallreduce(send, buf, op=op))
-            pending.append((buf, chunk))
-        self.wait(requests, what, check, sum(int(b.nbytes) for b, _ in pending))
+                pending.append((buf, chunk))
+            self.wait(requests, what, check, sum(int(b.nbytes) for b, _ in pending))
         for buf, chunk in pending:
             if reduction == "average":
                 xp.divide(buf, self.size, out=buf)
@@ -400,6 +391,29 @@ class MPIWorld(World):
                 results[i] = buf[offset : offset + sizes[i]].reshape(shapes[i])
                 offset += sizes[i]
         return results
+
+    def _pack(
+        self,
+        arrays: Sequence[Any],
+        chunk: list[int],
+        sizes: list[int],
+        shapes: list[tuple[int, ...]],
+        work: np.dtype[Any],
+        xp: ModuleType,
+    ) -> tuple[Any, Any]:
+        """The result buffer of one chunk and what MPI sends from: the tensor itself when it is alone in its
+        buffer, contiguous and of the working dtype; else the buffer, packed (reduced in place)."""
+        first = arrays[chunk[0]]
+        buf = self._buffer(sum(sizes[i] for i in chunk), work, xp)
+        if len(chunk) == 1 and first.dtype == work and first.flags.c_contiguous:
+            return buf, first.reshape(-1)  # MPI reads the tensor where it is
+        # Pack straight into the fusion buffer (converting half to float32 on the way), in one
+        # copy per tensor even when a tensor is not contiguous.
+        offset = 0
+        for i in chunk:
+            buf[offset : offset + sizes[i]].reshape(shapes[i])[...] = arrays[i]
+            offset += sizes[i]
+        return buf, self.mpi.IN_PLACE
 
     def allgather(self, array: Any, counts: Sequence[int] | None, what: What, xp: ModuleType = np) -> Any:
         dtype = np.dtype(array.dtype)
