@@ -156,17 +156,24 @@ def test_gather_grad_sorted_path_still_raises_out_of_range() -> None:
     ("n", "bound", "dtype"),
     [
         (1, 1, "int32"),
-        (300, 3, "int32"),  # one pass of 2-bit digits, two runs of RADIX_CHUNK
+        (300, 3, "int32"),  # one pass of 2-bit digits
         (5000, 1000, "int64"),  # two passes of 5-bit digits
-        (70000, 200000, "int64"),  # three passes of 6-bit digits, 274 runs
-        (2000, 70000, "int32"),  # three passes of 6-bit digits, 8 runs
+        (70000, 200000, "int64"),  # three passes of 6-bit digits
+        (2000, 70000, "int32"),  # three passes of 6-bit digits
     ],
 )
-def test_sort_bounded_is_a_stable_sort_with_out_of_range_values_last(n: int, bound: int, dtype: str) -> None:
+@pytest.mark.parametrize("chunk", [None, 37])  # the device's runs, or many short ones
+def test_sort_bounded_is_a_stable_sort_with_out_of_range_values_last(
+    n: int, bound: int, dtype: str, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from types import SimpleNamespace
 
+    from opcore_ckernels.kernels import _compact
     from opcore_ckernels.kernels._compact import radix_passes, sort_bounded
 
+    if chunk is not None:
+        monkeypatch.setattr(_compact, "RADIX_CHUNK", chunk)
+        monkeypatch.setattr(_compact, "RADIX_CHUNK_CPU", chunk)
     rng = np.random.default_rng(n)
     x = rng.integers(0, min(bound, max(2, n // 4)), n)  # many repeats: stability shows
     x[rng.random(n) < 0.05] = rng.integers(bound, bound + 50)
@@ -186,7 +193,7 @@ def test_sort_bounded_is_a_stable_sort_with_out_of_range_values_last(n: int, bou
 
 
 def test_gather_grad_reports_the_first_bad_index_across_runs_and_adds_the_others() -> None:
-    # 3000 indices: the radix sort's first pass checks them in 12 runs of 256, in any order.
+    # 3000 indices: the radix sort's first pass checks them in runs (3 to 12), in any order.
     rng = np.random.default_rng(6)
     idx = rng.integers(0, 500, 3000).astype(np.int32)
     idx[[2900, 1700, 700]] = [500, -3, 900]

@@ -304,8 +304,12 @@ __kernel void radix_scatter(__global long* keys_out, __global long* pos_out, __g
 
 #: The most bins (values of one digit) of a radix pass: digits of at most 8 bits.
 RADIX_BINS = 256
-#: Elements a work-item of the bounded sort counts and moves (more when there would be over MAX_CHUNKS runs).
+#: Elements a work-item of the bounded sort counts and moves (more when there would be over MAX_CHUNKS runs):
+#: at least the bins, so the histograms are never larger than the keys. On a CPU device (a few threads
+#: walk many runs each) longer runs write and scan fewer histograms: with Intel's CPU runtime on 2 cores,
+#: 50,000 keys below 10,000 sort in 0.29 ms with runs of 256 and 0.20 ms with runs of 1024.
 RADIX_CHUNK = 256
+RADIX_CHUNK_CPU = 1024
 
 
 def radix_passes(bound: int) -> tuple[int, int]:
@@ -352,7 +356,7 @@ def sort_bounded(ctx: Any, x: Any, bound: int, check: Any = None) -> tuple[Any, 
     scan = _scan_kernel(rt)
     passes, bits = radix_passes(bound)
     mask = (1 << bits) - 1
-    chunk = max(RADIX_CHUNK, -(-n // MAX_CHUNKS))
+    chunk = max(RADIX_CHUNK_CPU if getattr(rt, "cpu", False) else RADIX_CHUNK, -(-n // MAX_CHUNKS))
     chunks = -(-n // chunk)
     counts = rt.empty(((mask + 1) * chunks,), np.int64)
     offsets = rt.empty(((mask + 1) * chunks,), np.int64)
