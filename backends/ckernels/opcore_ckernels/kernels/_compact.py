@@ -307,7 +307,7 @@ RADIX_BINS = 256
 #: Elements a work-item of the bounded sort counts and moves (more when there would be over MAX_CHUNKS runs):
 #: at least the bins, so the histograms are never larger than the keys. On a CPU device (a few threads
 #: walk many runs each) longer runs write and scan fewer histograms: with Intel's CPU runtime on 2 cores,
-#: 50,000 keys below 10,000 sort in 0.29 ms with runs of 256 and 0.20 ms with runs of 1024.
+#: 50,000 keys below 10,000 sort in 0.48 ms with runs of 256, 0.33 ms with 1024 and 0.32 ms with 4096.
 RADIX_CHUNK = 256
 RADIX_CHUNK_CPU = 1024
 
