@@ -24,6 +24,12 @@ one launch each over global memory and finishes its short-distance steps in
 local memory in one more launch. The order is total: numbers ascending, NaNs
 after every number, the padding last, ties broken by index, so equal values
 end up adjacent with the first occurrence first.
+
+**Bounded sorting** (for GatherGrad, whose indices are bounded by an axis
+size) is a stable LSD radix sort, :func:`sort_bounded`: one to four passes of
+at most 8-bit digits, each three launches (per-run digit histograms, the
+compaction's scan over them, a stable scatter by runs), work linear in the
+number of keys.
 """
 
 from __future__ import annotations
