@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from opcore_ckernels.checks import REPORT, RangeCheck
 from opcore_ckernels.kernels._common import buffer_or_dummy, group_size
 from opcore_ckernels.source import ctype, is_float
 
@@ -325,14 +326,14 @@ def radix_passes(bound: int) -> tuple[int, int]:
     return passes, -(-bits // passes)
 
 
-def sort_bounded(ctx: Any, x: Any, bound: int, check: Any = None) -> tuple[Any, Any]:
+def sort_bounded(ctx: Any, x: Any, bound: int, check: RangeCheck | None = None) -> tuple[Any, Any]:
     """Sort the integers of the 1-D device array ``x`` by value, stably: (keys, positions).
 
     A value outside ``[0, bound)`` counts as ``bound`` (it sorts last), so
     ``keys`` are in ``[0, bound]``; ``positions[k]`` is the position in ``x`` of
     the k-th smallest, equal values in increasing position. ``check`` (a
-    :class:`~opcore_ckernels.checks.RangeCheck` of ``x``, its ``done`` left to
-    the caller) has the first pass report values outside ``[0, bound)``.
+    range check of ``x``, its :meth:`~RangeCheck.done` left to the caller) has
+    the first pass report values outside ``[0, bound)``.
 
     An LSD radix sort: :func:`radix_passes` passes of one digit each, each
     three launches (``radix_count``: per-run digit histograms; ``scan_runs``:
@@ -341,8 +342,6 @@ def sort_bounded(ctx: Any, x: Any, bound: int, check: Any = None) -> tuple[Any, 
     pass is stable, so the sort is; the work is linear in ``n`` and the kernels
     depend only on x's dtype and the check, not on sizes.
     """
-    from opcore_ckernels.checks import REPORT
-
     rt = ctx.backend.runtime
     n = int(x.shape[0])
     keys = [rt.empty((n,), np.int64), rt.empty((n,), np.int64)]
