@@ -122,8 +122,9 @@ def test_every_new_kernel_layout_compiles_for_cuda(dtype: str, compile_only: tup
         opcore.l2_loss(c((3000, 100)))
     rt.kernel = kernel
     assert not rt.failures, "\n\n".join(rt.failures.values())
-    expected = {"gather_v2", "gather_v2_scalars", "segment_starts", "gather_grad_segments", "sort_init",
-                "fold_rows", "fold_columns", "arg_rows", "arg_columns", "unreduce_rows", "unreduce_columns", "ew_rows"}  # fmt: skip
+    expected = {"gather_v2", "gather_v2_scalars", "segment_starts", "gather_grad_segments", "radix_count",
+                "radix_scatter", "fold_rows", "fold_columns", "arg_rows", "arg_columns", "unreduce_rows",
+                "unreduce_columns", "ew_rows"}  # fmt: skip
     if dtype != "int64":
         expected |= {"softmax_group", "log_softmax_group", "sce_group", "sparse_sce_group"}
     assert expected <= set(requested)

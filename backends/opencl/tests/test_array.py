@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -148,6 +150,76 @@ def test_gather_grad_sorted_path_still_raises_out_of_range() -> None:
     with disabled():  # without the check, out-of-range indices add nowhere
         out = A.gather_grad(_dev(dy), _dev(idx), _dev(np.zeros((6, 2), np.float32)), axis=0).numpy()
     assert out[:, 0].tolist() == [6, 7, 7, 6, 6, 6]
+
+
+@pytest.mark.parametrize(
+    ("n", "bound", "dtype"),
+    [
+        (1, 1, "int32"),
+        (300, 3, "int32"),  # one pass of 2-bit digits
+        (5000, 1000, "int64"),  # two passes of 5-bit digits
+        (70000, 200000, "int64"),  # three passes of 6-bit digits
+        (2000, 70000, "int32"),  # three passes of 6-bit digits
+    ],
+)
+@pytest.mark.parametrize("chunk", [None, 37])  # the device's runs, or many short ones
+def test_sort_bounded_is_a_stable_sort_with_out_of_range_values_last(
+    n: int, bound: int, dtype: str, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from opcore_ckernels.kernels import _compact
+    from opcore_ckernels.kernels._compact import radix_passes, sort_bounded
+
+    if chunk is not None:
+        monkeypatch.setattr(_compact, "RADIX_CHUNK", chunk)
+        monkeypatch.setattr(_compact, "RADIX_CHUNK_CPU", chunk)
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, min(bound, max(2, n // 4)), n)  # many repeats: stability shows
+    x[rng.random(n) < 0.05] = rng.integers(bound, bound + 50)
+    x[rng.random(n) < 0.05] = -rng.integers(1, 50)
+    if dtype == "int64":
+        x[rng.random(n) < 0.01] = 2**40  # wider than any digit pass
+        x[rng.random(n) < 0.01] = -(2**40)
+    x = x.astype(dtype)
+    rt: Any = _runtime()
+    keys, pos = sort_bounded(SimpleNamespace(backend=opcore.get_backend(BACKEND)), rt.to_device(x), bound)
+    want_keys = np.where((x >= 0) & (x < bound), x, bound).astype(np.int64)
+    want_pos = np.argsort(want_keys, kind="stable")
+    assert np.array_equal(rt.get(pos), want_pos)
+    assert np.array_equal(rt.get(keys), want_keys[want_pos])
+    passes, bits = radix_passes(bound)
+    assert passes * bits >= bound.bit_length() and bits <= 8 and passes == -(-bound.bit_length() // 8)
+
+
+def test_gather_grad_reports_the_first_bad_index_across_runs_and_adds_the_others() -> None:
+    # 3000 indices: the radix sort's first pass checks them in runs (3 to 12), in any order.
+    rng = np.random.default_rng(6)
+    idx = rng.integers(0, 500, 3000).astype(np.int32)
+    idx[[2900, 1700, 700]] = [500, -3, 900]
+    dy = rng.standard_normal((3000, 4)).astype(np.float32)
+    like = _dev(np.zeros((500, 4), np.float32))
+    with pytest.raises(opcore.InvalidIndexError, match=r"GatherGrad: indices\[700\] = 900 is out of range"):
+        A.gather_grad(_dev(dy), _dev(idx), like, axis=0)
+    from opcore_ckernels.checks import deferred, disabled
+
+    with disabled():
+        out = A.gather_grad(_dev(dy), _dev(idx), like, axis=0).numpy()
+    keep = (idx >= 0) & (idx < 500)
+    assert np.array_equal(out, _add_at(dy[keep], idx[keep], (500, 4), 0))
+    with pytest.raises(opcore.InvalidIndexError, match=r"indices\[700\]"), deferred():
+        A.gather_grad(_dev(dy), _dev(idx), like, axis=0)
+
+
+def test_gather_grad_is_the_same_bits_on_every_call() -> None:
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 40, 20000).astype(np.int64)  # long segments: the order of the sums shows
+    dy = (rng.standard_normal((20000, 3)) * 1e4).astype(np.float32)
+    args = (_dev(dy), _dev(idx), _dev(np.zeros((40, 3), np.float32)))
+    first = A.gather_grad(*args, axis=0).numpy()
+    for _ in range(3):
+        assert A.gather_grad(*args, axis=0).numpy().tobytes() == first.tobytes()
+    assert np.array_equal(first, _add_at(dy, idx, (40, 3), 0))
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,32 @@ def test_eager_ops_with_a_new_leading_dimension_build_no_kernel() -> None:
     assert counters["sources"] == built
 
 
+def test_gather_grad_builds_once_and_launches_three_kernels_per_radix_pass() -> None:
+    # The radix sort of the indices (passes of count, scan and scatter: two for up to 2^16 rows), the
+    # segment starts and the segment sums: sizes, digit widths and pass counts are arguments.
+    from opcore_ckernels.kernels._compact import radix_passes
+
+    rt = _runtime()
+    rng = np.random.default_rng(1)
+    counters = rt.counters  # type: ignore[attr-defined]
+
+    def grad(nidx: int, rows: int) -> None:
+        idx = opcore.constant(rng.integers(0, rows, nidx).astype(np.int32), backend=BACKEND)
+        dy = opcore.constant(rng.standard_normal((nidx, 8)).astype(np.float32), backend=BACKEND)
+        table = opcore.constant(np.zeros((rows, 8), np.float32), backend=BACKEND)
+        before = counters["launches"]
+        out = opcore.gather_grad(dy, idx, table)
+        launched = counters["launches"] - before
+        assert launched == 3 * radix_passes(rows)[0] + 2, (nidx, rows, launched)
+        out.numpy()
+
+    grad(100, 50)
+    built = counters["sources"]
+    for nidx, rows in ((9, 3), (5000, 1000), (50000, 10000), (777, 70000), (12345, 2)):  # 1, 2, 2, 3, 1 passes
+        grad(nidx, rows)
+    assert counters["sources"] == built
+
+
 def test_an_mlp_step_launches_at_most_38_kernels() -> None:
     # 43 before SumToLike stopped copying its input when there is nothing to sum.
     rt = _runtime()

@@ -24,6 +24,12 @@ one launch each over global memory and finishes its short-distance steps in
 local memory in one more launch. The order is total: numbers ascending, NaNs
 after every number, the padding last, ties broken by index, so equal values
 end up adjacent with the first occurrence first.
+
+**Bounded sorting** (for GatherGrad, whose indices are bounded by an axis
+size) is a stable LSD radix sort, :func:`sort_bounded`: one to four passes of
+at most 8-bit digits, each three launches (per-run digit histograms, the
+compaction's scan over them, a stable scatter by runs), work linear in the
+number of keys.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from opcore_ckernels.checks import REPORT, RangeCheck
 from opcore_ckernels.kernels._common import buffer_or_dummy, group_size
 from opcore_ckernels.source import ctype, is_float
 
@@ -109,8 +116,7 @@ class Compaction:
 
         self.count = rt.kernel(("compact", *key), source, "count_run")
         self.emit = rt.kernel(("compact", *key), source, "emit_run")
-        group = self.group
-        self.scan = rt.kernel(("scan_runs", group), lambda: f"#define GROUP {group}\n" + _SCAN, "scan_runs")
+        self.scan = _scan_kernel(rt)
 
     def run(self, n: int, args: Sequence[Any], outputs: Callable[[int], Sequence[Any]] | None = None,
             total: int | None = None) -> int:  # fmt: skip
@@ -245,3 +251,140 @@ def sort_pairs(ctx: Any, x: Any) -> tuple[Any, Any, int]:
 def data(rt: Any, a: Any) -> Any:
     """A kernel argument for array ``a`` (a placeholder buffer when ``a`` is empty)."""
     return buffer_or_dummy(rt, a)
+
+
+# --------------------------------------------------------------------------- bounded sort
+
+_RADIX = """
+/* Element i's key: x[i] when it lies in [0, bound), else bound (the check, when built in, reports it). */
+long bounded_key(__global const I* x, __global int* err, const long i, const long bound) {
+  const long v = (long)x[i];
+  if (v >= 0 && v < bound) return v;
+#if CHECK
+  REPORT(err, i);
+#else
+  (void)err;
+#endif
+  return bound;
+}
+
+/* Work-item c counts the digits (key >> shift) & mask of run c: counts[digit * chunks + c]. The first
+   pass reads x (keys are made bounded, positions are i), later passes the previous pass's keys. */
+__kernel void radix_count(__global long* counts, __global int* err, __global const I* x, __global const long* keys,
+                          const long first, const long n, const long bound, const long shift, const long mask,
+                          const long chunk, const long chunks) {
+  const long c = get_global_id(0); if (c >= chunks) return;
+  uint hist[BINS];
+  for (long d = 0; d <= mask; ++d) hist[d] = 0;
+  const long lo = c * chunk; const long hi = lo + chunk < n ? lo + chunk : n;
+  if (first) {
+    for (long i = lo; i < hi; ++i) hist[(bounded_key(x, err, i, bound) >> shift) & mask] += 1;
+  } else {
+    for (long i = lo; i < hi; ++i) hist[(keys[i] >> shift) & mask] += 1;
+  }
+  for (long d = 0; d <= mask; ++d) counts[d * chunks + c] = hist[d];
+}
+
+/* Work-item c moves run c's elements, in order, to their digit's next free place: offsets (the
+   exclusive scan of counts) say where run c's first element of each digit goes. Stable. */
+__kernel void radix_scatter(__global long* keys_out, __global long* pos_out, __global const long* offsets,
+                            __global const I* x, __global const long* keys, __global const long* pos,
+                            const long first, const long n, const long bound, const long shift,
+                            const long mask, const long chunk, const long chunks) {
+  const long c = get_global_id(0); if (c >= chunks) return;
+  long next[BINS];
+  for (long d = 0; d <= mask; ++d) next[d] = offsets[d * chunks + c];
+  const long lo = c * chunk; const long hi = lo + chunk < n ? lo + chunk : n;
+  for (long i = lo; i < hi; ++i) {
+    long k, p;
+    if (first) {
+      const long v = (long)x[i];
+      k = v >= 0 && v < bound ? v : bound; p = i;
+    } else {
+      k = keys[i]; p = pos[i];
+    }
+    const long o = next[(k >> shift) & mask]++;
+    keys_out[o] = k; pos_out[o] = p;
+  }
+}
+"""
+
+#: The most bins (values of one digit) of a radix pass: digits of at most 8 bits.
+RADIX_BINS = 256
+#: Elements a work-item of the bounded sort counts and moves (more when there would be over MAX_CHUNKS runs):
+#: at least the bins, so the histograms are never larger than the keys. On a CPU device (a few threads
+#: walk many runs each) longer runs write and scan fewer histograms: with Intel's CPU runtime on 2 cores,
+#: 50,000 keys below 10,000 sort in 0.48 ms with runs of 256, 0.33 ms with 1024 and 0.32 ms with 4096.
+RADIX_CHUNK = 256
+RADIX_CHUNK_CPU = 1024
+
+
+def radix_passes(bound: int) -> tuple[int, int]:
+    """(passes, bits per digit) of :func:`sort_bounded` for keys in ``[0, bound]``: digits of equal width."""
+    bits = max(1, int(bound).bit_length())
+    passes = -(-bits // (RADIX_BINS.bit_length() - 1))
+    return passes, -(-bits // passes)
+
+
+def sort_bounded(ctx: Any, x: Any, bound: int, check: RangeCheck | None = None) -> tuple[Any, Any]:
+    """Sort the integers of the 1-D device array ``x`` by value, stably: (keys, positions).
+
+    A value outside ``[0, bound)`` counts as ``bound`` (it sorts last), so
+    ``keys`` are in ``[0, bound]``; ``positions[k]`` is the position in ``x`` of
+    the k-th smallest, equal values in increasing position. ``check`` (a
+    range check of ``x``, its :meth:`~RangeCheck.done` left to the caller) has
+    the first pass report values outside ``[0, bound)``.
+
+    An LSD radix sort: :func:`radix_passes` passes of one digit each, each
+    three launches (``radix_count``: per-run digit histograms; ``scan_runs``:
+    their exclusive scan, digit-major, so runs of one digit follow each other
+    in order; ``radix_scatter``: each run moves its elements in order). Every
+    pass is stable, so the sort is; the work is linear in ``n`` and the kernels
+    depend only on x's dtype and the check, not on sizes.
+    """
+    rt = ctx.backend.runtime
+    n = int(x.shape[0])
+    keys = [rt.empty((n,), np.int64), rt.empty((n,), np.int64)]
+    pos = [rt.empty((n,), np.int64), rt.empty((n,), np.int64)]
+    if n == 0:
+        return keys[0], pos[0]
+    i = ctype(x.dtype)
+    on = check is not None and check.on
+    flag = check.flag if check is not None else _unused_flag(rt)
+    group = group_size(rt)
+
+    def source() -> str:
+        return f"#define I {i}\n#define BINS {RADIX_BINS}\n#define CHECK {int(on)}\n{REPORT}{_RADIX}"
+
+    count = rt.kernel(("radix_sort", i, on), source, "radix_count")
+    scatter = rt.kernel(("radix_sort", i, on), source, "radix_scatter")
+    scan = _scan_kernel(rt)
+    passes, bits = radix_passes(bound)
+    mask = (1 << bits) - 1
+    chunk = max(RADIX_CHUNK_CPU if getattr(rt, "cpu", False) else RADIX_CHUNK, -(-n // MAX_CHUNKS))
+    chunks = -(-n // chunk)
+    counts = rt.empty(((mask + 1) * chunks,), np.int64)
+    offsets = rt.empty(((mask + 1) * chunks,), np.int64)
+    total = rt.empty((1,), np.int64)
+    layout_args = [np.int64(n), np.int64(bound)]
+    src_keys, src_pos = keys[1], pos[1]  # unread by the first pass
+    for p in range(passes):
+        first = np.int64(p == 0)
+        digit = [np.int64(p * bits), np.int64(mask), np.int64(chunk), np.int64(chunks)]
+        rt.launch(count, (chunks,), [counts.data, flag, x.data, src_keys.data, first, *layout_args, *digit])
+        rt.launch(scan, (group,), [offsets.data, total.data, counts.data, np.int64(counts.size)], local_size=(group,))
+        out_keys, out_pos = keys[p % 2], pos[p % 2]
+        args = [offsets.data, x.data, src_keys.data, src_pos.data, first, *layout_args, *digit]
+        rt.launch(scatter, (chunks,), [out_keys.data, out_pos.data, *args])
+        src_keys, src_pos = out_keys, out_pos
+    return src_keys, src_pos
+
+
+def _scan_kernel(rt: Any) -> Any:
+    """The shared ``scan_runs`` kernel (one work-group of :func:`group_size`)."""
+    group = group_size(rt)
+    return rt.kernel(("scan_runs", group), lambda: f"#define GROUP {group}\n" + _SCAN, "scan_runs")
+
+
+def _unused_flag(rt: Any) -> Any:
+    return rt.cached(("radix-flag-unused",), lambda: np.zeros(1, np.int32)).data

@@ -25,7 +25,7 @@ import numpy as np
 from opcore.registry import KernelTable
 from opcore_ckernels.checks import REPORT, RangeCheck
 from opcore_ckernels.kernels._common import launch_rows
-from opcore_ckernels.kernels._compact import sort_pairs
+from opcore_ckernels.kernels._compact import sort_bounded
 from opcore_ckernels.kernels._elementwise import elementwise
 from opcore_ckernels.kernels._gather import gather as _gather
 from opcore_ckernels.kernels._gather import gather_reduce, index_map, scalar_of, scatter_into
@@ -324,14 +324,14 @@ __kernel void gather_grad(__global T* out, __global const T* dy, __global const 
 """
 
 _GATHER_GRAD_SEGMENTS = """
-/* start[d]: the first sorted position whose index is >= d, for d in [0, dim]; indices d occupy
-   sorted positions [start[d], start[d + 1]) (out-of-range ones lie outside [start[0], start[dim])). */
-__kernel void segment_starts(__global long* start, __global const I* keys, const long nidx, const long dim) {
+/* start[d]: the first sorted position whose key is >= d, for d in [0, dim]; indices d occupy sorted
+   positions [start[d], start[d + 1]) (out-of-range ones have key dim: they lie from start[dim] on). */
+__kernel void segment_starts(__global long* start, __global const long* keys, const long nidx, const long dim) {
   const long d = get_global_id(0); if (d > dim) return;
   long lo = 0, hi = nidx;
   while (lo < hi) {
     const long mid = lo + (hi - lo) / 2;
-    if ((long)keys[mid] < d) lo = mid + 1; else hi = mid;
+    if (keys[mid] < d) lo = mid + 1; else hi = mid;
   }
   start[d] = lo;
 }
@@ -395,22 +395,25 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
     """Sum the slices of ``dy`` into zeros shaped like ``like``, in time linear in dy's size.
 
     No atomics: the indices are sorted once with their positions (a stable
-    device sort, :func:`sort_pairs`), a binary search finds where each index
-    value's segment of the sorted list starts, and output element (o, d, i)
-    adds ``dy[o, j, i]`` over d's segment, in increasing j (NumPy's ``add.at``
+    radix sort of values bounded by ``dim``, :func:`sort_bounded`, whose first
+    pass also checks them), a binary search finds where each index value's
+    segment of the sorted list starts, and output element (o, d, i) adds
+    ``dy[o, j, i]`` over d's segment, in increasing j (NumPy's ``add.at``
     order, so results do not depend on scheduling). With at most
     :data:`GATHER_GRAD_SCAN` indices every output element scans them instead
-    (one launch). An index outside ``[0, dim)`` matches no element; a check
-    kernel of its own reports it.
+    (one launch, and a check kernel of its own). An index outside ``[0, dim)``
+    matches no element, and the check reports it.
     """
     rt = ctx.backend.runtime
     shape = tuple(ctx.out_shapes[0])
     axis = ctx.attrs["axis"] % len(shape)
     out = rt.empty(shape, dy.dtype)
-    RangeCheck(ctx, indices, shape[axis], "GatherGrad", "indices", f"the size of like along axis {axis}").scan()
-    if out.size == 0:
-        return out
+    check = RangeCheck(ctx, indices, shape[axis], "GatherGrad", "indices", f"the size of like along axis {axis}")
     inner, dim, nidx = _size(shape[axis + 1 :]), int(shape[axis]), int(indices.size)
+    if out.size == 0 or nidx <= GATHER_GRAD_SCAN:
+        check.scan()  # (a kernel of its own: no kernel below reads every index)
+        if out.size == 0:
+            return out
     rows = _size(shape[:axis]) * dim
     t = ctype(dy.dtype)
     i = ctype(indices.dtype)
@@ -424,14 +427,15 @@ def gather_grad(ctx: Any, dy: Any, indices: Any, like: Any) -> Any:
         return out
 
     def source() -> str:
-        return _define(_GATHER_GRAD_SEGMENTS, T=t, I=i, A=a)
+        return _define(_GATHER_GRAD_SEGMENTS, T=t, A=a)
 
-    starts = rt.kernel(("gather_grad_segments", t, i), source, "segment_starts")
-    segments = rt.kernel(("gather_grad_segments", t, i), source, "gather_grad_segments")
-    keys, pos, _ = sort_pairs(ctx, indices.reshape((nidx,)))
+    starts = rt.kernel(("gather_grad_segments", t), source, "segment_starts")
+    segments = rt.kernel(("gather_grad_segments", t), source, "gather_grad_segments")
+    keys, pos = sort_bounded(ctx, indices.reshape((nidx,)), dim, check)  # the sort's first pass checks
     start = rt.empty((dim + 1,), np.int64)
     rt.launch(starts, (dim + 1,), [start.data, keys.data, np.int64(nidx), np.int64(dim)])
     launch_rows(rt, segments, inner, rows, [out.data, dy_buf, pos.data, start.data, *sizes])
+    check.done()
     return out
 
 

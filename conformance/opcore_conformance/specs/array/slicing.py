@@ -276,6 +276,9 @@ SPECS = [
             Case([(), (), (3,)], label="scalar index"),
             Case([(0, 2), (0,), (3, 2)], label="zero-size"),
             Case([(3, 2, 2), (2, 2), (3, 4)], {"axis": -1}),
+            # More than a few indices: device backends sort them (the sums keep the indices' order).
+            Case([(4, 5, 3), (4, 5), (6, 3)], label="twenty indices"),
+            Case([(2, 40), (40,), (2, 3)], {"axis": 1}, label="forty indices along axis 1"),
         ],
         grad_inputs=[0],
         invalid=[
@@ -292,6 +295,12 @@ SPECS = [
                 label="a negative index, along axis 1",
             ),
             BadValues([(0, 2), (2,), (0, 3)], {1: [0, 3]}, {"axis": 1}, mentions=["indices[1] = 3"], label="empty dx"),
+            BadValues(
+                [(12, 2), (12,), (5, 2)],
+                {1: [0, 1, 2, 3, 4, 0, 1, 9, 2, -1, 3, 5]},
+                mentions=["indices[7] = 9"],
+                label="the first bad index of many",
+            ),
         ],
     ),
 ]
