@@ -77,10 +77,11 @@ class Runtime:
                local_size: Sequence[int] | None = None) -> None:  # fmt: skip
         """Enqueue ``kernel``; a launch over zero work-items is skipped.
 
-        The first launch of a kernel declares its scalar arguments' dtypes to pyopencl (from the
-        NumPy scalars passed: a kernel's parameters have fixed types), so later launches pack them
-        with their known types: pyopencl's untyped path inspects each scalar through the buffer
-        protocol, which cost 5-10 us per scalar argument, more than the enqueue itself.
+        The first launch of a kernel tells pyopencl which arguments are scalars (the NumPy scalars
+        passed: a kernel's parameters do not change between launches): pyopencl's untyped path
+        finds that out for every argument of every launch, which cost 5-10 us per scalar, more
+        than the enqueue itself. Scalars are still passed as their own bytes, as before: one
+        kernel may serve dtypes of one C type (bool and uint8 are both ``uchar``).
         """
         if 0 in global_size:
             return
@@ -177,8 +178,12 @@ class Runtime:
 
 
 def _declare_scalars(kernel: cl.Kernel, args: Sequence[Any]) -> None:
-    """Give ``kernel`` the dtypes of the NumPy scalars among ``args`` (buffers and others stay untyped)."""
-    kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else None for a in args])
+    """Mark the NumPy scalars among ``args`` as ``kernel``'s by-value arguments (buffers and others stay untyped).
+
+    A void dtype of the scalar's size: pyopencl then passes each launch's scalar as its bytes
+    (what the untyped path does), without converting it to the first launch's dtype.
+    """
+    kernel.set_scalar_arg_dtypes([np.dtype((np.void, a.itemsize)) if isinstance(a, np.generic) else None for a in args])
     kernel._opcore_typed = True  # type: ignore[attr-defined]  # (pyopencl kernels take attributes)
 
 

@@ -145,27 +145,35 @@ def test_the_benchmarks_build_probe_launches_the_tiled_gemm_with_its_arguments()
 
 
 _AXPB = """
-__kernel void axpb(__global float* out, __global const float* x, float a, long b, uchar flip, long n) {
+__kernel void axpb(__global float* out, __global const float* x, float a, long b, uchar c, long n) {
   long i = get_global_id(0);
-  if (i < n) out[i] = (flip ? -a : a) * x[i] + (float)b;
+  if (i < n) out[i] = a * x[i] + (float)b + (float)c;
 }
 """
 
 
-def test_a_kernels_scalar_arguments_are_typed_at_its_first_launch_and_each_launch_passes_its_own() -> None:
+def test_a_kernels_scalar_arguments_are_marked_at_its_first_launch_and_each_launch_passes_its_own() -> None:
+    import pyopencl as cl
+
     rt: Any = _runtime()
     kernel = rt.kernel(("test-axpb",), lambda: _AXPB, "axpb")
     x = rt.to_device(np.arange(6, dtype=np.float32))
     outs = []
-    for a, b, flip in ((2.0, 1, 0), (-0.5, -7, 0), (3.0, 1 << 40, 1)):
+    # bool and uint8 share the C type uchar, so one kernel serves both: a later launch's uint8 must
+    # not be converted to the first launch's bool.
+    for a, b, c in ((np.float32(2), 1, np.bool_(True)), (np.float32(-0.5), -7, np.uint8(200)),
+                    (np.float32(3), 1 << 40, np.bool_(False))):  # fmt: skip
         out = rt.empty((6,), np.float32)
-        rt.launch(kernel, (6,), [out.data, x.data, np.float32(a), np.int64(b), np.uint8(flip), np.int64(6)])
-        outs.append((out, a, b, flip))
-    assert kernel._opcore_typed is True  # typed once, then reused
-    for out, a, b, flip in outs:
-        want = (-a if flip else a) * np.arange(6, dtype=np.float32) + np.float32(b)
-        np.testing.assert_array_equal(rt.get(out), want.astype(np.float32))
-    # A launch over no work-items is skipped, typed or not.
+        rt.launch(kernel, (6,), [out.data, x.data, a, np.int64(b), c, np.int64(6)])
+        outs.append((out, a, b, c))
+    assert kernel._opcore_typed is True  # marked once, then reused
+    for out, a, b, c in outs:
+        want = a * np.arange(6, dtype=np.float32) + np.float32(b) + np.float32(c)
+        np.testing.assert_array_equal(rt.get(out), want)
+    # A scalar of the wrong size is still an error, as on an unmarked kernel.
+    with pytest.raises(cl.LogicError, match="INVALID_ARG_SIZE"):
+        rt.launch(kernel, (6,), [out.data, x.data, np.float64(1), np.int64(0), np.uint8(0), np.int64(6)])
+    # A launch over no work-items is skipped.
     before = rt.counters["launches"]
     rt.launch(kernel, (0,), [out.data, x.data, np.float32(1), np.int64(0), np.uint8(0), np.int64(0)])
     assert rt.counters["launches"] == before
