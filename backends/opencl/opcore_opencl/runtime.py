@@ -49,6 +49,7 @@ class Runtime:
         self._uploads: deque[tuple[cl.Event, int]] = deque()
         self._pending_bytes = 0
         self._uploads_lock = threading.Lock()
+        self._launch_lock = threading.Lock()
         self._max_work_group_size = int(device.max_work_group_size)
         #: ``sources`` (kernel sources built), ``builds`` (programs compiled), ``launches``,
         #: ``host_to_device``, ``device_to_host``.
@@ -85,10 +86,13 @@ class Runtime:
         """
         if 0 in global_size:
             return
-        if getattr(kernel, "_opcore_typed", False) is False:
-            _declare_scalars(kernel, args)
-        kernel(self.queue, tuple(global_size), None if local_size is None else tuple(local_size), *args)
-        self.counters["launches"] += 1
+        # A kernel object holds its arguments between being set and enqueued (in two steps for a
+        # kernel with scalars): sessions in other threads launch the same kernels.
+        with self._launch_lock:
+            if getattr(kernel, "_opcore_typed", False) is False:
+                _declare_scalars(kernel, args)
+            kernel(self.queue, tuple(global_size), None if local_size is None else tuple(local_size), *args)
+            self.counters["launches"] += 1
 
     # -- memory ------------------------------------------------------------------------
 
