@@ -73,7 +73,7 @@ def build_times() -> dict[str, float]:
 
     PoCL compiles a kernel for its work-group size at the first launch, so
     "cold" times the program build plus the first launch; "warm" the same call
-    with the kernel cached. "launch" is the cost of one trivial launch.
+    with the kernel cached. "launch" is the cost of one trivial launch (a buffer and two scalars).
     """
     import pyopencl as cl
 
@@ -108,12 +108,15 @@ def build_times() -> dict[str, float]:
     rt.queue.finish()
     disk = time.perf_counter() - t
     np.testing.assert_allclose(c.get(), np.full((n, n), n, np.float32))
-    noop = rt.kernel("bench-noop", lambda: "__kernel void noop(__global float* x) { }\n", "noop")
-    rt.launch(noop, (1,), [c.data])
+    # Shaped like the library's kernels: buffers, then sizes passed by value.
+    noop = rt.kernel(
+        "bench-noop", lambda: "__kernel void noop(__global float* x, const long n, const int m) { }\n", "noop"
+    )
+    rt.launch(noop, (1,), [c.data, np.int64(1), np.int32(1)])
     rt.queue.finish()
     t = time.perf_counter()
     for _ in range(1000):
-        rt.launch(noop, (1,), [c.data])
+        rt.launch(noop, (1,), [c.data, np.int64(1), np.int32(1)])
     rt.queue.finish()
     launch = (time.perf_counter() - t) / 1000
     return {"cold": cold, "disk": disk, "warm": warm, "launch": launch}

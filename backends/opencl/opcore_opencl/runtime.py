@@ -8,10 +8,12 @@ op does not allocate from the driver each time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 import time
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -22,6 +24,10 @@ from pyopencl.tools import ImmediateAllocator, MemoryPool
 
 from opcore_ckernels.dialect import render
 from opcore_ckernels.runtime import KernelCache
+
+#: Bounds on the uploads whose events the runtime holds (see :meth:`Runtime.to_device`).
+_PENDING_UPLOADS = 8
+_PENDING_BYTES = 64 << 20
 
 
 class Runtime:
@@ -39,6 +45,12 @@ class Runtime:
         self.queue = cl.CommandQueue(self.context)
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self._buffers: dict[Any, cla.Array] = {}
+        #: Uploads not yet seen complete, with their snapshots' sizes (see :meth:`to_device`).
+        self._uploads: deque[tuple[cl.Event, int]] = deque()
+        self._pending_bytes = 0
+        self._uploads_lock = threading.Lock()
+        self._launch_lock = threading.Lock()
+        self._max_work_group_size = int(device.max_work_group_size)
         #: ``sources`` (kernel sources built), ``builds`` (programs compiled), ``launches``,
         #: ``host_to_device``, ``device_to_host``.
         self.counters: Counter[str] = Counter()
@@ -64,11 +76,23 @@ class Runtime:
 
     def launch(self, kernel: cl.Kernel, global_size: Sequence[int], args: Sequence[Any],
                local_size: Sequence[int] | None = None) -> None:  # fmt: skip
-        """Enqueue ``kernel``; a launch over zero work-items is skipped."""
-        if any(g == 0 for g in global_size):
+        """Enqueue ``kernel``; a launch over zero work-items is skipped.
+
+        The first launch of a kernel tells pyopencl which arguments are scalars (the NumPy scalars
+        passed: a kernel's parameters do not change between launches): pyopencl's untyped path
+        finds that out for every argument of every launch, which cost 5-10 us per scalar, more
+        than the enqueue itself. Scalars are still passed as their own bytes, as before: one
+        kernel may serve dtypes of one C type (bool and uint8 are both ``uchar``).
+        """
+        if 0 in global_size:
             return
-        kernel(self.queue, tuple(global_size), None if local_size is None else tuple(local_size), *args)
-        self.counters["launches"] += 1
+        # A kernel object holds its arguments between being set and enqueued (in two steps for a
+        # kernel with scalars): sessions in other threads launch the same kernels.
+        with self._launch_lock:
+            if getattr(kernel, "_opcore_typed", False) is False:
+                _declare_scalars(kernel, args)
+            kernel(self.queue, tuple(global_size), None if local_size is None else tuple(local_size), *args)
+            self.counters["launches"] += 1
 
     # -- memory ------------------------------------------------------------------------
 
@@ -90,14 +114,37 @@ class Runtime:
         The upload copies from a private snapshot of ``host`` (the caller may change its array at
         once), which the copy's event keeps alive until the copy has run. A blocking upload would
         wait for the whole queue first: the next training step could not be dispatched while the
-        device still runs the previous one.
+        device still runs the previous one. The runtime holds the event too, until the copy is
+        seen done (a later upload checks): pyopencl's event waits for its copy when it is freed,
+        and freeing the array (a fed batch at the end of its step) would otherwise wait there.
+        At most ``_PENDING_UPLOADS`` copies (``_PENDING_BYTES`` of snapshots) are held; beyond
+        that an upload waits for the oldest, so the host runs only a few steps ahead.
         """
         self.counters["host_to_device"] += 1
         snapshot = np.array(host, order="C", copy=True)
         out = self._alloc(snapshot.shape, snapshot.dtype)
         if out.size:
-            out.add_event(cl.enqueue_copy(self.queue, out.base_data, snapshot, is_blocking=False))
+            event = cl.enqueue_copy(self.queue, out.base_data, snapshot, is_blocking=False)
+            out.add_event(event)
+            self._hold_upload(event, snapshot.nbytes)
         return out
+
+    def _hold_upload(self, event: cl.Event, nbytes: int) -> None:
+        complete = cl.command_execution_status.COMPLETE
+        with self._uploads_lock:  # (sessions may run in several threads)
+            pending = self._uploads
+            pending.append((event, nbytes))
+            self._pending_bytes += nbytes
+            while pending:
+                oldest, size = pending[0]
+                done = oldest.command_execution_status <= complete  # (negative: the copy failed)
+                if not done and len(pending) <= _PENDING_UPLOADS and self._pending_bytes <= _PENDING_BYTES:
+                    break  # (the in-order queue completes the copies in order)
+                pending.popleft()
+                self._pending_bytes -= size
+                if not done:
+                    with contextlib.suppress(cl.Error):  # a failed copy shows when its array is read
+                        oldest.wait()
 
     def get(self, array: cla.Array) -> np.ndarray:
         self.counters["device_to_host"] += 1
@@ -126,12 +173,22 @@ class Runtime:
 
     @property
     def max_work_group_size(self) -> int:
-        return int(self.device.max_work_group_size)
+        return self._max_work_group_size
 
     @staticmethod
     def data(array: cla.Array) -> Any:
         """The buffer to pass to a kernel (a 1-byte dummy for zero-size arrays is never needed: launches skip)."""
         return array.base_data if array.offset == 0 else array.data
+
+
+def _declare_scalars(kernel: cl.Kernel, args: Sequence[Any]) -> None:
+    """Mark the NumPy scalars among ``args`` as ``kernel``'s by-value arguments (buffers and others stay untyped).
+
+    A void dtype of the scalar's size: pyopencl then passes each launch's scalar as its bytes
+    (what the untyped path does), without converting it to the first launch's dtype.
+    """
+    kernel.set_scalar_arg_dtypes([np.dtype((np.void, a.itemsize)) if isinstance(a, np.generic) else None for a in args])
+    kernel._opcore_typed = True  # type: ignore[attr-defined]  # (pyopencl kernels take attributes)
 
 
 @functools.lru_cache(maxsize=4096)

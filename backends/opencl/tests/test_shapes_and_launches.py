@@ -168,3 +168,59 @@ def test_the_benchmarks_build_probe_launches_the_tiled_gemm_with_its_arguments()
     # must follow the kernel's signature (it checks the product it computes).
     times = _benchmark().build_times()
     assert set(times) == {"cold", "disk", "warm", "launch"} and all(v > 0 for v in times.values())
+
+
+_AXPB = """
+__kernel void axpb(__global float* out, __global const float* x, float a, long b, uchar c, long n) {
+  long i = get_global_id(0);
+  if (i < n) out[i] = a * x[i] + (float)b + (float)c;
+}
+"""
+
+
+def test_a_kernels_scalar_arguments_are_marked_at_its_first_launch_and_each_launch_passes_its_own() -> None:
+    import pyopencl as cl
+
+    rt: Any = _runtime()
+    kernel = rt.kernel(("test-axpb",), lambda: _AXPB, "axpb")
+    x = rt.to_device(np.arange(6, dtype=np.float32))
+    outs = []
+    # bool and uint8 share the C type uchar, so one kernel serves both: a later launch's uint8 must
+    # not be converted to the first launch's bool.
+    for a, b, c in ((np.float32(2), 1, np.bool_(True)), (np.float32(-0.5), -7, np.uint8(200)),
+                    (np.float32(3), 1 << 40, np.bool_(False))):  # fmt: skip
+        out = rt.empty((6,), np.float32)
+        rt.launch(kernel, (6,), [out.data, x.data, a, np.int64(b), c, np.int64(6)])
+        outs.append((out, a, b, c))
+    assert kernel._opcore_typed is True  # marked once, then reused
+    for out, a, b, c in outs:
+        want = a * np.arange(6, dtype=np.float32) + np.float32(b) + np.float32(c)
+        np.testing.assert_array_equal(rt.get(out), want)
+    # A scalar of the wrong size is still an error, as on an unmarked kernel.
+    with pytest.raises(cl.LogicError, match="INVALID_ARG_SIZE"):
+        rt.launch(kernel, (6,), [out.data, x.data, np.float64(1), np.int64(0), np.uint8(0), np.int64(6)])
+    # A launch over no work-items is skipped.
+    before = rt.counters["launches"]
+    rt.launch(kernel, (0,), [out.data, x.data, np.float32(1), np.int64(0), np.uint8(0), np.int64(0)])
+    assert rt.counters["launches"] == before
+
+
+def test_uploads_held_until_done_are_bounded_and_dropped_once_complete() -> None:
+    from opcore_opencl import runtime as runtime_module
+
+    rt: Any = _runtime()
+    busy = opcore.constant(np.ones((256, 256), np.float32), backend=BACKEND)
+    hosts = [np.full((64, 64), k, np.float32) for k in range(3 * runtime_module._PENDING_UPLOADS)]
+    devs = []
+    for h in hosts:
+        opcore.matmul(busy, busy)  # work queued ahead of each copy
+        devs.append(rt.to_device(h))
+        h[:] = -1  # the snapshot, not the caller's array, is copied
+        assert len(rt._uploads) <= runtime_module._PENDING_UPLOADS
+    del devs[::2]  # freeing an array whose copy may still be queued
+    rt.queue.finish()
+    rt.to_device(np.zeros(3, np.float32))  # the next upload drops the completed ones
+    assert len(rt._uploads) <= 1
+    assert rt._pending_bytes == sum(n for _, n in rt._uploads)
+    for k, d in zip(range(1, len(hosts), 2), devs):
+        assert np.array_equal(rt.get(d), np.full((64, 64), k, np.float32))
