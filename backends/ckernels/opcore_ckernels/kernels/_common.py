@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -62,6 +63,7 @@ def row_group_size(rt: Any, n: int) -> int:
 
 #: The most blocks a CUDA grid holds along y (OpenCL ranges have no such limit).
 MAX_GRID_ROWS = 65535
+_ROW0 = np.int64(0)  # (an OpenCL range starts at row 0; NumPy scalars are immutable)
 
 
 def launch_rows(rt: Any, kernel: Any, width: int, rows: int, args: Sequence[Any]) -> None:
@@ -75,7 +77,7 @@ def launch_rows(rt: Any, kernel: Any, width: int, rows: int, args: Sequence[Any]
     most :data:`MAX_GRID_ROWS` rows, so more are launched in slices there.
     """
     if rt.target == "opencl":
-        rt.launch(kernel, (width, rows), [*args, np.int64(0)], local_size=row_local(rt, width, rows))
+        rt.launch(kernel, (width, rows), [*args, _ROW0], local_size=row_local(rt, width, rows))
         return
     for row0 in range(0, rows, MAX_GRID_ROWS):
         rt.launch(kernel, (width, min(MAX_GRID_ROWS, rows - row0)), [*args, np.int64(row0)])
@@ -95,6 +97,12 @@ def row_local(rt: Any, width: int, rows: int) -> tuple[int, int] | None:
     range, and Gather then takes three times as long as with (64, 16) groups.
     """
     limit = min(ROWS_GROUP_CPU if getattr(rt, "cpu", False) else ROWS_GROUP, int(rt.max_work_group_size))
+    return _row_local(limit, width, rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_local(limit: int, width: int, rows: int) -> tuple[int, int] | None:
+    """:func:`row_local` for a work-group of at most ``limit`` work-items (worked out once per range)."""
     if width <= limit:
         local0 = width
     else:

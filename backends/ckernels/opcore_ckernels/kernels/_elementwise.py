@@ -4,6 +4,12 @@ One source per (expressions, dtypes, rank, broadcast pattern), built only
 the first time that signature is seen; shapes and strides travel in a small
 cached buffer, so new shapes of the same rank reuse the built kernel. Inputs are named ``a``, ``b``, ``c``, ... in the expressions.
 
+What a call launches depends only on its signature (expressions, helpers and
+temporaries, output dtypes and shape, input shapes and dtypes): the first call
+of a signature works it out into a :class:`_Plan`, kept in a bounded table, so
+a warm call looks it up once instead of redoing the patterns, C types and
+keys (they cost more than the launch itself on a fast device).
+
 Each input is read by its pattern (:func:`_pattern`): at the element's index,
 at 0, along the last dimension only (a bias), along the rows only, or through
 its strides. When an input is broadcast and the last dimension is long
@@ -14,8 +20,8 @@ row), so coordinates are worked out once per row rather than per element.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,6 +64,30 @@ def _strides(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
     return strides
 
 
+class _Plan(NamedTuple):
+    """What one call signature launches (see :func:`_plan`)."""
+
+    shape: tuple[int, ...]
+    dtypes: tuple[np.dtype[Any], ...]
+    #: The kernel's signature and source (None when the output is empty: nothing is launched).
+    key: Hashable
+    source: Callable[[], str] | None
+    #: The cached buffer of shapes and strides: its key and contents.
+    meta_key: Hashable
+    meta: Callable[[], np.ndarray]
+    #: The 2-D launch's row width and count (0 rows: a 1-D launch over ``n`` elements).
+    width: int
+    rows: int
+    n: int
+    #: The kernel's last argument (the row width, or the element count).
+    extent: np.int64
+
+
+#: Plans by call signature; cleared when it holds this many (a program uses a few dozen).
+MAX_PLANS = 2048
+_PLANS: dict[Hashable, _Plan] = {}
+
+
 def elementwise(
     ctx: Any,
     inputs: Sequence[Any],
@@ -75,13 +105,49 @@ def elementwise(
     """
     rt = ctx.backend.runtime
     shape = tuple(out_shape if out_shape is not None else ctx.out_shapes[0])
-    dts = [np.dtype(d.np if hasattr(d, "np") else d) for d in (out_dtypes or ctx.out_dtypes[: len(exprs)])]
-    outs = [rt.empty(shape, d) for d in dts]
+    given = tuple(out_dtypes or ctx.out_dtypes[: len(exprs)])
+    signature = (tuple(exprs), helpers, tuple(temps), given, shape, *[(x.shape, x.dtype) for x in inputs])
+    try:
+        plan = _PLANS.get(signature)
+    except TypeError:  # an unhashable dtype-like: worked out every time
+        plan = _plan(inputs, tuple(exprs), given, shape, helpers, tuple(temps))
+    if plan is None:
+        plan = _plan(inputs, tuple(exprs), given, shape, helpers, tuple(temps))
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[signature] = plan
+    outs = [rt.empty(shape, d) for d in plan.dtypes]
+    if plan.source is None:
+        return outs
+    meta = rt.cached(plan.meta_key, plan.meta).data
+    args = [o.data for o in outs] + [x.data if x.size else meta for x in inputs] + [meta]
+    if plan.rows:
+        launch_rows(rt, rt.kernel(plan.key, plan.source, "ew_rows"), plan.width, plan.rows, [*args, plan.extent])
+    else:
+        rt.launch(rt.kernel(plan.key, plan.source, "ew"), (plan.n,), [*args, plan.extent])
+    return outs
+
+
+def _no_meta() -> np.ndarray:
+    return np.zeros(1, np.int64)
+
+
+def _plan(
+    inputs: Sequence[Any],
+    exprs: tuple[str, ...],
+    given: tuple[Any, ...],
+    shape: tuple[int, ...],
+    helpers: str,
+    temps: tuple[str, ...],
+) -> _Plan:
+    """Work out what a call launches: patterns, C types, the kernel's key and source, the meta buffer."""
+    dts = tuple(np.dtype(d.np if hasattr(d, "np") else d) for d in given)
     n = math.prod(shape)
     if n == 0:
-        return outs
+        return _Plan(shape, dts, None, None, None, _no_meta, 0, 0, 0, np.int64(0))
     ndim = len(shape)
-    patterns = tuple(_pattern(tuple(x.shape), shape) for x in inputs)
+    in_shapes = [tuple(x.shape) for x in inputs]
+    patterns = tuple(_pattern(s, shape) for s in in_shapes)
     general = [i for i, p in enumerate(patterns) if p == "general"]
     rowwise = any(p in ("row", "column", "general") for p in patterns)
     in_types = tuple(ctype(x.dtype) for x in inputs)
@@ -136,18 +202,13 @@ def elementwise(
             )
         return text
 
-    key = ("ew", tuple(exprs), helpers, tuple(temps), in_types, out_types, ndim if rowwise else 0, patterns)
-    meta_key = ("ew-meta", shape, tuple(tuple(inputs[j].shape) for j in general))
-    meta = rt.cached(
-        meta_key,
-        lambda: np.array(
-            list(shape) + [s for j in general for s in _strides(tuple(inputs[j].shape), shape)] or [0], np.int64
-        ),
-    )
-    args = [o.data for o in outs] + [x.data if x.size else meta.data for x in inputs] + [meta.data]
+    key = ("ew", exprs, helpers, temps, in_types, out_types, ndim if rowwise else 0, patterns)
+    meta_key = ("ew-meta", shape, tuple(in_shapes[j] for j in general))
+
+    def meta() -> np.ndarray:
+        return np.array(list(shape) + [s for j in general for s in _strides(in_shapes[j], shape)] or [0], np.int64)
+
     last = shape[-1] if shape else 1
     if rowwise and last >= ROW_MIN:
-        launch_rows(rt, rt.kernel(key, source, "ew_rows"), last, n // last, [*args, np.int64(last)])
-    else:
-        rt.launch(rt.kernel(key, source, "ew"), (n,), [*args, np.int64(n)])
-    return outs
+        return _Plan(shape, dts, key, source, meta_key, meta, last, n // last, n, np.int64(last))
+    return _Plan(shape, dts, key, source, meta_key, meta, 0, 0, n, np.int64(n))

@@ -146,9 +146,12 @@ def _subst(text: str, t: str) -> str:
     return "\n".join(lines).replace("$T", t).replace("$W", w).replace("$U", _UNSIGNED.get(t, t))
 
 
-@functools.cache
-def _parts(op: str, dtype: str, arity: int) -> tuple[str, str, tuple[str, ...]]:
-    """(expression, helper functions, temporaries) of ``op`` for ``arity`` inputs of ``dtype``, made once."""
+@functools.lru_cache(maxsize=1024)
+def _parts(op: str, dtype: Any, arity: int) -> tuple[str, str, tuple[str, ...]]:
+    """(expression, helper functions, temporaries) of ``op`` for ``arity`` inputs of ``dtype``, made once.
+
+    Keyed by the inputs' dtype itself (a NumPy dtype hashes fast; its ``name`` takes microseconds).
+    """
     row = _EXPRS[op]
     kind = _kind(dtype)
     t = ctype(dtype)
@@ -170,7 +173,7 @@ def _make_kernel(op: str) -> Any:
         from opcore_ckernels.kernels._elementwise import elementwise
 
         data = inputs[1:] if op == "Select" else inputs
-        expr, helpers, temps = _parts(op, np.dtype(data[0].dtype).name, len(data))
+        expr, helpers, temps = _parts(op, data[0].dtype, len(data))
         return elementwise(ctx, inputs, [expr], helpers=helpers, temps=temps)[0]
 
     kernel.__name__ = kernel.__qualname__ = op
@@ -187,9 +190,9 @@ def _float_literal(value: float, c_type: str) -> str:
     return f"{rounded:.1f}" + ("f" if c_type == "float" else "")
 
 
-@functools.cache
-def _cast_parts(src: str, dst: str) -> tuple[str, str]:
-    """(expression over ``a``, helper source) of a cast from dtype ``src`` to ``dst``."""
+@functools.lru_cache(maxsize=1024)
+def _cast_parts(src: Any, dst: Any) -> tuple[str, str]:
+    """(expression over ``a``, helper source) of a cast from dtype ``src`` to ``dst`` (dtypes or names)."""
     s, d = np.dtype(src), np.dtype(dst)
     t = ctype(s)
     w = "float" if t == "half" else t
@@ -217,7 +220,7 @@ def cast(ctx: KernelContext, x: Any) -> Any:
     """C conversion, except float to integer: truncation toward zero, saturating (NaN gives 0); to bool ``x != 0``."""
     from opcore_ckernels.kernels._elementwise import elementwise
 
-    expr, helpers = _cast_parts(np.dtype(x.dtype).name, np.dtype(ctx.out_dtypes[0].np).name)
+    expr, helpers = _cast_parts(x.dtype, ctx.out_dtypes[0].np)
     return elementwise(ctx, [x], [expr], helpers=helpers)[0]
 
 

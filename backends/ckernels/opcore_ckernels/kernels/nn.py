@@ -236,7 +236,8 @@ def _row_group(rt: Any, n: int, rows: int) -> int:
 
 def _rows_kernel(rt: Any, dtype: Any, name: str) -> Any:
     group = group_size(rt)
-    return rt.kernel(("rows", dtype.name, group), lambda: _row_source(dtype, group), name)
+    # Keyed by the dtype itself: its ``name`` takes microseconds to compute, on every call.
+    return rt.kernel(("rows", dtype, group), lambda: _row_source(dtype, group), name)
 
 
 def _softmax_like(ctx: KernelContext, logits: Any, name: str) -> Any:
@@ -298,7 +299,7 @@ def sparse_softmax_cross_entropy(ctx: KernelContext, logits: Any, labels: Any) -
         group = group_size(rt)
         local = _row_group(rt, n, rows)
         kernel = rt.kernel(
-            ("sparse_rows", logits.dtype.name, label, check.on, group),
+            ("sparse_rows", logits.dtype, label, check.on, group),
             lambda: _row_source(logits.dtype, group) + REPORT + _SPARSE_SOURCE.format(label=label, check=int(check.on)),
             "sparse_sce_group" if local else "sparse_sce_rows",
         )
