@@ -20,6 +20,7 @@ row), so coordinates are worked out once per row rather than per element.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
@@ -75,13 +76,19 @@ class _Plan(NamedTuple):
     #: The cached buffer of shapes and strides: its key and contents.
     meta_key: Hashable
     meta: Callable[[], np.ndarray]
-    #: The 2-D launch's row width and count (0 rows: a 1-D launch over ``n`` elements).
+    #: The 2-D launch's row width and count (0 rows: a 1-D launch).
     width: int
     rows: int
-    n: int
+    #: The 1-D launch's range: ``(n,)`` for ``n`` elements.
+    global_size: tuple[int]
     #: The kernel's last argument (the row width, or the element count).
     extent: np.int64
+    #: Whether every input has elements (a buffer to pass).
+    filled: bool
 
+
+_SPEC = operator.attrgetter("shape", "dtype")
+_DATA = operator.attrgetter("data")
 
 #: Plans by call signature; cleared when it holds this many (a program uses a few dozen).
 MAX_PLANS = 2048
@@ -106,7 +113,7 @@ def elementwise(
     rt = ctx.backend.runtime
     shape = tuple(out_shape if out_shape is not None else ctx.out_shapes[0])
     given = tuple(out_dtypes or ctx.out_dtypes[: len(exprs)])
-    signature = (tuple(exprs), helpers, tuple(temps), given, shape, *[(x.shape, x.dtype) for x in inputs])
+    signature = (tuple(exprs), helpers, tuple(temps), given, shape, *map(_SPEC, inputs))
     try:
         plan = _PLANS.get(signature)
     except TypeError:  # an unhashable dtype-like: worked out every time
@@ -120,11 +127,14 @@ def elementwise(
     if plan.source is None:
         return outs
     meta = rt.cached(plan.meta_key, plan.meta).data
-    args = [o.data for o in outs] + [x.data if x.size else meta for x in inputs] + [meta]
+    if plan.filled:
+        args = [*map(_DATA, outs), *map(_DATA, inputs), meta, plan.extent]
+    else:  # (a zero-size input has no buffer: the meta buffer stands in)
+        args = [*map(_DATA, outs), *[x.data if x.size else meta for x in inputs], meta, plan.extent]
     if plan.rows:
-        launch_rows(rt, rt.kernel(plan.key, plan.source, "ew_rows"), plan.width, plan.rows, [*args, plan.extent])
+        launch_rows(rt, rt.kernel(plan.key, plan.source, "ew_rows"), plan.width, plan.rows, args)
     else:
-        rt.launch(rt.kernel(plan.key, plan.source, "ew"), (plan.n,), [*args, plan.extent])
+        rt.launch(rt.kernel(plan.key, plan.source, "ew"), plan.global_size, args)
     return outs
 
 
@@ -144,7 +154,7 @@ def _plan(
     dts = tuple(np.dtype(d.np if hasattr(d, "np") else d) for d in given)
     n = math.prod(shape)
     if n == 0:
-        return _Plan(shape, dts, None, None, None, _no_meta, 0, 0, 0, np.int64(0))
+        return _Plan(shape, dts, None, None, None, _no_meta, 0, 0, (0,), np.int64(0), False)
     ndim = len(shape)
     in_shapes = [tuple(x.shape) for x in inputs]
     patterns = tuple(_pattern(s, shape) for s in in_shapes)
@@ -208,7 +218,8 @@ def _plan(
     def meta() -> np.ndarray:
         return np.array(list(shape) + [s for j in general for s in _strides(in_shapes[j], shape)] or [0], np.int64)
 
+    filled = all(math.prod(s) for s in in_shapes)
     last = shape[-1] if shape else 1
     if rowwise and last >= ROW_MIN:
-        return _Plan(shape, dts, key, source, meta_key, meta, last, n // last, n, np.int64(last))
-    return _Plan(shape, dts, key, source, meta_key, meta, 0, 0, n, np.int64(n))
+        return _Plan(shape, dts, key, source, meta_key, meta, last, n // last, (n,), np.int64(last), filled)
+    return _Plan(shape, dts, key, source, meta_key, meta, 0, 0, (n,), np.int64(n), filled)
