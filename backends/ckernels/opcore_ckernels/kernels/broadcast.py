@@ -8,6 +8,7 @@ broadcasting elementwise kernel.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,10 +18,14 @@ from opcore.registry import KernelContext, KernelTable
 KERNELS = KernelTable()
 
 
-def _summed_axes(x_shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[list[int], int]:
-    """The axes of ``x_shape`` summed to reach ``target``, and how many elements each output sums."""
+@functools.lru_cache(maxsize=1024)
+def _summed_axes(x_shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """The axes of ``x_shape`` summed to reach ``target``, and how many elements each output sums.
+
+    Worked out once per pair of shapes: gradients call SumToLike on every step.
+    """
     lead = len(x_shape) - len(target)
-    axes = list(range(lead)) + [lead + i for i, d in enumerate(target) if d == 1 and x_shape[lead + i] != 1]
+    axes = (*range(lead), *[lead + i for i, d in enumerate(target) if d == 1 and x_shape[lead + i] != 1])
     width = 1
     for d in axes:
         width *= x_shape[d]
@@ -33,7 +38,7 @@ def _sum_map(x_shape: tuple[int, ...], target: tuple[int, ...]) -> np.ndarray:
     keep = [d for d in range(len(x_shape)) if d not in axes]
     flat = np.arange(int(np.prod(x_shape, dtype=np.int64)), dtype=np.int64).reshape(x_shape)
     n_out = int(np.prod(target, dtype=np.int64))
-    return flat.transpose(keep + axes).reshape(n_out, width)
+    return flat.transpose([*keep, *axes]).reshape(n_out, width)
 
 
 def _copy(ctx: KernelContext, x: Any, shape: tuple[int, ...]) -> Any:
