@@ -22,6 +22,11 @@ def test_row_ranges_cover_every_row_once(rows: int, elements: int, monkeypatch: 
     assert all(lo < hi for lo, hi in ranges) or rows == 0
     expected = max(1, min(4, elements // _parallel.MIN_PER_THREAD, rows))
     assert len(ranges) == expected
+    sizes = [hi - lo for lo, hi in ranges]
+    assert sizes[0] >= max(sizes) and max(sizes[1:], default=0) - min(sizes[1:], default=0) <= 1
+    if rows == 1000 and elements == 10**9:  # the caller's head start: a quarter of the least share
+        head = (_parallel.MIN_PER_THREAD // 4) * 3 // 4 * rows // elements
+        assert sizes[0] == -(-rows // 4) + head
 
 
 def test_run_keeps_the_order_and_uses_other_threads(monkeypatch: Any) -> None:
@@ -98,7 +103,9 @@ def test_split_adam_update_equals_one_thread(monkeypatch: Any) -> None:  # a gra
     assert blocks == [6000] * 3  # a graph's update op runs the same passes, as one block
     blocks.clear()
     three = steps(3)
-    assert blocks == [2000, 2000, 2000] * 3
+    split = [hi - lo for lo, hi in _parallel.row_ranges(6000, 6000)]  # the update splits elements
+    assert len(split) == 3 and sum(split) == 6000
+    assert blocks == split * 3
     np.testing.assert_array_equal(three, one)  # elementwise: the split changes nothing
     assert np.abs(one - start).max() > 0.01
 

@@ -37,9 +37,18 @@ def threads() -> int:
 
 def row_ranges(rows: int, elements: int) -> list[tuple[int, int]]:
     """Split ``rows`` rows holding ``elements`` elements in all into one contiguous range per
-    thread, each with at least ``MIN_PER_THREAD`` elements (a single range when small)."""
+    thread, each with at least ``MIN_PER_THREAD`` elements (a single range when small).
+
+    The first range, the calling thread's, is larger by about ``MIN_PER_THREAD // 4``
+    elements: the caller starts at once, while a worker starts some 20 us later and the
+    caller, had it finished first, would sleep until the worker wakes it (as long again).
+    The caller finishing last costs neither."""
     n = max(1, min(threads(), elements // MIN_PER_THREAD, rows))
-    bounds = [rows * k // n for k in range(n + 1)]
+    if n == 1:
+        return [(0, rows)]
+    head = (MIN_PER_THREAD // 4) * (n - 1) // n  # elements moved to the first range
+    first = min(rows - (n - 1), -(-rows // n) + head * rows // max(elements, 1))
+    bounds = [0, *(first + (rows - first) * k // (n - 1) for k in range(n))]
     return list(itertools.pairwise(bounds))
 
 
