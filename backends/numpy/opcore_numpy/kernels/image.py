@@ -38,6 +38,7 @@ import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
 from opcore_numpy.kernels import _parallel
+from opcore_numpy.kernels._buffer import runs_of
 
 KERNELS = KernelTable()
 
@@ -47,6 +48,7 @@ KERNELS = KernelTable()
 _BLOCK_BYTES = 4 << 20
 
 _ALL = slice(None)
+_einsum = np.einsum
 
 
 def _work(x: np.ndarray) -> np.ndarray:
@@ -376,6 +378,7 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     taps = [(a, b) for a in range(kh) for b in range(kw)]
 
     most = max((i1 - i0) * (r1 - r0) for i0, i1, r0, r1 in blocks) * wo * c  # windows in a block
+    row_run = wo * kw * c  # elements of one row of a row of windows: contiguous in x and dx
 
     def run(lo: int, hi: int) -> None:
         # scratch reused from block to block: (maxima, maxima and gradient spread over the
@@ -392,15 +395,16 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
                 np.maximum(best, xs[:, :, a, :, b], out=best)
             wide = wide_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
             wide[...] = best[:, :, None, :, None]
-            hit = np.equal(xs, wide, out=hit_buf[: m * kh * kw].reshape(xs.shape))
-            # Every window has exactly one maximum: as many hits as windows, none of them a
-            # NaN maximum (it has no hit, a tie has several). A NaN sum of the maxima (a NaN,
-            # or infinities of both signs) sends the block to the exact per-tap routing.
-            if np.count_nonzero(hit) == best.size and not np.isnan(np.add.reduce(best_buf[:m])):
-                grad = grad_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
-                grad[...] = ds
-                np.multiply(hit, grad, out=out)
-                continue
+            with runs_of(row_run):  # wide and grad broadcast over the window's rows, not copied
+                hit = np.equal(xs, wide, out=hit_buf[: m * kh * kw].reshape(xs.shape))
+                # Every window has exactly one maximum: as many hits as windows, none of them
+                # a NaN maximum (it has no hit, a tie has several). A NaN sum of the maxima (a
+                # NaN, or infinities of both signs) sends the block to the exact per-tap routing.
+                if np.count_nonzero(hit) == best.size and not np.isnan(_einsum("i->", best_buf[:m])):
+                    grad = grad_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
+                    grad[...] = ds
+                    np.multiply(hit, grad, out=out)
+                    continue
             seen = np.zeros(best.shape, dtype=bool)
             for a, b in taps:
                 at_max = np.equal(xs[:, :, a, :, b], best)
