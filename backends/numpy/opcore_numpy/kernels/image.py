@@ -329,8 +329,9 @@ def _first_maxima(g: _Geometry, x: np.ndarray) -> Iterator[tuple[tuple[slice, ..
         yield out, inp, hit
 
 
-#: Input bytes per block of the tiling max-pool gradient (its temporaries stay in the L2 cache).
-_TILE_BLOCK_BYTES = 1 << 20
+#: Input bytes per block of the tiling max-pool gradient at the most (its temporaries,
+#: about twice as many bytes, stay in the last-level cache).
+_TILE_BLOCK_BYTES = 1 << 22
 
 
 def _tiles(g: _Geometry) -> bool:
@@ -357,7 +358,8 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     routing is two long vectorised passes (compare, multiply) per block of window rows
     instead of four strided passes per tap. A block with a tie or a NaN maximum (some window
     has other than exactly one maximum) takes the per-tap first-maximum routing instead, so
-    the result is the same. Blocks run on several threads, their temporaries stay in cache."""
+    the result is the same. Blocks run on several threads, the same number on each, their
+    temporaries in cache."""
     n, c = x.shape[0], x.shape[3]
     ho, wo, kh, kw = g.ho, g.wo, g.kh, g.kw
     dx = np.empty(x.shape, dtype=dy.dtype)
@@ -369,9 +371,15 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     dx6 = dx[:, : ho * kh, : wo * kw].reshape(n, ho, kh, wo, kw, c)
     dy6 = dy.reshape(n, ho, 1, wo, 1, c)
     row_bytes = kh * wo * kw * c * x.itemsize  # one row of windows of one image
-    per_block = max(1, _TILE_BLOCK_BYTES // row_bytes)
+    rows = n * ho
+    # As many blocks per thread, as few as the size limit allows: each NumPy call hands the
+    # GIL over, and while another thread holds it a thread that wants it back sleeps for a
+    # wake-up (tens of us), so ten short blocks per thread cost more than the L2 saves.
+    threads = len(_parallel.row_ranges(rows, x.size))
+    count = threads * -(-rows * row_bytes // (threads * _TILE_BLOCK_BYTES))
+    per_block = -(-rows // count)
     if per_block >= ho:  # whole images per block
-        step = max(1, per_block // ho)
+        step = per_block // ho
         blocks = [(i, min(n, i + step), 0, ho) for i in range(0, n, step)]
     else:
         blocks = [(i, i + 1, r, min(ho, r + per_block)) for i in range(n) for r in range(0, ho, per_block)]
