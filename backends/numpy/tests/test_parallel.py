@@ -105,7 +105,7 @@ def test_split_adam_update_equals_one_thread(monkeypatch: Any) -> None:  # a gra
     three = steps(3)
     split = [hi - lo for lo, hi in _parallel.row_ranges(6000, 6000)]  # the update splits elements
     assert len(split) == 3 and sum(split) == 6000
-    assert blocks == split * 3
+    assert sorted(blocks) == sorted(split * 3)  # blocks start in any order across threads
     np.testing.assert_array_equal(three, one)  # elementwise: the split changes nothing
     assert np.abs(one - start).max() > 0.01
 
