@@ -386,7 +386,8 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     taps = [(a, b) for a in range(kh) for b in range(kw)]
 
     most = max((i1 - i0) * (r1 - r0) for i0, i1, r0, r1 in blocks) * wo * c  # windows in a block
-    row_run = wo * kw * c  # elements of one row of a row of windows: contiguous in x and dx
+    # one row of a row of windows: contiguous in dx, and in x unless it is an NCHW view
+    row_run = wo * kw * c if x.strides[2:] == (c * x.itemsize, x.itemsize) else 0
 
     def run(lo: int, hi: int) -> None:
         # scratch reused from block to block: (maxima, maxima and gradient spread over the
