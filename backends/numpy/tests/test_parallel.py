@@ -22,11 +22,16 @@ def test_row_ranges_cover_every_row_once(rows: int, elements: int, monkeypatch: 
     assert all(lo < hi for lo, hi in ranges) or rows == 0
     expected = max(1, min(4, elements // _parallel.MIN_PER_THREAD, rows))
     assert len(ranges) == expected
+    sizes = [hi - lo for lo, hi in ranges]
+    assert sizes[0] >= max(sizes) and max(sizes[1:], default=0) - min(sizes[1:], default=0) <= 1
+    if rows == 1000 and elements == 10**9:  # the caller's head start: a quarter of the least share
+        head = (_parallel.MIN_PER_THREAD // 4) * 3 // 4 * rows // elements
+        assert sizes[0] == -(-rows // 4) + head
 
 
 def test_run_keeps_the_order_and_uses_other_threads(monkeypatch: Any) -> None:
     monkeypatch.setattr(_parallel, "threads", lambda: 3)
-    monkeypatch.setattr(_parallel, "_pool", None)
+    monkeypatch.setattr(_parallel, "_workers", [])
     names: list[str] = []
 
     def block(lo: int, hi: int) -> tuple[int, int]:
@@ -98,7 +103,9 @@ def test_split_adam_update_equals_one_thread(monkeypatch: Any) -> None:  # a gra
     assert blocks == [6000] * 3  # a graph's update op runs the same passes, as one block
     blocks.clear()
     three = steps(3)
-    assert blocks == [2000, 2000, 2000] * 3
+    split = [hi - lo for lo, hi in _parallel.row_ranges(6000, 6000)]  # the update splits elements
+    assert len(split) == 3 and sum(split) == 6000
+    assert sorted(blocks) == sorted(split * 3)  # blocks start in any order across threads
     np.testing.assert_array_equal(three, one)  # elementwise: the split changes nothing
     assert np.abs(one - start).max() > 0.01
 
@@ -118,3 +125,26 @@ def test_split_eager_adam_writes_in_place_like_one_thread(monkeypatch: Any) -> N
         return w.numpy()
 
     np.testing.assert_array_equal(steps(3), steps(1))
+
+
+def test_run_from_inside_a_block_and_from_other_threads_runs_every_range(monkeypatch: Any) -> None:
+    """A run that finds the workers busy (a nested call, or another thread's) runs its ranges
+    on its own thread, so nothing waits on itself and every range runs once."""
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+
+    def inner(lo: int, hi: int) -> list[tuple[int, int]]:
+        return _parallel.run(lambda a, b: (a, b), [(lo, lo + 1), (lo + 1, hi)])
+
+    assert _parallel.run(inner, [(0, 3), (3, 6)]) == [[(0, 1), (1, 3)], [(3, 4), (4, 6)]]
+    results: list[list[int]] = []
+
+    def caller(k: int) -> None:
+        for _ in range(50):
+            results.append(_parallel.run(lambda lo, hi: hi - lo + k, [(0, 1), (1, 3)]))
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(tuple, results)) == sorted([(1 + k, 2 + k) for k in range(3) for _ in range(50)])

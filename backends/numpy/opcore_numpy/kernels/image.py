@@ -38,6 +38,7 @@ import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
 from opcore_numpy.kernels import _parallel
+from opcore_numpy.kernels._buffer import runs_of
 
 KERNELS = KernelTable()
 
@@ -47,6 +48,7 @@ KERNELS = KernelTable()
 _BLOCK_BYTES = 4 << 20
 
 _ALL = slice(None)
+_einsum = np.einsum
 
 
 def _work(x: np.ndarray) -> np.ndarray:
@@ -327,8 +329,9 @@ def _first_maxima(g: _Geometry, x: np.ndarray) -> Iterator[tuple[tuple[slice, ..
         yield out, inp, hit
 
 
-#: Input bytes per block of the tiling max-pool gradient (its temporaries stay in the L2 cache).
-_TILE_BLOCK_BYTES = 1 << 20
+#: Input bytes per block of the tiling max-pool gradient at the most (its temporaries,
+#: about twice as many bytes, stay in the last-level cache).
+_TILE_BLOCK_BYTES = 1 << 22
 
 
 def _tiles(g: _Geometry) -> bool:
@@ -355,7 +358,8 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     routing is two long vectorised passes (compare, multiply) per block of window rows
     instead of four strided passes per tap. A block with a tie or a NaN maximum (some window
     has other than exactly one maximum) takes the per-tap first-maximum routing instead, so
-    the result is the same. Blocks run on several threads, their temporaries stay in cache."""
+    the result is the same. Blocks run on several threads, the same number on each, their
+    temporaries in cache."""
     n, c = x.shape[0], x.shape[3]
     ho, wo, kh, kw = g.ho, g.wo, g.kh, g.kw
     dx = np.empty(x.shape, dtype=dy.dtype)
@@ -367,15 +371,23 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     dx6 = dx[:, : ho * kh, : wo * kw].reshape(n, ho, kh, wo, kw, c)
     dy6 = dy.reshape(n, ho, 1, wo, 1, c)
     row_bytes = kh * wo * kw * c * x.itemsize  # one row of windows of one image
-    per_block = max(1, _TILE_BLOCK_BYTES // row_bytes)
+    rows = n * ho
+    # As many blocks per thread, as few as the size limit allows: each NumPy call hands the
+    # GIL over, and while another thread holds it a thread that wants it back sleeps for a
+    # wake-up (tens of us), so ten short blocks per thread cost more than the L2 saves.
+    threads = len(_parallel.row_ranges(rows, x.size))
+    count = threads * -(-rows * row_bytes // (threads * _TILE_BLOCK_BYTES))
+    per_block = -(-rows // count)
     if per_block >= ho:  # whole images per block
-        step = max(1, per_block // ho)
+        step = per_block // ho
         blocks = [(i, min(n, i + step), 0, ho) for i in range(0, n, step)]
     else:
         blocks = [(i, i + 1, r, min(ho, r + per_block)) for i in range(n) for r in range(0, ho, per_block)]
     taps = [(a, b) for a in range(kh) for b in range(kw)]
 
     most = max((i1 - i0) * (r1 - r0) for i0, i1, r0, r1 in blocks) * wo * c  # windows in a block
+    # one row of a row of windows: contiguous in dx, and in x unless it is an NCHW view
+    row_run = wo * kw * c if x.strides[2:] == (c * x.itemsize, x.itemsize) else 0
 
     def run(lo: int, hi: int) -> None:
         # scratch reused from block to block: (maxima, maxima and gradient spread over the
@@ -392,15 +404,16 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
                 np.maximum(best, xs[:, :, a, :, b], out=best)
             wide = wide_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
             wide[...] = best[:, :, None, :, None]
-            hit = np.equal(xs, wide, out=hit_buf[: m * kh * kw].reshape(xs.shape))
-            # Every window has exactly one maximum: as many hits as windows, none of them a
-            # NaN maximum (it has no hit, a tie has several). A NaN sum of the maxima (a NaN,
-            # or infinities of both signs) sends the block to the exact per-tap routing.
-            if np.count_nonzero(hit) == best.size and not np.isnan(np.add.reduce(best_buf[:m])):
-                grad = grad_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
-                grad[...] = ds
-                np.multiply(hit, grad, out=out)
-                continue
+            with runs_of(row_run):  # wide and grad broadcast over the window's rows, not copied
+                hit = np.equal(xs, wide, out=hit_buf[: m * kh * kw].reshape(xs.shape))
+                # Every window has exactly one maximum: as many hits as windows, none of them
+                # a NaN maximum (it has no hit, a tie has several). A NaN sum of the maxima (a
+                # NaN, or infinities of both signs) sends the block to the exact per-tap routing.
+                if np.count_nonzero(hit) == best.size and not np.isnan(_einsum("i->", best_buf[:m])):
+                    grad = grad_buf[: m * kw].reshape(*lead, 1, wo, kw, c)
+                    grad[...] = ds
+                    np.multiply(hit, grad, out=out)
+                    continue
             seen = np.zeros(best.shape, dtype=bool)
             for a, b in taps:
                 at_max = np.equal(xs[:, :, a, :, b], best)
