@@ -310,6 +310,52 @@ def test_max_pool_grad_of_disjoint_windows_matches_numpy(fmt: str, n: int, h: in
         _same("MaxPoolGrad", [x.astype(np.float32), y.astype(np.float32), dy.astype(np.float32)], attrs, rtol=0)
 
 
+def _window_max(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], out_hw: tuple[int, int],
+                pad: tuple[int, int]) -> np.ndarray:  # fmt: skip
+    """MaxPool (NHWC) by its rule: over a window's real elements in row-major order, a greater value or a NaN
+    replaces the running maximum (the last NaN wins, of equal values the first); -inf for no real element."""
+    n, h, w, c = x.shape
+    acc = np.full((n, *out_hw, c), -np.inf, x.dtype)
+    for a, e in np.ndindex(*k):
+        r = np.arange(out_hw[0]) * s[0] - pad[0] + a
+        t = np.arange(out_hw[1]) * s[1] - pad[1] + e
+        ok = ((r >= 0) & (r < h))[:, None] & ((t >= 0) & (t < w))[None, :]
+        v = x[:, np.clip(r, 0, h - 1)][:, :, np.clip(t, 0, w - 1)]
+        acc = np.where(ok[None, :, :, None] & ((v > acc) | np.isnan(v)), v, acc)
+    return acc
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_max_pooling_keeps_nan_signed_zero_and_tie_rules(fmt: str, n: int, h: int, w: int, c: int) -> None:
+    # NaNs with distinct payloads (the last in a window wins), +0 and -0 (the first wins), infinities,
+    # padding, windows larger than their stride and strides larger than their window: compared bit for bit.
+    values = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.0])
+    for dtype, quiet in [(np.float32, 0x7FC00000), (np.float64, 0x7FF8000000000000), (np.float16, 0x7E00)]:
+        x = RNG.choice(values, size=(n, h, w, c)).astype(dtype)
+        nan = RNG.random(x.shape) < 0.1
+        b = _bits(x)
+        b[nan] = (quiet | (np.arange(x.size).reshape(x.shape)[nan] % 60 + 1)).astype(b.dtype)
+        for (kh, kw), (sh, sw), padding in [((2, 2), (2, 2), "VALID"), ((3, 3), (1, 1), "SAME"),
+                                            ((2, 3), (3, 2), "SAME"), ((1, 2), (1, 1), "VALID")]:  # fmt: skip
+            if padding == "VALID" and (kh > h or kw > w):
+                continue
+            if padding == "SAME":
+                ho, wo = -(-h // sh), -(-w // sw)
+                pad = (max((ho - 1) * sh + kh - h, 0) // 2, max((wo - 1) * sw + kw - w, 0) // 2)
+            else:
+                ho, wo, pad = (h - kh) // sh + 1, (w - kw) // sw + 1, (0, 0)
+            expected = _window_max(x, (kh, kw), (sh, sw), (ho, wo), pad)
+            attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+            (got,) = _run("opencl", "MaxPool", [x.transpose(0, 3, 1, 2) if fmt == "NCHW" else x], attrs)
+            got = got.transpose(0, 2, 3, 1) if fmt == "NCHW" else got
+            np.testing.assert_array_equal(_bits(np.ascontiguousarray(got)), _bits(expected), err_msg=f"{dtype} {attrs}")
+
+
 def _first_max_grad(
     x: np.ndarray, dy: np.ndarray, k: tuple[int, int], s: tuple[int, int], pad: tuple[int, int]
 ) -> np.ndarray:
