@@ -283,14 +283,18 @@ def test_direct_kernels_need_no_index_maps() -> None:
     pool = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
     dy = RNG.standard_normal((2, 9, 8, 4))
     _run("opencl", "Conv2DBackpropInput", [x, w, dy], conv)
+    _run("opencl", "Conv2D", [x, w], conv)
     _run("opencl", "AvgPool", [x], pool)
+    _run("opencl", "MaxPool", [x], pool)
     _run("opencl", "AvgPoolGrad", [x, x], pool)
     before = rt.counters["host_to_device"]
     _run("opencl", "Conv2DBackpropInput", [x, w, dy[:, ::2]], {**conv, "strides": (1, 2, 1, 1)})
+    _run("opencl", "Conv2D", [x, w], {**conv, "strides": (1, 2, 1, 1)})
     _run("opencl", "AvgPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
+    _run("opencl", "MaxPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
     _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
-    # A new geometry uploads only the call's inputs (3 + 1 + 2), no maps or weights.
-    assert rt.counters["host_to_device"] - before == 6
+    # A new geometry uploads only the call's inputs (3 + 2 + 1 + 1 + 2), no maps or weights (Conv2D: NHWC).
+    assert rt.counters["host_to_device"] - before == 9
 
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
@@ -391,14 +395,22 @@ def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("chunk_images", [1, 2, 3])
+@pytest.mark.parametrize("image_products", [True, False])
 def test_convolutions_made_a_few_images_at_a_time_match_numpy(
-    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int
+    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int, image_products: bool
 ) -> None:
     # On a CPU device Conv2D's im2col + GEMM, the input gradient's GEMM + col2im and the filter gradient's
     # im2col + GEMM run on a few images at a time (offsets into the batch and the output, partial filter
-    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3.
+    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3. A filter gradient of few
+    # output tiles is one product per image (image_products), else one per chunk; the per-image gradients
+    # of at most PARTS_BYTES at a time (here 2 images when the others take 3).
+    from opcore_ckernels import gemm
     from opcore_ckernels.kernels import image as kernels
 
+    if not image_products:
+        monkeypatch.setattr(gemm, "SPLIT_K_TILES", 0)
+    elif chunk_images == 3:
+        monkeypatch.setattr(kernels, "PARTS_BYTES", 2 * 3 * 2 * 3 * 4 * 8)  # two (kh * kw * C, O) float64 parts
     rt = opcore.get_backend("opencl").runtime
     x = RNG.standard_normal(_image(5, 9, 7, 3, fmt))
     w = RNG.standard_normal((3, 2, 3, 4))

@@ -120,20 +120,13 @@ __kernel void bgather(__global T* out, __global const T* src, __global const lon
   out[i] = k < 0 ? (T)0 : src[b * s + k];
 }}
 
-/* The same for images n0.. of a range whose rows start at image n0 (out holds only those images). */
-__kernel void bgather_part(__global T* out, __global const T* src, __global const long* idx, const long m,
-                           const long s, const long n0, const long row0) {{
-  const long j = get_global_id(0);
-  if (j >= m) return;
-  const long b = row0 + get_global_id(1);
-  const long k = idx[j];
-  out[(b - n0) * m + j] = k < 0 ? (T)0 : src[b * s + k];
-}}
-
-/* acc += part (size elements). */
-__kernel void add_into(__global T* acc, __global const T* part, const long size) {{
+/* out (+)= parts[0] + ... + parts[n - 1] (n blocks of size elements): added to out when add is 1. */
+__kernel void sum_parts(__global T* out, __global const T* parts, const int n, const int add, const long size) {{
   const long i = get_global_id(0);
-  if (i < size) acc[i] += part[i];
+  if (i >= size) return;
+  A acc = (A)parts[i];
+  for (int p = 1; p < n; ++p) acc += (A)parts[p * size + i];
+  out[i] = add ? (T)((A)out[i] + acc) : (T)acc;
 }}
 
 __kernel void fill_zero(__global T* out, const long total) {{
@@ -318,6 +311,33 @@ __kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __g
   if (best >= 0) out[(long)n * H * W * C + best] = grad[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)];
 }}
 
+/* im2col of images n0..: cols (images * Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the filter's
+   rows; row (n, p, q) holds input element (p * sh - top + a * dh, q * sw - left + b * dw, c) of image n, 0 on
+   the padding. Each work-item copies its channel (NHWC) or column (NCHW) of every tap. */
+__kernel void im2col_direct(__global T* cols, __global const T* src, const int H, const int W, const int C,
+                            const int Ho, const int Wo, const int kh, const int kw, const int sh, const int sw,
+                            const int dh, const int dw, const int top, const int left, const int n0,
+                            const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  __global T* out = cols + ((long)((n - n0) * Ho + p) * Wo + q) * kh * kw * C + c;
+  __global const T* x = src + (long)n * H * W * C;
+  const int r0 = p * sh - top, s0 = q * sw - left;
+  const int cs = CSTEP(C);
+  for (int a = 0; a < kh; ++a, out += kw * C) {{
+    const int r = r0 + a * dh;
+    if (r < 0 || r >= H) {{
+      for (int b = 0; b < kw; ++b) out[b * C] = (T)0;
+      continue;
+    }}
+    __global const T* xr = x + OFF(r, 0, c, H, W, C);
+    for (int b = 0; b < kw; ++b) {{
+      const int s = s0 + b * dw;
+      out[b * C] = (s >= 0 && s < W) ? xr[s * cs] : (T)0;
+    }}
+  }}
+}}
+
 /* col2im of Conv2DBackpropInput: dcols is (N, Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the
    filter's rows; input element (n, i, j, c) sums the columns of the taps that read it, in increasing
    output position (a and b descending). dcols may hold images n0.. only (the range then covers those). */
@@ -349,7 +369,7 @@ def _direct_launch(ctx: KernelContext, name: str, g: _Geometry, out: Any, src: A
                    conv: bool = False, extra: Sequence[Any] = (), images: tuple[int, int] | None = None) -> Any:  # fmt: skip
     """Run direct kernel ``name`` over a grid of ``grid`` = (rows, columns) positions of every image and channel.
 
-    ``conv``: the kernel is col2im (dilations and the first image of its columns follow); ``images``: only
+    ``conv``: the kernel is col2im or im2col (dilations and the first image of its columns follow); ``images``: only
     images [n0, n1) (OpenCL only: CUDA's row slices start at 0).
     """
     rt = ctx.backend.runtime
