@@ -236,10 +236,12 @@ def test_index_maps_are_built_once_per_geometry() -> None:
     assert rt.counters["host_to_device"] - before.get("host_to_device", 0) == 2
 
 
-# Images for the direct window kernels (AvgPool, AvgPoolGrad, Conv2DBackpropInput's col2im): one work-item
-# per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every work-group
-# size, single rows and columns, and channels beyond the largest work-group.
-DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5)]
+# Images for the direct window kernels (pooling and its gradients, Conv2DBackpropInput's col2im): one
+# work-item per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every
+# work-group size, single rows and columns, channels beyond the largest work-group, and an even size that
+# 2x2 windows tile.
+DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5),
+                 (2, 8, 6, 5)]  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])

@@ -282,24 +282,17 @@ __kernel void avg_pool_grad_direct(__global T* out, __global const T* grad, cons
   out[(long)n * H * W * C + OFF(i, j, c, H, W, C)] = (T)acc;
 }}
 
-/* MaxPoolGrad of windows that do not overlap (each element in at most one; out is zero-filled first): output
-   (n, p, q, c) gives its gradient to its window's first maximum (row-major; padding reads as -inf, NaN
-   wins, like pool_argmax; nothing when that is on the padding). */
-__kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __global const T* src, const int H,
-                                    const int W, const int C, const int Ho, const int Wo, const int kh,
-                                    const int kw, const int sh, const int sw, const int top, const int left,
-                                    const long row0) {{
-  int n, p, q, c;
-  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
-  __global const T* x = src + (long)n * H * W * C;
-  const int r0 = p * sh - top, s0 = q * sw - left;
+/* The element of the first maximum of the window from (r0, s0) of image x, channel c (row-major; padding
+   reads as -inf, NaN wins, like pool_argmax), or -1 when that is on the padding. The first tap is the first
+   maximum unless a later one beats it; padding taps never do. */
+static inline long first_max(__global const T* x, const int H, const int W, const int C, const int c,
+                             const int r0, const int s0, const int kh, const int kw) {{
   SPAN(r0, kh, H, ra, rb)
   SPAN(s0, kw, W, ca, cb)
   const long rs = RSTEP(W, C);
   const int cs = CSTEP(C), ns = cb - ca;
   long e = OFF(ra, ca, c, H, W, C), best = -1;
   A bv = -INFINITY;
-  /* The first tap is the first maximum unless a later one beats it; padding taps never do. */
   if (ra == r0 && ca == s0 && ra < rb && ca < cb) {{ best = e; bv = (A)x[e]; }}
   for (int r = ra; r < rb; ++r, e += rs)
     for (int s = 0; s < ns; ++s) {{
@@ -308,7 +301,40 @@ __kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __g
       bv = take ? v : bv;
       best = take ? e + s * cs : best;
     }}
+  return best;
+}}
+
+/* MaxPoolGrad of windows that do not overlap (each element in at most one; out is zero-filled first): output
+   (n, p, q, c) gives its gradient to its window's first maximum (nothing when that is on the padding). */
+__kernel void max_pool_grad_scatter(__global T* out, __global const T* grad, __global const T* src, const int H,
+                                    const int W, const int C, const int Ho, const int Wo, const int kh,
+                                    const int kw, const int sh, const int sw, const int top, const int left,
+                                    const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  const long best = first_max(src + (long)n * H * W * C, H, W, C, c, p * sh - top, q * sw - left, kh, kw);
   if (best >= 0) out[(long)n * H * W * C + best] = grad[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)];
+}}
+
+/* The same for windows that tile the image (every element in exactly one): each writes its whole window,
+   its gradient at the first maximum and 0 elsewhere, so out needs no zero fill first. */
+__kernel void max_pool_grad_tiles(__global T* out, __global const T* grad, __global const T* src, const int H,
+                                  const int W, const int C, const int Ho, const int Wo, const int kh,
+                                  const int kw, const int sh, const int sw, const int top, const int left,
+                                  const long row0) {{
+  int n, p, q, c;
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
+  const int r0 = p * sh - top, s0 = q * sw - left;
+  const long best = first_max(src + (long)n * H * W * C, H, W, C, c, r0, s0, kh, kw);
+  const T gv = grad[(long)n * Ho * Wo * C + OFF(p, q, c, Ho, Wo, C)];
+  __global T* o = out + (long)n * H * W * C;
+  SPAN(r0, kh, H, ra, rb)
+  SPAN(s0, kw, W, ca, cb)
+  const long rs = RSTEP(W, C);
+  const int cs = CSTEP(C), ns = cb - ca;
+  long e = OFF(ra, ca, c, H, W, C);
+  for (int r = ra; r < rb; ++r, e += rs)
+    for (int s = 0; s < ns; ++s) o[e + s * cs] = e + s * cs == best ? gv : (T)0;
 }}
 
 /* im2col of images n0..: cols (images * Ho * Wo, kh * kw * C), columns ordered (a, b, c) like the filter's

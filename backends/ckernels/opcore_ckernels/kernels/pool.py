@@ -6,8 +6,10 @@ window bounds and element counts from the geometry, one work-item per
 channel (NHWC) or column (NCHW), so neighbouring work-items read neighbouring
 elements (a CPU device loads them as one vector; the earlier map-driven
 MaxPool took 2.7x as long on Intel's CPU runtime). MaxPoolGrad of windows that
-do not overlap (2x2/2) lets each window write its gradient straight to its
-first maximum in a zero-filled output; with overlapping windows it finds each
+tile the image (2x2/2 of an even size) lets each window write its gradient to
+its first maximum and zeros to its other elements; of windows that do not
+overlap, its gradient straight to its first maximum in a zero-filled output;
+with overlapping windows it finds each
 window's first maximum through the window map, then every input element sums
 the gradients of the windows that routed to it through the inverse map.
 """
@@ -81,6 +83,9 @@ def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: A
     pooled = g.ho * g.wo * g.c
     if pooled == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+    if g.sh == g.kh and g.sw == g.kw and (g.padding == "SAME" or (g.h % g.kh == 0 and g.w % g.kw == 0)):
+        # windows tile the image (SAME pads the last ones): each writes every element of its window
+        return _direct_launch(ctx, "max_pool_grad_tiles", g, out, grad, (g.ho, g.wo), extra=[orig_input])
     if g.sh >= g.kh and g.sw >= g.kw:  # windows do not overlap: each element checks its own window
         out = _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
         return _direct_launch(ctx, "max_pool_grad_scatter", g, out, grad, (g.ho, g.wo), extra=[orig_input])
