@@ -278,20 +278,41 @@ def test_direct_col2im_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: 
               rtol=1e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_im2col_matches_numpy_on_odd_shapes(monkeypatch: pytest.MonkeyPatch, n: int, h: int, w: int,
+                                                   c: int) -> None:  # fmt: skip
+    # Conv2D and its filter gradient (NHWC) through the direct im2col, whatever the channels.
+    from opcore_ckernels.kernels import image as kernels
+
+    monkeypatch.setattr(kernels, "DIRECT_IM2COL_CHANNELS", 1)
+    x = RNG.standard_normal((n, h, w, c))
+    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
+                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
+            continue
+        wts = RNG.standard_normal((kh, kw, c, 3))
+        attrs = {"strides": (1, sh, sw, 1), "padding": padding, "data_format": "NHWC", "dilations": (1, dh, dw, 1)}
+        (y,) = _same("Conv2D", [x, wts], attrs, rtol=1e-10)
+        dy = RNG.standard_normal(y.shape)
+        _same("Conv2DBackpropFilter", [x, wts, dy], attrs, rtol=1e-10)
+        _same("Conv2D", [x.astype(np.float32), wts.astype(np.float32)], attrs, rtol=1e-5)
+
+
 def test_direct_kernels_need_no_index_maps() -> None:
     rt = opcore.get_backend("opencl").runtime
     x, w = RNG.standard_normal((2, 9, 8, 3)), RNG.standard_normal((3, 3, 3, 4))
     conv = {"strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC", "dilations": (1, 1, 1, 1)}
     pool = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
     dy = RNG.standard_normal((2, 9, 8, 4))
+    x16, w16 = RNG.standard_normal((2, 9, 8, 16)), RNG.standard_normal((3, 3, 16, 2))  # im2col: direct from 16
     _run("opencl", "Conv2DBackpropInput", [x, w, dy], conv)
-    _run("opencl", "Conv2D", [x, w], conv)
+    _run("opencl", "Conv2D", [x16, w16], conv)
     _run("opencl", "AvgPool", [x], pool)
     _run("opencl", "MaxPool", [x], pool)
     _run("opencl", "AvgPoolGrad", [x, x], pool)
     before = rt.counters["host_to_device"]
     _run("opencl", "Conv2DBackpropInput", [x, w, dy[:, ::2]], {**conv, "strides": (1, 2, 1, 1)})
-    _run("opencl", "Conv2D", [x, w], {**conv, "strides": (1, 2, 1, 1)})
+    _run("opencl", "Conv2D", [x16, w16], {**conv, "strides": (1, 2, 1, 1)})
     _run("opencl", "AvgPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
     _run("opencl", "MaxPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
     _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
@@ -397,9 +418,9 @@ def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("chunk_images", [1, 2, 3])
-@pytest.mark.parametrize("image_products", [True, False])
+@pytest.mark.parametrize(("image_products", "direct"), [(True, True), (False, False), (True, False)])
 def test_convolutions_made_a_few_images_at_a_time_match_numpy(
-    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int, image_products: bool
+    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int, image_products: bool, direct: bool
 ) -> None:
     # On a CPU device Conv2D's im2col + GEMM, the input gradient's GEMM + col2im and the filter gradient's
     # im2col + GEMM run on a few images at a time (offsets into the batch and the output, partial filter
@@ -409,6 +430,8 @@ def test_convolutions_made_a_few_images_at_a_time_match_numpy(
     from opcore_ckernels import gemm
     from opcore_ckernels.kernels import image as kernels
 
+    # im2col (NHWC): the direct kernel or the map gather whatever the channels
+    monkeypatch.setattr(kernels, "DIRECT_IM2COL_CHANNELS", 1 if direct else 1 << 30)
     if not image_products:
         monkeypatch.setattr(gemm, "SPLIT_K_TILES", 0)
     elif chunk_images == 3:

@@ -120,6 +120,16 @@ __kernel void bgather(__global T* out, __global const T* src, __global const lon
   out[i] = k < 0 ? (T)0 : src[b * s + k];
 }}
 
+/* The same for images n0.. of a range whose rows start at image n0 (out holds only those images). */
+__kernel void bgather_part(__global T* out, __global const T* src, __global const long* idx, const long m,
+                           const long s, const long n0, const long row0) {{
+  const long j = get_global_id(0);
+  if (j >= m) return;
+  const long b = row0 + get_global_id(1);
+  const long k = idx[j];
+  out[(b - n0) * m + j] = k < 0 ? (T)0 : src[b * s + k];
+}}
+
 /* out (+)= parts[0] + ... + parts[n - 1] (n blocks of size elements): added to out when add is 1. */
 __kernel void sum_parts(__global T* out, __global const T* parts, const int n, const int add, const long size) {{
   const long i = get_global_id(0);
