@@ -358,9 +358,17 @@ def _bits(a: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
-def test_direct_max_pooling_keeps_nan_signed_zero_and_tie_rules(fmt: str, n: int, h: int, w: int, c: int) -> None:
+@pytest.mark.parametrize("direct", [True, False])
+def test_max_pooling_keeps_nan_signed_zero_and_tie_rules(monkeypatch: pytest.MonkeyPatch, fmt: str, n: int, h: int,
+                                                         w: int, c: int, direct: bool) -> None:  # fmt: skip
     # NaNs with distinct payloads (the last in a window wins), +0 and -0 (the first wins), infinities,
-    # padding, windows larger than their stride and strides larger than their window: compared bit for bit.
+    # padding, windows larger than their stride and strides larger than their window: compared bit for bit,
+    # for the direct kernel and the window map (a GPU's for narrow positions).
+    if not direct:
+        from opcore_ckernels.kernels import pool
+
+        monkeypatch.setattr(opcore.get_backend("opencl").runtime, "cpu", False)
+        monkeypatch.setattr(pool, "GPU_DIRECT_LANES", 1 << 30)
     values = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.0])
     for dtype, quiet in [(np.float32, 0x7FC00000), (np.float64, 0x7FF8000000000000), (np.float16, 0x7E00)]:
         x = RNG.choice(values, size=(n, h, w, c)).astype(dtype)

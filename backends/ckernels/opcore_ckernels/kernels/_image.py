@@ -144,6 +144,22 @@ __kernel void fill_zero(__global T* out, const long total) {{
   if (i < total) out[i] = (T)0;
 }}
 
+/* Pooling over windows idx[p, 0..R) of image b (m pooled and s input elements per image). */
+__kernel void pool_max(__global T* out, __global const T* src, __global const long* idx, const int R,
+                       const long m, const long s, const long row0) {{
+  const long p = get_global_id(0);
+  if (p >= m) return;
+  const long b = row0 + get_global_id(1), i = b * m + p;
+  A acc = -INFINITY;
+  for (int r = 0; r < R; ++r) {{
+    const long k = idx[p * R + r];
+    if (k < 0) continue;
+    const A v = (A)src[b * s + k];
+    acc = (v > acc || isnan(v)) ? v : acc;
+  }}
+  out[i] = (T)acc;
+}}
+
 /* The input element of each window's first maximum (row-major; padding reads as -inf, NaN wins,
    like numpy.argmax), or -1 when that is on the padding. */
 __kernel void pool_argmax(__global long* arg, __global const T* src, __global const long* idx, const int R,

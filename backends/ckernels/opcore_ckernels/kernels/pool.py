@@ -1,17 +1,18 @@
 """Device kernels: image family, pooling (MaxPool, AvgPool and their gradients).
 
 Pooling takes NHWC or NCHW directly (the window geometry of :mod:`._image`,
-shared with convolution). MaxPool, AvgPool and AvgPoolGrad are direct kernels:
-window bounds and element counts from the geometry, one work-item per
-channel (NHWC) or column (NCHW), so neighbouring work-items read neighbouring
-elements (a CPU device loads them as one vector; the earlier map-driven
-MaxPool took 2.7x as long on Intel's CPU runtime). MaxPoolGrad of windows that
-tile the image (2x2/2 of an even size) lets each window write its gradient to
-its first maximum and zeros to its other elements; of windows that do not
-overlap, its gradient straight to its first maximum in a zero-filled output;
-with overlapping windows it finds each
-window's first maximum through the window map, then every input element sums
-the gradients of the windows that routed to it through the inverse map.
+shared with convolution). MaxPool (on a GPU: of 32 or more channels, NHWC, or
+output columns, NCHW), AvgPool and AvgPoolGrad are direct kernels: window
+bounds and element counts from the geometry, one work-item per channel (NHWC)
+or column (NCHW), so neighbouring work-items read neighbouring elements (a CPU
+device loads them as one vector; the map-driven MaxPool takes 2.7x as long on
+Intel's CPU runtime). MaxPoolGrad of windows that tile the image (2x2/2 of an
+even size) lets each window write its gradient to its first maximum and zeros
+to its other elements; of windows that do not overlap, its gradient straight
+to its first maximum in a zero-filled output; with overlapping windows it
+finds each window's first maximum through the window map, then every input
+element sums the gradients of the windows that routed to it through the
+inverse map.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from opcore_ckernels.kernels._gather import index_map
 from opcore_ckernels.kernels._image import _bgather, _direct_launch, _Geometry, _image_kernel, _inverse, _zeros
 
 KERNELS = KernelTable()
+
+#: On a GPU, MaxPool is direct when a position has at least this many work-items (channels in NHWC, output
+#: columns in NCHW: CUDA's blocks of a direct kernel are that wide); narrower ones run through the window map,
+#: whose blocks cover whole rows of pooled elements.
+GPU_DIRECT_LANES = 32
 
 
 # --------------------------------------------------------------------------- pooling
@@ -55,7 +61,10 @@ def max_pool(ctx: KernelContext, input: Any) -> Any:
     if out.size == 0:
         return out
     g = _Geometry(ctx.attrs, input.shape, None)
-    return _direct_launch(ctx, "max_pool_direct", g, out, input, (g.ho, g.wo))
+    if getattr(ctx.backend.runtime, "cpu", False) or (g.wo if g.nchw else g.c) >= GPU_DIRECT_LANES:
+        return _direct_launch(ctx, "max_pool_direct", g, out, input, (g.ho, g.wo))
+    g, idx = _pool(ctx, input)
+    return _pool_launch(ctx, "pool_max", g, input, idx, out)
 
 
 @KERNELS.kernel("AvgPool")
