@@ -142,8 +142,10 @@ def conv2d_backprop_input(ctx: KernelContext, input_like: Any, filter: Any, out_
 #: On a CPU device, intermediate image columns are made for this many bytes of them at a time (a part of
 #: the last-level cache).
 CHUNK_BYTES = 4 << 20
-#: ... and per-image filter gradients for at most this many bytes of them.
+#: ... and per-image filter gradients for at most this many bytes of them, when an image has at least this
+#: many output positions (the depth of its product: shallower ones would mostly multiply padding).
 PARTS_BYTES = 4 << 20
+IMAGE_PRODUCT_DEPTH = 128
 
 
 def _image_chunk(rt: Any, per_image: int, n: int) -> int:
@@ -165,7 +167,7 @@ def conv2d_backprop_filter(ctx: KernelContext, input: Any, filter_like: Any, out
         # A CPU device: im2col of a few images at a time, multiplied while the columns are in cache. A
         # product of few output tiles (the CNN's 288 x 64 filter gradient: 5 work-groups, one of 2 cores
         # idle a third of the time) runs as one product per image, the images' gradients then summed.
-        per_image = gemm.output_tiles(rt, input.dtype, k, o) < gemm.SPLIT_K_TILES
+        per_image = gemm.output_tiles(rt, input.dtype, k, o) < gemm.SPLIT_K_TILES and p >= IMAGE_PRODUCT_DEPTH
         if per_image:
             step = max(1, min(step, PARTS_BYTES // (k * o * np.dtype(input.dtype).itemsize)))
         dw = empty_output(ctx)
