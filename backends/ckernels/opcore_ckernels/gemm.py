@@ -295,23 +295,29 @@ def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool
 
 
 def tiled(rt: Any, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, int, int], k: int, a_first: int,
-          a_stride: int, b_first: int = 0, out: Any = None, out_first: int = 0) -> Any:  # fmt: skip
-    """``nb`` products ``op(A_i) @ op(B)``, ``shape = (nb, M, N)``, where A_i starts ``a_first + i * a_stride``
-    elements into ``a`` and B ``b_first`` into ``b`` (parts of larger arrays, without a copy); the result
-    goes to a new array, or into ``out`` from element ``out_first`` on. OpenCL, float32/float64 only
-    (:func:`has_tiled`)."""
+          a_stride: int, b_first: int = 0, out: Any = None, out_first: int = 0, b_stride: int = 0) -> Any:  # fmt: skip
+    """``nb`` products ``op(A_i) @ op(B_i)``, ``shape = (nb, M, N)``, where A_i starts ``a_first + i * a_stride``
+    elements into ``a`` and B_i ``b_first + i * b_stride`` into ``b`` (parts of larger arrays, without a
+    copy); the result goes to a new array, or into ``out`` from element ``out_first`` on. OpenCL,
+    float32/float64 only (:func:`has_tiled`)."""
     nb, m, n = shape
     t = ctype(np.dtype(a.dtype))
     if out is None:
         out = rt.empty(shape, a.dtype)
-    offs = rt.cached(
-        ("mm-at", nb, m * n, a_first, a_stride, b_first, out_first),
-        lambda: _with_out(
-            np.stack([a_first + np.arange(nb) * a_stride, np.full(nb, b_first)], axis=1), m * n, out_first
-        ),
-    )
+
+    def offsets() -> np.ndarray:
+        pairs = np.stack([a_first + np.arange(nb) * a_stride, b_first + np.arange(nb) * b_stride], axis=1)
+        return _with_out(pairs, m * n, out_first)
+
+    offs = rt.cached(("mm-at", nb, m * n, a_first, a_stride, b_first, out_first, b_stride), offsets)
     _tiled_launch(rt, out, a, b, offs, t, ta, tb, m, n, k, nb)
     return out
+
+
+def output_tiles(rt: Any, dtype: Any, m: int, n: int) -> int:
+    """The work-groups :func:`tiled` runs for one ``m x n`` product."""
+    t = ctype(np.dtype(dtype))
+    return -(-m // (TILE_RM * TILE_WM)) * -(-n // (TILE_NV * _VW[t] * TILE_WN))
 
 
 def has_tiled(rt: Any, dtype: Any) -> bool:

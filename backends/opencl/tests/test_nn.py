@@ -236,10 +236,12 @@ def test_index_maps_are_built_once_per_geometry() -> None:
     assert rt.counters["host_to_device"] - before.get("host_to_device", 0) == 2
 
 
-# Images for the direct window kernels (AvgPool, AvgPoolGrad, Conv2DBackpropInput's col2im): one work-item
-# per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every work-group
-# size, single rows and columns, and channels beyond the largest work-group.
-DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5)]
+# Images for the direct window kernels (pooling and its gradients, Conv2DBackpropInput's col2im): one
+# work-item per channel (NHWC) or column (NCHW) of a position, so channel counts and widths off every
+# work-group size, single rows and columns, channels beyond the largest work-group, and an even size that
+# 2x2 windows tile.
+DIRECT_IMAGES = [(1, 1, 1, 1), (2, 1, 7, 3), (3, 13, 1, 37), (1, 5, 6, 1030), (5, 17, 19, 64), (2, 33, 70, 5),
+                 (2, 8, 6, 5)]  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
@@ -276,21 +278,46 @@ def test_direct_col2im_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: 
               rtol=1e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+def test_direct_im2col_matches_numpy_on_odd_shapes(monkeypatch: pytest.MonkeyPatch, n: int, h: int, w: int,
+                                                   c: int) -> None:  # fmt: skip
+    # Conv2D and its filter gradient (NHWC) through the direct im2col, whatever the channels.
+    from opcore_ckernels.kernels import image as kernels
+
+    monkeypatch.setattr(kernels, "DIRECT_IM2COL_CHANNELS", 1)
+    x = RNG.standard_normal((n, h, w, c))
+    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
+                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
+        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
+            continue
+        wts = RNG.standard_normal((kh, kw, c, 3))
+        attrs = {"strides": (1, sh, sw, 1), "padding": padding, "data_format": "NHWC", "dilations": (1, dh, dw, 1)}
+        (y,) = _same("Conv2D", [x, wts], attrs, rtol=1e-10)
+        dy = RNG.standard_normal(y.shape)
+        _same("Conv2DBackpropFilter", [x, wts, dy], attrs, rtol=1e-10)
+        _same("Conv2D", [x.astype(np.float32), wts.astype(np.float32)], attrs, rtol=1e-5)
+
+
 def test_direct_kernels_need_no_index_maps() -> None:
     rt = opcore.get_backend("opencl").runtime
     x, w = RNG.standard_normal((2, 9, 8, 3)), RNG.standard_normal((3, 3, 3, 4))
     conv = {"strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC", "dilations": (1, 1, 1, 1)}
     pool = {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME", "data_format": "NHWC"}
     dy = RNG.standard_normal((2, 9, 8, 4))
+    x16, w16 = RNG.standard_normal((2, 9, 8, 16)), RNG.standard_normal((3, 3, 16, 2))  # im2col: direct from 16
     _run("opencl", "Conv2DBackpropInput", [x, w, dy], conv)
+    _run("opencl", "Conv2D", [x16, w16], conv)
     _run("opencl", "AvgPool", [x], pool)
+    _run("opencl", "MaxPool", [x], pool)
     _run("opencl", "AvgPoolGrad", [x, x], pool)
     before = rt.counters["host_to_device"]
     _run("opencl", "Conv2DBackpropInput", [x, w, dy[:, ::2]], {**conv, "strides": (1, 2, 1, 1)})
+    _run("opencl", "Conv2D", [x16, w16], {**conv, "strides": (1, 2, 1, 1)})
     _run("opencl", "AvgPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
+    _run("opencl", "MaxPool", [x], {**pool, "ksize": (1, 2, 4, 1)})
     _run("opencl", "AvgPoolGrad", [x, x[:, :, :, :]], {**pool, "ksize": (1, 2, 4, 1)})
-    # A new geometry uploads only the call's inputs (3 + 1 + 2), no maps or weights.
-    assert rt.counters["host_to_device"] - before == 6
+    # A new geometry uploads only the call's inputs (3 + 2 + 1 + 1 + 2), no maps or weights (Conv2D: NHWC).
+    assert rt.counters["host_to_device"] - before == 9
 
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
@@ -308,6 +335,60 @@ def test_max_pool_grad_of_disjoint_windows_matches_numpy(fmt: str, n: int, h: in
         dy = RNG.standard_normal(y.shape)
         _same("MaxPoolGrad", [x, y, dy], attrs, rtol=0)
         _same("MaxPoolGrad", [x.astype(np.float32), y.astype(np.float32), dy.astype(np.float32)], attrs, rtol=0)
+
+
+def _window_max(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], out_hw: tuple[int, int],
+                pad: tuple[int, int]) -> np.ndarray:  # fmt: skip
+    """MaxPool (NHWC) by its rule: over a window's real elements in row-major order, a greater value or a NaN
+    replaces the running maximum (the last NaN wins, of equal values the first); -inf for no real element."""
+    n, h, w, c = x.shape
+    acc = np.full((n, *out_hw, c), -np.inf, x.dtype)
+    for a, e in np.ndindex(*k):
+        r = np.arange(out_hw[0]) * s[0] - pad[0] + a
+        t = np.arange(out_hw[1]) * s[1] - pad[1] + e
+        ok = ((r >= 0) & (r < h))[:, None] & ((t >= 0) & (t < w))[None, :]
+        v = x[:, np.clip(r, 0, h - 1)][:, :, np.clip(t, 0, w - 1)]
+        acc = np.where(ok[None, :, :, None] & ((v > acc) | np.isnan(v)), v, acc)
+    return acc
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
+@pytest.mark.parametrize("direct", [True, False])
+def test_max_pooling_keeps_nan_signed_zero_and_tie_rules(monkeypatch: pytest.MonkeyPatch, fmt: str, n: int, h: int,
+                                                         w: int, c: int, direct: bool) -> None:  # fmt: skip
+    # NaNs with distinct payloads (the last in a window wins), +0 and -0 (the first wins), infinities,
+    # padding, windows larger than their stride and strides larger than their window: compared bit for bit,
+    # for the direct kernel and the window map (a GPU's for narrow positions).
+    if not direct:
+        from opcore_ckernels.kernels import pool
+
+        monkeypatch.setattr(opcore.get_backend("opencl").runtime, "cpu", False)
+        monkeypatch.setattr(pool, "GPU_DIRECT_LANES", 1 << 30)
+    values = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, 2.0])
+    for dtype, quiet in [(np.float32, 0x7FC00000), (np.float64, 0x7FF8000000000000), (np.float16, 0x7E00)]:
+        x = RNG.choice(values, size=(n, h, w, c)).astype(dtype)
+        nan = RNG.random(x.shape) < 0.1
+        b = _bits(x)
+        b[nan] = (quiet | (np.arange(x.size).reshape(x.shape)[nan] % 60 + 1)).astype(b.dtype)
+        for (kh, kw), (sh, sw), padding in [((2, 2), (2, 2), "VALID"), ((3, 3), (1, 1), "SAME"),
+                                            ((2, 3), (3, 2), "SAME"), ((1, 2), (1, 1), "VALID")]:  # fmt: skip
+            if padding == "VALID" and (kh > h or kw > w):
+                continue
+            if padding == "SAME":
+                ho, wo = -(-h // sh), -(-w // sw)
+                pad = (max((ho - 1) * sh + kh - h, 0) // 2, max((wo - 1) * sw + kw - w, 0) // 2)
+            else:
+                ho, wo, pad = (h - kh) // sh + 1, (w - kw) // sw + 1, (0, 0)
+            expected = _window_max(x, (kh, kw), (sh, sw), (ho, wo), pad)
+            attrs = {"ksize": _four(kh, kw, fmt), "strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt}
+            (got,) = _run("opencl", "MaxPool", [x.transpose(0, 3, 1, 2) if fmt == "NCHW" else x], attrs)
+            got = got.transpose(0, 2, 3, 1) if fmt == "NCHW" else got
+            np.testing.assert_array_equal(_bits(np.ascontiguousarray(got)), _bits(expected), err_msg=f"{dtype} {attrs}")
 
 
 def _first_max_grad(
@@ -345,14 +426,26 @@ def test_max_pool_grad_of_disjoint_windows_with_nan_and_infinities() -> None:
 
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("chunk_images", [1, 2, 3])
+@pytest.mark.parametrize(("image_products", "direct"), [(True, True), (False, False), (True, False)])
 def test_convolutions_made_a_few_images_at_a_time_match_numpy(
-    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int
+    monkeypatch: pytest.MonkeyPatch, fmt: str, chunk_images: int, image_products: bool, direct: bool
 ) -> None:
     # On a CPU device Conv2D's im2col + GEMM, the input gradient's GEMM + col2im and the filter gradient's
     # im2col + GEMM run on a few images at a time (offsets into the batch and the output, partial filter
-    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3.
+    # gradients added up): 5 images in chunks of 1, 2 (a short last chunk) and 3. A filter gradient of few
+    # output tiles is one product per image (image_products), else one per chunk; the per-image gradients
+    # of at most PARTS_BYTES at a time (here 2 images when the others take 3).
+    from opcore_ckernels import gemm
     from opcore_ckernels.kernels import image as kernels
 
+    # im2col (NHWC): the direct kernel or the map gather whatever the channels
+    monkeypatch.setattr(kernels, "DIRECT_IM2COL_CHANNELS", 1 if direct else 1 << 30)
+    if not image_products:
+        monkeypatch.setattr(gemm, "SPLIT_K_TILES", 0)
+    else:
+        monkeypatch.setattr(kernels, "IMAGE_PRODUCT_DEPTH", 1)  # these images have few output positions
+    if image_products and chunk_images == 3:
+        monkeypatch.setattr(kernels, "PARTS_BYTES", 2 * 3 * 2 * 3 * 4 * 8)  # two (kh * kw * C, O) float64 parts
     rt = opcore.get_backend("opencl").runtime
     x = RNG.standard_normal(_image(5, 9, 7, 3, fmt))
     w = RNG.standard_normal((3, 2, 3, 4))

@@ -59,6 +59,36 @@ def test_column_reductions_split_into_chunks_match_numpy(shape: tuple[int, ...])
     assert np.array_equal(R.reduce_sum(_dev(i), [axis]).numpy(), i.sum(axis, dtype=np.int32))
 
 
+@pytest.mark.parametrize(
+    ("shape", "dtype", "first_chunks"),
+    [((4096, 1024), np.float32, 256), ((4096, 1024), np.float64, 256), ((16384, 256), np.float32, 256),
+     ((36864, 64), np.float32, 576), ((64, 576, 64), np.float32, 9)],
+)  # fmt: skip
+def test_column_sums_read_short_chunks_of_long_rows_in_two_passes_or_three(
+    monkeypatch: pytest.MonkeyPatch, shape: tuple[int, ...], dtype: type, first_chunks: int
+) -> None:
+    # The first pass cuts columns into chunks of about 64 KB of rows (16 rows of 4 KB, 64 rows of 1 KB or
+    # less), and a later pass folds up to 512 partial rows at once: (4096, 1024) makes 256 chunks, then one
+    # pass over them; (36864, 64) makes 576 chunks of 64 rows, 9 chunks of those, then the last pass.
+    rt = opcore.get_backend(BACKEND).runtime
+    ranges: list[tuple[int, ...]] = []
+    launch = rt.launch
+
+    def spy(kernel: object, global_size: tuple[int, ...], *args: object, **kw: object) -> None:
+        ranges.append(tuple(global_size))
+        launch(kernel, global_size, *args, **kw)
+
+    monkeypatch.setattr(rt, "launch", spy)
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    axis = len(shape) - 2
+    got = R.reduce_sum(_dev(x), [axis]).numpy()
+    outer, columns = int(np.prod(shape[:axis])), shape[-1]
+    assert ranges[0] == (columns, outer * first_chunks)
+    assert len(ranges) == (2 if first_chunks <= 512 else 3)
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis), rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-3 if dtype == np.float32 else 1e-10)  # fmt: skip
+
+
 def test_arg_returns_the_first_occurrence_and_never_a_nan() -> None:
     x = np.zeros(50_000, np.float32)
     x[[777, 30_000]] = 3.0

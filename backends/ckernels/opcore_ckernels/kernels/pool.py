@@ -1,16 +1,18 @@
 """Device kernels: image family, pooling (MaxPool, AvgPool and their gradients).
 
-Pooling takes NHWC or NCHW directly (the window geometry and maps of
-:mod:`._image`, shared with convolution). MaxPool reduces over the window
-map; MaxPoolGrad finds each window's first maximum on the device, then every
-input element sums the gradients of the windows that routed to it through the
-inverse map; when windows do not overlap (2x2/2), each window instead writes
-its gradient straight to its first maximum in a zero-filled output (a third
-of the time). AvgPool and AvgPoolGrad are direct kernels too: window bounds
-and element counts from the geometry, one work-item per channel (NHWC) or
-column (NCHW), so neighbouring work-items read neighbouring elements (a CPU
-device loads them as one vector; the map-driven kernels cost 2-4x as much on
-Intel's CPU runtime).
+Pooling takes NHWC or NCHW directly (the window geometry of :mod:`._image`,
+shared with convolution). MaxPool (on a GPU: of 32 or more channels, NHWC, or
+output columns, NCHW), AvgPool and AvgPoolGrad are direct kernels: window
+bounds and element counts from the geometry, one work-item per channel (NHWC)
+or column (NCHW), so neighbouring work-items read neighbouring elements (a CPU
+device loads them as one vector; the map-driven MaxPool takes 2.7x as long on
+Intel's CPU runtime). MaxPoolGrad of windows that tile the image (2x2/2 of an
+even size) lets each window write its gradient to its first maximum and zeros
+to its other elements; of windows that do not overlap, its gradient straight
+to its first maximum in a zero-filled output; with overlapping windows it
+finds each window's first maximum through the window map, then every input
+element sums the gradients of the windows that routed to it through the
+inverse map.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from opcore_ckernels.kernels._gather import index_map
 from opcore_ckernels.kernels._image import _bgather, _direct_launch, _Geometry, _image_kernel, _inverse, _zeros
 
 KERNELS = KernelTable()
+
+#: On a GPU, MaxPool is direct when a position has at least this many work-items (channels in NHWC, output
+#: columns in NCHW: CUDA's blocks of a direct kernel are that wide); narrower ones run through the window map,
+#: whose blocks cover whole rows of pooled elements.
+GPU_DIRECT_LANES = 32
 
 
 # --------------------------------------------------------------------------- pooling
@@ -53,6 +60,9 @@ def max_pool(ctx: KernelContext, input: Any) -> Any:
     out = empty_output(ctx)
     if out.size == 0:
         return out
+    g = _Geometry(ctx.attrs, input.shape, None)
+    if getattr(ctx.backend.runtime, "cpu", False) or (g.wo if g.nchw else g.c) >= GPU_DIRECT_LANES:
+        return _direct_launch(ctx, "max_pool_direct", g, out, input, (g.ho, g.wo))
     g, idx = _pool(ctx, input)
     return _pool_launch(ctx, "pool_max", g, input, idx, out)
 
@@ -82,6 +92,9 @@ def max_pool_grad(ctx: KernelContext, orig_input: Any, orig_output: Any, grad: A
     pooled = g.ho * g.wo * g.c
     if pooled == 0:
         return _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
+    if g.sh == g.kh and g.sw == g.kw and (g.padding == "SAME" or (g.h % g.kh == 0 and g.w % g.kw == 0)):
+        # windows tile the image (SAME pads the last ones): each writes every element of its window
+        return _direct_launch(ctx, "max_pool_grad_tiles", g, out, grad, (g.ho, g.wo), extra=[orig_input])
     if g.sh >= g.kh and g.sw >= g.kw:  # windows do not overlap: each element checks its own window
         out = _zeros(rt, ctx.out_shapes[0], ctx.out_dtypes[0].np)
         return _direct_launch(ctx, "max_pool_grad_scatter", g, out, grad, (g.ho, g.wo), extra=[orig_input])
