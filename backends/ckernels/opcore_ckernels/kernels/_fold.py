@@ -171,7 +171,7 @@ def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, i
             types["COMB(a, b)"] = _COMB[kind]
             return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD_RUNS
 
-        return rt.kernel(("fold_runs", kind, dt.name, src_t, out_t, fin, load, group), source, name)
+        return rt.kernel(("fold_runs", kind, dt.char, src_t, out_t, fin, load, group), source, name)
 
     src, src_t = x, ctype(dt)
     load = "((ACC)(v) * (ACC)(v))" if square else "((ACC)(v))"

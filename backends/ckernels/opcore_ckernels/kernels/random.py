@@ -117,7 +117,7 @@ def _launch(ctx: KernelContext, name: str, extra: list[Any]) -> Any:
             return _float_source(dtype)
         return render("opencl") + _INT_KERNEL.format(t=ctype(dtype))
 
-    rt.launch(rt.kernel(("random", dtype.name), source, name), (n,), [out.data, np.int64(n), *_seeds(ctx), *extra])
+    rt.launch(rt.kernel(("random", dtype.char), source, name), (n,), [out.data, np.int64(n), *_seeds(ctx), *extra])
     return out
 
 

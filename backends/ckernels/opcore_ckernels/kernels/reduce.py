@@ -247,7 +247,7 @@ def _reduce(ctx: Any, x: Any, kind: str) -> Any:
             types = {**defines, "SRC": src_t, "OUT": out_t, "FINISH": finish}
             return "".join(f"#define {k} {v}\n" for k, v in types.items()) + _FOLD
 
-        return rt.kernel(("fold", kind, dt.name, src_t, out_t, finish), source, "fold")
+        return rt.kernel(("fold", kind, dt.char, src_t, out_t, finish), source, "fold")
 
     if kind == "mean" and dt.kind == "f":
         finish = "out[g] = (OUT)(count ? acc / (ACC)count : (ACC)NAN);"
@@ -330,7 +330,7 @@ def _arg_adjacent(ctx: Any, x: Any, better: str, out: Any, outer: int, width: in
     """ArgMax/ArgMin of ``x`` seen as (outer, width, inner) over its middle axis, read in place."""
     rt = ctx.backend.runtime
     dt, outi, group = np.dtype(x.dtype), ctype(out.dtype), group_size(rt)
-    key = ("arg_runs", better, dt.name, outi, group)
+    key = ("arg_runs", better, dt.char, outi, group)
     if inner == 1:
         local = row_group_size(rt, width)
         kernel = rt.kernel(key, lambda: _arg_source(dt, better, outi, group), "arg_rows")
@@ -375,7 +375,7 @@ def _arg(ctx: Any, x: Any, better: str) -> Any:
         def source() -> str:
             return "".join(f"#define {k} {v}\n" for k, v in defines.items()) + _ARG
 
-        return rt.kernel(("arg", better, dt.name, outi), source, "arg")
+        return rt.kernel(("arg", better, dt.char, outi), source, "arg")
 
     dummy = _dummy(ctx)
     src, src_idx = x, None
