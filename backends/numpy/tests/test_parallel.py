@@ -148,3 +148,67 @@ def test_run_from_inside_a_block_and_from_other_threads_runs_every_range(monkeyp
     for t in threads:
         t.join()
     assert sorted(map(tuple, results)) == sorted([(1 + k, 2 + k) for k in range(3) for _ in range(50)])
+
+
+def test_run_with_blas_holds_blas_to_one_thread_and_restores_it(monkeypatch: Any) -> None:
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    blas = _parallel._blas_controllers()
+    assert blas, "NumPy's BLAS is not visible to threadpoolctl"
+    before = [c.num_threads for c in blas]
+    seen: list[list[int]] = []
+
+    def block(lo: int, hi: int) -> int:
+        seen.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+        if lo == 5:
+            raise ValueError("block 5")
+        return hi - lo
+
+    assert _parallel.run_with_blas(block, [(0, 2), (2, 5)]) == [2, 3]
+    assert seen and all(n == [1] * len(blas) for n in seen)
+    assert [c.num_threads for c in blas] == before
+    with pytest.raises(ValueError, match="block 5"):
+        _parallel.run_with_blas(block, [(0, 5), (5, 9)])
+    assert [c.num_threads for c in blas] == before  # restored after an error too
+    seen.clear()
+    assert _parallel.run_with_blas(block, [(0, 4)]) == [4]  # one range: BLAS keeps its threads
+    assert seen == [before]
+
+
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_convolutions_split_over_images_equal_one_thread(data_format: str, monkeypatch: Any) -> None:
+    from opcore_numpy.kernels import image
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(7, 9, 8, 3) if data_format == "NHWC" else (7, 3, 9, 8)).astype(np.float32)
+    w = rng.normal(size=(3, 2, 3, 4)).astype(np.float32)
+    xt, wt = opcore.constant(x), opcore.constant(w)
+    kw: dict[str, Any] = {"strides": [1, 1, 1, 1], "padding": "SAME", "data_format": data_format}
+
+    def run() -> list[np.ndarray]:
+        with opcore.GradientTape() as tape:
+            tape.watch(xt)
+            tape.watch(wt)
+            y = opcore.conv2d(xt, wt, **kw)
+            loss = opcore.reduce_sum(y * y)
+        dx, dw = tape.gradient(loss, [xt, wt])
+        return [y.numpy(), dx.numpy(), dw.numpy()]
+
+    calls: list[list[tuple[int, int]]] = []
+    real = _parallel.run_with_blas
+
+    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
+        calls.append(ranges)
+        return real(fn, ranges)
+
+    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    one = run()
+    assert calls and all(len(r) == 1 for r in calls)  # small: the whole batch on the calling thread
+    calls.clear()
+    monkeypatch.setattr(_parallel, "threads", lambda: 3)
+    monkeypatch.setattr(image, "_MIN_MACS_PER_THREAD", 1)
+    split = run()
+    assert len(calls) == 3 and all(r == [(0, 2), (2, 4), (4, 7)] for r in calls)  # forward, both gradients
+    for got, want in zip(split, one, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
