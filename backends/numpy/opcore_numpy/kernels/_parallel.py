@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["row_ranges", "run", "run_with_blas"]
+__all__ = ["row_ranges", "run"]
 
 R = TypeVar("R")
 
@@ -116,71 +116,22 @@ def run(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
     if len(ranges) == 1 or not _busy.acquire(blocking=False):
         return [fn(lo, hi) for lo, hi in ranges]
     try:
-        return _run_held(fn, ranges)
-    finally:
-        _busy.release()
-
-
-def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
-    """:func:`run` for blocks that call BLAS (a convolution's im2col and GEMM per block of
-    images), with BLAS held to one thread while the blocks run, as oneDNN and PyTorch
-    parallelize a convolution over its images: each thread builds its columns and
-    multiplies them while they are in its cache. Measured on 2 cores, a 3x3 convolution
-    of 64 images took 6.4 ms so against 11 ms as blocks one after another, each GEMM on 2
-    BLAS threads (whose threads wait between calls while the columns are built). BLAS's
-    thread count is process-wide, so BLAS calls from other threads meanwhile run on one
-    thread too. Without threadpoolctl or a BLAS it can set, the ranges run one after
-    another on the calling thread (BLAS keeps its threads)."""
-    if len(ranges) == 1:
-        return [fn(*ranges[0])]
-    blas = _blas_controllers()
-    if not blas or not _busy.acquire(blocking=False):
-        return [fn(lo, hi) for lo, hi in ranges]
-    try:
-        saved = [c.num_threads for c in blas]
-        for c in blas:
-            c.set_num_threads(1)
+        workers = _take_workers(len(ranges) - 1)
+        for w, (lo, hi) in zip(workers, ranges[1:], strict=True):
+            w.start(fn, lo, hi)
+        first: list[R] = []
         try:
-            return _run_held(fn, ranges)
+            first.append(fn(*ranges[0]))
         finally:
-            for c, n in zip(blas, saved, strict=True):
-                c.set_num_threads(n)
+            rest: list[R] = []
+            error: BaseException | None = None
+            for w in workers:  # every worker is waited for, even after an error
+                try:
+                    rest.append(w.finish())
+                except BaseException as e:
+                    error = error or e
+        if error is not None:
+            raise error
+        return first + rest
     finally:
         _busy.release()
-
-
-_blas: list[Any] | None = None
-
-
-def _blas_controllers() -> list[Any]:
-    """threadpoolctl's controllers of the BLAS libraries loaded (found once), or none."""
-    global _blas
-    if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-        except Exception:  # threadpoolctl missing or unable to inspect this process
-            _blas = []
-    return _blas
-
-
-def _run_held(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
-    """:func:`run` once the workers are this call's (``_busy`` held)."""
-    workers = _take_workers(len(ranges) - 1)
-    for w, (lo, hi) in zip(workers, ranges[1:], strict=True):
-        w.start(fn, lo, hi)
-    first: list[R] = []
-    try:
-        first.append(fn(*ranges[0]))
-    finally:
-        rest: list[R] = []
-        error: BaseException | None = None
-        for w in workers:  # every worker is waited for, even after an error
-            try:
-                rest.append(w.finish())
-            except BaseException as e:
-                error = error or e
-    if error is not None:
-        raise error
-    return first + rest

@@ -31,7 +31,6 @@ NaN maximum is routed per tap as above. float16 is computed in float32 and round
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -154,19 +153,6 @@ class _Geometry:
 # --------------------------------------------------------------------------- conv2d
 
 
-#: Multiply-adds a thread must get at the least before a convolution is split over its images.
-_MIN_MACS_PER_THREAD = 1 << 23
-
-
-def _by_images(n: int, macs: int, fn: Any) -> list[Any]:
-    """``fn(lo, hi)`` over contiguous ranges of the ``n`` images: one per thread, each
-    building its own columns and multiplying them on one BLAS thread (see
-    ``_parallel.run_with_blas``), or the whole batch on the calling thread when small."""
-    parts = max(1, min(_parallel.threads(), n, macs // _MIN_MACS_PER_THREAD))
-    bounds = [n * k // parts for k in range(parts + 1)]
-    return _parallel.run_with_blas(fn, list(itertools.pairwise(bounds)))
-
-
 def _conv_dims(shape: Sequence[int], nchw: bool) -> tuple[int, int, int, int]:
     n, a, b, c = shape
     return (n, b, c, a) if nchw else (n, a, b, c)
@@ -185,12 +171,8 @@ def conv2d(ctx: KernelContext, input: np.ndarray, filter: np.ndarray) -> np.ndar
         out = (x.reshape(-1, x.shape[3]) @ wmat).reshape(n, g.ho, g.wo, o)
     else:
         out = np.empty((n, g.ho, g.wo, o), dtype=np.result_type(x, w))
-
-        def images(first: int, end: int) -> None:
-            for lo, hi, cols in g.column_blocks(x[first:end]):
-                np.matmul(cols, wmat, out=out[first + lo : first + hi].reshape(-1, o))
-
-        _by_images(n, out.size * wmat.shape[0], images)
+        for lo, hi, cols in g.column_blocks(x):
+            np.matmul(cols, wmat, out=out[lo:hi].reshape(-1, o))
     return _out(ctx, g.from_nhwc(out))
 
 
@@ -209,22 +191,18 @@ def conv2d_backprop_input(
         return _out(ctx, g.from_nhwc((dy.reshape(-1, o) @ w.reshape(c, o).T).reshape(n, h, w_, c)))
     dtype = np.result_type(dy, w)
     dx = np.zeros((n, h, w_, c), dtype=dtype)
+    per_block = min(n, g.images_per_block(c, dtype.itemsize))
     # Tap-major (kh*kw, rows, C): each tap's rows are contiguous, so col2im adds long runs.
     w_taps = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(g.kh * g.kw, o, c)
+    buf = np.empty((g.kh * g.kw, per_block * g.ho * g.wo, c), dtype=dtype)
     taps = list(g.taps())
-
-    def images(first: int, end: int) -> None:
-        per_block = min(end - first, g.images_per_block(c, dtype.itemsize))
-        buf = np.empty((g.kh * g.kw, per_block * g.ho * g.wo, c), dtype=dtype)
-        for lo in range(first, end, per_block):
-            hi = min(end, lo + per_block)
-            cols = buf[:, : (hi - lo) * g.ho * g.wo]
-            np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
-            dxb = dx[lo:hi]
-            for i, j, out, inp in taps:  # col2im: each tap back onto the input
-                dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
-
-    _by_images(n, dy.size * g.kh * g.kw * c, images)
+    for lo in range(0, n, per_block):
+        hi = min(n, lo + per_block)
+        cols = buf[:, : (hi - lo) * g.ho * g.wo]
+        np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
+        dxb = dx[lo:hi]
+        for i, j, out, inp in taps:  # col2im: each tap back onto the input
+            dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
     return _out(ctx, g.from_nhwc(dx))
 
 
@@ -241,22 +219,14 @@ def conv2d_backprop_filter(
     dy = _work(g.to_nhwc(out_backprop))
     if g.pointwise:
         return _out(ctx, x.reshape(-1, c).T @ dy.reshape(-1, o))
-
-    def images(first: int, end: int) -> Any:
-        dw: Any = None
-        for lo, hi, cols in g.column_blocks(x[first:end]):
-            part = cols.T @ dy[first + lo : first + hi].reshape(-1, o)  # one GEMM per block: (kh*kw*C, O)
-            if dw is None:
-                dw = part
-            else:
-                dw += part
-        return dw
-
-    parts = _by_images(n, dy.size * kh * kw * c, images)  # each thread's sum, added in image order
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return _out(ctx, total)
+    dw: Any = None
+    for lo, hi, cols in g.column_blocks(x):
+        part = cols.T @ dy[lo:hi].reshape(-1, o)  # one GEMM per block: (kh*kw*C, O)
+        if dw is None:
+            dw = part
+        else:
+            dw += part
+    return _out(ctx, dw)
 
 
 # --------------------------------------------------------------------------- pooling
