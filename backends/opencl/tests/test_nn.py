@@ -260,14 +260,24 @@ def test_direct_average_pooling_matches_numpy_on_odd_shapes(fmt: str, n: int, h:
         _same("AvgPoolGrad", [x.astype(np.float32), dy.astype(np.float32)], attrs, rtol=1e-6)
 
 
+_CONV_GEOMETRIES = [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
+                    ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]  # fmt: skip
+
+
+def _conv_geometries(h: int, w: int) -> list[tuple[tuple[int, int], tuple[int, int], tuple[int, int], str]]:
+    """(window, strides, dilations, padding) of the direct-kernel tests that fit an h x w image."""
+    return [
+        (k, s, d, padding)
+        for k, s, d, padding in _CONV_GEOMETRIES
+        if padding == "SAME" or ((k[0] - 1) * d[0] < h and (k[1] - 1) * d[1] < w)
+    ]
+
+
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("n, h, w, c", DIRECT_IMAGES)
 def test_direct_col2im_matches_numpy_on_odd_shapes(fmt: str, n: int, h: int, w: int, c: int) -> None:
     x = RNG.standard_normal(_image(n, h, w, c, fmt))
-    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
-                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
-        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
-            continue
+    for (kh, kw), (sh, sw), (dh, dw), padding in _conv_geometries(h, w):
         wts = RNG.standard_normal((kh, kw, c, 3))
         attrs = {"strides": _four(sh, sw, fmt), "padding": padding, "data_format": fmt,
                  "dilations": _four(dh, dw, fmt)}  # fmt: skip
@@ -286,10 +296,7 @@ def test_direct_im2col_matches_numpy_on_odd_shapes(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(kernels, "DIRECT_IM2COL_CHANNELS", 1)
     x = RNG.standard_normal((n, h, w, c))
-    for (kh, kw), (sh, sw), (dh, dw), padding in [((3, 3), (1, 1), (1, 1), "VALID"), ((3, 2), (2, 3), (1, 1), "SAME"),
-                                                  ((2, 2), (1, 1), (2, 3), "SAME"), ((1, 1), (2, 2), (1, 1), "VALID")]:  # fmt: skip
-        if padding == "VALID" and ((kh - 1) * dh >= h or (kw - 1) * dw >= w):
-            continue
+    for (kh, kw), (sh, sw), (dh, dw), padding in _conv_geometries(h, w):
         wts = RNG.standard_normal((kh, kw, c, 3))
         attrs = {"strides": (1, sh, sw, 1), "padding": padding, "data_format": "NHWC", "dilations": (1, dh, dw, 1)}
         (y,) = _same("Conv2D", [x, wts], attrs, rtol=1e-10)

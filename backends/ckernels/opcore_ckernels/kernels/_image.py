@@ -240,17 +240,23 @@ static inline int grid_coords(long x, long row, int GH, int GW, int C, int* n, i
 /* The real (not padding) rows lo..hi of the window starting at r0 (kh taps, no dilation). */
 #define SPAN(r0, k, H, lo, hi) const int lo = max((r0), 0), hi = min((r0) + (k), (H));
 
+/* The window of this work-item's output (n, p, q, c) (returning when out of range): its real rows ra..rb
+   and columns ca..cb, x at its first real element, rs and cs the steps to the next row and column, ns its
+   real columns. */
+#define WINDOW()                                                                                      \
+  int n, p, q, c;                                                                                     \
+  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;     \
+  SPAN(p * sh - top, kh, H, ra, rb)                                                                   \
+  SPAN(q * sw - left, kw, W, ca, cb)                                                                  \
+  __global const T* x = src + (long)n * H * W * C + OFF(ra, ca, c, H, W, C);                          \
+  const long rs = RSTEP(W, C);                                                                        \
+  const int cs = CSTEP(C), ns = cb - ca;
+
 /* Average pooling of the window of each output (n, p, q, c), over its real elements. */
 __kernel void avg_pool_direct(__global T* out, __global const T* src, const int H, const int W, const int C,
                               const int Ho, const int Wo, const int kh, const int kw, const int sh,
                               const int sw, const int top, const int left, const long row0) {{
-  int n, p, q, c;
-  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
-  SPAN(p * sh - top, kh, H, ra, rb)
-  SPAN(q * sw - left, kw, W, ca, cb)
-  __global const T* x = src + (long)n * H * W * C + OFF(ra, ca, c, H, W, C);
-  const long rs = RSTEP(W, C);
-  const int cs = CSTEP(C), ns = cb - ca;
+  WINDOW()
   A acc = 0;
   for (int r = ra; r < rb; ++r, x += rs)
     for (int s = 0; s < ns; ++s) acc += (A)x[s * cs];
@@ -263,13 +269,7 @@ __kernel void avg_pool_direct(__global T* out, __global const T* src, const int 
 __kernel void max_pool_direct(__global T* out, __global const T* src, const int H, const int W, const int C,
                               const int Ho, const int Wo, const int kh, const int kw, const int sh,
                               const int sw, const int top, const int left, const long row0) {{
-  int n, p, q, c;
-  if (!grid_coords(get_global_id(0), row0 + get_global_id(1), Ho, Wo, C, &n, &p, &q, &c)) return;
-  SPAN(p * sh - top, kh, H, ra, rb)
-  SPAN(q * sw - left, kw, W, ca, cb)
-  __global const T* x = src + (long)n * H * W * C + OFF(ra, ca, c, H, W, C);
-  const long rs = RSTEP(W, C);
-  const int cs = CSTEP(C), ns = cb - ca;
+  WINDOW()
   A acc = -INFINITY;
   for (int r = ra; r < rb; ++r, x += rs)
     for (int s = 0; s < ns; ++s) {{
