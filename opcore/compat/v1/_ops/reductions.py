@@ -18,7 +18,10 @@ def _axis_keep(axis: Any, reduction_indices: Any, keepdims: bool | None, keep_di
     return axis, bool(_one_of(keepdims, keep_dims, "keepdims", "keep_dims"))
 
 
-def _reduction(op: Any, doc: str) -> Any:
+def _reduction(op: Any, doc: str, fname: str | None = None) -> Any:
+    """TensorFlow 1's signature of a reduction (its deprecated aliases included) around
+    ``op(input_tensor, axis=, keepdims=, name=)``."""
+
     def reduce(
         input_tensor: Any,
         axis: Any = None,
@@ -31,7 +34,7 @@ def _reduction(op: Any, doc: str) -> Any:
         with building():
             return op(input_tensor, axis=axis, keepdims=keep, name=name)
 
-    reduce.__name__ = reduce.__qualname__ = op.__name__
+    reduce.__name__ = reduce.__qualname__ = fname or op.__name__
     reduce.__doc__ = doc
     return reduce
 
@@ -43,28 +46,19 @@ reduce_min = _reduction(opcore.reduce_min, "Minimum over ``axis`` (None: every a
 reduce_prod = _reduction(opcore.reduce_prod, "Product over ``axis`` (None: every axis).")
 
 
-def _bool_reduction(use_max: bool, doc: str, fname: str) -> Any:
-    def reduce(
-        input_tensor: Any,
-        axis: Any = None,
-        keepdims: bool | None = None,
-        name: str | None = None,
-        reduction_indices: Any = None,
-        keep_dims: bool | None = None,
-    ) -> Any:
-        axis, keep = _axis_keep(axis, reduction_indices, keepdims, keep_dims)
-        with building():
-            as_int = opcore.cast(input_tensor, _dt.int32)
-            r = (opcore.reduce_max if use_max else opcore.reduce_min)(as_int, axis=axis, keepdims=keep)
-            return opcore.cast(r, _dt.bool_, name=name)
+def _logical(use_max: bool) -> Any:
+    """Logical or (``use_max``) or and of a bool tensor: the maximum or minimum of it as int32."""
 
-    reduce.__name__ = reduce.__qualname__ = fname
-    reduce.__doc__ = doc
-    return reduce
+    def op(input_tensor: Any, axis: Any, keepdims: bool, name: str | None) -> Any:
+        as_int = opcore.cast(input_tensor, _dt.int32)
+        r = (opcore.reduce_max if use_max else opcore.reduce_min)(as_int, axis=axis, keepdims=keepdims)
+        return opcore.cast(r, _dt.bool_, name=name)
+
+    return op
 
 
-reduce_any = _bool_reduction(True, "Logical or over ``axis`` of a bool tensor.", "reduce_any")
-reduce_all = _bool_reduction(False, "Logical and over ``axis`` of a bool tensor.", "reduce_all")
+reduce_any = _reduction(_logical(True), "Logical or over ``axis`` of a bool tensor.", "reduce_any")
+reduce_all = _reduction(_logical(False), "Logical and over ``axis`` of a bool tensor.", "reduce_all")
 
 
 def reduce_logsumexp(
