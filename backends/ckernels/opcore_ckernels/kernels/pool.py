@@ -63,7 +63,7 @@ def max_pool(ctx: KernelContext, input: Any) -> Any:
     g = _Geometry(ctx.attrs, input.shape, None)
     if getattr(ctx.backend.runtime, "cpu", False) or (g.wo if g.nchw else g.c) >= GPU_DIRECT_LANES:
         return _direct_launch(ctx, "max_pool_direct", g, out, input, (g.ho, g.wo))
-    g, idx = _pool(ctx, input)
+    idx = index_map(ctx, ("pool-window", *g.key), g.pool_map)
     return _pool_launch(ctx, "pool_max", g, input, idx, out)
 
 
