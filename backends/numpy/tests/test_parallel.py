@@ -148,3 +148,134 @@ def test_run_from_inside_a_block_and_from_other_threads_runs_every_range(monkeyp
     for t in threads:
         t.join()
     assert sorted(map(tuple, results)) == sorted([(1 + k, 2 + k) for k in range(3) for _ in range(50)])
+
+
+def test_run_with_blas_holds_blas_to_one_thread_and_restores_it(monkeypatch: Any) -> None:
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    blas = _parallel._blas_controllers()
+    assert blas, "NumPy's BLAS is not visible to threadpoolctl"
+    before = [c.num_threads for c in blas]
+    seen: list[list[int]] = []
+
+    def block(lo: int, hi: int) -> int:
+        seen.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+        if lo == 5:
+            raise ValueError("block 5")
+        return hi - lo
+
+    assert _parallel.run_with_blas(block, [(0, 2), (2, 5)]) == [2, 3]
+    assert seen and all(n == [1] * len(blas) for n in seen)
+    assert [c.num_threads for c in blas] == before
+    with pytest.raises(ValueError, match="block 5"):
+        _parallel.run_with_blas(block, [(0, 5), (5, 9)])
+    assert [c.num_threads for c in blas] == before  # restored after an error too
+    seen.clear()
+    assert _parallel.run_with_blas(block, [(0, 4)]) == [4]  # one range: on this thread, BLAS held all the same
+    assert seen == [[1] * len(blas)]
+    assert [c.num_threads for c in blas] == before
+
+
+def test_run_with_blas_runs_serially_while_another_thread_limits_blas(monkeypatch: Any) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    blas = _parallel._blas_controllers()
+    if not any(c.internal_api == "openblas" and c.threading_layer != "openmp" for c in blas):
+        pytest.skip("needs a process-wide OpenBLAS thread pool, which only one thread may set")
+    limited, done = threading.Event(), threading.Event()
+
+    def user() -> None:  # a user's thread holds threadpoolctl's control of BLAS meanwhile
+        with threadpool_limits(limits=2, user_api="blas"):
+            limited.set()
+            done.wait(5)
+
+    t = threading.Thread(target=user)
+    t.start()
+    try:
+        assert limited.wait(5)
+        seen: list[tuple[str, list[int]]] = []
+
+        def block(lo: int, hi: int) -> int:
+            counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            seen.append((threading.current_thread().name, counts))
+            return hi - lo
+
+        assert _parallel.run_with_blas(block, [(0, 2), (2, 5)]) == [2, 3]
+        me = threading.current_thread().name
+        assert seen == [(me, [2] * len(blas)), (me, [2] * len(blas))]  # serial, the user's limit kept
+    finally:
+        done.set()
+        t.join()
+    calls: list[int] = []
+    assert _parallel.run_with_blas(lambda lo, hi: calls.append(lo) or hi, [(0, 2), (2, 5)]) == [2, 5]
+    assert sorted(calls) == [0, 2]  # control is free again once the user's block has ended
+
+
+@pytest.mark.parametrize("shape", [(300, 40, 200), (90, 50, 400), (1, 7, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_split_into_blocks_equals_one_product(shape: tuple[int, int, int], dtype: Any, monkeypatch: Any) -> None:
+    m, k, n = shape
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(m, k)).astype(dtype)
+    b = rng.normal(size=(n, k)).astype(dtype).T  # a transposed operand, as MatMul's transpose_b gives
+    want = a @ b
+    calls: list[list[tuple[int, int]]] = []
+    real = _parallel.run_with_blas
+
+    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
+        calls.append(ranges)
+        return real(fn, ranges)
+
+    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    monkeypatch.setattr(_parallel, "threads", lambda: 3)
+    monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", 1)
+    got = _parallel.matmul(a, b)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if max(m, n) >= 3:
+        long = m if m >= n else n
+        assert calls == [[(0, long // 3), (long // 3, 2 * long // 3), (2 * long // 3, long)]]
+    monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", m * k * n + 1)  # below the size: BLAS keeps it
+    calls.clear()
+    np.testing.assert_allclose(_parallel.matmul(a, b), want, rtol=1e-5, atol=1e-5)
+    assert calls == []
+
+
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_convolutions_split_over_images_equal_one_thread(data_format: str, monkeypatch: Any) -> None:
+    from opcore_numpy.kernels import image
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(7, 9, 8, 3) if data_format == "NHWC" else (7, 3, 9, 8)).astype(np.float32)
+    w = rng.normal(size=(3, 2, 3, 4)).astype(np.float32)
+    xt, wt = opcore.constant(x), opcore.constant(w)
+    kw: dict[str, Any] = {"strides": [1, 1, 1, 1], "padding": "SAME", "data_format": data_format}
+
+    def run() -> list[np.ndarray]:
+        with opcore.GradientTape() as tape:
+            tape.watch(xt)
+            tape.watch(wt)
+            y = opcore.conv2d(xt, wt, **kw)
+            loss = opcore.reduce_sum(y * y)
+        dx, dw = tape.gradient(loss, [xt, wt])
+        return [y.numpy(), dx.numpy(), dw.numpy()]
+
+    calls: list[list[tuple[int, int]]] = []
+    real = _parallel.run_with_blas
+
+    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
+        calls.append(ranges)
+        return real(fn, ranges)
+
+    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    one = run()
+    assert calls and all(len(r) == 1 for r in calls)  # small: the whole batch on the calling thread
+    calls.clear()
+    monkeypatch.setattr(_parallel, "threads", lambda: 3)
+    monkeypatch.setattr(image, "_MIN_MACS_PER_THREAD", 1)
+    split = run()
+    assert len(calls) == 3 and all(r == [(0, 2), (2, 4), (4, 7)] for r in calls)  # forward, both gradients
+    for got, want in zip(split, one, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -1,10 +1,14 @@
-"""Row-parallel execution for the NumPy kernels that neither BLAS nor memory bandwidth bounds.
+"""The NumPy kernels' own threads: row-parallel loops, and the split of large BLAS work.
 
 NumPy's ufunc loops release the GIL, so a kernel can split a large array into blocks of
 rows and run them on a few threads, as PyTorch's intra-op parallelism does (Softmax is
 bound by ``exp``). Small arrays stay on the calling thread: waking a sleeping thread and
 being woken by it costs tens of microseconds. Each block's result depends only on its
 rows, so results do not depend on the thread timing.
+
+Large GEMMs and convolutions are split the same way, with BLAS held to one thread while
+their blocks run (:func:`run_with_blas`): BLAS's own threads, which spin between calls,
+would otherwise take the cores from the blocks.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["row_ranges", "run"]
+import numpy as np
+
+__all__ = ["matmul", "row_ranges", "run", "run_with_blas"]
 
 R = TypeVar("R")
 
@@ -116,22 +122,116 @@ def run(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
     if len(ranges) == 1 or not _busy.acquire(blocking=False):
         return [fn(lo, hi) for lo, hi in ranges]
     try:
-        workers = _take_workers(len(ranges) - 1)
-        for w, (lo, hi) in zip(workers, ranges[1:], strict=True):
-            w.start(fn, lo, hi)
-        first: list[R] = []
-        try:
-            first.append(fn(*ranges[0]))
-        finally:
-            rest: list[R] = []
-            error: BaseException | None = None
-            for w in workers:  # every worker is waited for, even after an error
-                try:
-                    rest.append(w.finish())
-                except BaseException as e:
-                    error = error or e
-        if error is not None:
-            raise error
-        return first + rest
+        return _run_held(fn, ranges)
     finally:
         _busy.release()
+
+
+def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
+    """:func:`run` for blocks that call BLAS, with BLAS held to one thread while the blocks
+    run, so that each of this module's threads multiplies its own part on its own core.
+
+    OpenBLAS's threads wait spinning for about 0.1 s after each multithreaded call: a
+    kernel that builds a convolution's columns on one thread, then hands them to a GEMM
+    on two BLAS threads, keeps a core spinning while it copies, and blocks split over
+    this module's threads while BLAS's threads spin share the cores with them. So every
+    large BLAS call of this backend (GEMMs of at least ``MIN_SPLIT_MACS`` multiply-adds,
+    convolutions by images) goes through here, as oneDNN and PyTorch split a
+    convolution over its images: each thread builds its columns and multiplies them
+    while they are in its cache. BLAS's thread count is process-wide (threadpoolctl sets
+    it), so BLAS calls from other threads meanwhile run on one thread too, and it is
+    restored as soon as the blocks are done. A single range runs on the calling thread,
+    with BLAS held to one thread all the same. The ranges run one after another on the
+    calling thread, BLAS keeping its threads, when threadpoolctl is missing, finds no
+    BLAS it can set, or another thread holds threadpoolctl's control of BLAS (inside its
+    ``threadpool_limits``), and when the workers are busy with another call."""
+    blas = _blas_controllers()
+    if not blas or not _busy.acquire(blocking=False):
+        return [fn(lo, hi) for lo, hi in ranges]
+    try:
+        saved = [c.get_num_threads() for c in blas]
+        try:
+            for c in blas:
+                c.set_num_threads(1)
+            if any(c.get_num_threads() != 1 for c in blas):  # another thread controls BLAS
+                return [fn(lo, hi) for lo, hi in ranges]
+            if len(ranges) == 1:
+                return [fn(*ranges[0])]
+            return _run_held(fn, ranges)
+        finally:
+            for c, n in zip(blas, saved, strict=True):
+                c.set_num_threads(n)
+            for c in blas:  # let the next caller, from any thread, set it again
+                release = getattr(c, "clear_controlling_thread", None)
+                if release is not None:
+                    release()
+    finally:
+        _busy.release()
+
+
+#: Multiply-adds at the least before a GEMM is split over the cores. Waking this module's
+#: threads and being woken by them costs some 50 us on 2 cores, where BLAS's own spinning
+#: threads take a few: below this size (about 0.7 ms of one core's GEMM) BLAS keeps the
+#: GEMM. Measured: (128, 784) @ (784, 256) took 215 us on BLAS's 2 threads and 261 us
+#: split; (64, 10816) @ (10816, 128) 790 and 814 us; 1024^3 8.2 and 7.9 ms.
+MIN_SPLIT_MACS = 1 << 25
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` for 2-D arrays: a product of at least ``MIN_SPLIT_MACS`` multiply-adds
+    is split into one block of rows (or of columns, when the result is wider than it is
+    tall) per core, each multiplied on one BLAS thread (:func:`run_with_blas`)."""
+    m, k = a.shape
+    n = b.shape[1]
+    parts = min(threads(), max(m, n), m * n * k // MIN_SPLIT_MACS)
+    if parts < 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+        return a @ b
+    out = np.empty((m, n), dtype=a.dtype)
+    rows = m >= n
+    bounds = [(m if rows else n) * i // parts for i in range(parts + 1)]
+
+    def block(lo: int, hi: int) -> None:
+        if rows:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+
+    run_with_blas(block, list(itertools.pairwise(bounds)))
+    return out
+
+
+_blas: list[Any] | None = None
+
+
+def _blas_controllers() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded (found once), or none."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:  # threadpoolctl missing or unable to inspect this process
+            _blas = []
+    return _blas
+
+
+def _run_held(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) -> list[R]:
+    """:func:`run` once the workers are this call's (``_busy`` held)."""
+    workers = _take_workers(len(ranges) - 1)
+    for w, (lo, hi) in zip(workers, ranges[1:], strict=True):
+        w.start(fn, lo, hi)
+    first: list[R] = []
+    try:
+        first.append(fn(*ranges[0]))
+    finally:
+        rest: list[R] = []
+        error: BaseException | None = None
+        for w in workers:  # every worker is waited for, even after an error
+            try:
+                rest.append(w.finish())
+            except BaseException as e:
+                error = error or e
+    if error is not None:
+        raise error
+    return first + rest

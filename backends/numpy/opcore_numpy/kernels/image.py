@@ -8,7 +8,8 @@ strided rectangle of the input and writes one rectangle of the output (``_Geomet
 positions that fall into the padding are simply not visited, so memory does not depend on
 the pads or the dilation.
 
-Convolution is im2col plus one GEMM (``np.matmul`` on BLAS) per block of images: the
+Convolution is im2col plus one GEMM (``np.matmul`` on BLAS) per block of images, the
+batch split over the cores by images with BLAS held to one thread (``_by_images``): the
 column matrix of a block (taps copied into a reused buffer) is kept near
 ``_BLOCK_BYTES`` so that it is still in cache when the GEMM reads it, and the GEMM
 writes straight into its slice of the output. The input gradient is the same GEMM
@@ -31,6 +32,7 @@ NaN maximum is routed per tap as above. float16 is computed in float32 and round
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,7 +46,7 @@ KERNELS = KernelTable()
 
 #: The size of one block's column matrix: small enough to stay in the last-level cache
 #: between im2col and the GEMM (and between the GEMM and col2im), large enough that each
-#: GEMM call amortises waking BLAS's threads (measured: 2-8 MB best with two threads).
+#: GEMM call runs at BLAS's full speed (measured: 2-8 MB best).
 _BLOCK_BYTES = 4 << 20
 
 _ALL = slice(None)
@@ -153,6 +155,22 @@ class _Geometry:
 # --------------------------------------------------------------------------- conv2d
 
 
+#: Multiply-adds a thread must get at the least before a convolution is split over its
+#: images (about the time of waking a thread, some 50 us on 2 cores of a virtual machine).
+_MIN_MACS_PER_THREAD = 1 << 21
+
+
+def _by_images(n: int, macs: int, fn: Any) -> list[Any]:
+    """``fn(lo, hi)`` over contiguous ranges of the ``n`` images: one per thread, each
+    building its own columns and multiplying them on one BLAS thread (see
+    ``_parallel.run_with_blas``), or the whole batch on the calling thread when small,
+    with BLAS still held to one thread: a convolution never wakes BLAS's threads, which
+    would spin beside the next convolution's blocks."""
+    parts = max(1, min(_parallel.threads(), n, macs // _MIN_MACS_PER_THREAD))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return _parallel.run_with_blas(fn, list(itertools.pairwise(bounds)))
+
+
 def _conv_dims(shape: Sequence[int], nchw: bool) -> tuple[int, int, int, int]:
     n, a, b, c = shape
     return (n, b, c, a) if nchw else (n, a, b, c)
@@ -168,11 +186,15 @@ def conv2d(ctx: KernelContext, input: np.ndarray, filter: np.ndarray) -> np.ndar
         return _zeros(ctx)
     wmat = w.reshape(-1, o)
     if g.pointwise:
-        out = (x.reshape(-1, x.shape[3]) @ wmat).reshape(n, g.ho, g.wo, o)
+        out = _parallel.matmul(x.reshape(-1, x.shape[3]), wmat).reshape(n, g.ho, g.wo, o)
     else:
         out = np.empty((n, g.ho, g.wo, o), dtype=np.result_type(x, w))
-        for lo, hi, cols in g.column_blocks(x):
-            np.matmul(cols, wmat, out=out[lo:hi].reshape(-1, o))
+
+        def images(first: int, end: int) -> None:
+            for lo, hi, cols in g.column_blocks(x[first:end]):
+                np.matmul(cols, wmat, out=out[first + lo : first + hi].reshape(-1, o))
+
+        _by_images(n, out.size * wmat.shape[0], images)
     return _out(ctx, g.from_nhwc(out))
 
 
@@ -188,21 +210,25 @@ def conv2d_backprop_input(
     dy = _work(g.to_nhwc(out_backprop))
     o = dy.shape[3]
     if g.pointwise:
-        return _out(ctx, g.from_nhwc((dy.reshape(-1, o) @ w.reshape(c, o).T).reshape(n, h, w_, c)))
+        return _out(ctx, g.from_nhwc(_parallel.matmul(dy.reshape(-1, o), w.reshape(c, o).T).reshape(n, h, w_, c)))
     dtype = np.result_type(dy, w)
     dx = np.zeros((n, h, w_, c), dtype=dtype)
-    per_block = min(n, g.images_per_block(c, dtype.itemsize))
     # Tap-major (kh*kw, rows, C): each tap's rows are contiguous, so col2im adds long runs.
     w_taps = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(g.kh * g.kw, o, c)
-    buf = np.empty((g.kh * g.kw, per_block * g.ho * g.wo, c), dtype=dtype)
     taps = list(g.taps())
-    for lo in range(0, n, per_block):
-        hi = min(n, lo + per_block)
-        cols = buf[:, : (hi - lo) * g.ho * g.wo]
-        np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
-        dxb = dx[lo:hi]
-        for i, j, out, inp in taps:  # col2im: each tap back onto the input
-            dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
+
+    def images(first: int, end: int) -> None:
+        per_block = min(end - first, g.images_per_block(c, dtype.itemsize))
+        buf = np.empty((g.kh * g.kw, per_block * g.ho * g.wo, c), dtype=dtype)
+        for lo in range(first, end, per_block):
+            hi = min(end, lo + per_block)
+            cols = buf[:, : (hi - lo) * g.ho * g.wo]
+            np.matmul(dy[lo:hi].reshape(1, -1, o), w_taps, out=cols)  # one GEMM per tap and block
+            dxb = dx[lo:hi]
+            for i, j, out, inp in taps:  # col2im: each tap back onto the input
+                dxb[inp] += cols[i * g.kw + j].reshape(hi - lo, g.ho, g.wo, c)[out]
+
+    _by_images(n, dy.size * g.kh * g.kw * c, images)
     return _out(ctx, g.from_nhwc(dx))
 
 
@@ -218,15 +244,23 @@ def conv2d_backprop_filter(
         return _zeros(ctx)
     dy = _work(g.to_nhwc(out_backprop))
     if g.pointwise:
-        return _out(ctx, x.reshape(-1, c).T @ dy.reshape(-1, o))
-    dw: Any = None
-    for lo, hi, cols in g.column_blocks(x):
-        part = cols.T @ dy[lo:hi].reshape(-1, o)  # one GEMM per block: (kh*kw*C, O)
-        if dw is None:
-            dw = part
-        else:
-            dw += part
-    return _out(ctx, dw)
+        return _out(ctx, _parallel.matmul(x.reshape(-1, c).T, dy.reshape(-1, o)))
+
+    def images(first: int, end: int) -> Any:
+        dw: Any = None
+        for lo, hi, cols in g.column_blocks(x[first:end]):
+            part = cols.T @ dy[first + lo : first + hi].reshape(-1, o)  # one GEMM per block: (kh*kw*C, O)
+            if dw is None:
+                dw = part
+            else:
+                dw += part
+        return dw
+
+    parts = _by_images(n, dy.size * kh * kw * c, images)  # each thread's sum, added in image order
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return _out(ctx, total)
 
 
 # --------------------------------------------------------------------------- pooling

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -273,4 +274,6 @@ def matmul(ctx: KernelContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a = np.swapaxes(a, -1, -2)
     if ctx.attrs["transpose_b"]:
         b = np.swapaxes(b, -1, -2)
+    if a.ndim == 2 and b.ndim == 2:
+        return _out(ctx, _quietly(_parallel.matmul, a, b))
     return _out(ctx, _quietly(np.matmul, a, b))
