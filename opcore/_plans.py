@@ -106,7 +106,10 @@ _LIST_FAST = object()  # starts the keys of _list_key
 def _list_key(values: list[Any], attrs: dict[str, Any], positional: Sequence[Any]) -> Any:
     """The plan key of an op whose one input is a list of tensors, or None (the general key).
 
-    ``(_LIST_FAST, spec tokens, attributes)``: the attributes as _attr_key keys them.
+    ``(_LIST_FAST, *spec tokens)`` for ``stack(values)``, ``(_LIST_FAST, axis, *spec tokens)``
+    for ``concat(values, axis)`` (flat, so a call hashes one tuple), and otherwise
+    ``(_LIST_FAST, (spec tokens), attributes)``, the attributes as _attr_key keys them.
+    Spec tokens are plain objects, so the three forms never equal each other.
     """
     specs = []
     for e in values:
@@ -117,9 +120,9 @@ def _list_key(values: list[Any], attrs: dict[str, Any], positional: Sequence[Any
         return None
     if not attrs:
         if not positional:  # stack(values)
-            return (_LIST_FAST, tuple(specs))
+            return (_LIST_FAST, *specs)
         if len(positional) == 1 and type(positional[0]) is int:  # concat(values, 0)
-            return (_LIST_FAST, tuple(specs), positional[0])
+            return (_LIST_FAST, positional[0], *specs)
     rest = _attr_key(None, attrs, positional)
     return None if rest is None else (_LIST_FAST, tuple(specs), rest)
 

@@ -183,25 +183,26 @@ def call_op(op: OpDef, inputs: Sequence[Any], attrs: dict[str, Any], name: str |
     elif n and type(x) is list and op._list_input:  # concat([a, b], 0), stack([a, b], axis=1)
         # The keys of _plans._list_key, its two common forms built inline (a call less on the hot path).
         key = None
-        specs = []
-        for e in x:
-            if type(e) is not Tensor:
-                break
-            specs.append(e._spec)
+        if attrs or n > 2 or (n == 2 and type(inputs[1]) is not int):
+            key = _list_key(x, attrs, inputs[1:])
+            values = [e._value for e in x] if key is not None else []
         else:
-            if attrs or n > 2 or not specs:
-                key = _list_key(x, attrs, inputs[1:])
-            elif n == 1:
-                key = (_LIST_FAST, tuple(specs))
-            elif type(inputs[1]) is int:
-                key = (_LIST_FAST, tuple(specs), inputs[1])
+            parts = [_LIST_FAST] if n == 1 else [_LIST_FAST, inputs[1]]
+            values = []
+            for e in x:
+                if type(e) is not Tensor:
+                    break
+                parts.append(e._spec)
+                values.append(e._value)
             else:
-                key = _list_key(x, attrs, inputs[1:])
+                if values:
+                    key = tuple(parts)
         if key is not None:
             plan = op._plans.get(key)
             if plan is None:
                 return _call_slow(op, inputs, attrs, name, key)
-            return _run_one(op, plan, [t._value for t in x], (list(x),), recording)
+            # The list is copied for the tape only: a user may change it after the call.
+            return _run_one(op, plan, values, (list(x) if recording else x,), recording)
     n_in = len(op.inputs)
     if n == n_in:
         key = _call_key(inputs, attrs, ())

@@ -337,6 +337,24 @@ def test_lists_of_tensors_take_the_keys_that_list_key_makes() -> None:
     assert dispatch._list_key([a, a], {}, (0,)) != dispatch._list_key([a, a, a], {}, ())
 
 
+def test_a_taped_list_input_is_the_list_as_it_was_called() -> None:
+    a = opcore.constant(np.ones((2, 3), np.float32))
+    b = opcore.constant(np.full((1, 3), 2.0, np.float32))
+    weights = opcore.constant(np.arange(9, dtype=np.float32).reshape(3, 3))
+    for _ in range(2):  # the second round runs on the cached plan
+        values = [a, b]
+        with opcore.GradientTape() as tape:
+            tape.watch(a)
+            tape.watch(b)
+            y = opcore.concat(values, 0)
+            values[0] = b  # the caller reuses its list after the call
+            values.append(a)
+            loss = opcore.reduce_sum(y * weights)
+        da, db = tape.gradient(loss, [a, b])
+        assert da.numpy().tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+        assert db.numpy().tolist() == [[6.0, 7.0, 8.0]]
+
+
 def test_keyword_attributes_of_every_form_follow_the_value() -> None:
     m = opcore.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
     for _ in range(2):  # the second round runs on cached plans
