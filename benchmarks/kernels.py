@@ -245,6 +245,26 @@ class Timer:
         return best
 
 
+def blas_description() -> str:
+    """The BLAS NumPy multiplies with and the kernels it picked: the GEMM bound of the
+    convolution rows depends on them (OpenBLAS's AVX2 kernels run a GEMM at about half
+    the speed of its AVX-512 ones, and ``OPENBLAS_CORETYPE`` overrides its choice)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl is not installed)"
+    libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not libs:
+        return "none found"
+    parts = []
+    for lib in libs:
+        arch = f", {lib['architecture']} kernels" if lib.get("architecture") else ""
+        parts.append(f"{lib['internal_api']} {lib.get('version') or ''}{arch}, {lib['num_threads']} threads")
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    note = f" (OPENBLAS_CORETYPE={forced} set in the environment)" if forced else ""
+    return "; ".join(parts) + note
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backends", nargs="*", default=None, help="default: every available backend")
@@ -270,6 +290,7 @@ def main() -> None:
     threads = os.cpu_count()
     print(f"{len(cases)} ops, backends {list(tensors)}, torch {'yes' if torch_fns else 'no'}; {threads} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"NumPy's BLAS: {blas_description()}")
     bounds = gemm_bounds(arrays)
     header = f"{'op':<24} {'shapes':<28} {'torch ms':>9} {'GEMM ms':>8} {'numpy/GEMM':>10}"
     for b in tensors:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from kernels import blas_description
 
 import opcore
 
@@ -160,6 +161,7 @@ def main() -> None:
     p.add_argument("--backends", nargs="*", default=None, help="default: every available backend")
     args = p.parse_args()
     backends = args.backends or [b.name for b in opcore.available_backends() if b.available]
+    print(f"NumPy's BLAS: {blas_description()}")
     rows = []
     for model, batch, steps in (("mlp", 128, args.steps), ("cnn", 64, max(args.steps // 5, 3))):
         t_torch = None

@@ -279,3 +279,40 @@ def test_convolutions_split_over_images_equal_one_thread(data_format: str, monke
     assert len(calls) == 3 and all(r == [(0, 2), (2, 4), (4, 7)] for r in calls)  # forward, both gradients
     for got, want in zip(split, one, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_convolutions_from_many_threads_at_once_agree_and_leave_blas_as_it_was(monkeypatch: Any) -> None:
+    from opcore_numpy.kernels import image
+
+    blas = _parallel._blas_controllers()
+    before = [c.num_threads for c in blas]
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    monkeypatch.setattr(image, "_MIN_MACS_PER_THREAD", 1)  # every call splits, or runs held on its thread
+    monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", 1)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 10, 10, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    m = rng.normal(size=(40, 30)).astype(np.float32)
+    want_conv = opcore.conv2d(opcore.constant(x), opcore.constant(w), [1, 1, 1, 1], "SAME").numpy()
+    want_mm = m @ m.T
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        try:
+            start.wait(5)
+            for _ in range(30):
+                got = opcore.conv2d(opcore.constant(x), opcore.constant(w), [1, 1, 1, 1], "SAME").numpy()
+                np.testing.assert_allclose(got, want_conv, rtol=1e-5, atol=1e-5)
+                got_mm = opcore.matmul(opcore.constant(m), opcore.constant(m), transpose_b=True).numpy()
+                np.testing.assert_allclose(got_mm, want_mm, rtol=1e-5, atol=1e-5)
+        except BaseException as e:  # handed to the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert [c.num_threads for c in blas] == before
