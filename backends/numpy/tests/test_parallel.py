@@ -231,6 +231,8 @@ def test_matmul_split_into_blocks_equals_one_product(shape: tuple[int, int, int]
     monkeypatch.setattr(_parallel, "run_with_blas", recording)
     monkeypatch.setattr(_parallel, "threads", lambda: 3)
     monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", 1)
+    monkeypatch.setattr(_parallel, "GEMM_ONE_THREAD", 0)
+    monkeypatch.setattr(_parallel, "_last_held", -float("inf"))  # away from held work
     got = _parallel.matmul(a, b)
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
     assert got.dtype == want.dtype and got.shape == want.shape
@@ -238,6 +240,7 @@ def test_matmul_split_into_blocks_equals_one_product(shape: tuple[int, int, int]
         long = m if m >= n else n
         assert calls == [[(0, long // 3), (long // 3, 2 * long // 3), (2 * long // 3, long)]]
     monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", m * k * n + 1)  # below the size: BLAS keeps it
+    monkeypatch.setattr(_parallel, "_last_held", -float("inf"))
     calls.clear()
     np.testing.assert_allclose(_parallel.matmul(a, b), want, rtol=1e-5, atol=1e-5)
     assert calls == []
@@ -316,3 +319,47 @@ def test_convolutions_from_many_threads_at_once_agree_and_leave_blas_as_it_was(m
         t.join()
     assert not errors, errors[0]
     assert [c.num_threads for c in blas] == before
+
+
+def test_blas_calls_near_held_work_hold_blas_too(monkeypatch: Any) -> None:
+    from opcore_numpy.kernels import reduce
+
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    calls: list[list[tuple[int, int]]] = []
+    real = _parallel.run_with_blas
+
+    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
+        calls.append(ranges)
+        return real(fn, ranges)
+
+    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    rng = np.random.default_rng(4)
+    mid = rng.normal(size=(64, 256)).astype(np.float32), rng.normal(size=(256, 128)).astype(np.float32)
+    big = rng.normal(size=(256, 256)).astype(np.float32), rng.normal(size=(256, 128)).astype(np.float32)
+    column = rng.normal(size=(300, 256)).astype(np.float32)  # a sum large enough for BLAS's gemv
+
+    monkeypatch.setattr(_parallel, "_last_held", -float("inf"))  # away from held work: BLAS's own threads
+    assert not _parallel.near_held()
+    np.testing.assert_allclose(_parallel.matmul(*mid), mid[0] @ mid[1], rtol=1e-5, atol=1e-4)
+    got = opcore.reduce_sum(opcore.constant(column), axis=1).numpy()
+    np.testing.assert_allclose(got, column.sum(axis=1), rtol=1e-4, atol=1e-4)
+    assert calls == []
+
+    _parallel.held(np.dot, column, np.ones(256, np.float32))  # held work: the window opens
+    assert _parallel.near_held()
+    calls.clear()
+    np.testing.assert_allclose(_parallel.matmul(*mid), mid[0] @ mid[1], rtol=1e-5, atol=1e-4)
+    assert calls == [[(0, 1)]]  # 2^21 multiply-adds: held, on this thread
+    calls.clear()
+    np.testing.assert_allclose(_parallel.matmul(*big), big[0] @ big[1], rtol=1e-5, atol=1e-4)
+    assert calls == [[(0, 128), (128, 256)]]  # 2^23: split near held work (2^25 away from it)
+    calls.clear()
+    got = opcore.reduce_sum(opcore.constant(column), axis=1).numpy()
+    np.testing.assert_allclose(got, column.sum(axis=1), rtol=1e-4, atol=1e-4)
+    assert calls == [[(0, 1)]]  # the sum's matrix-vector product, held
+    calls.clear()
+    whole = rng.normal(size=(64, 4096)).astype(np.float32)
+    np.testing.assert_allclose(float(reduce._large_sum(whole, (0, 1), False)), float(whole.sum()), rtol=1e-4)
+    assert calls == [[(0, 1)]]
+    monkeypatch.setattr(_parallel, "_last_held", _parallel._monotonic() - _parallel.NEAR_HELD_S - 0.01)
+    assert not _parallel.near_held()  # the window closes

@@ -16,12 +16,13 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["matmul", "row_ranges", "run", "run_with_blas"]
+__all__ = ["held", "matmul", "near_held", "row_ranges", "run", "run_with_blas"]
 
 R = TypeVar("R")
 
@@ -145,6 +146,7 @@ def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) ->
     calling thread, BLAS keeping its threads, when threadpoolctl is missing, finds no
     BLAS it can set, or another thread holds threadpoolctl's control of BLAS (inside its
     ``threadpool_limits``), and when the workers are busy with another call."""
+    global _last_held
     blas = _blas_controllers()
     if not blas or not _busy.acquire(blocking=False):
         return [fn(lo, hi) for lo, hi in ranges]
@@ -159,6 +161,7 @@ def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) ->
                 return [fn(*ranges[0])]
             return _run_held(fn, ranges)
         finally:
+            _last_held = _monotonic()
             for c, n in zip(blas, saved, strict=True):
                 c.set_num_threads(n)
             for c in blas:  # let the next caller, from any thread, set it again
@@ -176,16 +179,52 @@ def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) ->
 #: split; (64, 10816) @ (10816, 128) 790 and 814 us; 1024^3 8.2 and 7.9 ms.
 MIN_SPLIT_MACS = 1 << 25
 
+#: Seconds after held BLAS work (a convolution, a split product) during which every other
+#: BLAS call of this backend holds BLAS to one thread too. OpenBLAS's threads spin for
+#: about 0.1 s after each call that woke them, so one mid-size product or sum between two
+#: convolutions would have them take the cores from the next convolution's blocks.
+NEAR_HELD_S = 0.25
+
+#: Multiply-adds at the least before a GEMM near held work is split (below, it runs on
+#: the calling thread with BLAS held): about the hand-off's time on one core.
+MIN_SPLIT_MACS_NEAR = 1 << 22
+
+#: Multiply-adds below which BLAS runs a GEMM on one thread by itself (OpenBLAS: 2^18;
+#: a matrix-vector product: 9216 elements), so holding it would only cost the hold.
+GEMM_ONE_THREAD = 1 << 18
+
+_monotonic = time.monotonic
+_last_held = -float("inf")
+
+
+def near_held() -> bool:
+    """Whether this backend held BLAS to one thread in the last ``NEAR_HELD_S`` seconds."""
+    return _monotonic() - _last_held < NEAR_HELD_S
+
+
+def held(fn: Callable[..., R], *args: Any) -> R:
+    """``fn(*args)`` (one BLAS call) with BLAS held to one thread, on the calling thread."""
+    return run_with_blas(lambda _lo, _hi: fn(*args), [(0, 1)])[0]
+
 
 def matmul(a: Any, b: Any) -> Any:
-    """``a @ b`` for 2-D arrays: a product of at least ``MIN_SPLIT_MACS`` multiply-adds
-    is split into one block of rows (or of columns, when the result is wider than it is
-    tall) per core, each multiplied on one BLAS thread (:func:`run_with_blas`)."""
+    """``a @ b`` for 2-D arrays. A product of at least ``MIN_SPLIT_MACS`` multiply-adds
+    (``MIN_SPLIT_MACS_NEAR`` near held work, see ``NEAR_HELD_S``) is split into one block
+    of rows (or of columns, when the result is wider than it is tall) per core, each
+    multiplied on one BLAS thread (:func:`run_with_blas`). Below that, a product near
+    held work runs with BLAS held on the calling thread, and one away from it on BLAS's
+    own threads, whose spin makes back-to-back mid-size products fast."""
     m, k = a.shape
     n = b.shape[1]
-    parts = min(threads(), max(m, n), m * n * k // MIN_SPLIT_MACS)
-    if parts < 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+    macs = m * n * k
+    if macs < GEMM_ONE_THREAD:
         return a @ b
+    near = _monotonic() - _last_held < NEAR_HELD_S
+    if (not near and macs < 2 * MIN_SPLIT_MACS) or a.dtype != b.dtype or a.dtype.kind != "f":
+        return a @ b
+    parts = min(threads(), max(m, n), macs // (MIN_SPLIT_MACS_NEAR if near else MIN_SPLIT_MACS))
+    if parts < 2:
+        return held(np.matmul, a, b) if near else a @ b
     out = np.empty((m, n), dtype=a.dtype)
     rows = m >= n
     bounds = [(m if rows else n) * i // parts for i in range(parts + 1)]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
+from opcore_numpy.kernels import _parallel
 
 KERNELS = KernelTable()
 
@@ -77,6 +78,11 @@ def _ones(n: int, dtype: Any) -> np.ndarray:
     return ones
 
 
+def _gemv(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``m @ v`` on BLAS, held to one thread near the backend's held BLAS work."""
+    return _parallel.held(_dot, m, v) if _parallel.near_held() else _dot(m, v)
+
+
 def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray | None:
     """A float32/float64 sum over the trailing axes of a C-contiguous array, in the shapes
     where NumPy's pairwise loop (scalar, one row at a time) is several times slower than
@@ -85,7 +91,8 @@ def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarr
     Over everything: the array is viewed as rows of ``_LANES`` elements, each row is summed by
     one BLAS matrix-vector product with a vector of ones (vector lanes, several accumulators:
     a few ulp per row), then the row sums are summed pairwise. The product runs on BLAS's
-    own threads, which wait spinning between calls: a (4096, 1024) float32 sum takes half
+    own threads (held to one near the backend's held BLAS work: ``_parallel.NEAR_HELD_S``),
+    which wait spinning between calls: a (4096, 1024) float32 sum takes half
     the time of two einsum halves on this module's thread pool, whose hand-off (waking a
     sleeping thread, then the caller) costs as much as the second half saves. Over the
     trailing axes of many rows: the same product, one row per output.
@@ -102,10 +109,10 @@ def _large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarr
     if outer == 1:
         flat = x.reshape(-1)
         head = flat.size - flat.size % _LANES
-        sums = flat[:head].reshape(-1, _LANES) @ _ones(_LANES, x.dtype)
+        sums = _gemv(flat[:head].reshape(-1, _LANES), _ones(_LANES, x.dtype))
         out = np.asarray(_add_reduce(sums) + _add_reduce(flat[head:]), dtype=x.dtype)
     elif inner >= 256:
-        out = x.reshape(outer, inner) @ np.ones(inner, dtype=x.dtype)
+        out = _gemv(x.reshape(outer, inner), np.ones(inner, dtype=x.dtype))
     else:
         return None
     shape = [1 if i in axes else d for i, d in enumerate(x.shape)] if keepdims else x.shape[: nd - len(axes)]
