@@ -10,7 +10,8 @@ Models (synthetic MNIST-shaped data, so no download is needed):
     python benchmarks/training.py [--steps 50] [--memory-steps 1000]
 
 Prints ms per step, the opcore/torch ratio (targets: MLP <= 1.0, CNN <= 1.5, eager MLP <= 1.2),
-peak resident memory, and the resident-memory growth over --memory-steps MLP steps.
+peak resident memory, and the resident-memory growth over --memory-steps MLP steps. For each
+model, torch and the backends take turns round by round, and each row is its best round.
 """
 
 from __future__ import annotations
@@ -150,15 +151,48 @@ def torch_step(model: str, batch: int) -> Callable[[], None] | None:
 
 
 def time_ms(step: Callable[[], None], steps: int) -> float:
-    for _ in range(3):
-        step()
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        best = min(best, (time.perf_counter() - t) / steps)
-    return best * 1e3
+    """Best of 3 rounds of ``steps`` steps, after 3 warm-up steps: ms per step."""
+    return interleaved_ms([step], steps)[0]
+
+
+def interleaved_ms(runners: list[Callable[[], None]], steps: int, rounds: int = 5, pause_s: float = 0.2) -> list[float]:
+    """Best ms per step of each runner over ``rounds`` rounds of ``steps`` steps, the runners
+    taking turns within each round: on a machine whose speed drifts (a shared virtual
+    machine's cores), every runner then meets the same states, and the ratios hold. Each
+    round starts after ``pause_s`` of idle time, so that the worker threads of the runner
+    before it (OpenBLAS's, OpenMP's, an OpenCL runtime's) have stopped spinning, then
+    runs untimed steps for 30 ms, since a core that was idle takes tens of milliseconds
+    to reach full speed again."""
+    for run in runners:
+        for _ in range(3):
+            run()
+    best = [float("inf")] * len(runners)
+    for _ in range(rounds):
+        for i, run in enumerate(runners):
+            time.sleep(pause_s)
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.03:
+                run()
+            t = time.perf_counter()
+            for _ in range(steps):
+                run()
+            best[i] = min(best[i], (time.perf_counter() - t) / steps)
+    return [b * 1e3 for b in best]
+
+
+def _runners(
+    model: str, reference: Callable[[], None] | None, build: Callable[[str], Callable[[], None]], backends: list[str]
+) -> list[tuple[str, Callable[[], None]]]:
+    """(name, step) of torch (when installed) and of each backend that can run ``model``."""
+    runners = [("torch", reference)] if reference is not None else []
+    for b in backends:
+        try:
+            step = build(b)
+            step()  # an eager step finds a missing kernel only when it runs
+            runners.append((b, step))
+        except opcore.KernelNotFoundError as exc:  # a partial backend cannot run this model
+            print(f"{model}: skipping backend {b!r}: {str(exc).splitlines()[0]}")
+    return runners
 
 
 def main() -> None:
@@ -171,31 +205,23 @@ def main() -> None:
     print(f"NumPy's BLAS: {blas_description()}")
     rows = []
     cnn_steps = max(args.steps // 5, 3)
-    for model, batch, steps in (("mlp", 128, args.steps), ("cnn", 64, cnn_steps), ("cnn-l2", 64, cnn_steps)):
-        t_torch = None
-        tstep = torch_step(model, batch)
-        if tstep is not None:
-            t_torch = time_ms(tstep, steps)
-            rows.append((model, "torch (cpu eager)", t_torch, None))
-        for b in backends:
-            try:
-                t = time_ms(opcore_step(model, b, batch), steps)
-            except opcore.KernelNotFoundError as exc:  # a partial backend cannot run this model
-                print(f"{model}: skipping backend {b!r}: {str(exc).splitlines()[0]}")
-                continue
-            rows.append((model, f"opcore {b} (session)", t, t / t_torch if t_torch else None))
-    t_torch = None
-    tstep = torch_eager_mlp_step(128)
-    if tstep is not None:
-        t_torch = time_ms(tstep, args.steps)
-        rows.append(("eager", "torch (cpu eager, SGD)", t_torch, None))
-    for b in backends:
-        try:
-            t = time_ms(opcore_eager_mlp_step(b, 128), args.steps)
-        except opcore.KernelNotFoundError as exc:
-            print(f"eager: skipping backend {b!r}: {str(exc).splitlines()[0]}")
-            continue
-        rows.append(("eager", f"opcore {b} (GradientTape)", t, t / t_torch if t_torch else None))
+    cases: list[tuple[str, int, Callable[[], None] | None, Callable[[str], Callable[[], None]], str, str]] = [
+        (m, n, torch_step(m, b), lambda k, m=m, b=b: opcore_step(m, k, b), "torch (cpu eager)", "session")
+        for m, b, n in (("mlp", 128, args.steps), ("cnn", 64, cnn_steps), ("cnn-l2", 64, cnn_steps))
+    ]
+    cases.append(
+        ("eager", args.steps, torch_eager_mlp_step(128), lambda k: opcore_eager_mlp_step(k, 128),
+         "torch (cpu eager, SGD)", "GradientTape")
+    )  # fmt: skip
+    for model, steps, reference, build, torch_name, mode in cases:
+        runners = _runners(model, reference, build, backends)
+        times = interleaved_ms([run for _, run in runners], steps)
+        t_torch = times[0] if reference is not None else None
+        for (name, _), t in zip(runners, times, strict=True):
+            if name == "torch":
+                rows.append((model, torch_name, t, None))
+            else:
+                rows.append((model, f"opcore {name} ({mode})", t, t / t_torch if t_torch else None))
     print(f"{'model':<7} {'runner':<26} {'ms/step':>9} {'opcore/torch':>13}")
     for model, runner, t, ratio in rows:
         print(f"{model:<7} {runner:<26} {t:>9.2f} {ratio if ratio is not None else float('nan'):>13.2f}")
