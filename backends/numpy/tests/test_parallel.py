@@ -363,3 +363,48 @@ def test_blas_calls_near_held_work_hold_blas_too(monkeypatch: Any) -> None:
     assert calls == [[(0, 1)]]
     monkeypatch.setattr(_parallel, "_last_held", _parallel._monotonic() - _parallel.NEAR_HELD_S - 0.01)
     assert not _parallel.near_held()  # the window closes
+
+
+def test_large_elementwise_ops_split_into_blocks_agree_with_numpy(monkeypatch: Any) -> None:
+    import warnings
+
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    ranges: list[list[tuple[int, int]]] = []
+    real = _parallel.run
+
+    def recording(fn: Any, rr: list[tuple[int, int]]) -> Any:
+        ranges.append(rr)
+        return real(fn, rr)
+
+    monkeypatch.setattr(_parallel, "run", recording)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(16, 32, 32, 64)).astype(np.float32)  # 2^20 elements: split in two
+    y = rng.normal(size=x.shape).astype(np.float32)
+    bias = rng.normal(size=64).astype(np.float32)
+    big = np.full(x.shape, 100.0, np.float32)  # exp overflows: no warning, from any thread
+    xt, yt, bt = opcore.constant(x), opcore.constant(y), opcore.constant(bias)
+    cases: list[tuple[Any, Any]] = [
+        (lambda: xt + yt, x + y),
+        (lambda: xt * 2.0, x * 2.0),
+        (lambda: opcore.maximum(xt, yt), np.maximum(x, y)),
+        (lambda: xt > yt, x > y),
+        (lambda: opcore.relu(xt), np.maximum(x, 0)),
+        (lambda: opcore.where(xt > 0, yt, opcore.zeros_like(yt)), np.where(x > 0, y, 0)),
+        (lambda: opcore.where(xt > 0, yt, xt), np.where(x > 0, y, x)),
+        (lambda: opcore.bias_add(xt, bt), x + bias),
+        (lambda: opcore.bias_add(opcore.constant(x.transpose(0, 3, 1, 2).copy()), bt, data_format="NCHW"),
+         x.transpose(0, 3, 1, 2) + bias[:, None, None]),
+        (lambda: opcore.exp(opcore.constant(big)), np.full(x.shape, np.inf, np.float32)),
+    ]  # fmt: skip
+    for run, want in cases:
+        ranges.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = run().numpy()
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        assert ranges and all(len(r) == 2 for r in ranges), ranges  # it was split
+    small = opcore.constant(x[:1, :4])
+    ranges.clear()
+    np.testing.assert_array_equal(opcore.relu(small).numpy(), np.maximum(x[:1, :4], 0))
+    assert ranges == []

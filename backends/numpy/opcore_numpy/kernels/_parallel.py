@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["held", "matmul", "near_held", "row_ranges", "run", "run_with_blas"]
+__all__ = ["held", "matmul", "near_held", "row_ranges", "run", "run_with_blas", "ufunc_into"]
 
 R = TypeVar("R")
 
@@ -57,6 +57,21 @@ def row_ranges(rows: int, elements: int) -> list[tuple[int, int]]:
     first = min(rows - (n - 1), -(-rows // n) + head * rows // max(elements, 1))
     bounds = [0, *(first + (rows - first) * k // (n - 1) for k in range(n))]
     return list(itertools.pairwise(bounds))
+
+
+def ufunc_into(fn: Callable[..., Any], out: Any, *xs: Any) -> Any:
+    """``fn(*xs, out=out)`` (an elementwise NumPy function that writes into ``out``)
+    over blocks of ``out``'s leading axis, one per thread (:func:`row_ranges`): an operand
+    that spans that axis is sliced with it, any other (a bias, a 0-d constant) broadcasts
+    whole into every block. NumPy's elementwise loops run below memory speed on one core
+    (``np.maximum`` of 2.4M float32: 0.67 ms on one thread, 0.38 ms on two)."""
+    rows, nd = out.shape[0], out.ndim
+
+    def block(lo: int, hi: int) -> None:
+        fn(*[x[lo:hi] if x.ndim == nd and x.shape[0] == rows else x for x in xs], out=out[lo:hi])
+
+    run(block, row_ranges(rows, out.size))
+    return out
 
 
 class _Worker:

@@ -56,24 +56,56 @@ def _out(ctx: KernelContext, value: Any, i: int = 0) -> np.ndarray:
     return np.asarray(value, dtype=ctx.out_dtypes[i].np)
 
 
+#: Elements of an elementwise result from which it is computed in blocks of rows on the
+#: backend's threads (``_parallel.ufunc_into``): two threads' worth of ``_parallel.MIN_PER_THREAD``.
+_LARGE = 2 * _parallel.MIN_PER_THREAD
+
+
+def _split(ctx: KernelContext, fn: Callable[..., Any], xs: tuple[np.ndarray, ...], quiet: bool) -> Any:
+    """``fn(*xs)`` computed in blocks of rows on the backend's threads, or None where that
+    does not apply: ``fn`` must be a ufunc of float operands of one dtype whose result has
+    that dtype or is boolean (so that writing into the output casts nothing), and the
+    result must have a leading axis to split."""
+    shape, dt = ctx.out_shapes[0], ctx.out_dtypes[0].np
+    if not shape or shape[0] < 2 or not isinstance(fn, np.ufunc) or fn.nout != 1:
+        return None
+    d = xs[0].dtype
+    if d.kind != "f" or (dt != d and dt != np.bool_) or any(x.dtype != d for x in xs):
+        return None
+    if quiet:
+
+        def call(*args: np.ndarray, out: np.ndarray) -> Any:  # each worker thread's own error state
+            return _quietly(functools.partial(fn, out=out), *args)
+
+        return _parallel.ufunc_into(call, np.empty(shape, dt), *xs)
+    return _parallel.ufunc_into(fn, np.empty(shape, dt), *xs)
+
+
 def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
-    """Register ``fn`` (a ufunc or ufunc-like function of the inputs) as the kernel of ``op``."""
+    """Register ``fn`` (a ufunc or ufunc-like function of the inputs) as the kernel of ``op``.
+    Large results are computed in blocks of rows on the backend's threads (``_split``)."""
     if op in _NO_ERRSTATE:
         # These cannot divide by zero or leave a function's domain; entering np.errstate
         # would cost more than the op itself on small arrays (about 1 us per call).
         def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+            if xs and max(x.size for x in xs) >= _LARGE and (r := _split(ctx, fn, xs, False)) is not None:
+                return r
             r = fn(*xs)
             return r if type(r) is np.ndarray else _out(ctx, r)
 
         if fn.nin == 2 if isinstance(fn, np.ufunc) else False:  # the hottest case, without *args
 
             def kernel(ctx: KernelContext, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # type: ignore[misc]
+                if (x.size >= _LARGE or y.size >= _LARGE) and (r := _split(ctx, fn, (x, y), False)) is not None:
+                    return r
                 r = fn(x, y)
                 return r if type(r) is np.ndarray else _out(ctx, r)
 
     else:
 
         def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
+            if xs and max(x.size for x in xs) >= _LARGE and (r := _split(ctx, fn, xs, True)) is not None:
+                return r
             r = _quietly(fn, *xs)
             return r if type(r) is np.ndarray and r.dtype == ctx.out_dtypes[0].np else _out(ctx, r)
 
@@ -164,23 +196,28 @@ def select(ctx: KernelContext, condition: np.ndarray, x: np.ndarray, y: np.ndarr
     if max(condition.size, x.size, y.size) < _SELECT_BITWISE or x.dtype.itemsize not in _UINTS:
         r = np.where(condition, x, y)
         return r if type(r) is np.ndarray else _out(ctx, r)
-    return _select_bits(condition, x, y).reshape(ctx.out_shapes[0])
+    shape = ctx.out_shapes[0]
+    if max(condition.size, x.size, y.size) >= _LARGE and shape and shape[0] > 1:
+        return _parallel.ufunc_into(_select_bits, np.empty(shape, x.dtype), condition, x, y)
+    return _select_bits(condition, x, y).reshape(shape)
 
 
-def _select_bits(condition: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _select_bits(condition: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.where`` on the values' bits: bit-exact (NaN payloads, signed zeros), and free of
     the data-dependent branch that makes ``np.where`` several times slower on an irregular
     condition (the gradient of ReLU). With ``y`` a single zero: ``x * condition`` in integers;
-    otherwise ``y ^ ((x ^ y) & mask)``, ``mask`` all ones where ``condition`` holds."""
+    otherwise ``y ^ ((x ^ y) & mask)``, ``mask`` all ones where ``condition`` holds. Into
+    ``out`` (of ``x``'s dtype and the broadcast shape) when given."""
     bits = _UINTS[x.dtype.itemsize]
     xb, yb = x.view(bits), y.view(bits)
+    ob = None if out is None else out.view(bits)
     if y.size == 1 and not yb.any():
-        out = np.multiply(xb, condition, dtype=bits)
+        r = np.multiply(xb, condition, out=ob, dtype=bits)
     else:
         mask = np.negative(condition, dtype=bits)  # True -> all ones (unsigned wrap-around)
-        out = np.bitwise_and(np.bitwise_xor(xb, yb), mask)
-        np.bitwise_xor(out, yb, out=out)
-    return out.view(x.dtype)
+        r = np.bitwise_and(np.bitwise_xor(xb, yb), mask, out=ob)
+        np.bitwise_xor(r, yb, out=r)
+    return r.view(x.dtype)
 
 
 @KERNELS.kernel("Pow")
@@ -244,6 +281,8 @@ def relu(ctx: KernelContext, x: np.ndarray) -> np.ndarray:
     zero = _ZEROS.get(x.dtype)
     if zero is None:
         zero = np.zeros((), x.dtype)
+    if x.size >= _LARGE and x.ndim and x.shape[0] > 1:
+        return _parallel.ufunc_into(np.maximum, np.empty_like(x), x, zero)
     r = np.maximum(x, zero)
     return r if type(r) is np.ndarray else _out(ctx, r)
 

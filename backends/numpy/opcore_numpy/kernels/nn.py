@@ -152,7 +152,10 @@ def bias_add(ctx: KernelContext, value: np.ndarray, bias: np.ndarray) -> np.ndar
     axis = _channel_axis(ctx.attrs["data_format"], value.ndim)
     shape = [1] * value.ndim
     shape[axis] = bias.shape[0]
-    return _out(ctx, value + bias.reshape(shape))
+    b = bias.reshape(shape)
+    if value.size >= 2 * _parallel.MIN_PER_THREAD and value.shape[0] > 1 and value.dtype == bias.dtype:
+        return _parallel.ufunc_into(np.add, np.empty_like(value), value, b)
+    return _out(ctx, value + b)
 
 
 @KERNELS.kernel("BiasAddGrad")
