@@ -359,7 +359,7 @@ def test_blas_calls_near_held_work_hold_blas_too(monkeypatch: Any) -> None:
     assert calls == [[(0, 1)]]  # the sum's matrix-vector product, held
     calls.clear()
     whole = rng.normal(size=(64, 4096)).astype(np.float32)
-    np.testing.assert_allclose(float(reduce._large_sum(whole, (0, 1), False)), float(whole.sum()), rtol=1e-4)
+    np.testing.assert_allclose(float(reduce.large_sum(whole, (0, 1), False)), float(whole.sum()), rtol=1e-4)
     assert calls == [[(0, 1)]]
     monkeypatch.setattr(_parallel, "_last_held", _parallel._monotonic() - _parallel.NEAR_HELD_S - 0.01)
     assert not _parallel.near_held()  # the window closes

@@ -111,8 +111,11 @@ LARGE_SUMS = [
     ((300, 700), [1], False),  # trailing axis: matrix-vector product
     ((30, 10, 700), [1, 2], True),  # trailing axes, keepdims
     ((30, 10, 700), [2, 1], False),  # the same axes out of order
-    ((700, 300), [0], False),  # a leading axis: NumPy's own loop
+    ((700, 300), [0], False),  # a leading axis, wide rows: NumPy's own loop
     ((4000, 40), [1], False),  # short rows: NumPy's own loop
+    ((4000, 40), [0], False),  # a leading axis, narrow rows: ones times the matrix
+    ((16, 20, 20, 64), [0, 1, 2], True),  # leading axes (a bias gradient in NHWC), keepdims
+    ((16, 20, 20, 64), [2, 0, 1], False),  # the same axes out of order
 ]
 
 
@@ -127,6 +130,16 @@ def test_large_sums_and_means_match_float64(shape, axis, keepdims, dtype):
         got = op(opcore.constant(x), axis, keepdims=keepdims).numpy()
         assert got.dtype == x.dtype and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(x).sum() / ref.size)
+
+
+def test_nhwc_bias_gradient_sums_the_leading_axes_and_keeps_nan():
+    x = np.random.default_rng(2).normal(size=(16, 20, 20, 64)).astype(np.float32)
+    x[3, 4, 5, 6] = np.nan
+    got = opcore.bias_add_grad(opcore.constant(x)).numpy()
+    want = x.astype(np.float64).sum(axis=(0, 1, 2))
+    assert got.dtype == np.float32 and got.shape == (64,)
+    assert np.isnan(got[6]) and not np.isnan(np.delete(got, 6)).any()
+    np.testing.assert_allclose(np.delete(got, 6), np.delete(want, 6), rtol=1e-5, atol=1e-3)
 
 
 def test_large_sum_of_a_transposed_view_and_of_nan():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from opcore.registry import KernelContext, KernelTable
-from opcore_numpy.kernels import _parallel
+from opcore_numpy.kernels import _parallel, reduce
 from opcore_numpy.kernels._buffer import runs_of
 from opcore_numpy.kernels.array import check_range
 
@@ -162,4 +162,7 @@ def bias_add(ctx: KernelContext, value: np.ndarray, bias: np.ndarray) -> np.ndar
 def bias_add_grad(ctx: KernelContext, out_backprop: np.ndarray) -> np.ndarray:
     axis = _channel_axis(ctx.attrs["data_format"], out_backprop.ndim)
     others = tuple(i for i in range(out_backprop.ndim) if i != axis)
-    return _out(ctx, _work(out_backprop).sum(axis=others))
+    g = _work(out_backprop)
+    if g.size >= reduce.LARGE and (total := reduce.large_sum(g, others, False)) is not None:
+        return _out(ctx, total)
+    return _out(ctx, g.sum(axis=others))
