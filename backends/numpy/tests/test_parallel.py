@@ -13,6 +13,19 @@ import opcore
 from opcore_numpy.kernels import _parallel
 
 
+def _record(monkeypatch: Any, name: str) -> list[list[tuple[int, int]]]:
+    """The ranges of every call of ``_parallel.<name>`` from now on (which still runs)."""
+    calls: list[list[tuple[int, int]]] = []
+    real = getattr(_parallel, name)
+
+    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
+        calls.append(ranges)
+        return real(fn, ranges)
+
+    monkeypatch.setattr(_parallel, name, recording)
+    return calls
+
+
 @pytest.mark.parametrize("rows, elements", [(1, 10**9), (7, 10**9), (1000, 10), (1000, 10**9), (3, 0)])
 def test_row_ranges_cover_every_row_once(rows: int, elements: int, monkeypatch: Any) -> None:
     monkeypatch.setattr(_parallel, "threads", lambda: 4)
@@ -221,14 +234,7 @@ def test_matmul_split_into_blocks_equals_one_product(shape: tuple[int, int, int]
     a = rng.normal(size=(m, k)).astype(dtype)
     b = rng.normal(size=(n, k)).astype(dtype).T  # a transposed operand, as MatMul's transpose_b gives
     want = a @ b
-    calls: list[list[tuple[int, int]]] = []
-    real = _parallel.run_with_blas
-
-    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
-        calls.append(ranges)
-        return real(fn, ranges)
-
-    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    calls = _record(monkeypatch, "run_with_blas")
     monkeypatch.setattr(_parallel, "threads", lambda: 3)
     monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", 1)
     monkeypatch.setattr(_parallel, "GEMM_ONE_THREAD", 0)
@@ -265,14 +271,7 @@ def test_convolutions_split_over_images_equal_one_thread(data_format: str, monke
         dx, dw = tape.gradient(loss, [xt, wt])
         return [y.numpy(), dx.numpy(), dw.numpy()]
 
-    calls: list[list[tuple[int, int]]] = []
-    real = _parallel.run_with_blas
-
-    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
-        calls.append(ranges)
-        return real(fn, ranges)
-
-    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    calls = _record(monkeypatch, "run_with_blas")
     one = run()
     assert calls and all(len(r) == 1 for r in calls)  # small: the whole batch on the calling thread
     calls.clear()
@@ -325,14 +324,7 @@ def test_blas_calls_near_held_work_hold_blas_too(monkeypatch: Any) -> None:
     from opcore_numpy.kernels import reduce
 
     monkeypatch.setattr(_parallel, "threads", lambda: 2)
-    calls: list[list[tuple[int, int]]] = []
-    real = _parallel.run_with_blas
-
-    def recording(fn: Any, ranges: list[tuple[int, int]]) -> Any:
-        calls.append(ranges)
-        return real(fn, ranges)
-
-    monkeypatch.setattr(_parallel, "run_with_blas", recording)
+    calls = _record(monkeypatch, "run_with_blas")
     rng = np.random.default_rng(4)
     mid = rng.normal(size=(64, 256)).astype(np.float32), rng.normal(size=(256, 128)).astype(np.float32)
     big = rng.normal(size=(256, 256)).astype(np.float32), rng.normal(size=(256, 128)).astype(np.float32)
@@ -369,14 +361,7 @@ def test_large_elementwise_ops_split_into_blocks_agree_with_numpy(monkeypatch: A
     import warnings
 
     monkeypatch.setattr(_parallel, "threads", lambda: 2)
-    ranges: list[list[tuple[int, int]]] = []
-    real = _parallel.run
-
-    def recording(fn: Any, rr: list[tuple[int, int]]) -> Any:
-        ranges.append(rr)
-        return real(fn, rr)
-
-    monkeypatch.setattr(_parallel, "run", recording)
+    ranges = _record(monkeypatch, "run")
     rng = np.random.default_rng(6)
     x = rng.normal(size=(16, 32, 32, 64)).astype(np.float32)  # 2^20 elements: split in two
     y = rng.normal(size=x.shape).astype(np.float32)
