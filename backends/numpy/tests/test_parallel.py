@@ -393,3 +393,30 @@ def test_large_elementwise_ops_split_into_blocks_agree_with_numpy(monkeypatch: A
     ranges.clear()
     np.testing.assert_array_equal(opcore.relu(small).numpy(), np.maximum(x[:1, :4], 0))
     assert ranges == []
+
+
+def test_a_blas_controller_that_fails_turns_holding_off_and_kernels_still_run(monkeypatch: Any) -> None:
+    class Broken:
+        def get_num_threads(self) -> int:
+            return 2
+
+        def set_num_threads(self, n: int) -> None:
+            raise OSError("the BLAS library went away")
+
+    monkeypatch.setattr(_parallel, "_blas", [Broken()])
+    monkeypatch.setattr(_parallel, "threads", lambda: 2)
+    seen: list[str] = []
+
+    def block(lo: int, hi: int) -> int:
+        seen.append(threading.current_thread().name)
+        return hi - lo
+
+    assert _parallel.run_with_blas(block, [(0, 2), (2, 5)]) == [2, 3]
+    assert seen == [threading.current_thread().name] * 2  # one after another, on this thread
+    assert _parallel._blas == []  # turned off for the process
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4, 6, 6, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 2)).astype(np.float32)
+    got = opcore.conv2d(opcore.constant(x), opcore.constant(w), [1, 1, 1, 1], "VALID").numpy()
+    want = sum(np.einsum("nhwc,co->nhwo", x[:, i : i + 4, j : j + 4], w[i, j]) for i in range(3) for j in range(3))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -166,23 +166,16 @@ def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) ->
     if not blas or not _busy.acquire(blocking=False):
         return [fn(lo, hi) for lo, hi in ranges]
     try:
-        saved = [c.get_num_threads() for c in blas]
+        saved = _hold(blas)
+        if saved is None:
+            return [fn(lo, hi) for lo, hi in ranges]
         try:
-            for c in blas:
-                c.set_num_threads(1)
-            if any(c.get_num_threads() != 1 for c in blas):  # another thread controls BLAS
-                return [fn(lo, hi) for lo, hi in ranges]
             if len(ranges) == 1:
                 return [fn(*ranges[0])]
             return _run_held(fn, ranges)
         finally:
             _last_held = _monotonic()
-            for c, n in zip(blas, saved, strict=True):
-                c.set_num_threads(n)
-            for c in blas:  # let the next caller, from any thread, set it again
-                release = getattr(c, "clear_controlling_thread", None)
-                if release is not None:
-                    release()
+            _restore(blas, saved)
     finally:
         _busy.release()
 
@@ -255,6 +248,41 @@ def matmul(a: Any, b: Any) -> Any:
 
 
 _blas: list[Any] | None = None
+
+
+def _hold(blas: list[Any]) -> list[int] | None:
+    """Hold every BLAS to one thread (``_busy`` held): the counts to restore, or None when
+    it cannot be held, BLAS then left as it was. A controller that fails turns holding off
+    for the process: its kernels then run their blocks one after another."""
+    try:
+        saved = [c.get_num_threads() for c in blas]
+        for c in blas:
+            c.set_num_threads(1)
+        if all(c.get_num_threads() == 1 for c in blas):
+            return saved
+        _restore(blas, saved)  # another thread controls BLAS (inside threadpool_limits)
+        return None
+    except Exception:
+        _give_up()
+        return None
+
+
+def _restore(blas: list[Any], saved: list[int]) -> None:
+    """Set each BLAS back to its count, and let the next caller, from any thread, set it."""
+    try:
+        for c, n in zip(blas, saved, strict=True):
+            c.set_num_threads(n)
+        for c in blas:
+            release = getattr(c, "clear_controlling_thread", None)
+            if release is not None:
+                release()
+    except Exception:
+        _give_up()
+
+
+def _give_up() -> None:
+    global _blas
+    _blas = []
 
 
 def _blas_controllers() -> list[Any]:
