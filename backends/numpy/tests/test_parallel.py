@@ -420,3 +420,19 @@ def test_a_blas_controller_that_fails_turns_holding_off_and_kernels_still_run(mo
     got = opcore.conv2d(opcore.constant(x), opcore.constant(w), [1, 1, 1, 1], "VALID").numpy()
     want = sum(np.einsum("nhwc,co->nhwo", x[:, i : i + 4, j : j + 4], w[i, j]) for i in range(3) for j in range(3))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("value, cap", [("1", 1), ("3,2", 3), (" 2 ", 2), ("0", None), ("", None), ("many", None)])
+def test_omp_num_threads_caps_the_backends_threads(value: str, cap: int | None, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert _parallel._thread_cap() == cap
+    monkeypatch.setattr(_parallel, "_CAP", _parallel._thread_cap())
+    monkeypatch.setattr(_parallel.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _parallel.threads() == (2 if cap is None else min(2, cap))
+    if cap == 1:  # one thread: a large product is not split
+        a = np.ones((512, 512), np.float32)
+        monkeypatch.setattr(_parallel, "MIN_SPLIT_MACS", 1)
+        monkeypatch.setattr(_parallel, "_last_held", -float("inf"))
+        calls = _record(monkeypatch, "run_with_blas")
+        np.testing.assert_array_equal(_parallel.matmul(a, a), a @ a)
+        assert calls == []

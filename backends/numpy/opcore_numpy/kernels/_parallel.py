@@ -34,12 +34,29 @@ _busy = threading.Lock()  # held while a run uses the workers
 _workers: list[_Worker] = []
 
 
-def threads() -> int:
-    """The cores this process may run on."""
+def _thread_cap() -> int | None:
+    """``OMP_NUM_THREADS`` (its first number) when set to a positive number, else None: the
+    limit a user sets for every library's threads (BLAS's, PyTorch's), as data-parallel
+    ranks sharing a machine do."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     try:
-        return len(os.sched_getaffinity(0))
+        n = int(value)
+    except ValueError:
+        return None
+    return n if n >= 1 else None
+
+
+_CAP = _thread_cap()
+
+
+def threads() -> int:
+    """The threads this backend splits work over: the cores this process may run on, at
+    most ``OMP_NUM_THREADS`` when that is set."""
+    try:
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    return n if _CAP is None else min(n, _CAP)
 
 
 def row_ranges(rows: int, elements: int) -> list[tuple[int, int]]:
