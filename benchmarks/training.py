@@ -151,12 +151,13 @@ def torch_step(model: str, batch: int) -> Callable[[], None] | None:
 
 
 def time_ms(step: Callable[[], None], steps: int) -> float:
-    """Best of 3 rounds of ``steps`` steps, after 3 warm-up steps: ms per step."""
+    """Best of 5 rounds of ``steps`` steps, as :func:`interleaved_ms` takes them: ms per step."""
     return interleaved_ms([step], steps)[0]
 
 
 def interleaved_ms(runners: list[Callable[[], None]], steps: int, rounds: int = 5, pause_s: float = 0.2) -> list[float]:
-    """Best ms per step of each runner over ``rounds`` rounds of ``steps`` steps, the runners
+    """Best ms per step of each runner over ``rounds`` rounds of ``steps`` steps (after 10
+    warm-up steps each, by which the process's heap has grown to the model), the runners
     taking turns within each round: on a machine whose speed drifts (a shared virtual
     machine's cores), every runner then meets the same states, and the ratios hold. Each
     round starts after ``pause_s`` of idle time, so that the worker threads of the runner
@@ -164,7 +165,7 @@ def interleaved_ms(runners: list[Callable[[], None]], steps: int, rounds: int = 
     runs untimed steps for 30 ms, since a core that was idle takes tens of milliseconds
     to reach full speed again."""
     for run in runners:
-        for _ in range(3):
+        for _ in range(10):
             run()
     best = [float("inf")] * len(runners)
     for _ in range(rounds):
