@@ -197,7 +197,7 @@ def run_with_blas(fn: Callable[[int, int], R], ranges: list[tuple[int, int]]) ->
         _busy.release()
 
 
-#: Multiply-adds at the least before a GEMM is split over the cores. Waking this module's
+#: Multiply-adds each core must get at the least before a GEMM is split. Waking this module's
 #: threads and being woken by them costs some 50 us on 2 cores, where BLAS's own spinning
 #: threads take a few: below this size (about 0.7 ms of one core's GEMM) BLAS keeps the
 #: GEMM. Measured: (128, 784) @ (784, 256) took 215 us on BLAS's 2 threads and 261 us
@@ -210,8 +210,8 @@ MIN_SPLIT_MACS = 1 << 25
 #: convolutions would have them take the cores from the next convolution's blocks.
 NEAR_HELD_S = 0.25
 
-#: Multiply-adds at the least before a GEMM near held work is split (below, it runs on
-#: the calling thread with BLAS held): about the hand-off's time on one core.
+#: ``MIN_SPLIT_MACS`` near held work (a smaller GEMM runs on the calling thread with BLAS
+#: held): about the hand-off's time on one core.
 MIN_SPLIT_MACS_NEAR = 1 << 22
 
 #: Multiply-adds below which BLAS runs a GEMM on one thread by itself (OpenBLAS: 2^18;
@@ -233,12 +233,13 @@ def held(fn: Callable[..., R], *args: Any) -> R:
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """``a @ b`` for 2-D arrays. A product of at least ``MIN_SPLIT_MACS`` multiply-adds
-    (``MIN_SPLIT_MACS_NEAR`` near held work, see ``NEAR_HELD_S``) is split into one block
-    of rows (or of columns, when the result is wider than it is tall) per core, each
-    multiplied on one BLAS thread (:func:`run_with_blas`). Below that, a product near
-    held work runs with BLAS held on the calling thread, and one away from it on BLAS's
-    own threads, whose spin makes back-to-back mid-size products fast."""
+    """``a @ b`` for 2-D arrays. A product that gives each of two or more cores at least
+    ``MIN_SPLIT_MACS`` multiply-adds (``MIN_SPLIT_MACS_NEAR`` near held work, see
+    ``NEAR_HELD_S``) is split into one block of rows (or of columns, when the result is
+    wider than it is tall) per core, each multiplied on one BLAS thread
+    (:func:`run_with_blas`). A smaller one near held work runs with BLAS held on the
+    calling thread, and one away from it on BLAS's own threads, whose spin makes
+    back-to-back mid-size products fast."""
     m, k = a.shape
     n = b.shape[1]
     macs = m * n * k
