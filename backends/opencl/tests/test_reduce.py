@@ -7,6 +7,7 @@ import pytest
 
 import opcore
 from opcore.ops import reduce as R
+from opcore_ckernels.kernels import _fold
 from opcore_ckernels.kernels import reduce as kernels
 
 BACKEND = "opencl"
@@ -45,8 +46,8 @@ def test_column_reductions_split_into_chunks_match_numpy(shape: tuple[int, ...])
     # reduced, so the columns are the trailing elements.
     width, columns = shape[-2], int(np.prod(shape[-1:]))
     outer = int(np.prod(shape[:-2]))
-    assert kernels._chunks(width, outer * columns, kernels.COLUMN_TASKS, 2 * kernels.COLUMN_CHUNK,
-                           kernels.COLUMN_CHUNK) > 1  # fmt: skip
+    assert _fold._chunks(width, outer * columns, _fold.COLUMN_TASKS, 2 * _fold.COLUMN_CHUNK,
+                         _fold.COLUMN_CHUNK) > 1  # fmt: skip
     rng = np.random.default_rng(7)
     x = rng.standard_normal(shape).astype(np.float32) + 1.0
     axis = len(shape) - 2

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from opcore_ckernels.checks import REPORT, RangeCheck
+from opcore_ckernels.checks import REPORT, RangeCheck, _dummy_flag
 from opcore_ckernels.kernels._common import buffer_or_dummy, group_size
 from opcore_ckernels.source import ctype, is_float
 
@@ -350,7 +350,7 @@ def sort_bounded(ctx: Any, x: Any, bound: int, check: RangeCheck | None = None) 
         return keys[0], pos[0]
     i = ctype(x.dtype)
     on = check is not None and check.on
-    flag = check.flag if check is not None else _unused_flag(rt)
+    flag = check.flag if check is not None else _dummy_flag(rt).data
     group = group_size(rt)
 
     def source() -> str:
@@ -384,7 +384,3 @@ def _scan_kernel(rt: Any) -> Any:
     """The shared ``scan_runs`` kernel (one work-group of :func:`group_size`)."""
     group = group_size(rt)
     return rt.kernel(("scan_runs", group), lambda: f"#define GROUP {group}\n" + _SCAN, "scan_runs")
-
-
-def _unused_flag(rt: Any) -> Any:
-    return rt.cached(("radix-flag-unused",), lambda: np.zeros(1, np.int32)).data

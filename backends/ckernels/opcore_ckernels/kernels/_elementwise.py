@@ -68,7 +68,6 @@ def _strides(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
 class _Plan(NamedTuple):
     """What one call signature launches (see :func:`_plan`)."""
 
-    shape: tuple[int, ...]
     dtypes: tuple[np.dtype[Any], ...]
     #: The kernel's signature and source (None when the output is empty: nothing is launched).
     key: Hashable
@@ -154,7 +153,7 @@ def _plan(
     dts = tuple(np.dtype(d.np if hasattr(d, "np") else d) for d in given)
     n = math.prod(shape)
     if n == 0:
-        return _Plan(shape, dts, None, None, None, _no_meta, 0, 0, (0,), np.int64(0), False)
+        return _Plan(dts, None, None, None, _no_meta, 0, 0, (0,), np.int64(0), False)
     ndim = len(shape)
     in_shapes = [tuple(x.shape) for x in inputs]
     patterns = tuple(_pattern(s, shape) for s in in_shapes)
@@ -221,5 +220,5 @@ def _plan(
     filled = all(math.prod(s) for s in in_shapes)
     last = shape[-1] if shape else 1
     if rowwise and last >= ROW_MIN:
-        return _Plan(shape, dts, key, source, meta_key, meta, last, n // last, (n,), np.int64(last), filled)
-    return _Plan(shape, dts, key, source, meta_key, meta, 0, 0, (n,), np.int64(n), filled)
+        return _Plan(dts, key, source, meta_key, meta, last, n // last, (n,), np.int64(last), filled)
+    return _Plan(dts, key, source, meta_key, meta, 0, 0, (n,), np.int64(n), filled)

@@ -79,9 +79,7 @@ def _im2col_parts(ctx: KernelContext, x: Any, g: _Geometry, step: int) -> Any:
 
 
 def _matmul(ctx: KernelContext, a: Any, b: Any, ta: bool, tb: bool, shape: tuple[int, ...]) -> Any:
-    from opcore_ckernels.gemm import matmul
-
-    return matmul(ctx.backend.runtime, a, b, ta, tb, shape, ctx.out_dtypes[0])
+    return gemm.matmul(ctx.backend.runtime, a, b, ta, tb, shape, ctx.out_dtypes[0])
 
 
 @KERNELS.kernel("Conv2D")
@@ -150,7 +148,7 @@ IMAGE_PRODUCT_DEPTH = 128
 
 def _image_chunk(rt: Any, per_image: int, n: int) -> int:
     """How many images' intermediate columns to make at a time (``n``: all; GPUs and OpenCL only)."""
-    if rt.target != "opencl" or not getattr(rt, "cpu", False):
+    if not getattr(rt, "cpu", False):
         return n
     return max(1, min(n, CHUNK_BYTES // max(per_image, 1)))
 

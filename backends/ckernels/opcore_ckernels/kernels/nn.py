@@ -8,7 +8,7 @@
   axis (``inner`` > 1 elements apart) get one work-item each: neighbouring
   work-items then read neighbouring elements already.
 - L2Loss and BiasAddGrad (NHWC, or NCHW of one image) are the reduce
-  family's sums over adjacent axes (:func:`.reduce.sum_adjacent`); BiasAddGrad
+  family's sums over adjacent axes (:func:`._fold.sum_adjacent`); BiasAddGrad
   of NCHW batches is one work-group per channel with a tree reduction in
   local memory.
 
@@ -32,7 +32,7 @@ from opcore_ckernels.kernels._common import (
     storage_and_acc_types,
 )
 from opcore_ckernels.kernels._elementwise import elementwise
-from opcore_ckernels.kernels.reduce import sum_adjacent
+from opcore_ckernels.kernels._fold import sum_adjacent
 from opcore_ckernels.source import ctype
 
 KERNELS = KernelTable()

@@ -48,12 +48,6 @@ from opcore_ckernels.kernels._fold import (
     _reduce_adjacent,
     _size,
 )
-
-# Re-exported: the nn family and the tests reach the adjacent-axis folds through this module.
-from opcore_ckernels.kernels._fold import COLUMN_CHUNK as COLUMN_CHUNK
-from opcore_ckernels.kernels._fold import COLUMN_TASKS as COLUMN_TASKS
-from opcore_ckernels.kernels._fold import _chunks as _chunks
-from opcore_ckernels.kernels._fold import sum_adjacent as sum_adjacent
 from opcore_ckernels.kernels._gather import gather, index_map
 from opcore_ckernels.source import ctype
 

@@ -29,6 +29,10 @@ R = TypeVar("R")
 #: Elements a thread must get at the least before work is split.
 MIN_PER_THREAD = 1 << 18
 
+#: Elements of an elementwise result from which it is computed in blocks of rows
+#: (:func:`ufunc_into`): two threads' worth.
+LARGE_ELEMENTWISE = 2 * MIN_PER_THREAD
+
 _lock = threading.Lock()  # guards the worker list
 _busy = threading.Lock()  # held while a run uses the workers
 _workers: list[_Worker] = []
@@ -57,6 +61,11 @@ def threads() -> int:
     except AttributeError:  # not on Linux
         n = os.cpu_count() or 1
     return n if _CAP is None else min(n, _CAP)
+
+
+def even_ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """``range(n)`` cut into ``parts`` contiguous ranges whose lengths differ by one at most."""
+    return list(itertools.pairwise(n * k // parts for k in range(parts + 1)))
 
 
 def row_ranges(rows: int, elements: int) -> list[tuple[int, int]]:
@@ -245,7 +254,7 @@ def matmul(a: Any, b: Any) -> Any:
     macs = m * n * k
     if macs < GEMM_ONE_THREAD:
         return a @ b
-    near = _monotonic() - _last_held < NEAR_HELD_S
+    near = near_held()
     if (not near and macs < 2 * MIN_SPLIT_MACS) or a.dtype != b.dtype or a.dtype.kind != "f":
         return a @ b
     parts = min(threads(), max(m, n), macs // (MIN_SPLIT_MACS_NEAR if near else MIN_SPLIT_MACS))
@@ -253,7 +262,6 @@ def matmul(a: Any, b: Any) -> Any:
         return held(np.matmul, a, b) if near else a @ b
     out = np.empty((m, n), dtype=a.dtype)
     rows = m >= n
-    bounds = [(m if rows else n) * i // parts for i in range(parts + 1)]
 
     def block(lo: int, hi: int) -> None:
         if rows:
@@ -261,7 +269,7 @@ def matmul(a: Any, b: Any) -> Any:
         else:
             np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
 
-    run_with_blas(block, list(itertools.pairwise(bounds)))
+    run_with_blas(block, even_ranges(m if rows else n, parts))
     return out
 
 

@@ -32,7 +32,6 @@ NaN maximum is routed per tap as above. float16 is computed in float32 and round
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -167,8 +166,7 @@ def _by_images(n: int, macs: int, fn: Any) -> list[Any]:
     with BLAS still held to one thread: a convolution never wakes BLAS's threads, which
     would spin beside the next convolution's blocks."""
     parts = max(1, min(_parallel.threads(), n, macs // _MIN_MACS_PER_THREAD))
-    bounds = [n * k // parts for k in range(parts + 1)]
-    return _parallel.run_with_blas(fn, list(itertools.pairwise(bounds)))
+    return _parallel.run_with_blas(fn, _parallel.even_ranges(n, parts))
 
 
 def _conv_dims(shape: Sequence[int], nchw: bool) -> tuple[int, int, int, int]:
@@ -392,7 +390,7 @@ def _tiled_max_pool_grad(g: _Geometry, x: np.ndarray, dy: np.ndarray) -> np.ndar
     routing is two long vectorised passes (compare, multiply) per block of window rows
     instead of four strided passes per tap. A block with a tie or a NaN maximum (some window
     has other than exactly one maximum) takes the per-tap first-maximum routing instead, so
-    the result is the same. Blocks run on several threads, the same number on each, their
+    the result is the same. Blocks run on several threads (``_parallel.row_ranges``), their
     temporaries in cache."""
     n, c = x.shape[0], x.shape[3]
     ho, wo, kh, kw = g.ho, g.wo, g.kh, g.kw

@@ -56,9 +56,12 @@ def _out(ctx: KernelContext, value: Any, i: int = 0) -> np.ndarray:
     return np.asarray(value, dtype=ctx.out_dtypes[i].np)
 
 
-#: Elements of an elementwise result from which it is computed in blocks of rows on the
-#: backend's threads (``_parallel.ufunc_into``): two threads' worth of ``_parallel.MIN_PER_THREAD``.
-_LARGE = 2 * _parallel.MIN_PER_THREAD
+_LARGE = _parallel.LARGE_ELEMENTWISE
+
+
+def _any_large(xs: tuple[np.ndarray, ...]) -> bool:
+    """Whether some operand has ``_LARGE`` elements (the first tested alone: most ops have one)."""
+    return bool(xs) and (xs[0].size >= _LARGE or (len(xs) > 1 and max(x.size for x in xs) >= _LARGE))
 
 
 def _split(ctx: KernelContext, fn: Callable[..., Any], xs: tuple[np.ndarray, ...], quiet: bool) -> Any:
@@ -88,7 +91,7 @@ def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
         # These cannot divide by zero or leave a function's domain; entering np.errstate
         # would cost more than the op itself on small arrays (about 1 us per call).
         def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
-            if xs and max(x.size for x in xs) >= _LARGE and (r := _split(ctx, fn, xs, False)) is not None:
+            if _any_large(xs) and (r := _split(ctx, fn, xs, False)) is not None:
                 return r
             r = fn(*xs)
             return r if type(r) is np.ndarray else _out(ctx, r)
@@ -104,7 +107,7 @@ def _ufunc_kernel(op: str, fn: Callable[..., Any]) -> None:
     else:
 
         def kernel(ctx: KernelContext, *xs: np.ndarray) -> np.ndarray:
-            if xs and max(x.size for x in xs) >= _LARGE and (r := _split(ctx, fn, xs, True)) is not None:
+            if _any_large(xs) and (r := _split(ctx, fn, xs, True)) is not None:
                 return r
             r = _quietly(fn, *xs)
             return r if type(r) is np.ndarray and r.dtype == ctx.out_dtypes[0].np else _out(ctx, r)

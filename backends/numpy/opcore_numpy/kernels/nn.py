@@ -153,7 +153,7 @@ def bias_add(ctx: KernelContext, value: np.ndarray, bias: np.ndarray) -> np.ndar
     shape = [1] * value.ndim
     shape[axis] = bias.shape[0]
     b = bias.reshape(shape)
-    if value.size >= 2 * _parallel.MIN_PER_THREAD and value.shape[0] > 1 and value.dtype == bias.dtype:
+    if value.size >= _parallel.LARGE_ELEMENTWISE and value.shape[0] > 1 and value.dtype == bias.dtype:
         return _parallel.ufunc_into(np.add, np.empty_like(value), value, b)
     return _out(ctx, value + b)
 

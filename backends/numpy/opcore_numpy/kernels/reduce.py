@@ -122,7 +122,7 @@ def large_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarra
         sums = _gemv(flat[:head].reshape(-1, _LANES), _ones(_LANES, x.dtype))
         out = np.asarray(_add_reduce(sums) + _add_reduce(flat[head:]), dtype=x.dtype)
     elif inner >= 256:
-        out = _gemv(x.reshape(outer, inner), np.ones(inner, dtype=x.dtype))
+        out = _gemv(x.reshape(outer, inner), _ones(inner, x.dtype))
     else:
         return None
     shape = [1 if i in axes else d for i, d in enumerate(x.shape)] if keepdims else x.shape[: nd - len(axes)]
