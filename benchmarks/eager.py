@@ -37,7 +37,7 @@ import numpy as np
 import opcore
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from training import opcore_eager_mlp_step, opcore_step, time_ms, torch_eager_mlp_step, torch_step
+from training import interleaved_ms, opcore_eager_mlp_step, opcore_step, torch_eager_mlp_step, torch_step
 
 
 def per_call_us(fn: Callable[[], object], number: int, repeat: int) -> float:
@@ -65,14 +65,12 @@ def paired_us(
 def paired_step_us(
     ours: Callable[[], None], theirs: Callable[[], None] | None, steps: int
 ) -> tuple[float, float | None]:
-    """Microseconds per training step of both, alternating as :func:`paired_us` does."""
+    """Microseconds per training step of both, taking turns round by round
+    (``training.interleaved_ms``)."""
     if theirs is None:
-        return time_ms(ours, steps) * 1e3, None
-    best = [float("inf"), float("inf")]
-    for _ in range(3):
-        best[0] = min(best[0], time_ms(ours, steps))
-        best[1] = min(best[1], time_ms(theirs, steps))
-    return best[0] * 1e3, best[1] * 1e3
+        return interleaved_ms([ours], steps)[0] * 1e3, None
+    mine, other = interleaved_ms([ours, theirs], steps)
+    return mine * 1e3, other * 1e3
 
 
 def opcore_cases(backend: str) -> list[tuple[str, Callable[[], object]]]:

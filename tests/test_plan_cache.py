@@ -331,7 +331,9 @@ def test_lists_of_tensors_take_the_keys_that_list_key_makes() -> None:
     opcore.concat([a, a], 0)
     opcore.stack([a, a])
     opcore.stack([a, a], axis=1)
+    opcore.stack([a, a], 1)  # an attribute by position: the inline key
     assert dispatch._list_key([a, a], {}, (0,)) in opcore.concat._plans
+    assert dispatch._list_key([a, a], {}, (1,)) in opcore.stack._plans
     assert dispatch._list_key([a, a], {}, ()) in opcore.stack._plans
     assert dispatch._list_key([a, a], {"axis": 1}, ()) in opcore.stack._plans
     assert dispatch._list_key([a, a], {}, (0,)) != dispatch._list_key([a, a, a], {}, ())
