@@ -16,6 +16,14 @@ partial result, and the partial results (now contiguous rows) are folded the
 same way until a row is short; partials keep the accumulator type, so nothing
 is rounded early. :func:`sum_adjacent` is the float sum (of squares) the nn
 family's BiasAddGrad and L2Loss use.
+
+On a CPU device, long contiguous rows are folded as columns instead: a row
+of ``width`` elements is seen as (width / lanes, lanes), the columns folded
+as above, then the ``lanes`` column results folded as a short row. A CPU's
+OpenCL compiler turns work-items into vector lanes, and a work-group striding
+through a row reads memory at well under its bandwidth: on Intel's CPU
+runtime a 16M-element sum took 3.7 ms as rows, 1.25 ms as 64 columns (the
+NumPy backend: 1.1 ms), while ``x * 2`` over the same array took 3.3 ms.
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ COLUMN_TASKS = 262144
 #: (1.5x the NumPy backend's time on Intel's CPU runtime, 1.0x with chunks of 16 rows, 64 KB).
 COLUMN_BLOCK = 64 << 10
 COLUMN_FIRST = 16
+#: On a CPU device, contiguous rows of at least this many elements are folded as (width / lanes, lanes)
+#: columns, with ``lanes`` the first of ``CPU_LANES`` that divides the width (see the module doc).
+CPU_COLUMNS_FROM = 1 << 18
+CPU_LANES = (64, 32, 16)
 #: Later passes (over partial results) fold columns of up to this many rows in one pass.
 COLUMN_LAST = 512
 
@@ -162,6 +174,14 @@ def _reduce_adjacent(ctx: Any, x: Any, kind: str, out: Any, layout: tuple[int, i
     """
     rt = ctx.backend.runtime
     outer, width, inner = layout
+    if inner == 1 and width >= CPU_COLUMNS_FROM and getattr(rt, "cpu", False):
+        lanes = next((n for n in CPU_LANES if width % n == 0), 0)
+        if lanes:
+            partial = rt.empty((outer * lanes,), np.dtype(_NP[acc]))
+            _reduce_adjacent(ctx, x, kind, partial, (outer, width // lanes, lanes), defines, acc, "out[g] = acc;",
+                             count, square)  # fmt: skip
+            _reduce_adjacent(ctx, partial, kind, out, (outer, lanes, 1), defines, acc, finish, count)
+            return
     group = group_size(rt)
     dt = np.dtype(x.dtype)
 
