@@ -266,7 +266,7 @@ __kernel void mm_sum_parts(__global {t}* c, __global const {t}* parts, const int
 
 
 #: _k_tile by (runtime, type): a device query costs microseconds per product.
-_DEEPEST: dict[tuple[int, str], int] = {}
+_DEEPEST: dict[tuple[Any, str], int] = {}
 
 
 def _k_depth(k: int, deepest: int, vw: int) -> int:
@@ -282,9 +282,9 @@ def _k_depth(k: int, deepest: int, vw: int) -> int:
 def _tiled_launch(rt: Any, out: Any, a: Any, b: Any, offs: Any, t: str, ta: bool, tb: bool, M: int, N: int,
                   K: int, nb: int) -> None:  # fmt: skip
     bm, bn = TILE_RM * TILE_WM, TILE_NV * _VW[t] * TILE_WN
-    deepest = _DEEPEST.get((id(rt), t))
+    deepest = _DEEPEST.get((rt, t))
     if deepest is None:
-        deepest = _DEEPEST[(id(rt), t)] = _k_tile(rt, t)
+        deepest = _DEEPEST[(rt, t)] = _k_tile(rt, t)
     kc = _k_depth(K, deepest, _VW[t])
     rt.launch(
         rt.kernel(("mm_tiled", t, ta, tb, kc), lambda: opencl_only(_tiled_source(t, ta, tb, kc)), "mm_tiled"),
